@@ -1,0 +1,35 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+
+const run = promisify(execFile);
+
+/** The admin kubeconfig of the run's test cluster. */
+export function adminKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject('kubeconfig'));
+  return kc;
+}
+
+export function kubeconfigPath(): string {
+  return inject('kubeconfig');
+}
+
+/** Runs the real kubectl built for the test cluster, as admin. Resolves with stdout. */
+export async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await run(`${inject('clusterBin')}/kubectl`, ['--kubeconfig', inject('kubeconfig'), ...args], {
+    timeout: 30_000,
+  });
+  return stdout;
+}
+
+/** A fresh namespace for one test, so tests never see each other's objects or depend on order. */
+export async function freshNamespace(prefix = 'kp'): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  // Namespaces are not deleted: with no controller-manager they would never finish
+  // terminating. The whole cluster's data goes away at cluster:down.
+  return name;
+}
