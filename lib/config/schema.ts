@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { modelIdSchema } from '../domain/key-request';
+
+/** LiteLLM durations: `30s`, `15m`, `12h`, `30d`, `1mo`. */
+const durationSchema = z.string().regex(/^\d+(s|m|h|d|w|mo)$/, 'expected a duration such as "30d", "12h" or "1mo"');
+
+const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' });
+
+/** Per-model limits, passed to the gateway's /key/generate under LiteLLM's own names. */
+const limitsSchema = z.strictObject({
+  duration: durationSchema.optional(),
+  max_budget: z.number().positive().optional(),
+  budget_duration: durationSchema.optional(),
+  rpm_limit: z.int().positive().optional(),
+  tpm_limit: z.int().positive().optional(),
+});
+
+export const modelSchema = z.strictObject({
+  id: modelIdSchema,
+  title: z.string().min(1).max(100),
+  description: z.string().max(1000).default(''),
+  /** A bundled icon name (`openai`, `anthropic`, ...) or an http(s) URL or a path under /public. */
+  icon: z.string().max(300).optional(),
+  featured: z.boolean().default(false),
+  docsUrl: httpUrl.optional(),
+  limits: limitsSchema.default({}),
+});
+
+const pluginEntrySchema = z.strictObject({
+  name: z.string().min(1),
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+
+const approvalsSchema = z.strictObject({
+  default: z.enum(['deny', 'review']).default('deny'),
+  plugins: z.array(pluginEntrySchema).default([]),
+  /** Who may decide in the portal: email globs, and/or membership of an OIDC group. */
+  approvers: z
+    .strictObject({
+      emails: z.array(z.string().min(1)).default([]),
+      groups: z.array(z.string().min(1)).default([]),
+    })
+    .default({ emails: [], groups: [] }),
+  /** Addresses told when a request waits for review (approver globs are not addresses). */
+  notify: z.array(z.email({ message: 'expected an email address' })).default([]),
+});
+
+const gatewaySchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('litellm'),
+    baseUrl: httpUrl,
+    /** The address users point their clients at; defaults to baseUrl. */
+    publicUrl: httpUrl.optional(),
+    timeoutMs: z.int().positive().max(120_000).default(10_000),
+  }),
+  z.strictObject({
+    type: z.literal('local'),
+    publicUrl: httpUrl.default('http://localhost:4000'),
+    /** Where the stand-in remembers its development keys (hashed). */
+    dir: z.string().min(1).default('.data/gateway'),
+  }),
+]);
+
+const smtpSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.int().min(1).max(65535).default(587),
+  /** `tls`: TLS from the first byte (465); `starttls`: upgrade required; `none`: loopback tests only. */
+  security: z.enum(['tls', 'starttls', 'none']).default('starttls'),
+  user: z.string().optional(),
+  /** PEM file of the CA that signed the server's certificate, for an internal CA. */
+  caFile: z.string().optional(),
+});
+
+const mailSchema = z
+  .strictObject({
+    from: z.string().min(3).default('Keyportal <keyportal@localhost>'),
+    /** `email`: the key is in the message; `portal`: the message links to a one-time reveal. */
+    keyDelivery: z.enum(['email', 'portal']).default('portal'),
+    smtp: smtpSchema.optional(),
+    outbox: z.string().min(1).optional(),
+  })
+  .refine((m) => !(m.smtp && m.outbox), { message: 'set either smtp or outbox, not both' });
+
+const storeSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('kubernetes'),
+    /** Defaults to the namespace the portal runs in. */
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name')
+      .max(63)
+      .optional(),
+    kubeconfig: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('local'),
+    dir: z.string().min(1).default('.data/requests'),
+  }),
+]);
+
+const loopSchema = z.strictObject({
+  /** Off: the loop runs only in `npm run worker`, not inside the web server. */
+  enabled: z.boolean().default(true),
+  /** Kubernetes store only: one replica at a time holds the Lease and runs the loop. */
+  leaderElection: z.boolean().default(true),
+  resyncSeconds: z.number().positive().max(86_400).default(60),
+  concurrency: z.int().min(1).max(64).default(4),
+  retry: z
+    .strictObject({
+      initialSeconds: z.number().positive().default(1),
+      maxSeconds: z.number().positive().default(300),
+    })
+    .refine((r) => r.maxSeconds >= r.initialSeconds, { message: 'maxSeconds must be at least initialSeconds' })
+    .default({ initialSeconds: 1, maxSeconds: 300 }),
+  /** A replica's claim on sending an email stands this long before another may send it. */
+  notifyClaimSeconds: z.number().positive().max(3600).default(120),
+  /** A kubectl denial waits this long for a `kubectl annotate … reason=` before the email. */
+  kubectlGraceSeconds: z.number().min(0).max(600).default(15),
+});
+
+const portalSchema = z.strictObject({
+  /** Where users reach the portal; links in emails start here. */
+  publicUrl: httpUrl.default('http://localhost:3000'),
+  title: z.string().min(1).max(60).default('Keyportal'),
+});
+
+/** The whole of config.yaml, after environment overrides. Secrets are never part of it. */
+export const configFileSchema = z.strictObject({
+  portal: portalSchema.default({ publicUrl: 'http://localhost:3000', title: 'Keyportal' }),
+  models: z
+    .array(modelSchema)
+    .min(1, 'the catalog needs at least one model')
+    .superRefine((models, ctx) => {
+      const seen = new Set<string>();
+      models.forEach((m, i) => {
+        if (seen.has(m.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate model id "${m.id}"` });
+        seen.add(m.id);
+      });
+    }),
+  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [] }),
+  gateway: gatewaySchema.default({ type: 'local', publicUrl: 'http://localhost:4000', dir: '.data/gateway' }),
+  mail: mailSchema.default({ from: 'Keyportal <keyportal@localhost>', keyDelivery: 'portal' }),
+  store: storeSchema.default({ type: 'local', dir: '.data/requests' }),
+  loop: loopSchema.default({
+    enabled: true,
+    leaderElection: true,
+    resyncSeconds: 60,
+    concurrency: 4,
+    retry: { initialSeconds: 1, maxSeconds: 300 },
+    notifyClaimSeconds: 120,
+    kubectlGraceSeconds: 15,
+  }),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type MailConfig = z.infer<typeof mailSchema>;
+export type StoreConfig = z.infer<typeof storeSchema>;
+export type LoopConfig = z.infer<typeof loopSchema>;
+export type PluginEntry = z.infer<typeof pluginEntrySchema>;

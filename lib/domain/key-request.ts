@@ -1,0 +1,79 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { TraceEntry } from '../approval/chain';
+import type { RetryInfo } from './retry';
+import type { State } from './states';
+
+/** What a request is, as the rest of the code sees it. The minted key is never part of it. */
+export interface KeyRequest {
+  id: string;
+  email: string;
+  model: string;
+  state: State;
+  createdAt: string;
+  decidedAt?: string;
+  decidedBy?: string;
+  reason?: string;
+  /** The state the requester was last emailed about. */
+  notified?: string;
+  expiresAt?: string;
+  /** Every plugin's answer when the chain last ran. */
+  trace?: TraceEntry[];
+  /** Set while a step waits to be retried (gateway or SMTP down). */
+  retry?: RetryInfo;
+  /** `<state> <time>`: a replica claimed sending that state's email at that time. */
+  notifying?: string;
+  /** The Secret's uid, so Kubernetes Events attach to it. */
+  uid?: string;
+  /** True once `data.key` holds a key; the value itself is read only through the store's `readKey`. */
+  hasKey: boolean;
+  /** Opaque version of the stored object; every update must carry the one it read. */
+  resourceVersion: string;
+}
+
+// Crockford-free lowercase base32 (RFC 4648 alphabet, lower-cased): valid in DNS names and labels.
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+export const ID_LENGTH = 12;
+export const idSchema = z
+  .string()
+  .regex(/^[a-z2-7]{12}$/, 'a request id is 12 characters of a-z and 2-7');
+
+/** 12 random base32 characters: 60 bits, so collisions are not a practical concern. */
+export function newRequestId(): string {
+  const bytes = randomBytes(ID_LENGTH);
+  let id = '';
+  for (const b of bytes) id += BASE32[b & 31];
+  return id;
+}
+
+export const SECRET_PREFIX = 'keyreq-';
+export const secretName = (id: string): string => `${SECRET_PREFIX}${id}`;
+export function idFromSecretName(name: string): string | undefined {
+  if (!name.startsWith(SECRET_PREFIX)) return undefined;
+  const id = name.slice(SECRET_PREFIX.length);
+  return idSchema.safeParse(id).success ? id : undefined;
+}
+
+/** Emails are compared case-insensitively everywhere; this is the one place that says how. */
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+const sha40 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 40);
+
+/** Label value naming the requester: label values cannot hold `@`. */
+export const requesterHash = (email: string): string => sha40(normalizeEmail(email));
+
+/** Label value naming the (requester, model) pair, so one selector finds a duplicate. */
+export const pairHash = (email: string, model: string): string => sha40(`${normalizeEmail(email)}\n${model}`);
+
+export const emailSchema = z.email({ message: 'expected an email address' }).max(254);
+
+/** Model ids as catalogs and gateways use them: `gpt-4o`, `anthropic/claude-3`, `azure/gpt-4@eu`. */
+export const modelIdSchema = z
+  .string()
+  .min(1, 'a model id cannot be empty')
+  .max(200, 'a model id has at most 200 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/, 'a model id holds letters, digits and . _ : / @ + -');
+
+/** RFC 3339 in UTC with `Z`, as every timestamp annotation is written. */
+export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const timestampSchema = z.iso.datetime({ offset: false, message: 'expected an RFC 3339 UTC time ending in Z' });

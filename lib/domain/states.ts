@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/** Every state a key request can be in; the `keyportal.dev/state` label holds exactly one. */
+export const STATES = [
+  'pending',
+  'in-review',
+  'approved',
+  'issued',
+  'denied',
+  'failed',
+  'revoked',
+  'expired',
+] as const;
+
+export const stateSchema = z.enum(STATES);
+export type State = z.infer<typeof stateSchema>;
+
+/**
+ * The legal moves, as one table (DESIGN.md "States"). Code that changes a state asks
+ * `assertTransition` first; `kubectl` can still write anything, which the loop then reads as
+ * what an admin meant.
+ */
+const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
+  pending: ['approved', 'denied', 'in-review'],
+  'in-review': ['approved', 'denied'],
+  approved: ['issued', 'failed', 'denied'],
+  issued: ['revoked', 'expired'],
+  failed: ['approved'],
+  denied: [],
+  revoked: [],
+  expired: [],
+};
+
+/** States in which a request still counts: a second request for the same model is a duplicate. */
+export const LIVE_STATES: readonly State[] = ['pending', 'in-review', 'approved', 'issued'];
+
+/** States from which nothing more happens on the request itself. */
+export const FINAL_STATES: readonly State[] = ['denied', 'revoked', 'expired'];
+
+export class IllegalTransitionError extends Error {
+  override readonly name = 'IllegalTransitionError';
+  constructor(
+    readonly from: State,
+    readonly to: State,
+  ) {
+    super(
+      `a request cannot go from "${from}" to "${to}"; from "${from}" it can go to ${
+        TRANSITIONS[from].length ? TRANSITIONS[from].map((s) => `"${s}"`).join(', ') : 'nothing (it is final)'
+      }`,
+    );
+  }
+}
+
+export function canTransition(from: State, to: State): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(from: State, to: State): void {
+  if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
+}
+
+export function nextStates(from: State): readonly State[] {
+  return TRANSITIONS[from];
+}
+
+export function isLive(state: State): boolean {
+  return LIVE_STATES.includes(state);
+}

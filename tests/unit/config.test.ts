@@ -1,0 +1,137 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@/lib/config/errors';
+import { loadConfig, parseConfig } from '@/lib/config/load';
+
+const minimal = { models: [{ id: 'gpt-4o', title: 'GPT-4o' }] };
+
+function problemsOf(raw: unknown, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(raw, { source: 'config.yaml', env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+async function writeConfig(text: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keyportal-config-'));
+  const file = path.join(dir, 'config.yaml');
+  await writeFile(file, text);
+  return file;
+}
+
+describe('config.yaml', () => {
+  it('the committed config.yaml loads and runs the embedded defaults', () => {
+    const config = loadConfig({ path: 'config.yaml', env: {} });
+    expect(config.store.type).toBe('local');
+    expect(config.gateway.type).toBe('local');
+    expect(config.mail.outbox).toBeDefined();
+    expect(config.models.length).toBeGreaterThan(0);
+  });
+
+  it('fills every section from defaults when only the catalog is given', () => {
+    const c = parseConfig(minimal, { source: 'x', env: {} });
+    expect(c.store).toEqual({ type: 'local', dir: '.data/requests' });
+    expect(c.gateway.type).toBe('local');
+    expect(c.approvals.default).toBe('deny');
+    expect(c.loop.resyncSeconds).toBe(60);
+    expect(c.models[0]).toMatchObject({ featured: false, description: '', limits: {} });
+  });
+
+  it('names the path and the problem of a wrong value', () => {
+    const problems = problemsOf({
+      models: [{ id: 'gpt-4o', title: 'GPT-4o', limits: { duration: 'forever', rpm_limit: -1 } }],
+      approvals: { default: 'maybe', plugins: [{ name: 'whitelist', config: {} }, { config: {} }] },
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^models\[0\]\.limits\.duration: expected a duration/),
+        expect.stringMatching(/^models\[0\]\.limits\.rpm_limit: /),
+        expect.stringMatching(/^approvals\.default: /),
+        expect.stringMatching(/^approvals\.plugins\[1\]\.name: /),
+      ]),
+    );
+  });
+
+  it('reports an unknown field, so a typo is not silently ignored', () => {
+    expect(problemsOf({ ...minimal, gatway: {} })).toEqual(['(top level): unknown field "gatway"']);
+    expect(problemsOf({ ...minimal, store: { type: 'local', dri: 'x' } })).toEqual(['store: unknown field "dri"']);
+  });
+
+  it('refuses a secret written into the file and says which variable to use', () => {
+    const problems = problemsOf(
+      { ...minimal, gateway: { type: 'litellm', baseUrl: 'http://gw:4000', masterKey: 'sk-1234' } },
+      { GATEWAY_MASTER_KEY: 'from-env' },
+    );
+    expect(problems[0]).toBe('gateway.masterKey: secrets are never read from the config file; set GATEWAY_MASTER_KEY (or GATEWAY_MASTER_KEY_FILE) instead');
+    expect(problems.join('\n')).not.toContain('sk-1234');
+  });
+
+  it('needs the master key for a LiteLLM gateway, from the environment or a file', async () => {
+    const litellm = { ...minimal, gateway: { type: 'litellm', baseUrl: 'http://gw:4000' } };
+    expect(problemsOf(litellm)).toEqual([
+      'gateway: type "litellm" needs the master key in GATEWAY_MASTER_KEY (or GATEWAY_MASTER_KEY_FILE)',
+    ]);
+    const keyFile = await writeConfig('sk-from-file\n');
+    const c = parseConfig(litellm, { source: 'x', env: { GATEWAY_MASTER_KEY_FILE: keyFile } });
+    expect(c.secrets.GATEWAY_MASTER_KEY).toBe('sk-from-file');
+    expect(problemsOf(litellm, { GATEWAY_MASTER_KEY_FILE: '/nonexistent/key' })[0]).toBe(
+      'GATEWAY_MASTER_KEY_FILE: cannot read /nonexistent/key (ENOENT)',
+    );
+  });
+
+  it('lets the environment override deployment values, and names the variable when one is wrong', () => {
+    const c = parseConfig(minimal, {
+      source: 'x',
+      env: { KEYPORTAL_STORE_TYPE: 'kubernetes', KEYPORTAL_NAMESPACE: 'keys', SMTP_HOST: 'smtp.example.com', SMTP_PORT: '465', SMTP_SECURITY: 'tls' },
+    });
+    expect(c.store).toEqual({ type: 'kubernetes', namespace: 'keys' });
+    expect(c.mail.smtp).toEqual({ host: 'smtp.example.com', port: 465, security: 'tls' });
+    expect(problemsOf(minimal, { SMTP_HOST: 'h', SMTP_PORT: 'twenty-five' })).toEqual([
+      expect.stringMatching(/^mail\.smtp\.port: .*\(set by SMTP_PORT\)$/),
+    ]);
+  });
+
+  it('an env-switched store type drops the file fields of the other type', () => {
+    const c = parseConfig({ ...minimal, store: { type: 'local', dir: '/data' } }, { source: 'x', env: { KEYPORTAL_STORE_TYPE: 'kubernetes' } });
+    expect(c.store).toEqual({ type: 'kubernetes' });
+  });
+
+  it('refuses duplicate model ids', () => {
+    expect(problemsOf({ models: [minimal.models[0], minimal.models[0]] })).toEqual(['models[1].id: duplicate model id "gpt-4o"']);
+  });
+
+  it('reports YAML syntax errors with line and column, never a stack trace', async () => {
+    const file = await writeConfig('models:\n  - id: a\n   title: [unclosed\n');
+    const err = (() => {
+      try {
+        loadConfig({ path: file, env: {} });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(new RegExp(`^${file} is not a valid Keyportal configuration:\\n  - line \\d+, column \\d+: `));
+  });
+
+  it('reports a missing file by name', () => {
+    expect(() => loadConfig({ path: '/nonexistent/config.yaml', env: {} })).toThrow(
+      '/nonexistent/config.yaml is not a valid Keyportal configuration:\n  - cannot read the file (ENOENT)',
+    );
+  });
+
+  it('runs plugin checks and places their problems under the plugin entry', () => {
+    const checkPlugin = (name: string, config: Record<string, unknown>) =>
+      name === 'whitelist' && !Array.isArray(config.models) ? [{ path: ['config', 'models'], message: 'expected an array of strings' }] : [];
+    expect(() =>
+      parseConfig(
+        { ...minimal, approvals: { plugins: [{ name: 'email' }, { name: 'blacklist' }, { name: 'whitelist', config: { models: 'gpt-*' } }] } },
+        { source: 'config.yaml', env: {}, checkPlugin },
+      ),
+    ).toThrow('approvals.plugins[2].config.models: expected an array of strings');
+  });
+});
