@@ -1,0 +1,25 @@
+/** Someone else wrote the request since it was read: re-read and decide again. Normal traffic. */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+  constructor(readonly id: string) {
+    super(`request ${id} was changed by someone else since it was read; read it again`);
+  }
+}
+
+export class RequestNotFoundError extends Error {
+  override readonly name = 'RequestNotFoundError';
+  constructor(readonly id: string) {
+    super(`no key request with id ${id}`);
+  }
+}
+
+/**
+ * The store cannot be reached or used (API server down, directory unreadable, RBAC refusal).
+ * The message says what to check; it never carries a credential.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

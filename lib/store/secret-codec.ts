@@ -1,0 +1,257 @@
+import { z } from 'zod';
+import {
+  type KeyRequest,
+  emailSchema,
+  idFromSecretName,
+  modelIdSchema,
+  pairHash,
+  requesterHash,
+  secretName,
+  timestampSchema,
+} from '../domain/key-request';
+import { stateSchema } from '../domain/states';
+import { type TraceEntry, traceSchema } from '../approval/chain';
+import { type RetryInfo, retryInfoSchema } from '../domain/retry';
+
+/** The storage schema of DESIGN.md, in one place: every label and annotation key. */
+export const LABEL = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  component: 'app.kubernetes.io/component',
+  state: 'keyportal.dev/state',
+  requester: 'keyportal.dev/requester',
+  pair: 'keyportal.dev/pair',
+} as const;
+
+export const ANNOTATION = {
+  email: 'keyportal.dev/email',
+  model: 'keyportal.dev/model',
+  createdAt: 'keyportal.dev/created-at',
+  decidedAt: 'keyportal.dev/decided-at',
+  decidedBy: 'keyportal.dev/decided-by',
+  reason: 'keyportal.dev/reason',
+  notified: 'keyportal.dev/notified',
+  expiresAt: 'keyportal.dev/expires-at',
+  // Beyond DESIGN.md's list (see the loop's notes): machine-written, JSON or "<state> <time>".
+  trace: 'keyportal.dev/trace',
+  retry: 'keyportal.dev/retry',
+  notifying: 'keyportal.dev/notifying',
+} as const;
+
+export const MANAGED_BY = 'keyportal';
+export const COMPONENT = 'key-request';
+/** Selects every request Secret; the loop's watch and every listing start from it. */
+export const REQUEST_SELECTOR = `${LABEL.component}=${COMPONENT}`;
+
+/** A Secret as the API server and the local directory both hold it. */
+export interface SecretObject {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type: 'Opaque';
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    resourceVersion?: string;
+    uid?: string;
+  };
+  data?: Record<string, string>;
+}
+
+/** Changes code may make to a request; the store turns them into labels, annotations and data. */
+export interface RequestChange {
+  state?: KeyRequest['state'];
+  decidedAt?: string;
+  decidedBy?: string;
+  reason?: string;
+  notified?: string;
+  expiresAt?: string;
+  trace?: TraceEntry[];
+  /** Why the next step waits and until when; null clears it. */
+  retry?: RetryInfo | null;
+  /** A claim on sending the email for a state (`<state> <time>`); null releases it. */
+  notifying?: string | null;
+  /** The minted key; stored base64 in `data.key` and nowhere else. */
+  key?: string;
+}
+
+/** A change as the fields it writes; null deletes an annotation (merge-patch semantics). */
+export interface SecretPatch {
+  labels: Record<string, string>;
+  annotations: Record<string, string | null>;
+  data?: Record<string, string>;
+}
+
+export function toPatch(change: RequestChange): SecretPatch {
+  const patch: SecretPatch = { labels: {}, annotations: {} };
+  if (change.state !== undefined) patch.labels[LABEL.state] = change.state;
+  const set = (key: string, value: string | null | undefined) => {
+    if (value !== undefined) patch.annotations[key] = value;
+  };
+  set(ANNOTATION.decidedAt, change.decidedAt);
+  set(ANNOTATION.decidedBy, change.decidedBy);
+  set(ANNOTATION.reason, change.reason);
+  set(ANNOTATION.notified, change.notified);
+  set(ANNOTATION.expiresAt, change.expiresAt);
+  set(ANNOTATION.trace, change.trace && JSON.stringify(change.trace));
+  set(ANNOTATION.retry, change.retry === null ? null : change.retry && JSON.stringify(change.retry));
+  set(ANNOTATION.notifying, change.notifying);
+  if (change.key !== undefined) patch.data = { key: Buffer.from(change.key, 'utf8').toString('base64') };
+  return patch;
+}
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
+
+/** What a request Secret must look like when read back; a hand edit that breaks it is reported. */
+const storedSecretSchema = z.object({
+  metadata: z.object({
+    name: z.string().refine((n) => idFromSecretName(n) !== undefined, 'expected keyreq-<12 base32 chars>'),
+    resourceVersion: z.string().min(1),
+    uid: z.string().optional(),
+    labels: z.object({
+      [LABEL.state]: stateSchema,
+      [LABEL.requester]: z.string(),
+      [LABEL.pair]: z.string(),
+    }),
+    annotations: z.object({
+      [ANNOTATION.email]: emailSchema,
+      [ANNOTATION.model]: modelIdSchema,
+      [ANNOTATION.createdAt]: timestampSchema,
+      [ANNOTATION.decidedAt]: timestampSchema.optional(),
+      [ANNOTATION.decidedBy]: z.string().optional(),
+      [ANNOTATION.reason]: z.string().optional(),
+      [ANNOTATION.notified]: z.string().optional(),
+      [ANNOTATION.expiresAt]: timestampSchema.optional(),
+      [ANNOTATION.trace]: z.string().optional(),
+      [ANNOTATION.retry]: z.string().optional(),
+      [ANNOTATION.notifying]: z.string().optional(),
+    }),
+  }),
+  data: z.record(z.string(), base64).nullish(),
+});
+
+/** A request Secret that cannot be read as a request: reported and skipped, never rewritten. */
+export class MalformedSecretError extends Error {
+  override readonly name = 'MalformedSecretError';
+  constructor(
+    readonly secretName: string,
+    readonly problems: string,
+  ) {
+    super(`Secret ${secretName} is not a valid key request: ${problems}`);
+  }
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Parses a Secret read back from storage. Throws MalformedSecretError naming the bad field. */
+export function decodeRequest(raw: unknown): KeyRequest {
+  const name =
+    typeof raw === 'object' && raw !== null && 'metadata' in raw
+      ? String((raw as { metadata?: { name?: unknown } }).metadata?.name ?? '(unnamed)')
+      : '(unnamed)';
+  const parsed = storedSecretSchema.safeParse(raw);
+  if (!parsed.success) throw new MalformedSecretError(name, describeIssues(parsed.error));
+  const { metadata, data } = parsed.data;
+  const a = metadata.annotations;
+  const email = a[ANNOTATION.email];
+  const model = a[ANNOTATION.model];
+  // The hashes are derived; if someone edited email or model by hand they no longer agree, and
+  // duplicate detection and per-user listings would silently miss the request.
+  if (metadata.labels[LABEL.requester] !== requesterHash(email)) {
+    throw new MalformedSecretError(name, `label ${LABEL.requester} does not match annotation ${ANNOTATION.email}`);
+  }
+  if (metadata.labels[LABEL.pair] !== pairHash(email, model)) {
+    throw new MalformedSecretError(name, `label ${LABEL.pair} does not match the email and model annotations`);
+  }
+  const request: KeyRequest = {
+    id: idFromSecretName(metadata.name) as string,
+    email,
+    model,
+    state: metadata.labels[LABEL.state],
+    createdAt: a[ANNOTATION.createdAt],
+    hasKey: Boolean(data?.key),
+    resourceVersion: metadata.resourceVersion,
+  };
+  if (metadata.uid) request.uid = metadata.uid;
+  const trace = lenientJson(a[ANNOTATION.trace], traceSchema);
+  if (trace) request.trace = trace;
+  const retry = lenientJson(a[ANNOTATION.retry], retryInfoSchema);
+  if (retry) request.retry = retry;
+  if (a[ANNOTATION.notifying]) request.notifying = a[ANNOTATION.notifying];
+  const optional = {
+    decidedAt: a[ANNOTATION.decidedAt],
+    decidedBy: a[ANNOTATION.decidedBy],
+    reason: a[ANNOTATION.reason],
+    notified: a[ANNOTATION.notified],
+    expiresAt: a[ANNOTATION.expiresAt],
+  };
+  for (const [k, v] of Object.entries(optional)) {
+    if (v !== undefined) (request as unknown as Record<string, string>)[k] = v;
+  }
+  return request;
+}
+
+/** Reads `data.key` of a Secret, or undefined when no key has been minted. */
+export function decodeKey(secret: Pick<SecretObject, 'data'>): string | undefined {
+  const b64 = secret.data?.key;
+  return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+}
+
+/** The Secret for a new request, in state `pending`. */
+export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string }): SecretObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: secretName(input.id),
+      labels: {
+        [LABEL.managedBy]: MANAGED_BY,
+        [LABEL.component]: COMPONENT,
+        [LABEL.state]: 'pending',
+        [LABEL.requester]: requesterHash(input.email),
+        [LABEL.pair]: pairHash(input.email, input.model),
+      },
+      annotations: {
+        [ANNOTATION.email]: input.email,
+        [ANNOTATION.model]: input.model,
+        [ANNOTATION.createdAt]: input.createdAt,
+      },
+    },
+  };
+}
+
+/**
+ * Applies a change to a Secret read from storage, keeping the read `resourceVersion` so the
+ * write fails with a conflict if anyone moved first. Labels, annotations and data keys that the
+ * change does not name are kept, including ones an admin added.
+ */
+export function applyChange(secret: SecretObject, change: RequestChange): SecretObject {
+  const patch = toPatch(change);
+  const annotations = { ...secret.metadata.annotations };
+  for (const [k, v] of Object.entries(patch.annotations)) {
+    if (v === null) delete annotations[k];
+    else annotations[k] = v;
+  }
+  const data = { ...(secret.data ?? {}), ...(patch.data ?? {}) };
+  return {
+    ...secret,
+    metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, ...patch.labels }, annotations },
+    ...(Object.keys(data).length ? { data } : {}),
+  };
+}
+
+/** Parses a machine-written JSON annotation; a hand-mangled one reads as absent, not as fatal. */
+function lenientJson<T>(text: string | undefined, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }): T | undefined {
+  if (!text) return undefined;
+  try {
+    const r = schema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
