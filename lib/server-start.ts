@@ -1,0 +1,28 @@
+import { ConfigError } from './config';
+import { log } from './log';
+import { buildLoop } from './loop/wiring';
+import { getRuntime } from './runtime';
+
+/**
+ * What the Next.js server does before serving: load config, build the store, and (unless
+ * `loop.enabled` is off because `npm run worker` runs it) start the approval loop.
+ */
+export async function startServer(): Promise<void> {
+  try {
+    const { config, store } = getRuntime();
+    log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
+    if (!config.loop.enabled) return;
+    const { loop } = buildLoop(config, store);
+    loop.start();
+    const stop = () => void loop.stop().finally(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`keyportal: ${err.message}`);
+      process.exit(1);
+    }
+    console.error(`keyportal: cannot start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
