@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+export const OUTCOMES = ['approve', 'deny', 'continue', 'review'] as const;
+export const outcomeSchema = z.enum(OUTCOMES);
+export type Outcome = z.infer<typeof outcomeSchema>;
+
+/** A plugin's answer. Decisions are data, so the chain's trace can be stored and shown. */
+export interface Decision {
+  outcome: Outcome;
+  reason: string;
+}
+
+/** What a plugin gets to see of a request. */
+export interface PluginRequest {
+  id: string;
+  email: string;
+  model: string;
+}
+
+export interface ApprovalPlugin {
+  name: string;
+  /** What the chain answers for this plugin when it throws or times out. */
+  onError: Outcome;
+  /** The chain gives up on the plugin after this long. */
+  timeoutMs: number;
+  decide(request: PluginRequest, signal: AbortSignal): Promise<Decision>;
+}
+
+/** Options every plugin accepts beside its own. */
+export const commonOptionsSchema = z.object({
+  onError: outcomeSchema.default('continue'),
+  timeoutMs: z.int().positive().max(60_000).default(5_000),
+});
+
+/** Environment the plugin factories may read secrets from (never config.yaml). */
+export type PluginEnv = Readonly<Record<string, string | undefined>>;
+
+export interface PluginDefinition<S extends z.ZodType> {
+  name: string;
+  configSchema: S;
+  create(config: z.infer<S>, env: PluginEnv): Omit<ApprovalPlugin, 'name' | 'onError' | 'timeoutMs'>;
+}
+
+export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginDefinition<S> {
+  return definition;
+}

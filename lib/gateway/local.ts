@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { type Gateway, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
+import { randomKey } from './key-value';
+
+/** Development keys say what they are: they work with nothing but this stand-in. */
+export const DEV_KEY_PREFIX = 'sk-dev-keyportal-';
+
+const recordSchema = z.object({
+  key_alias: z.string(),
+  models: z.array(z.string()),
+  user_id: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  expires: z.string().nullable(),
+  created_at: z.string(),
+});
+const fileSchema = z.record(z.string(), recordSchema);
+type KeyFile = z.infer<typeof fileSchema>;
+
+const DURATION_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, mo: 2_592_000_000 } as const;
+export function durationMs(duration: string): number | undefined {
+  const m = /^(\d+)(s|m|h|d|w|mo)$/.exec(duration);
+  return m ? Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS] : undefined;
+}
+
+const hash = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/**
+ * The embedded default's stand-in for LiteLLM: remembers keys (by their SHA-256, never in the
+ * clear) in `<dir>/keys.json`, so the loop's exactly-once logic runs the same as in production.
+ */
+export class LocalGateway implements Gateway {
+  readonly kind = 'local' as const;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly models: readonly string[],
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  newKey(): string {
+    return randomKey(DEV_KEY_PREFIX);
+  }
+
+  generateKey(input: MintInput): Promise<{ expiresAt?: string }> {
+    return this.locked(async () => {
+      const keys = await this.load();
+      const h = hash(input.key);
+      if (keys[h]) throw new KeyAlreadyExistsError();
+      const ms = input.limits.duration ? durationMs(input.limits.duration) : undefined;
+      const expires = ms ? new Date(this.clock().getTime() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : null;
+      keys[h] = {
+        key_alias: input.alias,
+        models: [input.model],
+        user_id: input.userId,
+        metadata: { request_id: input.requestId },
+        expires,
+        created_at: this.clock().toISOString(),
+      };
+      await this.save(keys);
+      return expires ? { expiresAt: expires } : {};
+    });
+  }
+
+  async keyExists(key: string): Promise<boolean> {
+    return Boolean((await this.load())[hash(key)]);
+  }
+
+  deleteKey(key: string): Promise<void> {
+    return this.locked(async () => {
+      const keys = await this.load();
+      delete keys[hash(key)];
+      await this.save(keys);
+    });
+  }
+
+  async listModels(): Promise<string[]> {
+    return [...this.models];
+  }
+
+  private get file(): string {
+    return path.join(this.dir, 'keys.json');
+  }
+
+  private async load(): Promise<KeyFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new GatewayUnavailableError(`local gateway cannot read ${this.file}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    const parsed = fileSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new GatewayUnavailableError(`local gateway file ${this.file} is malformed`);
+    return parsed.data;
+  }
+
+  private async save(keys: KeyFile): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    const handle = await open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(keys, null, 2));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, this.file);
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,167 @@
+import { backoffSeconds } from '../domain/retry';
+import { log } from '../log';
+import type { RequestStore } from '../store/types';
+import type { LeaseElector } from './lease';
+import type { ReconcileResult } from './reconciler';
+
+export interface LoopOptions {
+  concurrency: number;
+  resyncMs: number;
+  /** Backoff for reconciles that throw (store unreachable, a bug): capped exponential per request. */
+  errorBackoff: { initialSeconds: number; maxSeconds: number };
+  /** With a Kubernetes store: only the Lease holder reconciles. */
+  elector?: LeaseElector;
+}
+
+type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
+
+/**
+ * Level-triggered like a Kubernetes controller: a watch wakes it within milliseconds of a change,
+ * a periodic resync catches anything missed, and a work queue hands each request to at most one
+ * worker at a time (a change that arrives mid-reconcile queues it once more).
+ */
+export class ApprovalLoop {
+  private readonly ready = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly failures = new Map<string, number>();
+  private waiters: Array<() => void> = [];
+  private active: AbortController | undefined;
+  private running: Promise<void> | undefined;
+  private readonly shutdown = new AbortController();
+  private leaderRun: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: RequestStore,
+    private readonly reconcile: Reconcile,
+    private readonly options: LoopOptions,
+  ) {}
+
+  start(): void {
+    if (this.options.elector) {
+      this.leaderRun = this.options.elector.run(
+        this.shutdown.signal,
+        () => this.activate(),
+        () => void this.deactivate(),
+      );
+    } else {
+      this.activate();
+    }
+  }
+
+  /** Finishes the steps in hand, stops watching, and hands back the Lease. */
+  async stop(): Promise<void> {
+    this.shutdown.abort();
+    await this.deactivate();
+    await this.leaderRun;
+  }
+
+  /** Queue a request now (a watch event, a resync, an API handler that just wrote it). */
+  enqueue(id: string): void {
+    if (!this.active || !id) return;
+    const pending = this.delayed.get(id);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.delayed.delete(id);
+    }
+    if (this.processing.has(id)) {
+      this.dirty.add(id);
+      return;
+    }
+    this.ready.add(id);
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private enqueueAfter(id: string, ms: number): void {
+    if (ms <= 0) return this.enqueue(id);
+    const at = Date.now() + ms;
+    const existing = this.delayed.get(id);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    // Timers beyond ~24 days overflow; the resync looks again long before that.
+    const timer = setTimeout(() => {
+      this.delayed.delete(id);
+      this.enqueue(id);
+    }, Math.min(ms, this.options.resyncMs));
+    timer.unref();
+    this.delayed.set(id, { at, timer });
+  }
+
+  private activate(): void {
+    if (this.active) return;
+    const controller = new AbortController();
+    this.active = controller;
+    const { signal } = controller;
+    const watching = this.store.watch((e) => (e.type === 'resync' ? void this.resync(signal) : e.type === 'upsert' ? this.enqueue(e.id) : undefined), signal);
+    const resyncTimer = setInterval(() => void this.resync(signal), this.options.resyncMs);
+    resyncTimer.unref();
+    signal.addEventListener('abort', () => clearInterval(resyncTimer), { once: true });
+    void this.resync(signal);
+    const workers = Array.from({ length: this.options.concurrency }, () => this.worker(signal));
+    this.running = Promise.all([watching, ...workers]).then(() => undefined);
+    log('info', 'loop: started', { store: this.store.kind, concurrency: this.options.concurrency });
+  }
+
+  private async deactivate(): Promise<void> {
+    const controller = this.active;
+    if (!controller) return;
+    controller.abort();
+    this.wakeAll();
+    await this.running;
+    this.active = undefined;
+    this.ready.clear();
+    this.dirty.clear();
+    for (const { timer } of this.delayed.values()) clearTimeout(timer);
+    this.delayed.clear();
+    log('info', 'loop: stopped');
+  }
+
+  private async resync(signal: AbortSignal): Promise<void> {
+    let token: string | undefined;
+    let pages = 0;
+    try {
+      do {
+        const page = await this.store.listAll({ limit: 500, continue: token });
+        for (const r of page.items) this.enqueue(r.id);
+        for (const bad of page.invalid) log('warn', 'loop: skipping a malformed request Secret', { error: bad.message.slice(0, 300) });
+        token = page.continue;
+      } while (token && !signal.aborted && ++pages < 10_000);
+    } catch (err) {
+      log('warn', 'loop: resync failed; the next one will try again', { error: (err as Error).message });
+    }
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const id = this.ready.values().next().value;
+      if (id === undefined) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+        continue;
+      }
+      this.ready.delete(id);
+      this.processing.add(id);
+      try {
+        const result = await this.reconcile(id, signal);
+        this.failures.delete(id);
+        if (result.requeueAfterMs !== undefined) this.enqueueAfter(id, result.requeueAfterMs);
+      } catch (err) {
+        const attempt = (this.failures.get(id) ?? 0) + 1;
+        this.failures.set(id, attempt);
+        const { initialSeconds, maxSeconds } = this.options.errorBackoff;
+        const delay = backoffSeconds(attempt, initialSeconds, maxSeconds) * 1000;
+        log('warn', 'loop: reconcile failed; will retry', { request: id, attempt, retryInMs: Math.round(delay), error: (err as Error).message?.slice(0, 300) });
+        this.enqueueAfter(id, delay);
+      } finally {
+        this.processing.delete(id);
+        if (this.dirty.delete(id)) this.enqueue(id);
+      }
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { buildPlugins } from '@/plugins';
+import type { Config } from '../config/load';
+import { createGateway, gatewayPublicUrl } from '../gateway';
+import type { Gateway } from '../gateway/types';
+import { createMailer } from '../mail';
+import type { Mailer } from '../mail/types';
+import { KubernetesSecretStore } from '../store/kubernetes';
+import type { RequestStore } from '../store/types';
+import { type EventRecorder, KubernetesEventRecorder, LogEventRecorder } from './events';
+import { LeaseElector } from './lease';
+import { ApprovalLoop } from './loop';
+import { Reconciler } from './reconciler';
+
+export interface LoopParts {
+  loop: ApprovalLoop;
+  reconciler: Reconciler;
+  gateway: Gateway;
+  mailer: Mailer;
+  events: EventRecorder;
+}
+
+/** Builds the loop and everything it acts through from the configuration. */
+export function buildLoop(config: Config, store: RequestStore, env: Readonly<Record<string, string | undefined>> = process.env): LoopParts {
+  const gateway = createGateway(config);
+  const mailer = createMailer(config);
+  const kube = store instanceof KubernetesSecretStore ? store : undefined;
+  const events: EventRecorder = kube ? new KubernetesEventRecorder(kube.kc, kube.namespace) : new LogEventRecorder();
+  const reconciler = new Reconciler({
+    store,
+    gateway,
+    mailer,
+    events,
+    plugins: buildPlugins(config.approvals.plugins, env),
+    settings: {
+      approvalsDefault: config.approvals.default,
+      models: config.models,
+      keyDelivery: config.mail.keyDelivery,
+      portalUrl: config.portal.publicUrl,
+      portalTitle: config.portal.title,
+      gatewayUrl: gatewayPublicUrl(config),
+      reviewNotify: config.approvals.notify,
+      retry: config.loop.retry,
+      notifyClaimSeconds: config.loop.notifyClaimSeconds,
+      kubectlGraceSeconds: config.loop.kubectlGraceSeconds,
+    },
+  });
+  const elector =
+    kube && config.loop.leaderElection
+      ? new LeaseElector(kube.kc, { namespace: kube.namespace, identity: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` })
+      : undefined;
+  const loop = new ApprovalLoop(store, (id, signal) => reconciler.reconcile(id, signal), {
+    concurrency: config.loop.concurrency,
+    resyncMs: config.loop.resyncSeconds * 1000,
+    errorBackoff: config.loop.retry,
+    elector,
+  });
+  return { loop, reconciler, gateway, mailer, events };
+}

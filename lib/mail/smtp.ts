@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import type { MailConfig } from '../config/schema';
+import { type MailMessage, type Mailer, MailUnavailableError } from './types';
+
+type SmtpConfig = NonNullable<MailConfig['smtp']>;
+
+/** Sends through an SMTP server: TLS from the first byte, required STARTTLS, or plain (loopback). */
+export class SmtpMailer implements Mailer {
+  readonly kind = 'smtp' as const;
+  private readonly transport: nodemailer.Transporter;
+
+  constructor(
+    private readonly from: string,
+    private readonly smtp: SmtpConfig,
+    password: string | undefined,
+  ) {
+    this.transport = nodemailer.createTransport({
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.security === 'tls',
+      requireTLS: smtp.security === 'starttls',
+      ignoreTLS: smtp.security === 'none',
+      auth: smtp.user ? { user: smtp.user, pass: password ?? '' } : undefined,
+      tls: smtp.caFile ? { ca: readFileSync(smtp.caFile, 'utf8') } : undefined,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+  }
+
+  async send(message: MailMessage): Promise<void> {
+    try {
+      await this.transport.sendMail({ from: this.from, ...message });
+    } catch (err) {
+      const e = err as { code?: string; responseCode?: number; message?: string };
+      // nodemailer's messages name the server and the SMTP reply, never the password.
+      throw new MailUnavailableError(
+        `SMTP ${this.smtp.host}:${this.smtp.port} did not take the message (${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}): ${e.message ?? String(err)}`,
+      );
+    }
+  }
+}

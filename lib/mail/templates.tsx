@@ -1,0 +1,159 @@
+import type { ReactNode } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import type { KeyRequest } from '../domain/key-request';
+
+/**
+ * Every message the loop sends, as plain text and HTML. HTML is rendered by React, so whatever a
+ * user or admin typed (a reason, a model title) is escaped; subjects are kept to one line.
+ */
+
+export interface TemplateContext {
+  portalUrl: string;
+  portalTitle: string;
+  gatewayUrl: string;
+  modelTitle: string;
+}
+
+export interface Rendered {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Header injection is impossible through a subject with no CR, LF or other control characters. */
+export function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 200);
+}
+
+const link = (base: string, p: string) => new URL(p, base.endsWith('/') ? base : `${base}/`).toString();
+
+function Page({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <html>
+      <body style={{ fontFamily: 'system-ui, sans-serif', color: '#0f172a', lineHeight: 1.5 }}>
+        <h1 style={{ fontSize: '18px' }}>{title}</h1>
+        {children}
+      </body>
+    </html>
+  );
+}
+
+function render(subject: string, text: string[], body: ReactNode): Rendered {
+  return {
+    subject: oneLine(subject),
+    text: `${text.join('\n')}\n`,
+    html: `<!doctype html>${renderToStaticMarkup(<Page title={oneLine(subject)}>{body}</Page>)}`,
+  };
+}
+
+export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { key: string } | { revealUrl: string }): Rendered {
+  const subject = `Your API key for ${ctx.modelTitle} is ready`;
+  const statusUrl = link(ctx.portalUrl, `requests/${r.id}`);
+  const expiry = r.expiresAt ? `It expires at ${r.expiresAt}.` : 'It does not expire.';
+  if ('key' in delivery) {
+    return render(
+      subject,
+      [
+        `Your request ${r.id} for ${r.model} was approved.`,
+        '',
+        `API key: ${delivery.key}`,
+        `Gateway: ${ctx.gatewayUrl}`,
+        expiry,
+        '',
+        'Keep the key secret: anyone holding it can spend your budget.',
+        `Status: ${statusUrl}`,
+      ],
+      <>
+        <p>
+          Your request <code>{r.id}</code> for <strong>{r.model}</strong> was approved.
+        </p>
+        <p>
+          API key: <code>{delivery.key}</code>
+          <br />
+          Gateway: <a href={ctx.gatewayUrl}>{ctx.gatewayUrl}</a>
+          <br />
+          {expiry}
+        </p>
+        <p>Keep the key secret: anyone holding it can spend your budget.</p>
+        <p>
+          <a href={statusUrl}>See the request</a>
+        </p>
+      </>,
+    );
+  }
+  return render(
+    subject,
+    [
+      `Your request ${r.id} for ${r.model} was approved.`,
+      '',
+      `Sign in to reveal your key (it is shown once): ${delivery.revealUrl}`,
+      `Gateway: ${ctx.gatewayUrl}`,
+      expiry,
+    ],
+    <>
+      <p>
+        Your request <code>{r.id}</code> for <strong>{r.model}</strong> was approved.
+      </p>
+      <p>
+        <a href={delivery.revealUrl}>Sign in to reveal your key</a> (it is shown once).
+        <br />
+        Gateway: <a href={ctx.gatewayUrl}>{ctx.gatewayUrl}</a>
+        <br />
+        {expiry}
+      </p>
+    </>,
+  );
+}
+
+const ENDINGS = {
+  denied: { title: 'was denied', lead: 'Your request was denied.' },
+  failed: { title: 'could not be completed', lead: 'Your request was approved, but the gateway refused to create the key.' },
+  revoked: { title: 'was revoked', lead: 'Your API key was revoked and no longer works.' },
+  expired: { title: 'has expired', lead: 'Your API key has expired and no longer works.' },
+} as const;
+
+export function endingMessage(state: keyof typeof ENDINGS, r: KeyRequest, ctx: TemplateContext): Rendered {
+  const e = ENDINGS[state];
+  const statusUrl = link(ctx.portalUrl, `requests/${r.id}`);
+  const reason = r.reason ?? 'No reason was given.';
+  return render(
+    `Your ${ctx.modelTitle} key request ${e.title}`,
+    [`${e.lead}`, '', `Request: ${r.id} (${r.model})`, `Reason: ${reason}`, '', `Status: ${statusUrl}`],
+    <>
+      <p>{e.lead}</p>
+      <p>
+        Request: <code>{r.id}</code> ({r.model})
+        <br />
+        Reason: {reason}
+      </p>
+      <p>
+        <a href={statusUrl}>See the request</a>
+      </p>
+    </>,
+  );
+}
+
+export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
+  const queueUrl = link(ctx.portalUrl, 'approvals');
+  const reason = r.reason ?? 'A plugin held it for review.';
+  return render(
+    `Key request for ${ctx.modelTitle} waits for review`,
+    [
+      `${r.email} asked for a key for ${r.model} (request ${r.id}).`,
+      `Why it waits: ${reason}`,
+      '',
+      `Review it: ${queueUrl}`,
+      `Or: kubectl label secret keyreq-${r.id} keyportal.dev/state=approved --overwrite`,
+    ],
+    <>
+      <p>
+        {r.email} asked for a key for <strong>{r.model}</strong> (request <code>{r.id}</code>).
+      </p>
+      <p>Why it waits: {reason}</p>
+      <p>
+        <a href={queueUrl}>Review it in {ctx.portalTitle}</a>, or with{' '}
+        <code>kubectl label secret keyreq-{r.id} keyportal.dev/state=approved --overwrite</code>
+      </p>
+    </>,
+  );
+}

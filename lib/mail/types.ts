@@ -1,0 +1,16 @@
+export interface MailMessage {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface Mailer {
+  readonly kind: 'smtp' | 'outbox';
+  send(message: MailMessage): Promise<void>;
+}
+
+/** The message did not go out; worth retrying. Never carries the SMTP password. */
+export class MailUnavailableError extends Error {
+  override readonly name = 'MailUnavailableError';
+}

@@ -1,0 +1,40 @@
+import { ConfigError, getConfig } from './config';
+import { log } from './log';
+import { buildLoop } from './loop/wiring';
+import { createStore } from './store';
+
+/**
+ * `npm run worker`: the approval loop alone, without the web server. SIGTERM/SIGINT finish the
+ * step in hand and hand back the Lease.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = getConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`keyportal worker: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const store = createStore(config.store);
+  let parts;
+  try {
+    parts = buildLoop(config, store);
+  } catch (err) {
+    console.error(`keyportal worker: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  parts.loop.start();
+  log('info', 'worker: running', { store: store.kind, gateway: parts.gateway.kind, mail: parts.mailer.kind });
+  const stop = async (signal: string) => {
+    log('info', 'worker: stopping', { signal });
+    await parts.loop.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { signatureHeader, SIGNATURE_HEADER } from '@/lib/crypto/signature';
+import { commonOptionsSchema, definePlugin } from '@/lib/approval/types';
+
+const MAX_REPLY_BYTES = 64 * 1024;
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable');
+
+/** The reply we expect; decisions are accepted in any case (`APPROVE`, `approve`). */
+const replySchema = z.object({
+  decision: z
+    .string()
+    .transform((d) => d.toLowerCase())
+    .pipe(z.enum(['approve', 'deny', 'continue', 'review'])),
+  reason: z.string().max(1000).optional(),
+});
+
+/**
+ * Asks an external system (HR, ticketing): POSTs `{request_id, email, model}` and expects
+ * `{decision, reason?}`. Errors, timeouts, non-2xx and malformed replies throw; the chain then
+ * answers what `onError` says and records why.
+ */
+export default definePlugin({
+  name: 'http',
+  configSchema: commonOptionsSchema.extend({
+    url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+    auth: z
+      .discriminatedUnion('type', [
+        z.strictObject({ type: z.literal('bearer'), tokenEnv: envName }),
+        z.strictObject({ type: z.literal('hmac'), secretEnv: envName }),
+      ])
+      .optional(),
+  }).strict(),
+  create(config, env) {
+    const secret = config.auth ? env[config.auth.type === 'bearer' ? config.auth.tokenEnv : config.auth.secretEnv] : undefined;
+    if (config.auth && !secret) {
+      const name = config.auth.type === 'bearer' ? config.auth.tokenEnv : config.auth.secretEnv;
+      throw new Error(`http plugin: environment variable ${name} (named by auth) is not set`);
+    }
+    const target = new URL(config.url);
+    const where = `${target.origin}${target.pathname}`;
+    return {
+      async decide(request, signal) {
+        const body = JSON.stringify({ request_id: request.id, email: request.email, model: request.model });
+        const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+        if (config.auth?.type === 'bearer') headers.authorization = `Bearer ${secret}`;
+        if (config.auth?.type === 'hmac') headers[SIGNATURE_HEADER] = signatureHeader(secret as string, body);
+        let res: Response;
+        try {
+          res = await fetch(config.url, { method: 'POST', headers, body, signal, redirect: 'error' });
+        } catch (err) {
+          if (signal.aborted) throw new Error(`${where} did not answer in time`);
+          throw new Error(`${where} is unreachable (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`);
+        }
+        const text = (await res.text()).slice(0, MAX_REPLY_BYTES);
+        if (!res.ok) throw new Error(`${where} answered HTTP ${res.status}`);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new Error(`${where} answered with a body that is not JSON`);
+        }
+        const parsed = replySchema.safeParse(json);
+        if (!parsed.success) {
+          throw new Error(`${where} answered without a valid decision (expected {"decision": "APPROVE"|"DENY"|"CONTINUE"|"REVIEW", "reason"?})`);
+        }
+        return { outcome: parsed.data.decision, reason: parsed.data.reason ?? `decided by ${target.host}` };
+      },
+    };
+  },
+});

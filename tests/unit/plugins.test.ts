@@ -1,0 +1,150 @@
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runChain } from '@/lib/approval/chain';
+import type { ApprovalPlugin } from '@/lib/approval/types';
+import { verifySignature } from '@/lib/crypto/signature';
+import { buildPlugins, checkPluginEntry } from '@/plugins';
+import { closedPort } from '../helpers/net';
+
+const request = { id: 'abcdefghijkl', email: 'ada@example.com', model: 'anthropic/claude-3' };
+const run = (plugins: ApprovalPlugin[], fallback: 'deny' | 'review' = 'deny') =>
+  runChain(plugins, request, { fallback, signal: new AbortController().signal });
+
+describe('model patterns (whitelist and blacklist)', () => {
+  const allows = async (pattern: string, model: string) => {
+    const plugins = buildPlugins([{ name: 'whitelist', config: { models: [pattern] } }], {});
+    const r = await runChain(plugins, { ...request, model }, { fallback: 'deny', signal: new AbortController().signal });
+    return r.outcome === 'approve';
+  };
+
+  it('anthropic/* matches anthropic/claude-3 but not anthropic/x/y; ** crosses segments', async () => {
+    expect(await allows('anthropic/*', 'anthropic/claude-3')).toBe(true);
+    expect(await allows('anthropic/*', 'anthropic/x/y')).toBe(false);
+    expect(await allows('anthropic/**', 'anthropic/x/y')).toBe(true);
+    expect(await allows('gpt-4?', 'gpt-4o')).toBe(true);
+    expect(await allows('gpt-4?', 'gpt-4o-mini')).toBe(false);
+    expect(await allows('{gpt-4o,o1}', 'o1')).toBe(true);
+    expect(await allows('gpt-4o', 'GPT-4O')).toBe(false);
+  });
+
+  it('blacklist denies with its reason, before a whitelist that would approve', async () => {
+    const plugins = buildPlugins(
+      [
+        { name: 'blacklist', config: { models: ['anthropic/*'], reason: 'Not yet.' } },
+        { name: 'whitelist', config: { models: ['**'] } },
+      ],
+      {},
+    );
+    const r = await run(plugins);
+    expect(r).toMatchObject({ outcome: 'deny', reason: 'Not yet.', decidedBy: 'plugin:blacklist' });
+    expect(r.trace).toHaveLength(1);
+  });
+
+  it('all continue ends in the configured default, and no plugins at all too', async () => {
+    const plugins = buildPlugins([{ name: 'whitelist', config: { models: ['gpt-*'] } }], {});
+    expect(await run(plugins, 'review')).toMatchObject({ outcome: 'review', decidedBy: 'default' });
+    expect(await run([], 'deny')).toMatchObject({ outcome: 'deny', reason: 'no approval plugins are configured; the default is deny' });
+  });
+
+  it('config problems are named by field', () => {
+    expect(checkPluginEntry('whitelist', { models: 'gpt-*' })).toEqual([{ path: ['config', 'models'], message: 'expected an array of strings' }]);
+    expect(checkPluginEntry('whitelist', { models: [] })).toEqual([{ path: ['config', 'models'], message: 'expected at least one pattern' }]);
+    expect(checkPluginEntry('whitelist', { models: ['x'], modles: [] })).toEqual([{ path: ['config'], message: 'unknown field "modles"' }]);
+    expect(checkPluginEntry('grey', {})).toEqual([{ path: ['name'], message: 'unknown plugin "grey"; built in: http, blacklist, whitelist, email' }]);
+    expect(checkPluginEntry('email', { patterns: ['*@x.com'], onMismatch: 'maybe' })[0]?.path).toEqual(['config', 'onMismatch']);
+  });
+});
+
+describe('the email plugin', () => {
+  it('approves a matching address (any case) and denies the rest, or continues if told to', async () => {
+    const deny = buildPlugins([{ name: 'email', config: { patterns: ['*@example.com'] } }], {});
+    expect((await runChain(deny, { ...request, email: 'Ada@Example.COM' }, { fallback: 'review', signal: new AbortController().signal })).outcome).toBe('approve');
+    expect((await runChain(deny, { ...request, email: 'eve@example.com.evil' }, { fallback: 'review', signal: new AbortController().signal })).outcome).toBe('deny');
+    const cont = buildPlugins([{ name: 'email', config: { patterns: ['*@example.com'], onMismatch: 'continue' } }], {});
+    expect((await runChain(cont, { ...request, email: 'x@other.org' }, { fallback: 'review', signal: new AbortController().signal })).outcome).toBe('review');
+  });
+});
+
+describe('the http plugin against a real HTTP server', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    s.closeAllConnections(); // a hanging reply would otherwise hold close() open
+    await new Promise<void>((r) => s.close(() => r()));
+  });
+
+  /** Serves one behaviour; returns its URL and the requests it saw. */
+  async function serve(behave: (body: string, headers: Record<string, string | string[] | undefined>) => { status?: number; body?: string; hang?: boolean }) {
+    const seen: Array<{ body: string; headers: Record<string, string | string[] | undefined> }> = [];
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        seen.push({ body, headers: req.headers });
+        const b = behave(body, req.headers);
+        if (b.hang) return;
+        res.writeHead(b.status ?? 200, { 'content-type': 'application/json' });
+        res.end(b.body ?? '');
+      });
+    });
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', () => r()));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/decide`, seen };
+  }
+
+  const httpChain = (url: string, extra: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
+    buildPlugins([{ name: 'http', config: { url, ...extra } }], env);
+
+  it.each([
+    ['APPROVE', 'approve'],
+    ['deny', 'deny'],
+    ['Review', 'review'],
+  ] as const)('a reply of %s decides %s, with the reason given', async (decision, outcome) => {
+    const { url, seen } = await serve(() => ({ body: JSON.stringify({ decision, reason: 'HR says so' }) }));
+    const r = await run(httpChain(url));
+    expect(r).toMatchObject({ outcome, reason: 'HR says so', decidedBy: 'plugin:http' });
+    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model });
+  });
+
+  it('CONTINUE lets the chain go on to the default', async () => {
+    const { url } = await serve(() => ({ body: '{"decision":"CONTINUE"}' }));
+    expect(await run(httpChain(url), 'review')).toMatchObject({ outcome: 'review', decidedBy: 'default' });
+  });
+
+  it.each([
+    ['a timeout', () => ({ hang: true }), /no answer within 300 ms/],
+    ['a 500', () => ({ status: 500, body: '{}' }), /answered HTTP 500/],
+    ['a garbage body', () => ({ body: '<html>oops' }), /not JSON/],
+    ['an unknown decision', () => ({ body: '{"decision":"MAYBE"}' }), /without a valid decision/],
+  ])('%s answers what onError says, and the trace says why', async (_what, behave, why) => {
+    const { url } = await serve(behave);
+    const denying = await run(httpChain(url, { timeoutMs: 300, onError: 'deny' }), 'review');
+    expect(denying.outcome).toBe('deny');
+    expect(denying.reason).toMatch(why);
+    expect(denying.trace[0]).toMatchObject({ plugin: 'http', failed: true });
+    const continuing = await run(httpChain(url, { timeoutMs: 300 }), 'review');
+    expect(continuing).toMatchObject({ outcome: 'review', decidedBy: 'default' });
+    expect(continuing.trace[0]?.reason).toMatch(/onError answers continue/);
+  });
+
+  it('an unreachable endpoint answers onError', async () => {
+    const r = await run(httpChain(`http://127.0.0.1:${await closedPort()}/decide`, { onError: 'review' }), 'deny');
+    expect(r.outcome).toBe('review');
+    expect(r.reason).toMatch(/unreachable \(connect ECONNREFUSED/);
+  });
+
+  it('signs with HMAC over timestamp.body, or sends a bearer token, from the environment', async () => {
+    const { url, seen } = await serve(() => ({ body: '{"decision":"APPROVE"}' }));
+    await run(httpChain(url, { auth: { type: 'hmac', secretEnv: 'HR_SECRET' } }, { HR_SECRET: 's3cret' }));
+    const signed = seen[0];
+    expect(verifySignature(signed?.headers['x-keyportal-signature'] as string, signed?.body ?? '', ['s3cret']).ok).toBe(true);
+    expect(verifySignature(signed?.headers['x-keyportal-signature'] as string, `${signed?.body} `, ['s3cret']).ok).toBe(false);
+    await run(httpChain(url, { auth: { type: 'bearer', tokenEnv: 'HR_TOKEN' } }, { HR_TOKEN: 'tok' }));
+    expect(seen[1]?.headers.authorization).toBe('Bearer tok');
+    expect(() => httpChain(url, { auth: { type: 'bearer', tokenEnv: 'MISSING_TOKEN' } }, {})).toThrow(
+      'approvals.plugins[0]: http plugin: environment variable MISSING_TOKEN (named by auth) is not set',
+    );
+  });
+});
