@@ -1,0 +1,107 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { parseConfig, type Config } from '@/lib/config/load';
+import { checkPluginEntry } from '@/plugins';
+
+export const MASTER_KEY = 'sk-test-master-key-0000';
+
+export interface TestSetup {
+  store: { type: 'kubernetes'; namespace: string; kubeconfig: string } | { type: 'local'; dir: string };
+  gatewayUrl: string;
+  smtp: { host: string; port: number };
+  plugins?: Array<{ name: string; config: Record<string, unknown> }>;
+  approvalsDefault?: 'deny' | 'review';
+  keyDelivery?: 'email' | 'portal';
+  notify?: string[];
+  leaderElection?: boolean;
+  loop?: Record<string, unknown>;
+}
+
+/** The catalog every loop test uses. */
+export const TEST_MODELS = [
+  { id: 'gpt-4o', title: 'GPT-4o', limits: { duration: '30d', max_budget: 10, budget_duration: '30d', rpm_limit: 60, tpm_limit: 1000 } },
+  { id: 'gpt-4o-mini', title: 'GPT-4o mini' },
+  { id: 'anthropic/claude-3', title: 'Claude 3' },
+  { id: 'internal/secret-model', title: 'Internal <b>secret</b> model' },
+  { id: 'experimental', title: 'Experimental' },
+];
+
+export function configDocument(s: TestSetup): Record<string, unknown> {
+  return {
+    portal: { publicUrl: 'http://portal.test:3000' },
+    models: TEST_MODELS,
+    approvals: {
+      default: s.approvalsDefault ?? 'review',
+      notify: s.notify ?? ['approvers@example.com'],
+      plugins: s.plugins ?? [
+        { name: 'blacklist', config: { models: ['internal/*'], reason: 'Internal models are closed.' } },
+        { name: 'whitelist', config: { models: ['gpt-4o', 'gpt-4o-mini', 'anthropic/*'] } },
+      ],
+    },
+    gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 2000 },
+    mail: { from: 'Keyportal <keys@example.com>', keyDelivery: s.keyDelivery ?? 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },
+    store: s.store,
+    loop: {
+      leaderElection: s.leaderElection ?? false,
+      resyncSeconds: 5,
+      concurrency: 4,
+      retry: { initialSeconds: 0.2, maxSeconds: 1 },
+      notifyClaimSeconds: 3,
+      kubectlGraceSeconds: 1,
+      ...(s.loop ?? {}),
+    },
+  };
+}
+
+export const testEnv = (): Record<string, string> => ({ GATEWAY_MASTER_KEY: MASTER_KEY });
+
+export function testConfig(s: TestSetup): Config {
+  return parseConfig(configDocument(s), { source: 'test', env: testEnv(), checkPlugin: checkPluginEntry });
+}
+
+/** Writes config.yaml to a fresh folder and returns its path, for worker processes. */
+export function writeConfigFile(s: TestSetup): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'keyportal-cfg-'));
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, stringify(configDocument(s)));
+  return file;
+}
+
+const repo = path.resolve(import.meta.dirname, '../..');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** The last few KB it wrote to stderr, for failure messages. */
+  stderr(): string;
+}
+
+/** `npm run worker` as a separate process, the way it runs in production. */
+export function spawnWorker(configFile: string, extraEnv: Record<string, string> = {}): WorkerProcess {
+  const env = { NODE_ENV: 'production' as const, PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KEYPORTAL_CONFIG: configFile, KEYPORTAL_LOG: 'silent', ...testEnv(), ...extraEnv };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'lib/worker.ts')], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-4000);
+  });
+  return { child, stderr: () => tail };
+}
+
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+export async function stopWorker({ child }: WorkerProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited(child);
+  clearTimeout(timer);
+}

@@ -1,0 +1,247 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A LiteLLM-compatible admin API on 127.0.0.1, following LiteLLM's own code
+ * (litellm/proxy/management_endpoints/key_management_endpoints.py, proxy/_types.py):
+ * - the master key in `Authorization: Bearer` (or `x-litellm-api-key`), else 401;
+ * - POST /key/generate: typed fields validated like pydantic (422 `{"detail": [...]}`), a custom
+ *   key must start with "sk-" (400), a repeated key_alias is refused (400, param key_alias), a
+ *   repeated key is silently kept as it was (LiteLLM upserts with an empty update);
+ * - unknown body fields are ignored, as LiteLLM's pydantic models do (extra="ignore"); they are
+ *   recorded in `ignoredFields`, so a test can prove the client sends none;
+ * - GET /key/info (404 "Key not found in database"), POST /key/delete (404 "No keys found"),
+ *   GET /v1/models;
+ * - errors as `{"error": {"message", "type", "param", "code"}}` with `code` a string.
+ * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down.
+ */
+export interface StoredKey {
+  key: string;
+  token: string;
+  key_alias: string | null;
+  models: string[];
+  user_id: string | null;
+  metadata: Record<string, unknown>;
+  max_budget: number | null;
+  budget_duration: string | null;
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  expires: string | null;
+  created_at: string;
+}
+
+const KNOWN_FIELDS: Record<string, 'str' | 'float' | 'int' | 'list' | 'dict'> = {
+  key: 'str',
+  key_alias: 'str',
+  duration: 'str',
+  models: 'list',
+  spend: 'float',
+  max_budget: 'float',
+  user_id: 'str',
+  team_id: 'str',
+  max_parallel_requests: 'int',
+  metadata: 'dict',
+  tpm_limit: 'int',
+  rpm_limit: 'int',
+  budget_duration: 'str',
+  soft_budget: 'float',
+  tags: 'list',
+};
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, mo: 2592000 };
+
+export class TestGateway {
+  readonly keys = new Map<string, StoredKey>();
+  readonly ignoredFields: string[] = [];
+  generateCalls = 0;
+  private failures: number[] = [];
+  private hangs = 0;
+  private server: Server | undefined;
+  private port = 0;
+  private readonly sockets = new Set<import('node:net').Socket>();
+
+  constructor(readonly masterKey: string) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Listens on 127.0.0.1; after stop(), on the same port again. */
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Gone from the network: connections are refused until start(). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The next `n` admin calls answer `status` (500 by default). */
+  failNext(n: number, status = 500): void {
+    this.failures.push(...Array.from({ length: n }, () => status));
+  }
+
+  /** The next `n` admin calls never answer. */
+  hangNext(n: number): void {
+    this.hangs += n;
+  }
+
+  /** Keys minted for one request (by the metadata LiteLLM stores). */
+  keysFor(requestId: string): StoredKey[] {
+    return [...this.keys.values()].filter((k) => k.metadata.request_id === requestId);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body = await new Promise<string>((resolve) => {
+      let data = '';
+      req.on('data', (c: Buffer) => (data += c.toString('utf8')));
+      req.on('end', () => resolve(data));
+    });
+    const send = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
+    const error = (status: number, message: string, type: string, param: string | null = null) =>
+      send(status, { error: { message, type, param: param ?? 'None', code: String(status) } });
+
+    const auth = (req.headers['x-litellm-api-key'] as string | undefined) ?? req.headers.authorization;
+    if (!auth) return error(401, 'Authentication Error, No api key passed in.', 'auth_error');
+    const token = auth.replace(/^Bearer /i, '');
+    if (!auth.startsWith('Bearer ') && !req.headers['x-litellm-api-key']) {
+      return error(401, 'Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.', 'auth_error');
+    }
+    if (token !== this.masterKey) return error(401, 'Authentication Error, Invalid proxy server token passed.', 'token_not_found_in_db', 'key');
+
+    if (this.hangs > 0) {
+      this.hangs--;
+      return; // never answers; the client's timeout must fire
+    }
+    const failure = this.failures.shift();
+    if (failure) return error(failure, 'Internal Server Error (injected by the test)', 'internal_server_error');
+
+    if (req.method === 'POST' && url.pathname === '/key/generate') return this.generate(body, req, send, error);
+    if (req.method === 'GET' && url.pathname === '/key/info') {
+      const key = url.searchParams.get('key') ?? '';
+      const found = this.keys.get(hash(key));
+      if (!found) return error(404, 'Key not found in database', 'not_found_error', 'key');
+      const { token: _t, ...info } = found;
+      return send(200, { key, info });
+    }
+    if (req.method === 'POST' && url.pathname === '/key/delete') {
+      const parsed = safeJson(body) as { keys?: unknown } | undefined;
+      const keys = Array.isArray(parsed?.keys) ? parsed.keys.map(String) : [];
+      if (keys.length === 0) {
+        return send(422, { detail: [{ type: 'value_error', loc: ['body'], msg: "At least one of 'keys' or 'key_aliases' must be provided." }] });
+      }
+      const existing = keys.filter((k) => this.keys.has(hash(k)));
+      if (existing.length === 0) return error(404, "{'error': 'No keys found'}", 'internal_server_error');
+      for (const k of existing) this.keys.delete(hash(k));
+      return send(200, { deleted_keys: keys });
+    }
+    if (req.method === 'GET' && (url.pathname === '/v1/models' || url.pathname === '/models')) {
+      const ids = ['gpt-4o', 'gpt-4o-mini', 'anthropic/claude-3'];
+      return send(200, { data: ids.map((id) => ({ id, object: 'model', created: 1677610602, owned_by: 'openai' })), object: 'list' });
+    }
+    return send(404, { detail: 'Not Found' });
+  }
+
+  private generate(
+    body: string,
+    req: IncomingMessage,
+    send: (status: number, payload: unknown) => void,
+    error: (status: number, message: string, type: string, param?: string | null) => void,
+  ): void {
+    this.generateCalls++;
+    if (!String(req.headers['content-type'] ?? '').includes('application/json')) {
+      return send(422, { detail: [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from' }] });
+    }
+    const data = safeJson(body);
+    if (!data || typeof data !== 'object' || Array.isArray(data)) {
+      return send(422, { detail: [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error' }] });
+    }
+    const fields = data as Record<string, unknown>;
+    const detail: unknown[] = [];
+    for (const [name, value] of Object.entries(fields)) {
+      const kind = KNOWN_FIELDS[name];
+      if (!kind) {
+        this.ignoredFields.push(name);
+        continue;
+      }
+      if (value === null) continue;
+      const ok =
+        (kind === 'str' && typeof value === 'string') ||
+        (kind === 'float' && typeof value === 'number') ||
+        (kind === 'int' && Number.isInteger(value)) ||
+        (kind === 'list' && Array.isArray(value)) ||
+        (kind === 'dict' && typeof value === 'object' && !Array.isArray(value));
+      if (!ok) detail.push({ type: `${kind}_type`, loc: ['body', name], msg: `Input should be a valid ${kind}`, input: value });
+    }
+    if (detail.length) return send(422, { detail });
+
+    const key = (fields.key as string | undefined) ?? `sk-${randomUUID().replace(/-/g, '')}`;
+    if (!key.startsWith('sk-')) {
+      return error(400, `{'error': "Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: ${key.slice(0, 4)}****${key.slice(-4)}"}`, 'internal_server_error');
+    }
+    if (typeof fields.max_budget === 'number' && fields.max_budget < 0) {
+      return error(400, `{'error': 'max_budget cannot be negative. Received: ${fields.max_budget}'}`, 'internal_server_error');
+    }
+    let expires: string | null = null;
+    if (typeof fields.duration === 'string') {
+      const m = /^(\d+)(mo|[smhdw])$/.exec(fields.duration);
+      if (!m) return error(500, 'Unsupported duration unit', 'internal_server_error');
+      expires = new Date(Date.now() + Number(m[1]) * (UNITS[m[2] as string] as number) * 1000).toISOString();
+    }
+    const alias = (fields.key_alias as string | undefined) ?? null;
+    const h = hash(key);
+    if (alias && [...this.keys.values()].some((k) => k.key_alias === alias && k.token !== h)) {
+      return error(400, `Key with alias '${alias}' already exists. Unique key aliases across all keys are required.`, 'bad_request_error', 'key_alias');
+    }
+    const row: StoredKey = {
+      key,
+      token: h,
+      key_alias: alias,
+      models: (fields.models as string[] | undefined) ?? [],
+      user_id: (fields.user_id as string | undefined) ?? null,
+      metadata: (fields.metadata as Record<string, unknown> | undefined) ?? {},
+      max_budget: (fields.max_budget as number | undefined) ?? null,
+      budget_duration: (fields.budget_duration as string | undefined) ?? null,
+      rpm_limit: (fields.rpm_limit as number | undefined) ?? null,
+      tpm_limit: (fields.tpm_limit as number | undefined) ?? null,
+      expires,
+      created_at: new Date().toISOString(),
+    };
+    // LiteLLM upserts on the hashed token with an empty update: a repeated key keeps its row.
+    if (!this.keys.has(h)) this.keys.set(h, row);
+    const stored = this.keys.get(h) as StoredKey;
+    const { token: _t, ...rest } = stored;
+    send(200, { ...rest, key, key_name: `sk-...${key.slice(-4)}`, token: h, token_id: h, duration: null });
+  }
+}
+
+function hash(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,89 @@
+import type { AddressInfo } from 'node:net';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+export interface ReceivedMail {
+  to: string[];
+  from: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** The raw header block, to check nothing was injected. */
+  headerLines: string[];
+  authUser?: string;
+}
+
+export interface TestSmtpOptions {
+  /** TLS from the first byte (port 465 style). */
+  secure?: boolean;
+  /** Offer STARTTLS (needs key and cert). */
+  starttls?: boolean;
+  tls?: { key: string; cert: string };
+  auth?: { user: string; pass: string };
+}
+
+/** A real SMTP server (npm smtp-server) on 127.0.0.1 that parses what it gets with mailparser. */
+export class TestSmtp {
+  readonly messages: ReceivedMail[] = [];
+  private server: SMTPServer | undefined;
+  private port = 0;
+
+  constructor(private readonly options: TestSmtpOptions = {}) {}
+
+  get address(): { host: string; port: number } {
+    return { host: '127.0.0.1', port: this.port };
+  }
+
+  async start(): Promise<void> {
+    const { secure, starttls, tls, auth } = this.options;
+    const disabled: string[] = [];
+    if (!starttls && !secure) disabled.push('STARTTLS');
+    if (!auth) disabled.push('AUTH');
+    const options: SMTPServerOptions = {
+      secure: Boolean(secure),
+      ...(tls ?? {}),
+      disabledCommands: disabled,
+      authOptional: !auth,
+      allowInsecureAuth: false,
+      logger: false,
+      onAuth: (a, _session, cb) => {
+        if (auth && a.username === auth.user && a.password === auth.pass) cb(null, { user: a.username });
+        else cb(new Error('Invalid username or password'));
+      },
+      onData: (stream, session, cb) => {
+        simpleParser(stream)
+          .then((mail: ParsedMail) => {
+            this.messages.push({
+              to: session.envelope.rcptTo.map((r) => r.address),
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              subject: mail.subject ?? '',
+              text: mail.text ?? '',
+              html: typeof mail.html === 'string' ? mail.html : '',
+              headerLines: mail.headerLines.map((h) => h.line),
+              authUser: typeof session.user === 'string' ? session.user : undefined,
+            });
+            cb();
+          })
+          .catch((err: Error) => cb(err));
+      },
+    };
+    const server = new SMTPServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  /** Down: connections are refused until start() again (on the same port). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  to(address: string): ReceivedMail[] {
+    return this.messages.filter((m) => m.to.includes(address));
+  }
+}
