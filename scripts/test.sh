@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: type check and lint, the unit and integration suites (vitest brings the real
+# test cluster up itself, building its binaries on first use), then prints one summary line,
+# `N passed, N failed`, as the last line, and exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NEXT_TELEMETRY_DISABLED=1
+rm -rf test-results && mkdir -p test-results
+failed_checks=0
+
+check() { # check NAME CMD...: a step with no report of its own counts as one test
+  echo "::: $1"
+  shift
+  "$@" || { echo "::: failed: $*" >&2; failed_checks=$((failed_checks + 1)); }
+}
+
+runner() { # runner NAME REPORT CMD...: a test runner; it counts once only if it left no report
+  local name=$1 report=$2
+  shift 2
+  echo "::: $name"
+  "$@" || { [ -f "$report" ] || { echo "::: $name failed without a report" >&2; failed_checks=$((failed_checks + 1)); }; }
+}
+
+# The cluster binaries are a prerequisite, not a test: if their build fails, say which step and stop.
+echo "::: build the test cluster"
+if ! bash tests/cluster/build.sh >/dev/null; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+check "type check" npx tsc --noEmit
+check "lint" npx eslint --max-warnings 0 .
+runner "vitest" test-results/vitest.json \
+  npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json
+
+node scripts/summarize-tests.mjs test-results "$failed_checks"
