@@ -9,7 +9,7 @@ export function createGateway(config: Config): Gateway {
   if (g.type === 'litellm') {
     return new LiteLLMGateway({ baseUrl: g.baseUrl, masterKey: config.secrets.GATEWAY_MASTER_KEY ?? '', timeoutMs: g.timeoutMs });
   }
-  return new LocalGateway(path.resolve(g.dir), config.models.map((m) => m.id));
+  return new LocalGateway(path.resolve(/*turbopackIgnore: true*/ g.dir), config.models.map((m) => m.id));
 }
 
 /** The address users point their clients at. */

@@ -20,7 +20,7 @@ export function createStore(config: StoreConfig): RequestStore {
   if (config.type === 'kubernetes') {
     return new KubernetesSecretStore({ namespace: config.namespace ?? currentNamespace(), kubeconfigPath: config.kubeconfig });
   }
-  return new LocalDirectoryStore(path.resolve(config.dir));
+  return new LocalDirectoryStore(path.resolve(/*turbopackIgnore: true*/ config.dir));
 }
 
 export type { RequestStore } from './types';

@@ -1,10 +1,9 @@
-import type { ReactNode } from 'react';
-import { renderToStaticMarkup } from 'react-dom/server';
 import type { KeyRequest } from '../domain/key-request';
+import { type SafeHtml, html } from './html';
 
 /**
- * Every message the loop sends, as plain text and HTML. HTML is rendered by React, so whatever a
- * user or admin typed (a reason, a model title) is escaped; subjects are kept to one line.
+ * Every message the loop sends, as plain text and HTML. HTML is built with `html`, which escapes
+ * whatever a user or admin typed (a reason, a model title); subjects are kept to one line.
  */
 
 export interface TemplateContext {
@@ -27,23 +26,10 @@ export function oneLine(s: string): string {
 
 const link = (base: string, p: string) => new URL(p, base.endsWith('/') ? base : `${base}/`).toString();
 
-function Page({ title, children }: { title: string; children: ReactNode }) {
-  return (
-    <html>
-      <body style={{ fontFamily: 'system-ui, sans-serif', color: '#0f172a', lineHeight: 1.5 }}>
-        <h1 style={{ fontSize: '18px' }}>{title}</h1>
-        {children}
-      </body>
-    </html>
-  );
-}
-
-function render(subject: string, text: string[], body: ReactNode): Rendered {
-  return {
-    subject: oneLine(subject),
-    text: `${text.join('\n')}\n`,
-    html: `<!doctype html>${renderToStaticMarkup(<Page title={oneLine(subject)}>{body}</Page>)}`,
-  };
+function render(subject: string, text: string[], body: SafeHtml): Rendered {
+  const title = oneLine(subject);
+  const page = html`<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#0f172a;line-height:1.5"><h1 style="font-size:18px">${title}</h1>${body}</body></html>`;
+  return { subject: title, text: `${text.join('\n')}\n`, html: page.value };
 }
 
 export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { key: string } | { revealUrl: string }): Rendered {
@@ -63,22 +49,22 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
         'Keep the key secret: anyone holding it can spend your budget.',
         `Status: ${statusUrl}`,
       ],
-      <>
+      html`
         <p>
-          Your request <code>{r.id}</code> for <strong>{r.model}</strong> was approved.
+          Your request <code>${r.id}</code> for <strong>${r.model}</strong> was approved.
         </p>
         <p>
-          API key: <code>{delivery.key}</code>
-          <br />
-          Gateway: <a href={ctx.gatewayUrl}>{ctx.gatewayUrl}</a>
-          <br />
-          {expiry}
+          API key: <code>${delivery.key}</code>
+          <br>
+          Gateway: <a href="${ctx.gatewayUrl}">${ctx.gatewayUrl}</a>
+          <br>
+          ${expiry}
         </p>
         <p>Keep the key secret: anyone holding it can spend your budget.</p>
         <p>
-          <a href={statusUrl}>See the request</a>
+          <a href="${statusUrl}">See the request</a>
         </p>
-      </>,
+      `,
     );
   }
   return render(
@@ -90,18 +76,18 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
       `Gateway: ${ctx.gatewayUrl}`,
       expiry,
     ],
-    <>
+    html`
       <p>
-        Your request <code>{r.id}</code> for <strong>{r.model}</strong> was approved.
+        Your request <code>${r.id}</code> for <strong>${r.model}</strong> was approved.
       </p>
       <p>
-        <a href={delivery.revealUrl}>Sign in to reveal your key</a> (it is shown once).
-        <br />
-        Gateway: <a href={ctx.gatewayUrl}>{ctx.gatewayUrl}</a>
-        <br />
-        {expiry}
+        <a href="${delivery.revealUrl}">Sign in to reveal your key</a> (it is shown once).
+        <br>
+        Gateway: <a href="${ctx.gatewayUrl}">${ctx.gatewayUrl}</a>
+        <br>
+        ${expiry}
       </p>
-    </>,
+    `,
   );
 }
 
@@ -119,17 +105,17 @@ export function endingMessage(state: keyof typeof ENDINGS, r: KeyRequest, ctx: T
   return render(
     `Your ${ctx.modelTitle} key request ${e.title}`,
     [`${e.lead}`, '', `Request: ${r.id} (${r.model})`, `Reason: ${reason}`, '', `Status: ${statusUrl}`],
-    <>
-      <p>{e.lead}</p>
+    html`
+      <p>${e.lead}</p>
       <p>
-        Request: <code>{r.id}</code> ({r.model})
-        <br />
-        Reason: {reason}
+        Request: <code>${r.id}</code> (${r.model})
+        <br>
+        Reason: ${reason}
       </p>
       <p>
-        <a href={statusUrl}>See the request</a>
+        <a href="${statusUrl}">See the request</a>
       </p>
-    </>,
+    `,
   );
 }
 
@@ -145,15 +131,15 @@ export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
       `Review it: ${queueUrl}`,
       `Or: kubectl label secret keyreq-${r.id} keyportal.dev/state=approved --overwrite`,
     ],
-    <>
+    html`
       <p>
-        {r.email} asked for a key for <strong>{r.model}</strong> (request <code>{r.id}</code>).
+        ${r.email} asked for a key for <strong>${r.model}</strong> (request <code>${r.id}</code>).
       </p>
-      <p>Why it waits: {reason}</p>
+      <p>Why it waits: ${reason}</p>
       <p>
-        <a href={queueUrl}>Review it in {ctx.portalTitle}</a>, or with{' '}
-        <code>kubectl label secret keyreq-{r.id} keyportal.dev/state=approved --overwrite</code>
+        <a href="${queueUrl}">Review it in ${ctx.portalTitle}</a>, or with
+        <code>kubectl label secret keyreq-${r.id} keyportal.dev/state=approved --overwrite</code>
       </p>
-    </>,
+    `,
   );
 }
