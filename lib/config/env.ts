@@ -26,10 +26,21 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]
   { env: 'KEYPORTAL_CONCURRENCY', path: ['loop', 'concurrency'], as: 'int' },
   { env: 'KEYPORTAL_LOOP_ENABLED', path: ['loop', 'enabled'], as: 'bool' },
   { env: 'KEYPORTAL_LEADER_ELECTION', path: ['loop', 'leaderElection'], as: 'bool' },
+  { env: 'OIDC_ISSUER', path: ['auth', 'oidc', 'issuer'], as: 'string' },
+  { env: 'OIDC_CLIENT_ID', path: ['auth', 'oidc', 'clientId'], as: 'string' },
+  { env: 'KEYPORTAL_DEV_SIGNIN', path: ['auth', 'devSignIn'], as: 'bool' },
 ];
 
 /** Secrets: read only from the environment, or from a file named by `<NAME>_FILE`. */
-export const SECRET_ENV = ['GATEWAY_MASTER_KEY', 'SMTP_PASSWORD'] as const;
+export const SECRET_ENV = [
+  'GATEWAY_MASTER_KEY',
+  'SMTP_PASSWORD',
+  // Signs the session cookie (next-auth's own name for it).
+  'NEXTAUTH_SECRET',
+  'OIDC_CLIENT_SECRET',
+  // Comma-separated: several at once let an HR system rotate without downtime.
+  'KEYPORTAL_WEBHOOK_SECRETS',
+] as const;
 export type SecretName = (typeof SECRET_ENV)[number];
 export type Secrets = Partial<Record<SecretName, string>>;
 

@@ -29,6 +29,7 @@ const SECRET_KEYS = /^(master_?key|password|pass|secret|client_?secret|token|api
 const SECRET_HINT: Record<string, string> = {
   gateway: 'GATEWAY_MASTER_KEY (or GATEWAY_MASTER_KEY_FILE)',
   mail: 'SMTP_PASSWORD (or SMTP_PASSWORD_FILE)',
+  auth: 'OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE)',
 };
 
 export function formatPath(segments: readonly PropertyKey[]): string {
@@ -100,6 +101,9 @@ export function parseConfig(raw: unknown, options: { source: string; env: Env; c
     }
     if (c.mail.smtp?.user && !secrets.SMTP_PASSWORD) {
       problems.push('mail.smtp.user: is set, so SMTP_PASSWORD (or SMTP_PASSWORD_FILE) is needed');
+    }
+    if (c.auth.oidc && !secrets.OIDC_CLIENT_SECRET) {
+      problems.push('auth.oidc: is set, so OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE) is needed');
     }
     if (options.checkPlugin) {
       c.approvals.plugins.forEach((p, i) => {

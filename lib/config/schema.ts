@@ -122,11 +122,45 @@ const portalSchema = z.strictObject({
   /** Where users reach the portal; links in emails start here. */
   publicUrl: httpUrl.default('http://localhost:3000'),
   title: z.string().min(1).max(60).default('Keyportal'),
+  /** New requests per user in a sliding window, counted from the store so every replica agrees. */
+  rateLimit: z
+    .strictObject({
+      requests: z.int().min(1).max(10_000).default(10),
+      windowSeconds: z.int().min(1).max(30 * 86_400).default(3600),
+    })
+    .default({ requests: 10, windowSeconds: 3600 }),
+  /** The approval webhook refuses signatures further than this from the server's clock. */
+  webhookToleranceSeconds: z.int().min(10).max(3600).default(300),
+});
+
+const authSchema = z.strictObject({
+  /** The production sign-in. The client secret comes from OIDC_CLIENT_SECRET, never from here. */
+  oidc: z
+    .strictObject({
+      issuer: httpUrl,
+      clientId: z.string().min(1),
+      /** Shown on the sign-in button. */
+      name: z.string().min(1).max(40).default('Single sign-on'),
+      /** The ID-token claim listing the user's groups, matched against approvals.approvers.groups. */
+      groupsClaim: z.string().min(1).default('groups'),
+    })
+    .optional(),
+  /**
+   * Sign in by typing an email, with no password: for the embedded default only. Unset, it is on
+   * exactly when the store and the gateway are both local; a real deployment must opt in.
+   */
+  devSignIn: z.boolean().optional(),
 });
 
 /** The whole of config.yaml, after environment overrides. Secrets are never part of it. */
 export const configFileSchema = z.strictObject({
-  portal: portalSchema.default({ publicUrl: 'http://localhost:3000', title: 'Keyportal' }),
+  portal: portalSchema.default({
+    publicUrl: 'http://localhost:3000',
+    title: 'Keyportal',
+    rateLimit: { requests: 10, windowSeconds: 3600 },
+    webhookToleranceSeconds: 300,
+  }),
+  auth: authSchema.default({}),
   models: z
     .array(modelSchema)
     .min(1, 'the catalog needs at least one model')
@@ -159,3 +193,5 @@ export type MailConfig = z.infer<typeof mailSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
 export type LoopConfig = z.infer<typeof loopSchema>;
 export type PluginEntry = z.infer<typeof pluginEntrySchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type PortalConfig = z.infer<typeof portalSchema>;

@@ -17,6 +17,8 @@ export interface KeyRequest {
   /** The state the requester was last emailed about. */
   notified?: string;
   expiresAt?: string;
+  /** When the requester was shown the key on the reveal page (portal delivery shows it once). */
+  revealedAt?: string;
   /** Every plugin's answer when the chain last ran. */
   trace?: TraceEntry[];
   /** Set while a step waits to be retried (gateway or SMTP down). */

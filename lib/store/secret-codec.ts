@@ -35,6 +35,8 @@ export const ANNOTATION = {
   trace: 'keyportal.dev/trace',
   retry: 'keyportal.dev/retry',
   notifying: 'keyportal.dev/notifying',
+  // When the requester saw the key on the reveal page (portal delivery): it is shown once.
+  revealedAt: 'keyportal.dev/revealed-at',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -73,6 +75,7 @@ export interface RequestChange {
   notifying?: string | null;
   /** The minted key; stored base64 in `data.key` and nowhere else. */
   key?: string;
+  revealedAt?: string;
 }
 
 /** A change as the fields it writes; null deletes an annotation (merge-patch semantics). */
@@ -96,6 +99,7 @@ export function toPatch(change: RequestChange): SecretPatch {
   set(ANNOTATION.trace, change.trace && JSON.stringify(change.trace));
   set(ANNOTATION.retry, change.retry === null ? null : change.retry && JSON.stringify(change.retry));
   set(ANNOTATION.notifying, change.notifying);
+  set(ANNOTATION.revealedAt, change.revealedAt);
   if (change.key !== undefined) patch.data = { key: Buffer.from(change.key, 'utf8').toString('base64') };
   return patch;
 }
@@ -125,6 +129,7 @@ const storedSecretSchema = z.object({
       [ANNOTATION.trace]: z.string().optional(),
       [ANNOTATION.retry]: z.string().optional(),
       [ANNOTATION.notifying]: z.string().optional(),
+      [ANNOTATION.revealedAt]: timestampSchema.optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -188,6 +193,7 @@ export function decodeRequest(raw: unknown): KeyRequest {
     reason: a[ANNOTATION.reason],
     notified: a[ANNOTATION.notified],
     expiresAt: a[ANNOTATION.expiresAt],
+    revealedAt: a[ANNOTATION.revealedAt],
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (request as unknown as Record<string, string>)[k] = v;
