@@ -1,3 +1,5 @@
+import { AuthConfigError } from './auth/settings';
+import { getAuth } from './auth/runtime';
 import { ConfigError } from './config';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
@@ -10,6 +12,8 @@ import { getRuntime } from './runtime';
 export async function startServer(): Promise<void> {
   try {
     const { config, store } = getRuntime();
+    // The web server needs a way to sign in; find out now, not on the first visitor's request.
+    getAuth();
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
     if (!config.loop.enabled) return;
     const { loop } = buildLoop(config, store);
@@ -18,7 +22,7 @@ export async function startServer(): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof AuthConfigError) {
       console.error(`keyportal: ${err.message}`);
       process.exit(1);
     }

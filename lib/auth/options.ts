@@ -1,0 +1,96 @@
+import type { NextAuthOptions } from 'next-auth';
+import CredentialsProvider from 'next-auth/providers/credentials';
+import { z } from 'zod';
+import type { Config } from '../config';
+import { emailSchema, normalizeEmail } from '../domain/key-request';
+import type { AuthSettings } from './settings';
+
+declare module 'next-auth/jwt' {
+  interface JWT {
+    groups?: string[];
+  }
+}
+
+declare module 'next-auth' {
+  interface Session {
+    /** The user's OIDC groups, for approver rights; the user may see their own groups. */
+    groups?: string[];
+  }
+}
+
+const devCredentials = z.object({ email: emailSchema });
+const groupsSchema = z.array(z.string()).catch([]);
+
+/** The id-token claims we read; everything else in the profile is ignored. */
+const oidcProfile = z.looseObject({
+  sub: z.string(),
+  email: z.string().optional(),
+  email_verified: z.union([z.boolean(), z.string()]).optional(),
+  name: z.string().optional(),
+});
+
+/** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
+export function buildAuthOptions(config: Config, auth: AuthSettings): NextAuthOptions {
+  const providers: NextAuthOptions['providers'] = [];
+  if (auth.oidc) {
+    const { issuer, clientId, clientSecret, name, groupsClaim } = auth.oidc;
+    providers.push({
+      id: 'oidc',
+      name,
+      type: 'oauth',
+      wellKnown: `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
+      clientId,
+      clientSecret,
+      idToken: true,
+      checks: ['pkce', 'state'],
+      authorization: { params: { scope: 'openid email profile' } },
+      profile(raw: unknown) {
+        const p = oidcProfile.parse(raw);
+        const groups = groupsSchema.parse((raw as Record<string, unknown>)[groupsClaim]);
+        // The requester's address comes only from the identity provider, and only when verified.
+        const verified = p.email_verified === undefined || p.email_verified === true || p.email_verified === 'true';
+        return { id: p.sub, email: p.email && verified ? normalizeEmail(p.email) : null, name: p.name ?? null, groups };
+      },
+    });
+  }
+  if (auth.devSignIn) {
+    providers.push(
+      CredentialsProvider({
+        id: 'dev',
+        name: 'Development sign-in',
+        credentials: { email: { label: 'Email', type: 'email' } },
+        authorize(credentials) {
+          const parsed = devCredentials.safeParse(credentials);
+          if (!parsed.success) return null;
+          const email = normalizeEmail(parsed.data.email);
+          return { id: email, email };
+        },
+      }),
+    );
+  }
+  return {
+    secret: auth.secret,
+    providers,
+    session: { strategy: 'jwt', maxAge: 8 * 3600 },
+    pages: { signIn: '/signin', error: '/signin' },
+    // Secure cookies follow the public URL's scheme: https in production, http on a laptop.
+    useSecureCookies: config.portal.publicUrl.startsWith('https://'),
+    callbacks: {
+      signIn({ user }) {
+        return Boolean(user.email);
+      },
+      jwt({ token, user }) {
+        if (user) {
+          token.email = user.email ? normalizeEmail(user.email) : null;
+          token.groups = groupsSchema.parse((user as { groups?: unknown }).groups ?? []);
+        }
+        return token;
+      },
+      session({ session, token }) {
+        session.user = { email: token.email ?? null, name: token.name ?? null };
+        session.groups = token.groups ?? [];
+        return session;
+      },
+    },
+  };
+}

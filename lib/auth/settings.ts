@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config';
+
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  name: string;
+  groupsClaim: string;
+}
+
+export interface AuthSettings {
+  oidc?: OidcSettings;
+  /** Email-only sign-in, for the embedded default (or a deployment that opted in). */
+  devSignIn: boolean;
+  /** Signs the session cookie. */
+  secret: string;
+}
+
+/** The portal cannot offer any sign-in, or cannot sign sessions. Start-up prints it and stops. */
+export class AuthConfigError extends Error {
+  override readonly name = 'AuthConfigError';
+}
+
+/** The embedded default: nothing real behind the portal, so a typed-in email harms nobody. */
+export const isEmbedded = (config: Pick<Config, 'store' | 'gateway'>): boolean =>
+  config.store.type === 'local' && config.gateway.type === 'local';
+
+/**
+ * Decides how users sign in. Development sign-in is on by default only in the embedded mode; a
+ * deployment with a real store or gateway gets it only with `auth.devSignIn: true`
+ * (KEYPORTAL_DEV_SIGNIN=true), and must otherwise configure OIDC.
+ */
+export function resolveAuth(config: Config): AuthSettings {
+  const embedded = isEmbedded(config);
+  const devSignIn = config.auth.devSignIn ?? embedded;
+  const { oidc } = config.auth;
+  const clientSecret = config.secrets.OIDC_CLIENT_SECRET;
+  if (!oidc && !devSignIn) {
+    throw new AuthConfigError(
+      'no sign-in is configured: set auth.oidc (OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET), or KEYPORTAL_DEV_SIGNIN=true for a test deployment',
+    );
+  }
+  let secret = config.secrets.NEXTAUTH_SECRET;
+  if (!secret) {
+    if (!embedded) throw new AuthConfigError('NEXTAUTH_SECRET (or NEXTAUTH_SECRET_FILE) is needed to sign session cookies');
+    secret = embeddedSecret(config);
+  }
+  return {
+    devSignIn,
+    secret,
+    ...(oidc && clientSecret ? { oidc: { ...oidc, clientSecret } } : {}),
+  };
+}
+
+/**
+ * The embedded portal keeps a random cookie secret beside its data, so sessions survive a restart
+ * without anyone having to invent a secret for a laptop.
+ */
+function embeddedSecret(config: Config): string {
+  const dir = path.dirname(path.resolve(/*turbopackIgnore: true*/ config.store.type === 'local' ? config.store.dir : '.data/requests'));
+  const file = path.join(dir, 'session-secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const secret = randomBytes(32).toString('base64url');
+    try {
+      writeFileSync(file, secret, { flag: 'wx', mode: 0o600 });
+      return secret;
+    } catch {
+      // Another process wrote it first: use theirs.
+      return readFileSync(file, 'utf8').trim();
+    }
+  }
+}
