@@ -1,0 +1,51 @@
+import type { z } from 'zod';
+import { PortalError, badRequest } from '../portal/errors';
+
+/** Every JSON body is small; anything near this is a mistake or an attack. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const tooLarge = (limit: number) => new PortalError(413, 'too_large', `the body is larger than ${limit} bytes`);
+
+/**
+ * Reads the raw body, refusing more than `limit` bytes before buffering it: a 10 MB upload costs
+ * us 16 KB, not 10 MB.
+ */
+export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Parses a JSON body with its zod schema; the error names the first bad field. */
+export async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  const type = req.headers.get('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new PortalError(415, 'unsupported_media_type', 'send the body as application/json');
+  const text = await readBody(req);
+  if (!text.trim()) throw badRequest('the body is empty; send a JSON object');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRequest('the body is not valid JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.map(String).join('.') || '(body)';
+  const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
+  throw new PortalError(422, 'invalid', `${field}: ${message}`, { field });
+}

@@ -1,0 +1,23 @@
+/**
+ * What the portal tells a caller when it will not do what was asked. Each carries the HTTP status
+ * it maps to, a stable code, and a message a person can act on; `field` names the bad input.
+ */
+export class PortalError extends Error {
+  override readonly name: string = 'PortalError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: { field?: string; retryAfterSeconds?: number; request?: unknown } = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badInput = (field: string, message: string): PortalError => new PortalError(422, 'invalid', `${field}: ${message}`, { field });
+export const badRequest = (message: string): PortalError => new PortalError(400, 'bad_request', message);
+export const notSignedIn = (): PortalError => new PortalError(401, 'unauthenticated', 'sign in first');
+export const approversOnly = (): PortalError => new PortalError(403, 'forbidden', 'only approvers may do this');
+/** The same answer whether the request does not exist or belongs to someone else: ids never leak. */
+export const requestNotFound = (id: string): PortalError => new PortalError(404, 'not_found', `no key request with id ${id}`);
+export const conflict = (message: string, request?: unknown): PortalError => new PortalError(409, 'conflict', message, { request });

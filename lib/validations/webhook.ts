@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { idSchema } from '../domain/key-request';
+import { reasonSchema } from './requests';
+
+/** The HR / ticket system's approval call: POST /api/webhooks/approval. */
+export const approvalWebhookBody = z.strictObject({
+  request_id: idSchema,
+  // HR systems shout: APPROVE and Approve mean approve.
+  decision: z.string().transform((s) => s.toLowerCase()).pipe(z.enum(['approve', 'deny'], { message: 'expected "approve" or "deny"' })),
+  reason: reasonSchema,
+  actor: z
+    .string()
+    .trim()
+    .min(1, 'name who decided')
+    .max(100)
+    .regex(/^[^\s,;]+$/, 'an actor is one word: a user name, an email or a system id'),
+});
+export type ApprovalWebhookBody = z.infer<typeof approvalWebhookBody>;
