@@ -1,5 +1,9 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
+import { isEmbedded } from '@/lib/auth/settings';
+import { currentUser } from '@/lib/auth/session';
+import { getRuntime } from '@/lib/runtime';
+import { SiteHeader } from './_components/site-header';
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -9,10 +13,13 @@ export const metadata: Metadata = {
 
 export const viewport: Viewport = { width: 'device-width', initialScale: 1 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const { config } = getRuntime();
+  const user = await currentUser();
   return (
     <html lang="en">
-      <body className="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+      <body className="min-h-screen bg-slate-50 text-slate-900 antialiased">
+        <SiteHeader title={config.portal.title} user={user} embedded={isEmbedded(config)} outbox={Boolean(config.mail.outbox)} />
         {children}
       </body>
     </html>

@@ -1,0 +1,55 @@
+import Link from 'next/link';
+import type { User } from '@/lib/auth/roles';
+import { SignOutButton } from './sign-out-button';
+
+export function SiteHeader({ title, user, embedded, outbox }: { title: string; user: User | null; embedded: boolean; outbox: boolean }) {
+  const link = 'rounded-md px-2 py-1 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900';
+  return (
+    <header className="border-b border-slate-200 bg-white">
+      {embedded && (
+        <p className="bg-amber-100 px-4 py-1.5 text-center text-xs text-amber-950">
+          Embedded mode: requests stay on this machine, keys are development keys, and mail goes to the outbox.
+        </p>
+      )}
+      <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-4 gap-y-2 px-4 py-3">
+        <Link href="/" className="text-lg font-semibold tracking-tight text-slate-900">
+          {title}
+        </Link>
+        <nav aria-label="Main" className="flex flex-wrap items-center gap-1">
+          <Link href="/" className={link}>
+            Catalog
+          </Link>
+          {user && (
+            <Link href="/requests" className={link}>
+              My requests
+            </Link>
+          )}
+          {user?.approver && (
+            <Link href="/approvals" className={link}>
+              Approvals
+            </Link>
+          )}
+          {user && outbox && (
+            <Link href="/outbox" className={link}>
+              Outbox
+            </Link>
+          )}
+        </nav>
+        <div className="ml-auto flex items-center gap-2 text-sm">
+          {user ? (
+            <>
+              <span className="text-slate-700" data-testid="signed-in-as">
+                {user.email}
+              </span>
+              <SignOutButton />
+            </>
+          ) : (
+            <Link href="/signin" className="rounded-md bg-slate-900 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-700">
+              Sign in
+            </Link>
+          )}
+        </div>
+      </div>
+    </header>
+  );
+}

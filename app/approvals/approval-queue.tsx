@@ -1,0 +1,222 @@
+'use client';
+
+import Link from 'next/link';
+import { useEffect, useRef, useState } from 'react';
+import { STATES } from '@/lib/domain/states';
+import type { RequestView } from '@/lib/portal/view';
+import { postJson } from '../_components/api';
+import { StateBadge } from '../_components/state-badge';
+import { Time } from '../_components/time';
+import { usePoll } from '../_components/use-poll';
+
+type Action = { kind: 'approve' | 'deny' | 'revoke'; request: RequestView };
+const pick = (json: unknown) => (json as { requests?: RequestView[] }).requests;
+
+export function ApprovalQueue({ initial, models }: { initial: RequestView[]; models: Array<{ id: string; title: string }> }) {
+  const [state, setState] = useState('all');
+  const [model, setModel] = useState('');
+  const [requester, setRequester] = useState('');
+  const query = new URLSearchParams({ state, model, requester }).toString();
+  const { data, error } = usePoll(`/api/approvals?${query}`, initial, pick, 3000);
+  const [action, setAction] = useState<Action>();
+  const [result, setResult] = useState<{ ok: boolean; message: string }>();
+
+  const select = 'mt-1 w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm';
+  return (
+    <>
+      <form className="mt-6 grid gap-3 sm:grid-cols-3" onSubmit={(e) => e.preventDefault()} aria-label="Filter the queue">
+        <div>
+          <label htmlFor="filter-state" className="block text-sm font-medium text-slate-800">
+            State
+          </label>
+          <select id="filter-state" value={state} onChange={(e) => setState(e.target.value)} className={select}>
+            <option value="all">All states</option>
+            {STATES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor="filter-model" className="block text-sm font-medium text-slate-800">
+            Model
+          </label>
+          <select id="filter-model" value={model} onChange={(e) => setModel(e.target.value)} className={select}>
+            <option value="">All models</option>
+            {models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.title}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor="filter-requester" className="block text-sm font-medium text-slate-800">
+            Requester
+          </label>
+          <input id="filter-requester" type="search" value={requester} onChange={(e) => setRequester(e.target.value)} placeholder="part of an email" className={select} />
+        </div>
+      </form>
+      <div aria-live="polite" className="mt-4 min-h-6">
+        {result && (
+          <p role="status" data-testid="action-result" className={`rounded-md p-3 text-sm ${result.ok ? 'bg-emerald-50 text-emerald-950' : 'bg-rose-50 text-rose-900'}`}>
+            {result.message}
+          </p>
+        )}
+        {error && <p className="text-sm text-amber-900">{error}</p>}
+      </div>
+      {data.length === 0 ? (
+        <p className="mt-4 text-slate-700">Nothing matches these filters.</p>
+      ) : (
+        <div className="mt-2 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+          <table className="min-w-full text-left text-sm">
+            <thead className="bg-slate-100 text-slate-800">
+              <tr>
+                <th scope="col" className="px-3 py-2 font-semibold">Requester</th>
+                <th scope="col" className="px-3 py-2 font-semibold">Model</th>
+                <th scope="col" className="px-3 py-2 font-semibold">State</th>
+                <th scope="col" className="px-3 py-2 font-semibold">Requested</th>
+                <th scope="col" className="px-3 py-2 font-semibold">Reason</th>
+                <th scope="col" className="px-3 py-2 font-semibold">Actions</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-200">
+              {data.map((r) => (
+                <tr key={r.id} data-request={r.id}>
+                  <td className="px-3 py-2">{r.email}</td>
+                  <td className="px-3 py-2">
+                    <Link href={`/requests/${r.id}`} className="underline underline-offset-2">
+                      {r.modelTitle}
+                    </Link>
+                  </td>
+                  <td className="px-3 py-2">
+                    <StateBadge state={r.state} />
+                  </td>
+                  <td className="whitespace-nowrap px-3 py-2">
+                    <Time iso={r.createdAt} />
+                  </td>
+                  <td className="max-w-xs px-3 py-2 text-slate-700">{r.reason}</td>
+                  <td className="whitespace-nowrap px-3 py-2">
+                    {(r.state === 'in-review' || r.state === 'pending') && (
+                      <div className="flex gap-2">
+                        <button type="button" onClick={() => setAction({ kind: 'approve', request: r })} className="rounded-md bg-emerald-700 px-2.5 py-1 text-white hover:bg-emerald-800">
+                          Approve<span className="sr-only"> {r.email} for {r.modelTitle}</span>
+                        </button>
+                        <button type="button" onClick={() => setAction({ kind: 'deny', request: r })} className="rounded-md bg-rose-700 px-2.5 py-1 text-white hover:bg-rose-800">
+                          Deny<span className="sr-only"> {r.email} for {r.modelTitle}</span>
+                        </button>
+                      </div>
+                    )}
+                    {r.state === 'issued' && (
+                      <button type="button" onClick={() => setAction({ kind: 'revoke', request: r })} className="rounded-md bg-slate-700 px-2.5 py-1 text-white hover:bg-slate-800">
+                        Revoke<span className="sr-only"> the key of {r.email} for {r.modelTitle}</span>
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {action && (
+        <ConfirmDialog
+          action={action}
+          onClose={(outcome) => {
+            setAction(undefined);
+            if (outcome) setResult(outcome);
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+const VERB = { approve: 'Approve', deny: 'Deny', revoke: 'Revoke' } as const;
+
+function ConfirmDialog({ action, onClose }: { action: Action; onClose: (outcome?: { ok: boolean; message: string }) => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string>();
+  const r = action.request;
+  const needsReason = action.kind !== 'approve';
+
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+
+  async function confirm() {
+    setBusy(true);
+    setProblem(undefined);
+    const url = action.kind === 'revoke' ? `/api/requests/${r.id}/revoke` : `/api/requests/${r.id}/decision`;
+    const body = action.kind === 'revoke' ? { reason } : { decision: action.kind, ...(reason.trim() ? { reason } : {}) };
+    const res = await postJson<{ request: RequestView }>(url, body);
+    setBusy(false);
+    if (!res.ok && res.status === 422) {
+      setProblem(res.message);
+      return;
+    }
+    ref.current?.close();
+    onClose(
+      res.ok
+        ? { ok: true, message: `${VERB[action.kind]}d: ${r.email} for ${r.modelTitle} is now ${res.data.request.state}.` }
+        : { ok: false, message: `Nothing changed: ${res.message}` },
+    );
+  }
+
+  return (
+    <dialog ref={ref} onCancel={() => onClose()} aria-labelledby="confirm-title" className="m-auto w-[min(32rem,calc(100vw-2rem))] rounded-lg p-0 shadow-xl backdrop:bg-slate-900/50">
+      <form
+        className="p-5"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void confirm();
+        }}
+      >
+        <h2 id="confirm-title" className="text-lg font-semibold">
+          {VERB[action.kind]} {action.kind === 'revoke' ? 'the key of ' : ''}
+          {r.email} for {r.modelTitle}?
+        </h2>
+        <p className="mt-2 text-sm text-slate-700">
+          {action.kind === 'approve' && 'A key will be minted and emailed to the requester.'}
+          {action.kind === 'deny' && 'The requester is emailed this reason.'}
+          {action.kind === 'revoke' && 'The key stops working at the gateway and the requester is told why.'}
+        </p>
+        <label htmlFor="confirm-reason" className="mt-4 block text-sm font-medium text-slate-800">
+          Reason{needsReason ? '' : ' (optional)'}
+        </label>
+        <textarea
+          id="confirm-reason"
+          value={reason}
+          required={needsReason}
+          maxLength={500}
+          onChange={(e) => setReason(e.target.value)}
+          rows={3}
+          className="mt-1 w-full rounded-md border border-slate-300 px-3 py-2 text-sm"
+        />
+        {problem && (
+          <p role="alert" className="mt-2 text-sm text-rose-800">
+            {problem}
+          </p>
+        )}
+        <div className="mt-4 flex justify-end gap-2">
+          <button
+            type="button"
+            onClick={() => {
+              ref.current?.close();
+              onClose();
+            }}
+            className="rounded-md px-3 py-2 text-sm text-slate-800 hover:bg-slate-100"
+          >
+            Cancel
+          </button>
+          <button type="submit" disabled={busy} className={`rounded-md px-3 py-2 text-sm font-medium text-white disabled:opacity-60 ${action.kind === 'approve' ? 'bg-emerald-700 hover:bg-emerald-800' : 'bg-rose-700 hover:bg-rose-800'}`}>
+            {busy ? 'Working…' : `Confirm: ${VERB[action.kind]}`}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

@@ -1,0 +1,20 @@
+import type { Metadata } from 'next';
+import { requireUser } from '@/lib/http/pages';
+import { listOwn } from '@/lib/portal/requests';
+import { getRuntime } from '@/lib/runtime';
+import { MyRequests } from './my-requests';
+
+export const metadata: Metadata = { title: 'My requests' };
+export const dynamic = 'force-dynamic';
+
+export default async function MyRequestsPage() {
+  const user = await requireUser('/requests');
+  const { config, store } = getRuntime();
+  const requests = await listOwn({ store, config }, user);
+  return (
+    <main className="mx-auto max-w-5xl px-4 py-8">
+      <h1 className="text-2xl font-semibold tracking-tight">My requests</h1>
+      <MyRequests initial={requests} />
+    </main>
+  );
+}

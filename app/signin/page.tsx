@@ -1,0 +1,36 @@
+import type { Metadata } from 'next';
+import { redirect } from 'next/navigation';
+import { getAuth } from '@/lib/auth/runtime';
+import { currentUser } from '@/lib/auth/session';
+import { SignInForm } from './sign-in-form';
+
+export const metadata: Metadata = { title: 'Sign in' };
+export const dynamic = 'force-dynamic';
+
+const ERRORS: Record<string, string> = {
+  CredentialsSignin: 'That is not an email address we can sign in.',
+  AccessDenied: 'Your identity provider did not confirm an email address for you.',
+  OAuthSignin: 'The identity provider could not be reached. Try again in a moment.',
+  OAuthCallback: 'The identity provider answered something we could not use. Try again.',
+};
+
+/** Only same-site paths: a sign-in link must not bounce users to someone else's site. */
+const safePath = (p: string | undefined) => (p && p.startsWith('/') && !p.startsWith('//') ? p : '/');
+
+export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {
+  const { callbackUrl, error } = await searchParams;
+  const next = safePath(callbackUrl);
+  if (await currentUser()) redirect(next);
+  const { settings } = getAuth();
+  return (
+    <main className="mx-auto max-w-md px-4 py-12">
+      <h1 className="text-2xl font-semibold tracking-tight">Sign in</h1>
+      {error && (
+        <p role="alert" className="mt-4 rounded-md bg-rose-50 p-3 text-sm text-rose-900">
+          {ERRORS[error] ?? 'Sign-in failed. Try again.'}
+        </p>
+      )}
+      <SignInForm callbackUrl={next} oidc={settings.oidc ? { name: settings.oidc.name } : undefined} devSignIn={settings.devSignIn} />
+    </main>
+  );
+}
