@@ -33,3 +33,17 @@ export async function freshNamespace(prefix = 'kp'): Promise<string> {
   // terminating. The whole cluster's data goes away at cluster:down.
   return name;
 }
+
+/** A KubeConfig for the test cluster that authenticates with `token` alone (e.g. a ServiceAccount's). */
+export function kubeConfigForToken(token: string, user = 'token-user'): KubeConfig {
+  const cluster = adminKubeConfig().getCurrentCluster();
+  if (!cluster) throw new Error('admin kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: user, token }],
+    contexts: [{ name: user, cluster: cluster.name, user }],
+    currentContext: user,
+  });
+  return kc;
+}

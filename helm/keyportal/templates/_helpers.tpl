@@ -1,0 +1,105 @@
+{{/* Chart name, overridable. */}}
+{{- define "keyportal.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's objects: the release name, with the chart name appended unless the
+release name already contains it. 63 characters at most (DNS label).
+*/}}
+{{- define "keyportal.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "keyportal.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "keyportal.labels" -}}
+helm.sh/chart: {{ include "keyportal.chart" . }}
+{{ include "keyportal.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels: the portal pods. (Request Secrets carry app.kubernetes.io/component=key-request
+and managed-by=keyportal, so these never select them.)
+*/}}
+{{- define "keyportal.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "keyportal.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: portal
+{{- end }}
+
+{{- define "keyportal.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "keyportal.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "keyportal.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The Lease the approval loop elects its leader with (lib/loop/lease.ts: "keyportal-loop"). The
+Role grants get/update on this name only.
+*/}}
+{{- define "keyportal.leaseName" -}}
+keyportal-loop
+{{- end }}
+
+{{/*
+config.yaml as the portal reads it. The store always lives in the release namespace (the pod's
+KEYPORTAL_STORE_TYPE / KEYPORTAL_NAMESPACE say so too); a different namespace in values is an
+error rather than a silent surprise, because the Role is only granted here.
+*/}}
+{{- define "keyportal.config" -}}
+{{- $config := deepCopy (.Values.config | default dict) }}
+{{- $store := get $config "store" | default dict }}
+{{- if and (hasKey $store "type") (ne (toString (get $store "type")) "kubernetes") }}
+{{- fail (printf "config.store.type: the chart runs the kubernetes store; got %q" (toString (get $store "type"))) }}
+{{- end }}
+{{- if and (hasKey $store "namespace") (ne (toString (get $store "namespace")) .Release.Namespace) }}
+{{- fail (printf "config.store.namespace: requests live in the release namespace %q; got %q (install the release there instead)" .Release.Namespace (toString (get $store "namespace"))) }}
+{{- end }}
+{{- include "keyportal.noSecrets" (list "config" $config) }}
+{{- $_ := set $config "store" (dict "type" "kubernetes") }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+Refuses a secret typed into config (the portal would refuse it too, lib/config/load.ts): string
+fields named like password, masterKey, token, ... anywhere in the tree. The message names the
+field, never the value. Called with (list "<path>" <node>).
+*/}}
+{{- define "keyportal.noSecrets" -}}
+{{- $path := index . 0 }}
+{{- $node := index . 1 }}
+{{- if kindIs "map" $node }}
+{{- range $key, $value := $node }}
+{{- $here := printf "%s.%s" $path $key }}
+{{- if and (kindIs "string" $value) (regexMatch "(?i)^(master_?key|password|pass|secret|client_?secret|token|api_?key)$" $key) }}
+{{- fail (printf "%s: secrets never go in config.yaml; put the value in the Secret named by secrets.existingSecret (see values.yaml)" $here) }}
+{{- end }}
+{{- include "keyportal.noSecrets" (list $here $value) }}
+{{- end }}
+{{- else if kindIs "slice" $node }}
+{{- range $i, $value := $node }}
+{{- include "keyportal.noSecrets" (list (printf "%s[%d]" $path $i) $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
