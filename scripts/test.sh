@@ -27,9 +27,24 @@ if ! bash tests/cluster/build.sh >/dev/null; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# One cluster for both runners: each finds it running, reuses it and leaves it to us.
+started_cluster=0
+if [ ! -f "${KEYPORTAL_CLUSTER_DIR:-.cluster}/kubeconfig" ]; then
+  started_cluster=1
+  bash tests/cluster/up.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+fi
+trap '[ "$started_cluster" = 1 ] && bash tests/cluster/down.sh >/dev/null 2>&1' EXIT
+
 check "type check" npx tsc --noEmit
 check "lint" npx eslint --max-warnings 0 .
 runner "vitest" test-results/vitest.json \
   npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json
+# The browser tests run against the production build, as users get it.
+rm -rf .next
+if check "production build" npx next build; then
+  runner "playwright" test-results/playwright.json npx playwright test
+else
+  echo "::: playwright skipped: no production build" >&2
+fi
 
 node scripts/summarize-tests.mjs test-results "$failed_checks"

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
@@ -20,6 +22,8 @@ export interface TestSmtpOptions {
   starttls?: boolean;
   tls?: { key: string; cert: string };
   auth?: { user: string; pass: string };
+  /** Also write each message as JSON here, for tests in other processes (Playwright workers). */
+  dumpDir?: string;
 }
 
 /** A real SMTP server (npm smtp-server) on 127.0.0.1 that parses what it gets with mailparser. */
@@ -53,7 +57,7 @@ export class TestSmtp {
       onData: (stream, session, cb) => {
         simpleParser(stream)
           .then((mail: ParsedMail) => {
-            this.messages.push({
+            const received: ReceivedMail = {
               to: session.envelope.rcptTo.map((r) => r.address),
               from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
               subject: mail.subject ?? '',
@@ -61,7 +65,11 @@ export class TestSmtp {
               html: typeof mail.html === 'string' ? mail.html : '',
               headerLines: mail.headerLines.map((h) => h.line),
               authUser: typeof session.user === 'string' ? session.user : undefined,
-            });
+            };
+            this.messages.push(received);
+            if (this.options.dumpDir) {
+              writeFileSync(path.join(this.options.dumpDir, `${Date.now()}-${this.messages.length}.json`), JSON.stringify(received));
+            }
             cb();
           })
           .catch((err: Error) => cb(err));

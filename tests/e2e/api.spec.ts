@@ -1,0 +1,110 @@
+import { type APIRequestContext, expect, test } from '@playwright/test';
+import { env, personPage, signIn, signedWebhook, unique, version } from './helpers';
+
+// Bad input against the production server's route handlers: the right status, a message naming
+// the problem, and the stored request untouched (its resourceVersion on the API server unchanged).
+
+const json = (data: unknown, origin = env().clusterUrl) => ({ data: JSON.stringify(data), headers: { 'content-type': 'application/json', origin } });
+
+async function createOne(api: APIRequestContext, model = 'experimental'): Promise<string> {
+  const res = await api.post('/api/requests', json({ model }));
+  expect(res.status()).toBe(201);
+  return ((await res.json()) as { request: { id: string } }).request.id;
+}
+
+/** In review, and the loop has finished with it (approvers emailed): nothing else will write it. */
+async function settledInReview(api: APIRequestContext, id: string): Promise<void> {
+  await expect
+    .poll(async () => {
+      const { request } = (await (await api.get(`/api/requests/${id}`)).json()) as { request: { state: string; emailed: boolean } };
+      return `${request.state} ${request.emailed}`;
+    })
+    .toBe('in-review true');
+}
+
+test('request creation refuses unknown models, bad bodies, other sites and duplicates, naming the problem', async ({ page }) => {
+  await signIn(page, unique('api'));
+  const api = page.request;
+  const cases: Array<[string, Promise<{ status(): number; json(): Promise<unknown> }>, number, RegExp]> = [
+    ['unknown model', api.post('/api/requests', json({ model: 'gpt-9-turbo' })), 422, /^model: "gpt-9-turbo" is not in the catalog/],
+    ['invalid model id', api.post('/api/requests', json({ model: '../../etc' })), 422, /^model: a model id holds/],
+    ['missing model', api.post('/api/requests', json({})), 422, /^model: /],
+    ['unknown field', api.post('/api/requests', json({ model: 'gpt-4o', email: 'ceo@example.com' })), 422, /unknown field\(s\) email/],
+    ['empty body', api.post('/api/requests', { data: Buffer.alloc(0), headers: { 'content-type': 'application/json', origin: env().clusterUrl } }), 400, /body is empty/],
+    ['not JSON', api.post('/api/requests', { data: Buffer.from('{"model":'), headers: { 'content-type': 'application/json', origin: env().clusterUrl } }), 400, /not valid JSON/],
+    ['10 MB body', api.post('/api/requests', { data: `{"model":"${'x'.repeat(10 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json', origin: env().clusterUrl } }), 413, /larger than 16384 bytes/],
+    ['form body', api.post('/api/requests', { form: { model: 'gpt-4o' }, headers: { origin: env().clusterUrl } }), 415, /application\/json/],
+    ['foreign origin', api.post('/api/requests', json({ model: 'gpt-4o' }, 'https://evil.example')), 403, /https:\/\/evil.example are not accepted/],
+  ];
+  for (const [name, call, status, message] of cases) {
+    const res = await call;
+    const body = (await res.json()) as { error: { message: string } };
+    expect([name, res.status(), body.error.message]).toEqual([name, status, expect.stringMatching(message)]);
+  }
+  expect(((await (await api.get('/api/requests')).json()) as { requests: unknown[] }).requests).toEqual([]);
+
+  const id = await createOne(api);
+  const dup = await api.post('/api/requests', json({ model: 'experimental' }));
+  expect(dup.status()).toBe(409);
+  expect(((await dup.json()) as { request: { id: string } }).request.id).toBe(id);
+});
+
+test('ids that do not exist or belong to someone else are 404, and decisions need an approver and an undecided request', async ({ browser }) => {
+  const owner = await personPage(browser);
+  await signIn(owner, unique('owner'));
+  const id = await createOne(owner.request);
+  await settledInReview(owner.request, id);
+  const before = await version(id);
+
+  const stranger = await personPage(browser);
+  await signIn(stranger, unique('stranger'));
+  for (const path of [`/api/requests/${id}`, '/api/requests/aaaaaaaaaaaa']) {
+    const res = await stranger.request.get(path);
+    expect(res.status()).toBe(404);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^no key request with id /);
+  }
+  expect((await stranger.request.post(`/api/requests/${id}/decision`, json({ decision: 'approve' }))).status()).toBe(403);
+  expect((await stranger.request.post(`/api/requests/${id}/reveal`, json({}))).status()).toBe(404);
+  expect(await version(id)).toBe(before);
+
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com');
+  const noReason = await approver.request.post(`/api/requests/${id}/decision`, json({ decision: 'deny' }));
+  expect(noReason.status()).toBe(422);
+  expect(((await noReason.json()) as { error: { field: string } }).error.field).toBe('reason');
+  expect(await version(id)).toBe(before);
+  expect((await approver.request.post('/api/requests/aaaaaaaaaaaa/decision', json({ decision: 'approve' }))).status()).toBe(404);
+
+  expect((await approver.request.post(`/api/requests/${id}/decision`, json({ decision: 'deny', reason: 'No budget this quarter' }))).status()).toBe(200);
+  const decided = await version(id);
+  const twice = await approver.request.post(`/api/requests/${id}/decision`, json({ decision: 'approve' }));
+  expect(twice.status()).toBe(409);
+  expect(((await twice.json()) as { error: { message: string } }).error.message).toMatch(/already denied/);
+  // The loop may still record the denial email; the decision itself is what must not move.
+  expect(await approver.request.get(`/api/requests/${id}`).then(async (r) => ((await r.json()) as { request: { state: string; reason: string } }).request)).toMatchObject({ state: 'denied', reason: 'No budget this quarter' });
+  expect(Number(await version(id))).toBeGreaterThanOrEqual(Number(decided));
+});
+
+test('the webhook refuses forged and stale signatures and a conflicting decision, and leaves the request alone', async ({ page, request }) => {
+  await signIn(page, unique('hook'));
+  const id = await createOne(page.request);
+  await settledInReview(page.request, id);
+  const before = await version(id);
+  const body = { request_id: id, decision: 'approve', reason: 'ok', actor: 'hr' };
+  const url = `${env().clusterUrl}/api/webhooks/approval`;
+  const forged = await request.post(url, signedWebhook(body, 'guessed-secret'));
+  expect(forged.status()).toBe(401);
+  expect(((await forged.json()) as { error: { message: string } }).error.message).toMatch(/does not match/);
+  const stale = await request.post(url, signedWebhook(body, undefined, new Date(Date.now() - 10 * 60_000)));
+  expect(stale.status()).toBe(401);
+  const unsigned = await request.post(url, { data: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  expect(unsigned.status()).toBe(401);
+  const huge = await request.post(url, { data: 'x'.repeat(10 * 1024 * 1024), headers: { 'content-type': 'application/json' } });
+  expect(huge.status()).toBe(413);
+  expect(await version(id)).toBe(before);
+
+  expect((await request.post(url, signedWebhook({ ...body, decision: 'deny', reason: 'not approved by HR' }))).status()).toBe(200);
+  const conflicting = await request.post(url, signedWebhook(body, undefined, new Date(Date.now() + 1000)));
+  expect(conflicting.status()).toBe(409);
+  expect(((await conflicting.json()) as { error: { message: string } }).error.message).toMatch(/already denied/);
+});

@@ -1,0 +1,107 @@
+import { expect, test } from '@playwright/test';
+import { MASTER_KEY } from '../helpers/portal';
+import { accessible, env, kubectl, personPage, requestThroughCatalog, shot, signIn, signedWebhook, unique, waitForMail } from './helpers';
+
+// The portal on the real test cluster: Kubernetes store, LiteLLM-compatible gateway, real SMTP.
+
+test('a user requests a whitelisted model, sees it issued, gets the email and reveals the key minted at the gateway', async ({ page }) => {
+  const email = unique('user');
+  await signIn(page, email);
+  const id = await requestThroughCatalog(page, 'GPT-4o');
+  await expect(page.locator('[data-state]').first()).toHaveAttribute('data-state', 'issued', { timeout: 15_000 });
+  const [mail] = await waitForMail(email, /GPT-4o is ready/);
+  expect(mail?.text).toContain(`${env().clusterUrl}/requests/${id}`);
+  expect(mail?.text).not.toMatch(/sk-kp-/);
+
+  await page.getByRole('button', { name: 'Reveal key' }).click();
+  const key = (await page.getByTestId('revealed-key').textContent()) ?? '';
+  expect(key).toMatch(/^sk-kp-/);
+  // The key shown is the one stored on the Secret and registered at the gateway, for this user.
+  const stored = Buffer.from(await kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.data.key}'), 'base64').toString();
+  expect(stored).toBe(key);
+  const info = await fetch(`${env().gatewayUrl}/key/info?key=${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+  expect(info.status).toBe(200);
+  expect(((await info.json()) as { info: { user_id: string } }).info.user_id).toBe(email);
+  await shot(page, 'key-revealed');
+});
+
+test('an approver approves one in-review request and denies another with a reason', async ({ browser }) => {
+  const requester = await personPage(browser);
+  const email = unique('reviewed');
+  await signIn(requester, email);
+  const first = await requestThroughCatalog(requester, 'Experimental');
+  await expect(requester.locator('[data-state]').first()).toHaveAttribute('data-state', 'in-review');
+  await shot(requester, 'request-in-review');
+
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com', '/approvals');
+  await approver.goto('/approvals');
+  await approver.getByLabel('Requester').fill(email);
+  const row = approver.locator(`tr[data-request="${first}"]`);
+  await expect(row).toContainText('In review');
+  await accessible(approver);
+  await shot(approver, 'approvals');
+  await row.getByRole('button', { name: /^Approve/ }).click();
+  const dialog = approver.getByRole('dialog');
+  await expect(dialog).toContainText(`Approve ${email} for Experimental?`);
+  await accessible(approver);
+  await shot(approver, 'approve-confirm');
+  await dialog.getByRole('button', { name: 'Confirm: Approve' }).click();
+  await expect(approver.getByTestId('action-result')).toContainText(`Approved: ${email} for Experimental is now approved.`);
+  await expect(requester.locator('[data-state]').first()).toHaveAttribute('data-state', 'issued', { timeout: 15_000 });
+  expect(await kubectl('get', 'secret', `keyreq-${first}`, '-o', 'jsonpath={.metadata.annotations.keyportal\\.dev/decided-by}')).toBe('user:approver@example.com');
+
+  // Another user's request, held for review too, is denied with a reason.
+  const other = unique('denied');
+  const p2 = await personPage(browser);
+  await signIn(p2, other);
+  const denied = await requestThroughCatalog(p2, 'Experimental');
+  await approver.getByLabel('Requester').fill(other);
+  const row2 = approver.locator(`tr[data-request="${denied}"]`);
+  await expect(row2).toContainText('In review');
+  await row2.getByRole('button', { name: /^Deny/ }).click();
+  // A denial without a reason is refused before anything is sent.
+  await approver.getByRole('button', { name: 'Confirm: Deny' }).click();
+  await expect(approver.getByRole('dialog')).toBeVisible();
+  await approver.getByLabel('Reason').fill('Use the EU-hosted model for customer data');
+  await approver.getByRole('button', { name: 'Confirm: Deny' }).click();
+  await expect(approver.getByTestId('action-result')).toContainText('is now denied');
+  const [mail] = await waitForMail(other, /was denied/);
+  expect(mail?.text).toContain('Reason: Use the EU-hosted model for customer data');
+  await expect(p2.getByTestId('reason')).toHaveText('Use the EU-hosted model for customer data');
+});
+
+test('the HR webhook approves a request: once, and a repeat changes nothing', async ({ page, request }) => {
+  const email = unique('hr');
+  await signIn(page, email);
+  const id = await requestThroughCatalog(page, 'Experimental');
+  await expect(page.locator('[data-state]').first()).toHaveAttribute('data-state', 'in-review');
+  const call = signedWebhook({ request_id: id, decision: 'approve', reason: 'HR-4711 approved', actor: 'workday' });
+  const res = await request.post(`${env().clusterUrl}/api/webhooks/approval`, call);
+  expect(res.status()).toBe(200);
+  expect(await res.json()).toEqual({ request_id: id, state: 'approved', changed: true });
+  await expect(page.locator('[data-state]').first()).toHaveAttribute('data-state', 'issued', { timeout: 15_000 });
+  await expect(page.getByText('by webhook:workday')).toBeVisible();
+
+  const replay = await request.post(`${env().clusterUrl}/api/webhooks/approval`, call);
+  expect(replay.status()).toBe(409);
+  const again = signedWebhook({ request_id: id, decision: 'approve', reason: 'HR-4711 approved', actor: 'workday' }, undefined, new Date(Date.now() + 2000));
+  const repeat = await request.post(`${env().clusterUrl}/api/webhooks/approval`, again);
+  expect(repeat.status()).toBe(200);
+  expect(await repeat.json()).toMatchObject({ changed: false, state: 'issued' });
+  await waitForMail(email, /is ready/);
+});
+
+test('a signed-out visitor and a non-approver are kept out of the queue', async ({ page }) => {
+  await page.goto('/approvals');
+  await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fapprovals/);
+  expect((await page.request.get('/api/approvals')).status()).toBe(401);
+  await signIn(page, unique('nosy'), '/approvals');
+  await page.goto('/approvals');
+  await expect(page.getByTestId('not-an-approver')).toBeVisible();
+  await expect(page.locator('table')).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Approvals' })).toHaveCount(0);
+  expect((await page.request.get('/api/approvals')).status()).toBe(403);
+  await accessible(page);
+  await shot(page, 'approvals-refused');
+});

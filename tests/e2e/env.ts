@@ -1,0 +1,16 @@
+import path from 'node:path';
+
+export interface E2eEnv {
+  embeddedUrl: string;
+  clusterUrl: string;
+  namespace: string;
+  kubeconfig: string;
+  kubectl: string;
+  gatewayUrl: string;
+  /** The SMTP server writes each message it receives here as JSON. */
+  mailDir: string;
+  outboxDir: string;
+}
+
+export const E2E_ENV_FILE = path.resolve(import.meta.dirname, '../../test-results/e2e/env.json');
+export const WEBHOOK_SECRET = 'whsec-e2e-0123456789abcdef';

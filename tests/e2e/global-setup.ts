@@ -1,0 +1,118 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { MASTER_KEY, configDocument } from '../helpers/portal';
+import { TestGateway } from '../servers/litellm';
+import { TestSmtp } from '../servers/smtp';
+import { E2E_ENV_FILE, type E2eEnv, WEBHOOK_SECRET } from './env';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const run = path.join(repo, 'test-results/e2e');
+
+async function ready(url: string, child: ChildProcess, log: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the portal at ${url} exited with ${child.exitCode}; see ${log}`);
+    try {
+      if ((await fetch(`${url}/api/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the portal at ${url} was not ready within 60 s; see ${log}`);
+}
+
+/** `next start` of the production build, as `npm run portal` runs it. */
+function startPortal(name: string, port: number, env: Record<string, string>): { child: ChildProcess; log: string } {
+  const log = path.join(run, `${name}.log`);
+  const out = createWriteStream(log);
+  const child = spawn(process.execPath, [path.join(repo, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    cwd: repo,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return { child, log };
+}
+
+export default async function globalSetup() {
+  rmSync(run, { recursive: true, force: true });
+  mkdirSync(path.join(run, 'mail'), { recursive: true });
+  mkdirSync(path.join(repo, 'test-results/screenshots'), { recursive: true });
+  if (!existsSync(path.join(repo, '.next/BUILD_ID'))) {
+    execFileSync(process.execPath, [path.join(repo, 'node_modules/next/dist/bin/next'), 'build'], { cwd: repo, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  }
+
+  // The test cluster, reused if `npm run cluster:up` already runs it.
+  const stateDir = process.env.KEYPORTAL_CLUSTER_DIR ?? path.join(repo, '.cluster');
+  const startedHere = !existsSync(path.join(stateDir, 'kubeconfig'));
+  const kubeconfig = execFileSync('bash', [path.join(repo, 'tests/cluster/up.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop() ?? '';
+  const kubectl = path.join(readFileSync(path.join(stateDir, 'bin'), 'utf8').trim(), 'kubectl');
+  const namespace = `e2e-${randomBytes(3).toString('hex')}`;
+  execFileSync(kubectl, ['--kubeconfig', kubeconfig, 'create', 'namespace', namespace]);
+
+  const gateway = new TestGateway(MASTER_KEY);
+  await gateway.start();
+  const mailDir = path.join(run, 'mail');
+  const smtp = new TestSmtp({ dumpDir: mailDir });
+  await smtp.start();
+
+  // The cluster portal: Kubernetes store, the LiteLLM-compatible gateway, real SMTP, leader election.
+  const clusterUrl = 'http://127.0.0.1:3102';
+  const doc = configDocument({
+    store: { type: 'kubernetes', namespace, kubeconfig },
+    gatewayUrl: gateway.url,
+    smtp: smtp.address,
+    keyDelivery: 'portal',
+    leaderElection: true,
+    loop: { resyncSeconds: 10, kubectlGraceSeconds: 2 },
+  });
+  doc.portal = { publicUrl: clusterUrl, title: 'Keyportal' };
+  (doc.approvals as Record<string, unknown>).approvers = { emails: ['approver@example.com'], groups: [] };
+  const clusterConfig = path.join(run, 'cluster-config.yaml');
+  writeFileSync(clusterConfig, stringify(doc));
+
+  // The embedded portal: the committed config.yaml, with its folders moved into this run.
+  const embeddedUrl = 'http://127.0.0.1:3101';
+  const embedded = parse(readFileSync(path.join(repo, 'config.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+  const data = path.join(run, 'embedded-data');
+  embedded.portal = { ...embedded.portal, publicUrl: embeddedUrl };
+  embedded.store = { type: 'local', dir: path.join(data, 'requests') };
+  embedded.gateway = { ...embedded.gateway, dir: path.join(data, 'gateway') };
+  embedded.mail = { ...embedded.mail, outbox: path.join(data, 'outbox') };
+  const embeddedConfig = path.join(run, 'embedded-config.yaml');
+  writeFileSync(embeddedConfig, stringify(embedded));
+
+  const portals = [
+    startPortal('embedded', 3101, { KEYPORTAL_CONFIG: embeddedConfig }),
+    startPortal('cluster', 3102, {
+      KEYPORTAL_CONFIG: clusterConfig,
+      GATEWAY_MASTER_KEY: MASTER_KEY,
+      NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
+      KEYPORTAL_WEBHOOK_SECRETS: `rotated-out-secret,${WEBHOOK_SECRET}`,
+      KEYPORTAL_DEV_SIGNIN: 'true',
+    }),
+  ];
+  const stop = async () => {
+    for (const p of portals) p.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await gateway.stop();
+    await smtp.stop();
+    if (startedHere) execFileSync('bash', [path.join(repo, 'tests/cluster/down.sh')], { stdio: 'inherit' });
+  };
+  try {
+    await ready(embeddedUrl, portals[0]!.child, portals[0]!.log);
+    await ready(clusterUrl, portals[1]!.child, portals[1]!.log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const env: E2eEnv = { embeddedUrl, clusterUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox') };
+  writeFileSync(E2E_ENV_FILE, JSON.stringify(env));
+  return stop;
+}
