@@ -93,8 +93,14 @@ export class LocalGateway implements Gateway {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw new GatewayUnavailableError(`local gateway cannot read ${this.file}: ${(err as NodeJS.ErrnoException).code}`);
     }
-    const parsed = fileSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new GatewayUnavailableError(`local gateway file ${this.file} is malformed`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new GatewayUnavailableError(`local gateway file ${this.file} is not valid JSON; fix or remove it`);
+    }
+    const parsed = fileSchema.safeParse(json);
+    if (!parsed.success) throw new GatewayUnavailableError(`local gateway file ${this.file} is malformed: ${parsed.error.issues[0]?.message ?? 'unexpected shape'}`);
     return parsed.data;
   }
 
