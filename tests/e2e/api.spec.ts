@@ -108,3 +108,24 @@ test('the webhook refuses forged and stale signatures and a conflicting decision
   expect(conflicting.status()).toBe(409);
   expect(((await conflicting.json()) as { error: { message: string } }).error.message).toMatch(/already denied/);
 });
+
+test('pages and answers carry the security headers: nonce CSP, no framing, same-origin referrer', async ({ page, request }) => {
+  const res = await page.goto('/');
+  const headers = res?.headers() ?? {};
+  const csp = headers['content-security-policy'] ?? '';
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+' 'strict-dynamic'/);
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("object-src 'none'");
+  expect(headers['x-frame-options']).toBe('DENY');
+  expect(headers['referrer-policy']).toBe('same-origin');
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  // Plain http on loopback: HSTS would be meaningless here, and is sent only behind https.
+  expect(headers['strict-transport-security']).toBeUndefined();
+  const behindTls = await request.get('/api/healthz', { headers: { 'x-forwarded-proto': 'https' } });
+  expect(behindTls.headers()['strict-transport-security']).toMatch(/^max-age=\d+/);
+  // Every script the page runs carries this response's nonce.
+  const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+  const scripts = await page.locator('script').evaluateAll((els) => els.map((e) => (e as HTMLScriptElement).nonce));
+  expect(scripts.length).toBeGreaterThan(0);
+  expect(scripts.every((n) => n === nonce)).toBe(true);
+});

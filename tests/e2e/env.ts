@@ -14,3 +14,10 @@ export interface E2eEnv {
 
 export const E2E_ENV_FILE = path.resolve(import.meta.dirname, '../../test-results/e2e/env.json');
 export const WEBHOOK_SECRET = 'whsec-e2e-0123456789abcdef';
+
+/** Who can sign in at the test identity provider (login name -> ID token claims). */
+export const OIDC_ACCOUNTS = {
+  'sso-user': { email: 'Sso.User@Example.com', email_verified: true, name: 'Sso User', groups: ['staff'] },
+  'sso-lead': { email: 'lead@example.com', email_verified: true, name: 'Team Lead', groups: ['staff', 'keyportal-approvers'] },
+  'sso-unverified': { email: 'unverified@example.com', email_verified: false, groups: [] },
+};

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { MASTER_KEY, configDocument } from '../helpers/portal';
 import { TestGateway } from '../servers/litellm';
+import { TestOidc } from '../servers/oidc';
 import { TestSmtp } from '../servers/smtp';
-import { E2E_ENV_FILE, type E2eEnv, WEBHOOK_SECRET } from './env';
+import { E2E_ENV_FILE, type E2eEnv, OIDC_ACCOUNTS, WEBHOOK_SECRET } from './env';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const run = path.join(repo, 'test-results/e2e');
@@ -61,8 +62,12 @@ export default async function globalSetup() {
   const smtp = new TestSmtp({ dumpDir: mailDir });
   await smtp.start();
 
-  // The cluster portal: Kubernetes store, the LiteLLM-compatible gateway, real SMTP, leader election.
   const clusterUrl = 'http://127.0.0.1:3102';
+  const oidcClientSecret = randomBytes(16).toString('hex');
+  const oidc = new TestOidc({ clientId: 'keyportal', clientSecret: oidcClientSecret, redirectUri: `${clusterUrl}/api/auth/callback/oidc` }, OIDC_ACCOUNTS);
+  await oidc.start();
+
+  // The cluster portal: Kubernetes store, the LiteLLM-compatible gateway, real SMTP, leader election.
   const doc = configDocument({
     store: { type: 'kubernetes', namespace, kubeconfig },
     gatewayUrl: gateway.url,
@@ -72,7 +77,8 @@ export default async function globalSetup() {
     loop: { resyncSeconds: 10, kubectlGraceSeconds: 2 },
   });
   doc.portal = { publicUrl: clusterUrl, title: 'Keyportal' };
-  (doc.approvals as Record<string, unknown>).approvers = { emails: ['approver@example.com'], groups: [] };
+  (doc.approvals as Record<string, unknown>).approvers = { emails: ['approver@example.com'], groups: ['keyportal-approvers'] };
+  doc.auth = { oidc: { issuer: oidc.issuer, clientId: 'keyportal', name: 'Test SSO' } };
   const clusterConfig = path.join(run, 'cluster-config.yaml');
   writeFileSync(clusterConfig, stringify(doc));
 
@@ -94,6 +100,8 @@ export default async function globalSetup() {
       GATEWAY_MASTER_KEY: MASTER_KEY,
       NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
       KEYPORTAL_WEBHOOK_SECRETS: `rotated-out-secret,${WEBHOOK_SECRET}`,
+      OIDC_CLIENT_SECRET: oidcClientSecret,
+      // Both sign-ins: OIDC as in production, and the opted-in email sign-in the other tests use.
       KEYPORTAL_DEV_SIGNIN: 'true',
     }),
   ];
@@ -102,6 +110,7 @@ export default async function globalSetup() {
     await new Promise((r) => setTimeout(r, 500));
     await gateway.stop();
     await smtp.stop();
+    await oidc.stop();
     if (startedHere) execFileSync('bash', [path.join(repo, 'tests/cluster/down.sh')], { stdio: 'inherit' });
   };
   try {

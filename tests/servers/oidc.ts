@@ -1,0 +1,61 @@
+import { type RequestListener, type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Provider from 'oidc-provider';
+
+export interface TestAccount {
+  email: string;
+  email_verified: boolean;
+  name?: string;
+  groups?: string[];
+}
+
+/**
+ * A real OpenID Connect provider (npm oidc-provider) on 127.0.0.1, with its development login
+ * form: any password, the login name picks one of `accounts`. Scope claims go into the ID token,
+ * as most identity providers configure them.
+ */
+export class TestOidc {
+  private server: Server | undefined;
+  issuer = '';
+
+  constructor(
+    private readonly client: { clientId: string; clientSecret: string; redirectUri: string },
+    private readonly accounts: Record<string, TestAccount>,
+  ) {}
+
+  async start(): Promise<void> {
+    let handler: RequestListener | undefined;
+    const server = createServer((req, res) => handler?.(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.server = server;
+    this.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const provider = new Provider(this.issuer, {
+      clients: [
+        {
+          client_id: this.client.clientId,
+          client_secret: this.client.clientSecret,
+          redirect_uris: [this.client.redirectUri],
+          response_types: ['code'],
+          grant_types: ['authorization_code'],
+        },
+      ],
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+      conformIdTokenClaims: false,
+      cookies: { keys: ['keyportal-test-oidc-cookie-key'] },
+      features: { devInteractions: { enabled: true } },
+      findAccount: (_ctx, id) => {
+        const account = this.accounts[id];
+        if (!account) return undefined;
+        return { accountId: id, claims: () => ({ sub: id, ...account }) };
+      },
+    });
+    handler = provider.callback();
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
