@@ -24,8 +24,9 @@ export class TestOidc {
   ) {}
 
   async start(): Promise<void> {
-    let handler: RequestListener | undefined;
-    const server = createServer((req, res) => handler?.(req, res));
+    // The issuer URL holds the port, so the provider is made after the server listens.
+    const route: { handler?: RequestListener } = {};
+    const server = createServer((req, res) => route.handler?.(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     this.server = server;
     this.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -49,7 +50,7 @@ export class TestOidc {
         return { accountId: id, claims: () => ({ sub: id, ...account }) };
       },
     });
-    handler = provider.callback();
+    route.handler = provider.callback();
   }
 
   async stop(): Promise<void> {
