@@ -51,6 +51,18 @@ test('an approver approves one in-review request and denies another with a reaso
   await expect(requester.locator('[data-state]').first()).toHaveAttribute('data-state', 'issued', { timeout: 15_000 });
   expect(await kubectl('get', 'secret', `keyreq-${first}`, '-o', 'jsonpath={.metadata.annotations.keyportal\\.dev/decided-by}')).toBe('user:approver@example.com');
 
+  // Revoking the key it got: confirmed, then gone at the gateway, and the requester told why.
+  await approver.getByLabel('State').selectOption('issued');
+  await row.getByRole('button', { name: /^Revoke/ }).click();
+  await approver.getByLabel('Reason').fill('Project ended');
+  await approver.getByRole('button', { name: 'Confirm: Revoke' }).click();
+  await expect(approver.getByTestId('action-result')).toContainText('is now revoked');
+  const [revoked] = await waitForMail(email, /was revoked/);
+  expect(revoked?.text).toContain('Reason: Project ended');
+  const key = Buffer.from(await kubectl('get', 'secret', `keyreq-${first}`, '-o', 'jsonpath={.data.key}'), 'base64').toString();
+  await expect.poll(async () => (await fetch(`${env().gatewayUrl}/key/info?key=${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } })).status).toBe(404);
+  await approver.getByLabel('State').selectOption('all');
+
   // Another user's request, held for review too, is denied with a reason.
   const other = unique('denied');
   const p2 = await personPage(browser);
