@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { PortalError, badRequest } from '../portal/errors';
+import { parseJson } from '../validations/parse';
 
 /** Every JSON body is small; anything near this is a mistake or an attack. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -36,16 +37,5 @@ export async function readJson<T extends z.ZodType>(req: Request, schema: T): Pr
   if (!/^application\/json\b/i.test(type)) throw new PortalError(415, 'unsupported_media_type', 'send the body as application/json');
   const text = await readBody(req);
   if (!text.trim()) throw badRequest('the body is empty; send a JSON object');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw badRequest('the body is not valid JSON');
-  }
-  const parsed = schema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = issue?.path.map(String).join('.') || '(body)';
-  const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
-  throw new PortalError(422, 'invalid', `${field}: ${message}`, { field });
+  return parseJson(text, schema);
 }

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { SIGNATURE_HEADER, verifySignature } from '../crypto/signature';
 import { RequestNotFoundError } from '../store/errors';
 import type { RequestStore } from '../store/types';
+import { parseJson } from '../validations/parse';
 import { approvalWebhookBody } from '../validations/webhook';
-import { PortalError, badRequest, conflict, requestNotFound } from './errors';
+import { PortalError, conflict, requestNotFound } from './errors';
 import type { ReplayGuard } from './replay-guard';
 import { DecidedError, applyDecision } from './requests';
 
@@ -38,19 +39,7 @@ export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, 
     throw new PortalError(409, 'replayed', 'this exact signed call was already received; sign each call with a fresh timestamp');
   }
   try {
-    let json: unknown;
-    try {
-      json = JSON.parse(rawBody);
-    } catch {
-      throw badRequest('the body is not valid JSON');
-    }
-    const parsed = approvalWebhookBody.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.map(String).join('.') || '(body)';
-      throw new PortalError(422, 'invalid', `${field}: ${issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue?.message}`, { field });
-    }
-    const body = parsed.data;
+    const body = parseJson(rawBody, approvalWebhookBody);
     try {
       const { request, changed } = await applyDecision(deps.store, body.request_id, body.decision, `webhook:${body.actor}`, body.reason, () => now);
       return { request_id: request.id, state: request.state, changed };

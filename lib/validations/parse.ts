@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import { badInput, badRequest, type PortalError } from '../portal/errors';
+
+/** A 422 naming the first bad field; `root` names the input when the problem is the whole of it. */
+export function invalid(error: z.ZodError, root = '(body)'): PortalError {
+  const issue = error.issues[0];
+  const field = issue?.path.map(String).join('.') || root;
+  const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
+  return badInput(field, message);
+}
+
+/** Parses a JSON text with its schema: 400 when it is not JSON, 422 naming the first bad field. */
+export function parseJson<T extends z.ZodType>(text: string, schema: T): z.infer<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRequest('the body is not valid JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw invalid(parsed.error);
+  return parsed.data;
+}
