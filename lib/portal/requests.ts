@@ -1,7 +1,7 @@
 import type { User } from '../auth/roles';
 import type { Config } from '../config';
 import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
-import type { State } from '../domain/states';
+import { type State, isLive } from '../domain/states';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
 import type { Page, PageOptions, RequestStore } from '../store/types';
 import type { QueueQuery } from '../validations/requests';
@@ -30,6 +30,8 @@ async function all(list: (page: PageOptions) => Promise<Page>): Promise<KeyReque
   return out;
 }
 
+const clockOf = (deps: PortalDeps): (() => Date) => deps.clock ?? (() => new Date());
+
 const newestFirst = (a: KeyRequest, b: KeyRequest) => b.createdAt.localeCompare(a.createdAt);
 
 /** Reads a request the user may see. Another user's request is "not found", exactly like a missing one. */
@@ -50,14 +52,15 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
     throw badInput('model', `"${modelId}" is not in the catalog; GET /api/models lists the models you can request`);
   }
   const { requests, windowSeconds } = deps.config.portal.rateLimit;
-  const since = rfc3339(new Date((deps.clock?.() ?? new Date()).getTime() - windowSeconds * 1000));
+  const nowMs = clockOf(deps)().getTime();
+  const since = rfc3339(new Date(nowMs - windowSeconds * 1000));
   const own = await all((p) => deps.store.listByRequester(user.email, p));
   const recent = own.filter((r) => r.createdAt >= since);
-  const live = own.find((r) => r.model === modelId && ['pending', 'in-review', 'approved', 'issued'].includes(r.state));
+  const live = own.find((r) => r.model === modelId && isLive(r.state));
   if (live) throw conflict(`you already have a ${live.state} request for ${modelId}`, toView(live, deps.config));
   if (recent.length >= requests) {
-    const oldest = recent.map((r) => Date.parse(r.createdAt)).sort((a, b) => a - b)[0] ?? Date.now();
-    const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - (deps.clock?.() ?? new Date()).getTime()) / 1000));
+    const oldest = recent.map((r) => Date.parse(r.createdAt)).sort((a, b) => a - b)[0] ?? nowMs;
+    const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - nowMs) / 1000));
     throw new PortalError(429, 'rate_limited', `at most ${requests} requests per ${windowSeconds} s; try again in ${retry} s`, { retryAfterSeconds: retry });
   }
   const { request, created } = await deps.store.create({ email: user.email, model: modelId });
@@ -80,19 +83,15 @@ const QUEUE_ORDER: readonly State[] = ['in-review', 'pending', 'approved', 'fail
 /** The approver queue: in-review first, then the rest by state, newest first within a state. */
 export async function listQueue(deps: PortalDeps, user: User, q: QueueQuery): Promise<RequestView[]> {
   if (!user.approver) throw approversOnly();
-  const states = q.state === 'all' ? QUEUE_ORDER : [q.state];
+  const state = q.state;
+  // One listing, not one per state: the queue is polled every few seconds by every approver.
+  const items = await all((p) => (state === 'all' ? deps.store.listAll(p) : deps.store.listByState(state, p)));
   const model = q.model.trim();
   const requester = q.requester.trim().toLowerCase();
-  const out: RequestView[] = [];
-  for (const state of states) {
-    const items = await all((p) => deps.store.listByState(state, p));
-    for (const r of items.sort(newestFirst)) {
-      if (model && r.model !== model) continue;
-      if (requester && !r.email.includes(requester)) continue;
-      out.push(toView(r, deps.config));
-    }
-  }
-  return out;
+  return items
+    .filter((r) => (!model || r.model === model) && (!requester || r.email.includes(requester)))
+    .sort((a, b) => QUEUE_ORDER.indexOf(a.state) - QUEUE_ORDER.indexOf(b.state) || newestFirst(a, b))
+    .map((r) => toView(r, deps.config));
 }
 
 export type Decision = 'approve' | 'deny';
@@ -145,7 +144,7 @@ export async function decide(deps: PortalDeps, user: User, id: string, decision:
   if (!user.approver) throw approversOnly();
   await readVisible(deps, user, id);
   try {
-    const { request, changed } = await applyDecision(deps.store, id, decision, `user:${user.email}`, reason, deps.clock ?? (() => new Date()));
+    const { request, changed } = await applyDecision(deps.store, id, decision, `user:${user.email}`, reason, clockOf(deps));
     // An approver who clicks twice is told, not silently ignored: the second click decided nothing.
     if (!changed) throw conflict(`request ${id} is already ${request.state}`, toView(request, deps.config));
     return toView(request, deps.config);
@@ -162,7 +161,7 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
     const r = await readVisible(deps, user, id);
     if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config));
     try {
-      const updated = await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339((deps.clock ?? (() => new Date()))()), reason });
+      const updated = await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason });
       return toView(updated, deps.config);
     } catch (err) {
       if (err instanceof ConflictError) continue;
@@ -183,7 +182,7 @@ export async function reveal(deps: PortalDeps, user: User, id: string): Promise<
   if (deps.config.mail.keyDelivery !== 'portal') throw new PortalError(409, 'conflict', 'keys are delivered by email here; look for the message that told you the key was issued');
   if (r.state !== 'issued' || !r.hasKey) throw conflict(`request ${id} is ${r.state}; there is no key to show`, toView(r, deps.config));
   if (r.revealedAt) throw new PortalError(410, 'already_revealed', `the key was already shown on ${r.revealedAt}; ask an approver to revoke it and request a new one if you lost it`);
-  const revealedAt = rfc3339((deps.clock ?? (() => new Date()))());
+  const revealedAt = rfc3339(clockOf(deps)());
   try {
     await deps.store.update(r, { revealedAt });
   } catch (err) {
