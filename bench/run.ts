@@ -25,7 +25,7 @@ import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { LABEL, REQUEST_SELECTOR } from '@/lib/store/secret-codec';
 import type { Page, PageOptions, WatchEvent } from '@/lib/store/types';
 import { checkPluginEntry } from '@/plugins';
-import { MASTER_KEY, TEST_MODELS } from '@/tests/helpers/portal';
+import { MASTER_KEY, TEST_MODELS, TEST_PLUGINS } from '@/tests/helpers/portal';
 import { TestGateway } from '@/tests/servers/litellm';
 import { type ReceivedMail, TestSmtp } from '@/tests/servers/smtp';
 import { type Summary, fmtMiB, fmtMs, fmtRatio, median, medianSummary, summarize } from './stats';
@@ -306,10 +306,7 @@ function benchConfig(v: Variant, namespace: string, kubeconfig: string, gatewayU
       approvals: {
         default: 'review',
         notify: ['approvers@example.com'],
-        plugins: [
-          { name: 'blacklist', config: { models: ['internal/*'], reason: 'Internal models are closed.' } },
-          { name: 'whitelist', config: { models: ['gpt-4o', 'gpt-4o-mini', 'anthropic/*'] } },
-        ],
+        plugins: TEST_PLUGINS,
       },
       gateway: { type: 'litellm', baseUrl: gatewayUrl, publicUrl: 'https://llm.example.com' },
       mail: { from: 'Keyportal <keys@example.com>', keyDelivery: 'email', smtp: { host: smtp.host, port: smtp.port, security: 'none' } },

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 
 const run = promisify(execFile);
@@ -46,4 +46,15 @@ export function kubeConfigForToken(token: string, user = 'token-user'): KubeConf
     currentContext: user,
   });
   return kc;
+}
+
+/** The HTTP status an API call ends with: 200 if it succeeds, the ApiException's code if not. */
+export async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    if (err instanceof ApiException) return err.code;
+    throw err;
+  }
 }

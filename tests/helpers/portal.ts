@@ -29,6 +29,12 @@ export const TEST_MODELS = [
   { id: 'experimental', title: 'Experimental' },
 ];
 
+/** The chain every loop test and the bench use: internal models closed, the rest by whitelist. */
+export const TEST_PLUGINS = [
+  { name: 'blacklist', config: { models: ['internal/*'], reason: 'Internal models are closed.' } },
+  { name: 'whitelist', config: { models: ['gpt-4o', 'gpt-4o-mini', 'anthropic/*'] } },
+];
+
 export function configDocument(s: TestSetup): Record<string, unknown> {
   return {
     portal: { publicUrl: 'http://portal.test:3000' },
@@ -36,10 +42,7 @@ export function configDocument(s: TestSetup): Record<string, unknown> {
     approvals: {
       default: s.approvalsDefault ?? 'review',
       notify: s.notify ?? ['approvers@example.com'],
-      plugins: s.plugins ?? [
-        { name: 'blacklist', config: { models: ['internal/*'], reason: 'Internal models are closed.' } },
-        { name: 'whitelist', config: { models: ['gpt-4o', 'gpt-4o-mini', 'anthropic/*'] } },
-      ],
+      plugins: s.plugins ?? TEST_PLUGINS,
     },
     gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 2000 },
     mail: { from: 'Keyportal <keys@example.com>', keyDelivery: s.keyDelivery ?? 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },

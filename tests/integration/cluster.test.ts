@@ -1,5 +1,4 @@
 import {
-  ApiException,
   CoreV1Api,
   KubeConfig,
   RbacAuthorizationV1Api,
@@ -7,7 +6,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
+import { adminKubeConfig, freshNamespace, kubectl, statusOf } from '../helpers/cluster';
 import { until } from '../helpers/wait';
 
 // These would fail against a hand-written fake: they lean on the API server's own validation,
@@ -17,16 +16,6 @@ const core = () => adminKubeConfig().makeApiClient(CoreV1Api);
 
 function secret(name: string, labels: Record<string, string>): V1Secret {
   return { metadata: { name, labels }, type: 'Opaque', data: { key: Buffer.from('x').toString('base64') } };
-}
-
-async function statusOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException) return err.code;
-    throw err;
-  }
 }
 
 describe('the test cluster is a real Kubernetes API server', () => {

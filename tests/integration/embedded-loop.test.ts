@@ -11,7 +11,7 @@ import { type LoopParts, buildLoop } from '@/lib/loop/wiring';
 import { createStore } from '@/lib/store';
 import type { RequestStore } from '@/lib/store/types';
 import { checkPluginEntry } from '@/plugins';
-import { TEST_MODELS } from '../helpers/portal';
+import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
 import { until } from '../helpers/wait';
 
 // The loop on the embedded defaults, as `npm run portal` runs it with no cluster, gateway or SMTP:
@@ -57,10 +57,7 @@ async function embedded(keyDelivery: 'email' | 'portal' = 'email') {
       approvals: {
         default: 'review',
         notify: ['approvers@example.com'],
-        plugins: [
-          { name: 'blacklist', config: { models: ['internal/*'], reason: 'Internal models are closed.' } },
-          { name: 'whitelist', config: { models: ['gpt-4o', 'gpt-4o-mini', 'anthropic/*'] } },
-        ],
+        plugins: TEST_PLUGINS,
       },
       gateway: { type: 'local', dir: dirs.gateway },
       mail: { from: 'Keyportal <keys@example.com>', keyDelivery, outbox: dirs.outbox },

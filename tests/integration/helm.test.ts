@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
-  ApiException,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -30,7 +29,7 @@ import { StoreUnavailableError } from '@/lib/store/errors';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import type { WatchEvent } from '@/lib/store/types';
 import { checkPluginEntry } from '@/plugins';
-import { adminKubeConfig, freshNamespace, kubeConfigForToken, kubeconfigPath, kubectl } from '../helpers/cluster';
+import { adminKubeConfig, freshNamespace, kubeConfigForToken, kubeconfigPath, kubectl, statusOf } from '../helpers/cluster';
 import { until } from '../helpers/wait';
 
 // The chart, proven with the real helm CLI and the real test API server: what it renders, what
@@ -149,16 +148,6 @@ function portalConfig(objects: Manifest[], namespace: string): Config {
   if (!text) throw new Error('the ConfigMap holds no config.yaml');
   const deployment = only<V1Deployment>(objects, 'Deployment');
   return parseConfig(parseYaml(text), { source: 'helm template', env: podEnv(deployment, namespace), checkPlugin: checkPluginEntry });
-}
-
-async function statusOf(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof ApiException) return err.code;
-    throw err;
-  }
 }
 
 describe('the Helm chart passes helm lint', () => {
