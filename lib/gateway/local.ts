@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gateway, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
 import { randomKey } from './key-value';
+import { writeFileAtomic } from '../fs/atomic-write';
+import { KeyedLock } from '../fs/keyed-lock';
 
 /** Development keys say what they are: they work with nothing but this stand-in. */
 export const DEV_KEY_PREFIX = 'sk-dev-keyportal-';
@@ -33,7 +35,7 @@ const hash = (key: string) => createHash('sha256').update(key).digest('hex');
  */
 export class LocalGateway implements Gateway {
   readonly kind = 'local' as const;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly lock = new KeyedLock();
 
   constructor(
     private readonly dir: string,
@@ -106,20 +108,10 @@ export class LocalGateway implements Gateway {
 
   private async save(keys: KeyFile): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const handle = await open(tmp, 'w', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(keys, null, 2));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, JSON.stringify(keys, null, 2));
   }
 
   private locked<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.lock.run('keys', fn);
   }
 }

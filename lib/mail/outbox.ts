@@ -1,7 +1,8 @@
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { newRequestId } from '../domain/key-request';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { type MailMessage, type Mailer, MailUnavailableError } from './types';
 
 /**
@@ -17,20 +18,16 @@ export class OutboxMailer implements Mailer {
     readonly dir: string,
   ) {}
 
+  close(): void {
+    // Nothing is kept open: every message is one file.
+  }
+
   async send(message: MailMessage): Promise<void> {
     try {
       const info = await this.transport.sendMail({ from: this.from, ...message });
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${newRequestId()}.eml`;
-      const tmp = path.join(this.dir, `.${name}.tmp`);
-      const handle = await open(tmp, 'wx', 0o600);
-      try {
-        await handle.writeFile(info.message as Buffer);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, path.join(this.dir, name));
+      await writeFileAtomic(path.join(this.dir, name), info.message as Buffer);
     } catch (err) {
       throw new MailUnavailableError(`cannot write to the outbox ${this.dir}: ${(err as Error).message}`);
     }
