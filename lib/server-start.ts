@@ -14,6 +14,8 @@ export async function startServer(): Promise<void> {
     const { config, store } = getRuntime();
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
     getAuth();
+    // Fill the request cache before the first visitor; readyz says not-ready until it has.
+    store.warm();
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
     if (!config.loop.enabled) return;
     const { loop } = buildLoop(config, store);

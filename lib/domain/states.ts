@@ -37,6 +37,9 @@ export const LIVE_STATES: readonly State[] = ['pending', 'in-review', 'approved'
 /** States from which nothing more happens on the request itself. */
 export const FINAL_STATES: readonly State[] = ['denied', 'revoked', 'expired'];
 
+/** The order approvers see states in: what waits for a person first, what has ended last. */
+export const QUEUE_ORDER: readonly State[] = ['in-review', 'pending', 'approved', 'failed', 'issued', 'denied', 'revoked', 'expired'];
+
 export class IllegalTransitionError extends Error {
   override readonly name = 'IllegalTransitionError';
   constructor(

@@ -23,3 +23,11 @@ export class StoreUnavailableError extends Error {
     super(message, options);
   }
 }
+
+/** A paging cursor that is malformed or belongs to another ordering. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor() {
+    super('the cursor is not one this listing handed out; start again from the first page');
+  }
+}

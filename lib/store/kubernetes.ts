@@ -1,28 +1,13 @@
-import {
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  PatchStrategy,
-  type V1Secret,
-  makeInformer,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
-import { type KeyRequest, newRequestId, pairHash, requesterHash, rfc3339, secretName } from '../domain/key-request';
-import { type State, assertTransition, isLive } from '../domain/states';
+import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { type KeyRequest, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
+import { type State, assertTransition } from '../domain/states';
+import { KeyedLock } from '../fs/keyed-lock';
+import { withKeepAlive } from '../kube/keep-alive';
 import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './errors';
-import {
-  LABEL,
-  MalformedSecretError,
-  REQUEST_SELECTOR,
-  type RequestChange,
-  type SecretObject,
-  decodeKey,
-  decodeRequest,
-  encodeNewRequest,
-  toPatch,
-} from './secret-codec';
-import { oldestFirst } from './ordering';
-import type { CreateResult, Page, PageOptions, RequestStore, WatchEvent } from './types';
+import type { RequestIndex } from './request-index';
+import { type RequestChange, type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
+import { SecretInformer } from './secret-informer';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestQuery, RequestStore, WatchEvent } from './types';
 
 export interface KubernetesStoreOptions {
   namespace: string;
@@ -33,82 +18,106 @@ export interface KubernetesStoreOptions {
   clock?: () => Date;
 }
 
-const MAX_PAGE = 500;
 const PING_TIMEOUT_MS = 5_000;
 
 export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
   const kc = new KubeConfig();
   if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
   else kc.loadFromDefault();
-  return kc;
+  return withKeepAlive(kc);
 }
 
-/** Request Secrets in one namespace, exactly as DESIGN.md lays them out. */
+/** How long a read waits for the cache's first sync before saying the store is unavailable. */
+const SYNC_TIMEOUT_MS = 15_000;
+
+/**
+ * Request Secrets in one namespace, exactly as DESIGN.md lays them out. Reads come from one
+ * list+watch cache (SecretInformer) once it has synced; writes go to the API server carrying the
+ * resourceVersion that was read, and the object a write returns goes into the cache at once.
+ * Every call rides one kept-alive connection pool.
+ */
 export class KubernetesSecretStore implements RequestStore {
   readonly kind = 'kubernetes' as const;
   readonly namespace: string;
   readonly kc: KubeConfig;
   private readonly api: CoreV1Api;
   private readonly clock: () => Date;
+  /** The list+watch cache every read comes from (metrics and tests look at it). */
+  readonly informer: SecretInformer;
+  private readonly locks = new KeyedLock();
 
   constructor(options: KubernetesStoreOptions) {
     this.namespace = options.namespace;
-    this.kc = options.kubeConfig ?? loadKubeConfig(options.kubeconfigPath);
+    this.kc = withKeepAlive(options.kubeConfig ?? loadKubeConfig(options.kubeconfigPath));
     this.api = this.kc.makeApiClient(CoreV1Api);
     this.clock = options.clock ?? (() => new Date());
+    this.informer = new SecretInformer(this.kc, this.api, this.namespace);
   }
 
   get server(): string {
     return this.kc.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
   }
 
+  warm(): void {
+    this.informer.start();
+  }
+
+  /** Stops the cache's watch (tests, shutdown). */
+  close(): void {
+    this.informer.stop();
+  }
+
   async create(input: { email: string; model: string }): Promise<CreateResult> {
-    const existing = await this.livePair(input.email, input.model);
-    if (existing[0]) return { request: existing[0], created: false };
-
-    let created: KeyRequest | undefined;
-    for (let attempt = 0; attempt < 3 && !created; attempt++) {
-      const body = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });
-      try {
-        created = decodeRequest(await this.call('create', () => this.api.createNamespacedSecret({ namespace: this.namespace, body })));
-      } catch (err) {
-        // 409 on create is an id collision (60 random bits: practically never); draw again.
-        if (!(err instanceof ConflictError)) throw err;
+    const index = await this.synced();
+    // Within a process one lock per pair makes check-then-create atomic; across replicas the
+    // loop withdraws the younger of two live requests for a pair (see the reconciler).
+    return this.locks.run(`pair:${pairHash(input.email, input.model)}`, async () => {
+      const existing = index.livePair(input.email, input.model)[0];
+      if (existing) return { request: existing, created: false };
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const body = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });
+        try {
+          const created = await this.call('create', () => this.api.createNamespacedSecret({ namespace: this.namespace, body }));
+          return { request: this.informer.offer(created), created: true };
+        } catch (err) {
+          // 409 on create is an id collision (60 random bits: practically never); draw again.
+          if (!(err instanceof ConflictError)) throw err;
+        }
       }
-    }
-    if (!created) throw new StoreUnavailableError('could not find a free request id after 3 tries');
-
-    // Two replicas (or two tabs) can both pass the check above. Everyone agrees on the oldest
-    // live request of the pair; a later one withdraws itself, so exactly one survives.
-    const live = await this.livePair(input.email, input.model);
-    const winner = live[0];
-    if (winner && winner.id !== created.id) {
-      await this.call('delete', () =>
-        this.api.deleteNamespacedSecret({ name: secretName(created.id), namespace: this.namespace }),
-      ).catch(() => undefined);
-      return { request: winner, created: false };
-    }
-    return { request: created, created: true };
+      throw new StoreUnavailableError('could not find a free request id after 3 tries');
+    });
   }
 
   async get(id: string): Promise<KeyRequest> {
-    return decodeRequest(await this.read(id));
+    const index = await this.synced();
+    const cached = index.get(id);
+    if (cached) return cached;
+    const broken = this.informer.malformed.get(secretName(id));
+    if (broken) throw broken;
+    // Not in the cache: created a moment ago by another replica, or not there at all.
+    return this.informer.offer(await this.read(id));
   }
 
   async readKey(id: string): Promise<string | undefined> {
     return decodeKey(await this.read(id));
   }
 
-  listByRequester(email: string, page?: PageOptions): Promise<Page> {
-    return this.list(`${REQUEST_SELECTOR},${LABEL.requester}=${requesterHash(email)}`, page);
+  async listByRequester(email: string, page?: PageOptions): Promise<Page> {
+    return (await this.synced()).list({ email }, page);
   }
 
-  listByState(state: State, page?: PageOptions): Promise<Page> {
-    return this.list(`${REQUEST_SELECTOR},${LABEL.state}=${state}`, page);
+  async listByState(state: State, page?: PageOptions): Promise<Page> {
+    return (await this.synced()).list({ state }, page);
   }
 
-  listAll(page?: PageOptions): Promise<Page> {
-    return this.list(REQUEST_SELECTOR, page);
+  async listAll(page?: PageOptions): Promise<Page> {
+    const result = (await this.synced()).list({}, page);
+    // Broken Secrets are named once, with the first page, so an admin can repair them.
+    return page?.continue ? result : { ...result, invalid: [...this.informer.malformed.values()] };
+  }
+
+  async query(q: RequestQuery): Promise<QueryPage> {
+    return (await this.synced()).query(q);
   }
 
   async update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest> {
@@ -120,104 +129,52 @@ export class KubernetesSecretStore implements RequestStore {
       metadata: { resourceVersion: read.resourceVersion, labels: patch.labels, annotations: patch.annotations },
     };
     if (patch.data) body.data = patch.data;
-    const result = await this.call(
-      'update',
-      () =>
-        this.api.patchNamespacedSecret(
-          { name: secretName(read.id), namespace: this.namespace, body },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        ),
-      read.id,
-    );
-    return decodeRequest(result);
+    try {
+      const result = await this.call(
+        'update',
+        () =>
+          this.api.patchNamespacedSecret(
+            { name: secretName(read.id), namespace: this.namespace, body },
+            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+          ),
+        read.id,
+      );
+      return this.informer.offer(result);
+    } catch (err) {
+      // Someone moved first and our cache may not have heard yet: fetch what won, so the
+      // caller's re-read decides on the current version instead of conflicting again.
+      if (err instanceof ConflictError) await this.read(read.id).then((s) => this.informer.offer(s)).catch(() => undefined);
+      throw err;
+    }
   }
 
   async watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    const informer = makeInformer<V1Secret>(
-      this.kc,
-      `/api/v1/namespaces/${this.namespace}/secrets`,
-      () => this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector: REQUEST_SELECTOR }),
-      REQUEST_SELECTOR,
-    );
-    const idOf = (s: V1Secret) => s.metadata?.name?.replace(/^keyreq-/, '') ?? '';
-    informer.on('add', (s) => onEvent({ type: 'upsert', id: idOf(s) }));
-    informer.on('update', (s) => onEvent({ type: 'upsert', id: idOf(s) }));
-    informer.on('delete', (s) => onEvent({ type: 'delete', id: idOf(s) }));
-    informer.on('connect', () => onEvent({ type: 'resync' }));
-
-    let retry: NodeJS.Timeout | undefined;
-    let backoff = 500;
-    // The informer stops on an error (API server restart, expired watch); start it again with a
-    // capped backoff, and ask for a resync since events may have been missed meanwhile.
-    informer.on('error', () => {
-      if (signal.aborted) return;
-      onEvent({ type: 'resync' });
-      retry = setTimeout(() => {
-        backoff = Math.min(backoff * 2, 30_000);
-        informer.start().catch(() => undefined);
-      }, backoff);
-    });
-    informer.on('connect', () => {
-      backoff = 500;
-    });
-
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        clearTimeout(retry);
-        informer.stop().catch(() => undefined).finally(resolve);
-      };
-      signal.addEventListener('abort', stop, { once: true });
-      informer.start().catch(() => undefined);
-    });
+    const unsubscribe = this.informer.subscribe(onEvent);
+    this.informer.start();
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    unsubscribe();
   }
 
+  /** Ready when the cache has synced and its watch runs; asks the API server nothing. */
   async ping(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailableError(`Kubernetes API at ${this.server} did not answer within ${PING_TIMEOUT_MS / 1000} s`)),
-        PING_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([
-        this.call('list', () => this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector: REQUEST_SELECTOR, limit: 1 })),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    this.informer.start();
+    if (!this.informer.ready) await this.informer.waitForSync(PING_TIMEOUT_MS);
+    const problem = this.informer.problem;
+    if (problem) throw new StoreUnavailableError(`Kubernetes API at ${this.server}, namespace "${this.namespace}": ${problem}`);
   }
 
-  /** The raw Secret, for the loop's and the key owner's reads. */
+  private async synced(): Promise<RequestIndex> {
+    if (!(await this.informer.waitForSync(SYNC_TIMEOUT_MS))) {
+      throw new StoreUnavailableError(`Kubernetes API at ${this.server}: ${this.informer.problem ?? 'the request cache has not synced'}`);
+    }
+    return this.informer.index;
+  }
+
+  /** The raw Secret, for the key owner's reads and a cache miss. */
   private async read(id: string): Promise<SecretObject> {
     const secret = await this.call('get', () => this.api.readNamespacedSecret({ name: secretName(id), namespace: this.namespace }), id);
     return secret as unknown as SecretObject;
-  }
-
-  private async livePair(email: string, model: string): Promise<KeyRequest[]> {
-    const { items } = await this.list(`${REQUEST_SELECTOR},${LABEL.pair}=${pairHash(email, model)}`, { limit: MAX_PAGE });
-    return items.filter((r) => isLive(r.state)).sort(oldestFirst);
-  }
-
-  private async list(labelSelector: string, page: PageOptions = {}): Promise<Page> {
-    const limit = Math.min(Math.max(page.limit ?? 100, 1), MAX_PAGE);
-    const result = await this.call('list', () =>
-      this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector, limit, _continue: page.continue }),
-    );
-    const items: KeyRequest[] = [];
-    const invalid: MalformedSecretError[] = [];
-    for (const secret of result.items) {
-      try {
-        items.push(decodeRequest(secret));
-      } catch (err) {
-        if (err instanceof MalformedSecretError) invalid.push(err);
-        else throw err;
-      }
-    }
-    const next = result.metadata?._continue;
-    return next ? { items, invalid, continue: next } : { items, invalid };
   }
 
   /** Runs one API call and turns its failure into one of the store's typed errors. */

@@ -138,6 +138,10 @@ const storedSecretSchema = z.object({
 /** A request Secret that cannot be read as a request: reported and skipped, never rewritten. */
 export class MalformedSecretError extends Error {
   override readonly name = 'MalformedSecretError';
+  /** The version found broken: the same version is reported once, a new one again. */
+  resourceVersion?: string;
+  /** So a Warning Event can attach to the Secret. */
+  uid?: string;
   constructor(
     readonly secretName: string,
     readonly problems: string,

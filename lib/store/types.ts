@@ -17,6 +17,39 @@ export interface Page {
   invalid: MalformedSecretError[];
 }
 
+/**
+ * One page of requests, for the approver queue and a person's own list. Every store answers it
+ * from an in-memory index (the Kubernetes store's informer cache, the local store's folder
+ * index), never by listing the namespace or folder.
+ */
+export interface RequestQuery {
+  state?: State;
+  model?: string;
+  /** Exactly this requester (a person's own requests); compared case-insensitively. */
+  email?: string;
+  /** A case-insensitive part of the requester's email (the approver's search box). */
+  search?: string;
+  /**
+   * `queue`: states in QUEUE_ORDER (in-review first), newest first within a state.
+   * `newest`: newest first across states.
+   */
+  order?: 'queue' | 'newest';
+  /** 1 to 500; default 50. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. A cursor from another query or version is refused. */
+  cursor?: string;
+}
+
+export interface QueryPage {
+  items: KeyRequest[];
+  /** Present when more rows follow. */
+  nextCursor?: string;
+  /** Rows matching the whole query, over all pages. */
+  total: number;
+  /** Rows per state matching every filter but `state`: the queue's tabs. */
+  counts: Record<State, number>;
+}
+
 export interface CreateResult {
   request: KeyRequest;
   /** False when a live request for the same email and model already existed and was returned. */
@@ -27,7 +60,9 @@ export type WatchEvent =
   | { type: 'upsert'; id: string }
   | { type: 'delete'; id: string }
   /** The watch lost track (restart, expired resource version): every request may have changed. */
-  | { type: 'resync' };
+  | { type: 'resync' }
+  /** A request Secret (a new version of one) that does not decode; it is left out of every listing. */
+  | { type: 'malformed'; error: MalformedSecretError };
 
 export interface RequestStore {
   readonly kind: 'kubernetes' | 'local';
@@ -41,6 +76,8 @@ export interface RequestStore {
   listByState(state: State, page?: PageOptions): Promise<Page>;
   /** Every request, page by page (the loop's resync). */
   listAll(page?: PageOptions): Promise<Page>;
+  /** A page of requests in a stable order; throws InvalidCursorError for a cursor it cannot use. */
+  query(q: RequestQuery): Promise<QueryPage>;
   /**
    * Writes a change on top of the request as it was read. A stale `resourceVersion` throws
    * ConflictError; a state change that the transition table refuses throws
@@ -50,6 +87,8 @@ export interface RequestStore {
   update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest>;
   /** Calls `onEvent` on every change until `signal` aborts. Resolves when stopped. */
   watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void>;
-  /** Throws StoreUnavailableError when the store cannot be used. */
+  /** Throws StoreUnavailableError when the store cannot be used (its index not loaded yet included). */
   ping(): Promise<void>;
+  /** Starts loading the index now, so the first reader does not wait for it. */
+  warm(): void;
 }

@@ -10,6 +10,7 @@ import { LocalDirectoryStore } from '@/lib/store/local';
 import { MalformedSecretError } from '@/lib/store/secret-codec';
 import type { RequestStore, WatchEvent } from '@/lib/store/types';
 import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
+import { CuttableRelay } from '../helpers/net';
 import { until } from '../helpers/wait';
 
 interface EditableSecret {
@@ -167,6 +168,8 @@ describe.each([
       s.metadata.annotations['keyportal.dev/created-at'] = 'yesterday';
     });
     const before = await h.raw(bad.id);
+    // The store reads from its cache, which hears of the hand edit through its watch.
+    await until(async () => (await h.store.listAll()).invalid.length === 1, 'the cache to see the hand edit');
     const page = await h.store.listAll();
     expect(page.items.map((r) => r.id)).toEqual([good.id]);
     expect(page.invalid).toHaveLength(1);
@@ -187,8 +190,8 @@ describe.each([
     const stop = new AbortController();
     const watching = store.watch((e) => events.push(e), stop.signal);
     try {
-      // The Kubernetes informer lists first; wait for it so the create is a live event.
-      await new Promise((r) => setTimeout(r, 300));
+      // Ready means the cache has listed and watches: the create below is then a live event.
+      await store.ping();
       const { request } = await store.create({ email: 'watch@example.com', model: 'gpt-4o' });
       await until(() => events.some((e) => e.type === 'upsert' && e.id === request.id), 'an event for the create');
       const count = events.length;
@@ -255,5 +258,86 @@ describe('a store that cannot be used says why', () => {
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect((err as Error).message).toContain(path.join(dir, 'requests'));
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('the Kubernetes store reads from a cache that survives a broken watch', () => {
+  /** A store that reaches the API server through a relay the test can cut. */
+  async function throughRelay() {
+    const namespace = await freshNamespace('cache');
+    const admin = adminKubeConfig();
+    const server = new URL(admin.getCurrentCluster()?.server ?? '');
+    const relay = new CuttableRelay({ host: server.hostname, port: Number(server.port) });
+    await relay.start();
+    const kc = new KubeConfig();
+    const cluster = admin.getCurrentCluster();
+    const user = admin.getCurrentUser();
+    if (!cluster || !user) throw new Error('admin kubeconfig has no cluster or user');
+    // The API server's certificate names 127.0.0.1, whatever the port: TLS is verified as usual.
+    kc.loadFromOptions({
+      clusters: [{ ...cluster, server: `https://127.0.0.1:${relay.port}` }],
+      users: [user],
+      contexts: [{ name: 'relay', cluster: cluster.name, user: user.name }],
+      currentContext: 'relay',
+    });
+    const store = new KubernetesSecretStore({ namespace, kubeConfig: kc });
+    const other = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
+    return { store, other, relay, namespace };
+  }
+
+  it('a cut watch resumes where it stopped: changes made meanwhile reach the cache and the watcher', async () => {
+    const { store, other, relay } = await throughRelay();
+    try {
+      const before = (await other.create({ email: 'early@example.com', model: 'gpt-4o' })).request;
+      await store.ping();
+      const events: WatchEvent[] = [];
+      const stop = new AbortController();
+      const watching = store.watch((e) => events.push(e), stop.signal);
+      expect(relay.cut()).toBeGreaterThan(0);
+      const during = (await other.create({ email: 'during@example.com', model: 'gpt-4o' })).request;
+      await other.update(await other.get(before.id), { state: 'in-review' });
+      await until(async () => (await store.get(before.id)).state === 'in-review' && events.some((e) => e.type === 'upsert' && e.id === during.id), 'the cache to catch up after the cut', 20_000);
+      expect((await store.query({})).total).toBe(2);
+      // Resumed from its version, not relisted: no resync was announced.
+      expect(events.some((e) => e.type === 'resync')).toBe(false);
+      stop.abort();
+      await watching;
+    } finally {
+      store.close();
+      other.close();
+      await relay.stop();
+    }
+  });
+
+  it('a watch resumed from a version the API server no longer keeps (410 Gone) relists, drops what was deleted meanwhile, and says resync', async () => {
+    const { store, other, relay, namespace } = await throughRelay();
+    try {
+      const a = (await other.create({ email: 'a@example.com', model: 'gpt-4o' })).request;
+      const b = (await other.create({ email: 'b@example.com', model: 'gpt-4o' })).request;
+      await store.ping();
+      await until(async () => (await store.query({})).total === 2, 'the cache to hold both');
+      const events: WatchEvent[] = [];
+      const stop = new AbortController();
+      const watching = store.watch((e) => events.push(e), stop.signal);
+      // The API server is out of reach, and when it comes back our version is long gone.
+      relay.hold();
+      store.informer.resumeFrom('1');
+      await kubectl('-n', namespace, 'delete', 'secret', `keyreq-${a.id}`);
+      await other.update(await other.get(b.id), { state: 'denied', reason: 'no' });
+      relay.release();
+      await until(() => events.some((e) => e.type === 'resync'), 'a relist after 410 Gone', 40_000);
+      expect(events).toContainEqual({ type: 'delete', id: a.id });
+      expect(Number(store.informer.version)).toBeGreaterThan(1);
+      expect((await store.get(b.id)).state).toBe('denied');
+      await expect(store.get(a.id)).rejects.toBeInstanceOf(RequestNotFoundError);
+      expect((await store.query({})).total).toBe(1);
+      await store.ping();
+      stop.abort();
+      await watching;
+    } finally {
+      store.close();
+      other.close();
+      await relay.stop();
+    }
   });
 });

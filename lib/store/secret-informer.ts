@@ -1,0 +1,283 @@
+import { type CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KeyRequest } from '../domain/key-request';
+import { log } from '../log';
+import { RequestIndex } from './request-index';
+import { MalformedSecretError, REQUEST_SELECTOR, decodeRequest } from './secret-codec';
+import type { WatchEvent } from './types';
+
+const LIST_PAGE = 500;
+/** The API server ends a watch after this long; we then resume from the last version seen. */
+const WATCH_SECONDS = [240, 360] as const;
+/** No event and no bookmark for this long: the connection is dead even if the socket is not. */
+const SILENCE_MS = (WATCH_SECONDS[1] + 60) * 1000;
+const BACKOFF_MS = [500, 30_000] as const;
+
+interface RawObject {
+  metadata?: { name?: string; resourceVersion?: string; uid?: string };
+}
+
+/** The newer of two versions: etcd's are integers, which is all Kubernetes stores here. */
+function isNewer(candidate: string | undefined, current: string | undefined): boolean {
+  if (!candidate) return false;
+  if (!current) return true;
+  if (/^\d+$/.test(candidate) && /^\d+$/.test(current)) return BigInt(candidate) > BigInt(current);
+  return candidate !== current;
+}
+
+export type InformerListener = (event: WatchEvent) => void;
+
+/**
+ * One list+watch of the request Secrets per store, the way controller-runtime's cache works:
+ * lists page by page, then watches from the list's resourceVersion with bookmarks; resumes a
+ * watch the server closed from the last version seen; relists on 410 Gone. It keeps requests
+ * decoded, metadata only (the key stays in the API server), in a RequestIndex.
+ *
+ * Not client-node's ListWatch: that one lists in a single call (100,000 Secrets in one
+ * response), keeps every object whole with its `data` (every key in memory), asks for no
+ * bookmarks, and reports a failed relist only once.
+ */
+export class SecretInformer {
+  readonly index = new RequestIndex();
+  /** Request Secrets that do not decode, by name: reported once per version. */
+  readonly malformed = new Map<string, MalformedSecretError>();
+  private readonly listeners = new Set<InformerListener>();
+  private resourceVersion = '';
+  private started = false;
+  private stopped = false;
+  private syncedOnce = false;
+  private healthy = false;
+  private lastError: string | undefined;
+  private syncWaiters: Array<() => void> = [];
+  private watchAbort: AbortController | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoff: number = BACKOFF_MS[0];
+  private lastActivity = 0;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly api: CoreV1Api,
+    private readonly namespace: string,
+  ) {}
+
+  /** Synced once, and the watch is running (or being resumed after a server-side close). */
+  get ready(): boolean {
+    return this.syncedOnce && this.healthy;
+  }
+
+  /** Why it is not ready, for readyz. */
+  get problem(): string | undefined {
+    if (!this.syncedOnce) return this.lastError ? `the request cache has not synced: ${this.lastError}` : 'the request cache is still syncing';
+    return this.healthy ? undefined : `the request cache lost its watch: ${this.lastError ?? 'reconnecting'}`;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.relist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watchAbort?.abort();
+    clearTimeout(this.silenceTimer);
+    clearTimeout(this.retryTimer);
+    for (const wake of this.syncWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Drops the running watch and resumes from `resourceVersion`, as after a cut connection. A
+   * version the API server no longer keeps takes the 410 Gone path: a full relist.
+   */
+  resumeFrom(resourceVersion: string): void {
+    this.watchAbort?.abort();
+    this.resourceVersion = resourceVersion;
+    this.watch();
+  }
+
+  /** The version the next watch resumes from. */
+  get version(): string {
+    return this.resourceVersion;
+  }
+
+  /** Resolves once the first list has been loaded; false if `timeoutMs` passed first. */
+  waitForSync(timeoutMs: number): Promise<boolean> {
+    this.start();
+    if (this.syncedOnce) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(this.syncedOnce);
+      });
+    });
+  }
+
+  subscribe(listener: InformerListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Takes an object a write returned (read-your-writes within the process), unless the cache
+   * already holds a newer version. Returns the request as decoded.
+   */
+  offer(raw: unknown): KeyRequest {
+    const request = decodeRequest(raw);
+    const current = this.index.get(request.id);
+    if (!current || isNewer(request.resourceVersion, current.resourceVersion)) {
+      this.index.put(request);
+      this.malformed.delete((raw as RawObject).metadata?.name ?? '');
+      // Watchers in this process hear of it now; the watch event that follows is then old news.
+      this.emit({ type: 'upsert', id: request.id });
+    }
+    return request;
+  }
+
+  private emit(event: WatchEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Applies one object seen on the list or the watch, telling watchers when it is news. */
+  private apply(raw: RawObject): void {
+    const name = raw.metadata?.name ?? '(unnamed)';
+    const rv = raw.metadata?.resourceVersion;
+    try {
+      const request = decodeRequest(raw);
+      const current = this.index.get(request.id);
+      if (current && !isNewer(rv, current.resourceVersion)) return;
+      this.malformed.delete(name);
+      this.index.put(request);
+      this.emit({ type: 'upsert', id: request.id });
+    } catch (err) {
+      if (!(err instanceof MalformedSecretError)) throw err;
+      const known = this.malformed.get(name);
+      if (known && known.resourceVersion === rv) return;
+      err.resourceVersion = rv;
+      err.uid = raw.metadata?.uid;
+      this.malformed.set(name, err);
+      // A request that stopped decoding leaves the index: nobody acts on what it no longer says.
+      const id = name.replace(/^keyreq-/, '');
+      if (this.index.remove(id)) this.emit({ type: 'delete', id });
+      this.emit({ type: 'malformed', error: err });
+    }
+  }
+
+  private remove(raw: RawObject): void {
+    const name = raw.metadata?.name ?? '';
+    this.malformed.delete(name);
+    const id = name.replace(/^keyreq-/, '');
+    if (this.index.remove(id)) this.emit({ type: 'delete', id });
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const seen = new Set<string>();
+      let token: string | undefined;
+      let rv = '';
+      do {
+        const page = await this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector: REQUEST_SELECTOR, limit: LIST_PAGE, _continue: token });
+        for (const secret of page.items) {
+          seen.add(secret.metadata?.name ?? '');
+          this.apply(secret as unknown as RawObject);
+        }
+        token = page.metadata?._continue;
+        rv = page.metadata?.resourceVersion ?? rv;
+      } while (token && !this.stopped);
+      // What the list no longer has was deleted while we were not watching.
+      for (const id of [...this.index.ids()]) if (!seen.has(`keyreq-${id}`)) this.remove({ metadata: { name: `keyreq-${id}` } });
+      for (const name of [...this.malformed.keys()]) if (!seen.has(name)) this.malformed.delete(name);
+      this.resourceVersion = rv;
+      const first = !this.syncedOnce;
+      this.syncedOnce = true;
+      this.healthy = true;
+      this.lastError = undefined;
+      this.backoff = BACKOFF_MS[0];
+      for (const wake of this.syncWaiters.splice(0)) wake();
+      if (!first) this.emit({ type: 'resync' });
+      log('info', 'store: request cache synced', { namespace: this.namespace, requests: this.index.size, malformed: this.malformed.size });
+      this.watch();
+    } catch (err) {
+      this.fail(err, () => this.relist());
+    }
+  }
+
+  private watch(): void {
+    if (this.stopped) return;
+    const controller = new AbortController();
+    this.watchAbort = controller;
+    const [min, max] = WATCH_SECONDS;
+    const query = {
+      labelSelector: REQUEST_SELECTOR,
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: min + Math.floor(Math.random() * (max - min)),
+    };
+    let gone = false;
+    this.touch(controller);
+    const onEvent = (type: string, obj: RawObject & { code?: number; message?: string }) => {
+      this.touch(controller);
+      if (type === 'ADDED' || type === 'MODIFIED') this.apply(obj);
+      else if (type === 'DELETED') this.remove(obj);
+      else if (type === 'ERROR') {
+        if (obj.code === 410) gone = true;
+        else this.lastError = `watch error ${obj.code ?? ''} ${obj.message ?? ''}`.trim();
+        return;
+      }
+      const rv = obj.metadata?.resourceVersion;
+      if (rv) this.resourceVersion = rv;
+    };
+    const onDone = (err: unknown) => {
+      // Stopped, or the watchdog already replaced this watch.
+      if (this.stopped || controller.signal.aborted) return;
+      clearTimeout(this.silenceTimer);
+      const status = (err as { statusCode?: number } | null)?.statusCode;
+      if (gone || status === 410) {
+        // Our version is older than the server keeps: everything may have changed. List again.
+        this.resourceVersion = '';
+        void this.relist();
+        return;
+      }
+      if (err) return this.fail(err, () => this.watch());
+      // The server closed the watch at its timeout: resume from the last version seen.
+      this.watch();
+    };
+    new Watch(this.kc)
+      .watch(`/api/v1/namespaces/${this.namespace}/secrets`, query, onEvent, onDone)
+      .then((request) => {
+        controller.signal.addEventListener('abort', () => request.abort(), { once: true });
+        // Not aborted yet means the server answered 200 and the stream is open.
+        if (!request.signal.aborted && !controller.signal.aborted) {
+          this.healthy = true;
+          this.backoff = BACKOFF_MS[0];
+        }
+      })
+      .catch((err: unknown) => this.fail(err, () => this.watch()));
+  }
+
+  /** Restarts the silence watchdog: a half-open connection is noticed and replaced. */
+  private touch(controller: AbortController): void {
+    this.lastActivity = Date.now();
+    clearTimeout(this.silenceTimer);
+    this.silenceTimer = setTimeout(() => {
+      this.lastError = `no watch event or bookmark for ${Math.round((Date.now() - this.lastActivity) / 1000)} s`;
+      controller.abort();
+      this.healthy = false;
+      this.watch();
+    }, SILENCE_MS);
+    this.silenceTimer.unref();
+  }
+
+  private fail(err: unknown, again: () => void): void {
+    if (this.stopped) return;
+    this.healthy = false;
+    this.lastError = err instanceof Error ? err.message.slice(0, 300) : String(err);
+    log('warn', 'store: request cache lost the API server; retrying', { namespace: this.namespace, error: this.lastError, retryInMs: this.backoff });
+    for (const wake of this.syncWaiters.splice(0)) wake();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(again, this.backoff);
+    this.retryTimer.unref();
+    this.backoff = Math.min(this.backoff * 2, BACKOFF_MS[1]);
+  }
+}
