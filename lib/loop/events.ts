@@ -13,6 +13,8 @@ export interface LoopEvent {
 /** Tells humans what the loop did to a request. Recording never fails a step. */
 export interface EventRecorder {
   record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void>;
+  /** On a Secret that is not (or no longer) a valid request, named as it is. */
+  recordOnSecret(secret: { name: string; uid?: string }, event: LoopEvent): Promise<void>;
 }
 
 /** Kubernetes Events on the request's Secret, so `kubectl describe secret keyreq-…` tells the story. */
@@ -27,15 +29,18 @@ export class KubernetesEventRecorder implements EventRecorder {
     this.api = kc.makeApiClient(CoreV1Api);
   }
 
-  async record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void> {
+  record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void> {
+    return this.recordOnSecret({ name: secretName(request.id), uid: request.uid }, event);
+  }
+
+  async recordOnSecret({ name, uid }: { name: string; uid?: string }, event: LoopEvent): Promise<void> {
     const now = new Date();
-    const name = secretName(request.id);
     try {
       await this.api.createNamespacedEvent({
         namespace: this.namespace,
         body: {
           metadata: { name: `${name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: this.namespace },
-          involvedObject: { apiVersion: 'v1', kind: 'Secret', name, namespace: this.namespace, uid: request.uid },
+          involvedObject: { apiVersion: 'v1', kind: 'Secret', name, namespace: this.namespace, uid },
           type: event.type,
           reason: event.reason,
           message: event.message.slice(0, 1000),
@@ -47,7 +52,7 @@ export class KubernetesEventRecorder implements EventRecorder {
         },
       });
     } catch (err) {
-      log('warn', 'could not record a Kubernetes Event', { request: request.id, reason: event.reason, error: (err as Error).message?.slice(0, 200) });
+      log('warn', 'could not record a Kubernetes Event', { secret: name, reason: event.reason, error: (err as Error).message?.slice(0, 200) });
     }
   }
 }
@@ -56,5 +61,9 @@ export class KubernetesEventRecorder implements EventRecorder {
 export class LogEventRecorder implements EventRecorder {
   async record(request: Pick<KeyRequest, 'id'>, event: LoopEvent): Promise<void> {
     log(event.type === 'Warning' ? 'warn' : 'info', event.message, { request: request.id, event: event.reason });
+  }
+
+  async recordOnSecret(secret: { name: string }, event: LoopEvent): Promise<void> {
+    log(event.type === 'Warning' ? 'warn' : 'info', event.message, { secret: secret.name, event: event.reason });
   }
 }

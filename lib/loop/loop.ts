@@ -1,6 +1,7 @@
 import { backoffSeconds } from '../domain/retry';
 import { log } from '../log';
-import type { RequestStore } from '../store/types';
+import type { MalformedSecretError } from '../store/secret-codec';
+import type { RequestStore, WatchEvent } from '../store/types';
 import type { LeaseElector } from './lease';
 import type { ReconcileResult } from './reconciler';
 
@@ -11,6 +12,12 @@ export interface LoopOptions {
   errorBackoff: { initialSeconds: number; maxSeconds: number };
   /** With a Kubernetes store: only the Lease holder reconciles. */
   elector?: LeaseElector;
+  /** Off: only the periodic resync finds work (the original design, kept for the bench). */
+  watch?: boolean;
+  /** Run once the loop has stopped for good: close what the loop alone uses (SMTP pool). */
+  onStopped?: () => void;
+  /** Told once per version of a request Secret that does not decode (a Warning Event). */
+  onMalformed?: (error: MalformedSecretError) => void;
 }
 
 type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
@@ -31,6 +38,8 @@ export class ApprovalLoop {
   private running: Promise<void> | undefined;
   private readonly shutdown = new AbortController();
   private leaderRun: Promise<void> | undefined;
+  /** Malformed Secrets already reported, by name, with the version reported. */
+  private readonly reported = new Map<string, string>();
 
   constructor(
     private readonly store: RequestStore,
@@ -55,6 +64,7 @@ export class ApprovalLoop {
     this.shutdown.abort();
     await this.deactivate();
     await this.leaderRun;
+    this.options.onStopped?.();
   }
 
   /** Queue a request now (a watch event, a resync, an API handler that just wrote it). */
@@ -99,7 +109,7 @@ export class ApprovalLoop {
     const controller = new AbortController();
     this.active = controller;
     const { signal } = controller;
-    const watching = this.store.watch((e) => (e.type === 'resync' ? void this.resync(signal) : e.type === 'upsert' ? this.enqueue(e.id) : undefined), signal);
+    const watching = this.options.watch === false ? Promise.resolve() : this.store.watch((e) => this.onWatchEvent(e, signal), signal);
     const resyncTimer = setInterval(() => void this.resync(signal), this.options.resyncMs);
     resyncTimer.unref();
     signal.addEventListener('abort', () => clearInterval(resyncTimer), { once: true });
@@ -107,6 +117,21 @@ export class ApprovalLoop {
     const workers = Array.from({ length: this.options.concurrency }, () => this.worker(signal));
     this.running = Promise.all([watching, ...workers]).then(() => undefined);
     log('info', 'loop: started', { store: this.store.kind, concurrency: this.options.concurrency });
+  }
+
+  private onWatchEvent(e: WatchEvent, signal: AbortSignal): void {
+    if (e.type === 'upsert') this.enqueue(e.id);
+    else if (e.type === 'resync') void this.resync(signal);
+    else if (e.type === 'malformed') this.malformed(e.error);
+  }
+
+  /** One report per version: a broken Secret is named once, then left alone until it changes. */
+  private malformed(error: MalformedSecretError): void {
+    const version = error.resourceVersion ?? error.message;
+    if (this.reported.get(error.secretName) === version) return;
+    this.reported.set(error.secretName, version);
+    log('warn', 'loop: skipping a malformed request Secret until it changes', { secret: error.secretName, error: error.problems.slice(0, 300) });
+    this.options.onMalformed?.(error);
   }
 
   private async deactivate(): Promise<void> {
@@ -130,7 +155,7 @@ export class ApprovalLoop {
       do {
         const page = await this.store.listAll({ limit: 500, continue: token });
         for (const r of page.items) this.enqueue(r.id);
-        for (const bad of page.invalid) log('warn', 'loop: skipping a malformed request Secret', { error: bad.message.slice(0, 300) });
+        for (const bad of page.invalid) this.malformed(bad);
         token = page.continue;
       } while (token && !signal.aborted && ++pages < 10_000);
     } catch (err) {

@@ -3,12 +3,13 @@ import { runChain } from '../approval/chain';
 import type { ModelConfig } from '../config/schema';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
-import type { State } from '../domain/states';
+import { type State, isLive } from '../domain/states';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '../gateway/types';
 import { type Rendered, type TemplateContext, endingMessage, issuedMessage, reviewNotice } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
 import type { RequestChange } from '../store/secret-codec';
+import { oldestFirst } from '../store/ordering';
 import type { RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
 import { failpoint } from './failpoints';
@@ -51,6 +52,11 @@ const DONE: StepResult = { next: false };
 const later = (ms: number): StepResult => ({ next: false, requeueAfterMs: Math.max(0, Math.ceil(ms)) });
 
 const MAX_STEPS = 12;
+
+/** Within one reconcile pass: the key it stored itself, so it is not read back from the API. */
+interface Known {
+  key?: { id: string; value: string };
+}
 const HELD_PREFIX = 'Held for review: ';
 
 /**
@@ -68,6 +74,8 @@ export class Reconciler {
   }
 
   async reconcile(id: string, signal: AbortSignal): Promise<ReconcileResult> {
+    // What this pass wrote and so need not read back: the key it stored.
+    const known: Known = {};
     for (let i = 0; i < MAX_STEPS && !signal.aborted; i++) {
       let request: KeyRequest;
       try {
@@ -78,26 +86,29 @@ export class Reconciler {
       }
       let result: StepResult;
       try {
-        result = await this.step(request, signal);
+        result = await this.step(request, signal, known);
       } catch (err) {
         if (err instanceof ConflictError) continue;
         throw err;
       }
       if (!result.next) return result.requeueAfterMs === undefined ? {} : { requeueAfterMs: result.requeueAfterMs };
     }
-    return { requeueAfterMs: 0 };
+    if (signal.aborted) return {};
+    // Every step moves the request on; one that keeps needing steps is a bug or a fight with
+    // another writer, and goes through the loop's error backoff rather than round again at once.
+    throw new Error(`request ${id} still needed work after ${MAX_STEPS} steps`);
   }
 
-  private step(r: KeyRequest, signal: AbortSignal): Promise<StepResult> {
+  private step(r: KeyRequest, signal: AbortSignal, known: Known): Promise<StepResult> {
     switch (r.state) {
       case 'pending':
-        return this.decide(r, signal);
+        return this.decide(r, signal, known);
       case 'in-review':
         return this.notify(r, 'in-review', this.deps.settings.reviewNotify, () => reviewNotice(r, this.context(r)));
       case 'approved':
-        return this.mint(r, signal);
+        return this.mint(r, signal, known);
       case 'issued':
-        return this.issued(r);
+        return this.issued(r, known);
       case 'denied':
       case 'failed':
       case 'expired':
@@ -108,8 +119,19 @@ export class Reconciler {
   }
 
   // pending: run the plugin chain and record its decision and trace.
-  private async decide(r: KeyRequest, signal: AbortSignal): Promise<StepResult> {
+  private async decide(r: KeyRequest, signal: AbortSignal, known: Known): Promise<StepResult> {
     const now = rfc3339(this.clock());
+    const older = await this.olderLiveTwin(r);
+    if (older) {
+      // Two replicas each let one of two simultaneous requests for the same model through: the
+      // older one counts, everywhere, and this one is closed before any plugin sees it.
+      await this.write(r, { state: 'denied', decidedBy: 'duplicate', decidedAt: now, reason: `You already have request ${older.id} for ${r.model}; this duplicate was closed.` }, {
+        type: 'Normal',
+        reason: 'Denied',
+        message: `denied: a duplicate of keyreq-${older.id}`,
+      });
+      return NEXT;
+    }
     if (!this.models.has(r.model)) {
       await this.write(r, { state: 'denied', decidedBy: 'catalog', decidedAt: now, reason: `model ${r.model} is not in the catalog` }, {
         type: 'Warning',
@@ -128,11 +150,19 @@ export class Reconciler {
       });
     } else {
       const state = result.outcome === 'approve' ? 'approved' : 'denied';
-      await this.write(r, { state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace }, {
+      const change: RequestChange = { state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace };
+      // An approval stores the key value in the same write: still before the gateway hears of
+      // it (exactly-once holds), one write fewer.
+      if (state === 'approved') {
+        change.key = this.deps.gateway.newKey();
+        known.key = { id: r.id, value: change.key };
+      }
+      await this.write(r, change, {
         type: 'Normal',
         reason: state === 'approved' ? 'Approved' : 'Denied',
         message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}`,
       });
+      if (change.key) failpoint('after-key-stored');
     }
     return NEXT;
   }
@@ -152,7 +182,7 @@ export class Reconciler {
   }
 
   // approved: store a key, register it at the gateway exactly once, then `issued` and email.
-  private async mint(r: KeyRequest, signal: AbortSignal): Promise<StepResult> {
+  private async mint(r: KeyRequest, signal: AbortSignal, known: Known): Promise<StepResult> {
     if (await this.recordKubectlDecision(r)) return NEXT;
     const wait = this.waitingFor(r, 'mint');
     if (wait > 0) return later(wait);
@@ -168,11 +198,13 @@ export class Reconciler {
     // 1. The key value is chosen and stored first, so a crash or a rival replica can only ever
     //    register this one value.
     if (!r.hasKey) {
-      await this.deps.store.update(r, { key: this.deps.gateway.newKey() });
+      const value = this.deps.gateway.newKey();
+      await this.deps.store.update(r, { key: value });
+      known.key = { id: r.id, value };
       failpoint('after-key-stored');
       return NEXT;
     }
-    const key = await this.deps.store.readKey(r.id);
+    const key = known.key?.id === r.id ? known.key.value : await this.deps.store.readKey(r.id);
     if (!key) return NEXT;
     // 2. Register it, unless a previous attempt already did.
     let expiresAt: string | undefined;
@@ -209,12 +241,12 @@ export class Reconciler {
     if (expiresAt) change.expiresAt = expiresAt;
     const issued = await this.write(r, change, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
     failpoint('after-issued');
-    return this.send(issued, 'issued', [issued.email], await this.issuedMessage(issued));
+    return this.send(issued, 'issued', [issued.email], await this.issuedMessage(issued, key));
   }
 
-  private async issued(r: KeyRequest): Promise<StepResult> {
+  private async issued(r: KeyRequest, known: Known): Promise<StepResult> {
     if (r.notified !== 'issued') {
-      return this.notify(r, 'issued', [r.email], () => this.issuedMessage(r));
+      return this.notify(r, 'issued', [r.email], () => this.issuedMessage(r, known.key?.id === r.id ? known.key.value : undefined));
     }
     if (r.expiresAt) {
       const left = Date.parse(r.expiresAt) - this.clock().getTime();
@@ -338,9 +370,15 @@ export class Reconciler {
     return { portalUrl: s.portalUrl, portalTitle: s.portalTitle, gatewayUrl: s.gatewayUrl, modelTitle: this.models.get(r.model)?.title ?? r.model };
   }
 
-  private async issuedMessage(r: KeyRequest): Promise<Rendered> {
+  /** An older live request for the same email and model, if one exists. */
+  private async olderLiveTwin(r: KeyRequest): Promise<KeyRequest | undefined> {
+    const { items } = await this.deps.store.query({ email: r.email, model: r.model, limit: 500 });
+    return items.filter((x) => x.id !== r.id && isLive(x.state) && oldestFirst(x, r) < 0).sort(oldestFirst)[0];
+  }
+
+  private async issuedMessage(r: KeyRequest, knownKey?: string): Promise<Rendered> {
     if (this.deps.settings.keyDelivery === 'email') {
-      const key = await this.deps.store.readKey(r.id);
+      const key = knownKey ?? (await this.deps.store.readKey(r.id));
       if (key) return issuedMessage(r, this.context(r), { key });
     }
     const revealUrl = new URL(`requests/${r.id}`, this.deps.settings.portalUrl.endsWith('/') ? this.deps.settings.portalUrl : `${this.deps.settings.portalUrl}/`).toString();

@@ -22,7 +22,12 @@ export interface LoopParts {
 }
 
 /** Builds the loop and everything it acts through from the configuration. */
-export function buildLoop(config: Config, store: RequestStore, env: Readonly<Record<string, string | undefined>> = process.env): LoopParts {
+export function buildLoop(
+  config: Config,
+  store: RequestStore,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: { watch?: boolean } = {},
+): LoopParts {
   const gateway = createGateway(config);
   const mailer = createMailer(config);
   const kube = store instanceof KubernetesSecretStore ? store : undefined;
@@ -55,6 +60,13 @@ export function buildLoop(config: Config, store: RequestStore, env: Readonly<Rec
     resyncMs: config.loop.resyncSeconds * 1000,
     errorBackoff: config.loop.retry,
     elector,
+    watch: options.watch ?? true,
+    onStopped: () => mailer.close(),
+    onMalformed: (error) =>
+      void events.recordOnSecret(
+        { name: error.secretName, uid: error.uid },
+        { type: 'Warning', reason: 'Malformed', message: `not a valid key request, skipped until it changes: ${error.problems}` },
+      ),
   });
   return { loop, reconciler, gateway, mailer, events };
 }

@@ -8,6 +8,8 @@ export interface MailMessage {
 export interface Mailer {
   readonly kind: 'smtp' | 'outbox';
   send(message: MailMessage): Promise<void>;
+  /** Closes kept-open connections (the loop stopping). */
+  close(): void;
 }
 
 /** The message did not go out; worth retrying. Never carries the SMTP password. */
