@@ -153,16 +153,17 @@ export class Reconciler {
       const change: RequestChange = { state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace };
       // An approval stores the key value in the same write: still before the gateway hears of
       // it (exactly-once holds), one write fewer.
-      if (state === 'approved') {
-        change.key = this.deps.gateway.newKey();
-        known.key = { id: r.id, value: change.key };
-      }
+      if (state === 'approved') change.key = this.deps.gateway.newKey();
       await this.write(r, change, {
         type: 'Normal',
         reason: state === 'approved' ? 'Approved' : 'Denied',
         message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}`,
       });
-      if (change.key) failpoint('after-key-stored');
+      // Only once the write won: a rival whose write won instead stored its own key.
+      if (change.key) {
+        known.key = { id: r.id, value: change.key };
+        failpoint('after-key-stored');
+      }
     }
     return NEXT;
   }
@@ -204,12 +205,14 @@ export class Reconciler {
       failpoint('after-key-stored');
       return NEXT;
     }
-    const key = known.key?.id === r.id ? known.key.value : await this.deps.store.readKey(r.id);
+    const storedThisPass = known.key?.id === r.id;
+    const key = storedThisPass ? known.key?.value : await this.deps.store.readKey(r.id);
     if (!key) return NEXT;
-    // 2. Register it, unless a previous attempt already did.
+    // 2. Register it, unless a previous attempt already did. A key this pass stored itself has
+    //    had no earlier attempt; a rival that raced us to it shows up as the alias conflict below.
     let expiresAt: string | undefined;
     try {
-      if (!(await this.deps.gateway.keyExists(key, signal))) {
+      if (storedThisPass || !(await this.deps.gateway.keyExists(key, signal))) {
         try {
           ({ expiresAt } = await this.deps.gateway.generateKey(
             { key, alias: `keyportal-${r.id}`, model: r.model, userId: r.email, requestId: r.id, limits: model.limits },

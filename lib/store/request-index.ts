@@ -32,19 +32,26 @@ function compareKeys(a: SortKey, b: SortKey): number {
   return a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
 }
 
-/** Binary search: the first position in `arr` (sorted newest first) whose item sorts after `key`. */
-function firstAfter(arr: readonly KeyRequest[], key: { c: string; i: string }): number {
+/**
+ * Within a state the index keeps requests oldest first (the reverse of the order shown), so a new
+ * request, nearly always the newest, is appended rather than spliced in at the front.
+ * Returns the first position whose request sorts at or after `key` in that stored order.
+ */
+function lowerBound(arr: readonly KeyRequest[], key: { c: string; i: string }): number {
   let lo = 0;
   let hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const r = arr[mid] as KeyRequest;
-    const cmp = compareKeys({ r: 0, c: r.createdAt, i: r.id }, { r: 0, c: key.c, i: key.i });
-    if (cmp <= 0) lo = mid + 1;
+    // Stored order is the shown order reversed: compareKeys(key, r) < 0 means r is stored first.
+    if (compareKeys({ r: 0, c: key.c, i: key.i }, { r: 0, c: r.createdAt, i: r.id }) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
+
+/** Oldest first, as the per-state arrays are stored (the shown order reversed). */
+const storedOrder = (a: KeyRequest, b: KeyRequest): number => -newestFirst(a, b);
 
 function firstIdAfter(ids: readonly string[], afterId: string): number {
   let lo = 0;
@@ -57,17 +64,31 @@ function firstIdAfter(ids: readonly string[], afterId: string): number {
   return lo;
 }
 
-function addTo<K>(map: Map<K, Set<string>>, key: K, id: string): void {
-  let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
-  set.add(id);
+/**
+ * Most people hold one or two requests, so a key maps to a bare id until it has two: at
+ * 100,000 requesters a Set each would cost tens of MB.
+ */
+type IdMap = Map<string, string | Set<string>>;
+
+function addTo(map: IdMap, key: string, id: string): void {
+  const cur = map.get(key);
+  if (cur === undefined || cur === id) map.set(key, id);
+  else if (typeof cur === 'string') map.set(key, new Set([cur, id]));
+  else cur.add(id);
 }
 
-function removeFrom<K>(map: Map<K, Set<string>>, key: K, id: string): void {
-  const set = map.get(key);
-  if (!set) return;
-  set.delete(id);
-  if (set.size === 0) map.delete(key);
+function removeFrom(map: IdMap, key: string, id: string): void {
+  const cur = map.get(key);
+  if (cur === id) map.delete(key);
+  else if (cur instanceof Set) {
+    cur.delete(id);
+    if (cur.size === 1) map.set(key, cur.values().next().value as string);
+  }
+}
+
+function idsIn(map: IdMap, key: string): Set<string> {
+  const cur = map.get(key);
+  return cur === undefined ? new Set() : typeof cur === 'string' ? new Set([cur]) : cur;
 }
 
 const emptyCounts = (): Record<State, number> => Object.fromEntries(STATES.map((s) => [s, 0])) as Record<State, number>;
@@ -81,8 +102,8 @@ const emptyCounts = (): Record<State, number> => Object.fromEntries(STATES.map((
 export class RequestIndex {
   private readonly byId = new Map<string, KeyRequest>();
   private readonly byState = new Map<State, KeyRequest[]>(STATES.map((s) => [s, []]));
-  private readonly byRequester = new Map<string, Set<string>>();
-  private readonly byPair = new Map<string, Set<string>>();
+  private readonly byRequester: IdMap = new Map();
+  private readonly byPair: IdMap = new Map();
   private sortedIds: string[] | undefined;
 
   get size(): number {
@@ -102,7 +123,9 @@ export class RequestIndex {
     if (!this.unlink(r.id)) this.sortedIds = undefined;
     this.byId.set(r.id, r);
     const arr = this.byState.get(r.state) as KeyRequest[];
-    arr.splice(firstAfter(arr, { c: r.createdAt, i: r.id }), 0, r);
+    const at = lowerBound(arr, { c: r.createdAt, i: r.id });
+    if (at === arr.length) arr.push(r);
+    else arr.splice(at, 0, r);
     addTo(this.byRequester, normalizeEmail(r.email), r.id);
     addTo(this.byPair, pairKey(r.email, r.model), r.id);
   }
@@ -119,12 +142,33 @@ export class RequestIndex {
     if (!old) return undefined;
     this.byId.delete(id);
     const arr = this.byState.get(old.state) as KeyRequest[];
-    const at = firstAfter(arr, { c: old.createdAt, i: old.id }) - 1;
+    const at = lowerBound(arr, { c: old.createdAt, i: old.id });
     if (arr[at]?.id === id) arr.splice(at, 1);
     else arr.splice(arr.findIndex((x) => x.id === id), 1);
     removeFrom(this.byRequester, normalizeEmail(old.email), id);
     removeFrom(this.byPair, pairKey(old.email, old.model), id);
     return old;
+  }
+
+  /**
+   * Replaces everything at once (a relist): one sort per state instead of a splice per request.
+   * Returns the ids that are new or changed, and the ids that are gone.
+   */
+  replaceAll(requests: readonly KeyRequest[]): { changed: string[]; removed: string[] } {
+    const previous = new Map(this.byId);
+    this.clear();
+    const changed: string[] = [];
+    for (const r of requests) {
+      const old = previous.get(r.id);
+      previous.delete(r.id);
+      if (!old || old.resourceVersion !== r.resourceVersion) changed.push(r.id);
+      this.byId.set(r.id, r);
+      (this.byState.get(r.state) as KeyRequest[]).push(r);
+      addTo(this.byRequester, normalizeEmail(r.email), r.id);
+      addTo(this.byPair, pairKey(r.email, r.model), r.id);
+    }
+    for (const arr of this.byState.values()) arr.sort(storedOrder);
+    return { changed, removed: [...previous.keys()] };
   }
 
   clear(): void {
@@ -137,8 +181,7 @@ export class RequestIndex {
 
   /** The live requests of one (email, model) pair, oldest first: the one that counts is [0]. */
   livePair(email: string, model: string): KeyRequest[] {
-    const ids = this.byPair.get(pairKey(email, model));
-    if (!ids) return [];
+    const ids = idsIn(this.byPair, pairKey(email, model));
     return [...ids].map((id) => this.byId.get(id) as KeyRequest).filter((r) => isLive(r.state)).sort(oldestFirst);
   }
 
@@ -156,7 +199,7 @@ export class RequestIndex {
 
     // A person's own requests are few: take them from the requester index and sort them.
     if (q.email !== undefined) {
-      const ids = this.byRequester.get(normalizeEmail(q.email)) ?? new Set<string>();
+      const ids = idsIn(this.byRequester, normalizeEmail(q.email));
       const own = [...ids].map((id) => this.byId.get(id) as KeyRequest).filter(matches);
       const counts = emptyCounts();
       for (const r of own) counts[r.state]++;
@@ -183,8 +226,9 @@ export class RequestIndex {
       const rank = order === 'queue' ? (RANK.get(s) ?? 0) : 0;
       if (after && rank < after.r) continue;
       const arr = this.byState.get(s) as KeyRequest[];
-      let i = after && rank === after.r ? firstAfter(arr, after) : 0;
-      for (; i < arr.length && out.length <= limit; i++) {
+      // Walk backwards from the newest (or from just past the cursor).
+      let i = (after && rank === after.r ? lowerBound(arr, after) : arr.length) - 1;
+      for (; i >= 0 && out.length <= limit; i--) {
         const r = arr[i] as KeyRequest;
         if (matches(r)) out.push(r);
       }
@@ -200,8 +244,8 @@ export class RequestIndex {
   list(filter: { state?: State; email?: string }, page: PageOptions = {}): Page {
     const limit = Math.min(Math.max(page.limit ?? 100, 1), MAX_LIMIT);
     const afterId = page.continue ? Buffer.from(page.continue, 'base64url').toString('utf8') : '';
-    const wanted = filter.email === undefined ? undefined : this.byRequester.get(normalizeEmail(filter.email));
-    if (filter.email !== undefined && !wanted) return { items: [], invalid: [] };
+    const wanted = filter.email === undefined ? undefined : idsIn(this.byRequester, normalizeEmail(filter.email));
+    if (wanted?.size === 0) return { items: [], invalid: [] };
     const ids = this.idsInOrder();
     const items: KeyRequest[] = [];
     let i = afterId ? firstIdAfter(ids, afterId) : 0;

@@ -179,14 +179,14 @@ export function decodeRequest(raw: unknown): KeyRequest {
   const request: KeyRequest = {
     id: idFromSecretName(metadata.name) as string,
     email,
-    model,
+    model: intern(model),
     state: metadata.labels[LABEL.state],
     createdAt: a[ANNOTATION.createdAt],
     hasKey: Boolean(data?.key),
     resourceVersion: metadata.resourceVersion,
   };
   if (metadata.uid) request.uid = metadata.uid;
-  const trace = lenientJson(a[ANNOTATION.trace], traceSchema);
+  const trace = sharedTrace(a[ANNOTATION.trace]);
   if (trace) request.trace = trace;
   const retry = lenientJson(a[ANNOTATION.retry], retryInfoSchema);
   if (retry) request.retry = retry;
@@ -200,7 +200,7 @@ export function decodeRequest(raw: unknown): KeyRequest {
     revealedAt: a[ANNOTATION.revealedAt],
   };
   for (const [k, v] of Object.entries(optional)) {
-    if (v !== undefined) (request as unknown as Record<string, string>)[k] = v;
+    if (v !== undefined) (request as unknown as Record<string, string>)[k] = k === 'decidedAt' || k === 'expiresAt' || k === 'revealedAt' ? v : intern(v);
   }
   return request;
 }
@@ -253,6 +253,33 @@ export function applyChange(secret: SecretObject, change: RequestChange): Secret
     metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, ...patch.labels }, annotations },
     ...(Object.keys(data).length ? { data } : {}),
   };
+}
+
+/**
+ * The cache holds every request in memory, and most of their text repeats: the model, the
+ * decider, the plugin's reason, the trace. One copy each (up to a bound) instead of one per
+ * request keeps 100,000 requests in a few tens of MB.
+ */
+const INTERN_LIMIT = 20_000;
+const interned = new Map<string, string>();
+function intern(s: string): string {
+  const found = interned.get(s);
+  if (found !== undefined) return found;
+  if (interned.size < INTERN_LIMIT) interned.set(s, s);
+  return s;
+}
+
+const traces = new Map<string, readonly TraceEntry[]>();
+/** A parsed trace, shared (and frozen) between every request whose annotation is the same text. */
+function sharedTrace(text: string | undefined): TraceEntry[] | undefined {
+  if (!text) return undefined;
+  const found = traces.get(text);
+  if (found) return found as TraceEntry[];
+  const parsed = lenientJson(text, traceSchema);
+  if (!parsed) return undefined;
+  const frozen = Object.freeze(parsed.map((t) => Object.freeze(t)));
+  if (traces.size < INTERN_LIMIT) traces.set(text, frozen);
+  return frozen as TraceEntry[];
 }
 
 /** Parses a machine-written JSON annotation; a hand-mangled one reads as absent, not as fatal. */
