@@ -151,16 +151,23 @@ export class SecretInformer {
       this.emit({ type: 'upsert', id: request.id });
     } catch (err) {
       if (!(err instanceof MalformedSecretError)) throw err;
-      const known = this.malformed.get(name);
-      if (known && known.resourceVersion === rv) return;
-      err.resourceVersion = rv;
-      err.uid = raw.metadata?.uid;
-      this.malformed.set(name, err);
-      // A request that stopped decoding leaves the index: nobody acts on what it no longer says.
-      const id = name.replace(/^keyreq-/, '');
-      if (this.index.remove(id)) this.emit({ type: 'delete', id });
-      this.emit({ type: 'malformed', error: err });
+      this.noteMalformed(raw, err);
     }
+  }
+
+  /** Records a Secret that does not decode; tells watchers once per version of it. */
+  private noteMalformed(raw: RawObject, err: MalformedSecretError): void {
+    const name = raw.metadata?.name ?? '(unnamed)';
+    const rv = raw.metadata?.resourceVersion;
+    const known = this.malformed.get(name);
+    if (known && known.resourceVersion === rv) return;
+    err.resourceVersion = rv;
+    err.uid = raw.metadata?.uid;
+    this.malformed.set(name, err);
+    // A request that stopped decoding leaves the index: nobody acts on what it no longer says.
+    const id = name.replace(/^keyreq-/, '');
+    if (this.index.remove(id)) this.emit({ type: 'delete', id });
+    this.emit({ type: 'malformed', error: err });
   }
 
   private remove(raw: RawObject): void {
@@ -173,21 +180,32 @@ export class SecretInformer {
   private async relist(): Promise<void> {
     if (this.stopped) return;
     try {
-      const seen = new Set<string>();
+      const fresh: KeyRequest[] = [];
+      const broken = new Set<string>();
       let token: string | undefined;
       let rv = '';
       do {
         const page = await this.api.listNamespacedSecret({ namespace: this.namespace, labelSelector: REQUEST_SELECTOR, limit: LIST_PAGE, _continue: token });
-        for (const secret of page.items) {
-          seen.add(secret.metadata?.name ?? '');
-          this.apply(secret as unknown as RawObject);
+        for (const secret of page.items as unknown as RawObject[]) {
+          try {
+            const request = decodeRequest(secret);
+            // A write of ours that landed while we listed is newer than its list entry: keep it.
+            const cached = this.index.get(request.id);
+            fresh.push(cached && isNewer(cached.resourceVersion, request.resourceVersion) ? cached : request);
+          } catch (err) {
+            if (!(err instanceof MalformedSecretError)) throw err;
+            broken.add(secret.metadata?.name ?? '');
+            this.noteMalformed(secret, err);
+          }
         }
         token = page.metadata?._continue;
         rv = page.metadata?.resourceVersion ?? rv;
       } while (token && !this.stopped);
-      // What the list no longer has was deleted while we were not watching.
-      for (const id of [...this.index.ids()]) if (!seen.has(`keyreq-${id}`)) this.remove({ metadata: { name: `keyreq-${id}` } });
-      for (const name of [...this.malformed.keys()]) if (!seen.has(name)) this.malformed.delete(name);
+      // One sort per state instead of a splice per request: 100,000 requests load in a blink.
+      const { changed, removed } = this.index.replaceAll(fresh);
+      for (const name of [...this.malformed.keys()]) if (!broken.has(name)) this.malformed.delete(name);
+      for (const id of removed) this.emit({ type: 'delete', id });
+      for (const id of changed) this.emit({ type: 'upsert', id });
       this.resourceVersion = rv;
       const first = !this.syncedOnce;
       this.syncedOnce = true;
