@@ -152,6 +152,10 @@ export class KubernetesSecretStore implements RequestStore {
     if (signal.aborted) return;
     const unsubscribe = this.informer.subscribe(onEvent);
     this.informer.start();
+    // As client-go's informers do for a new handler: every request already known, as an upsert.
+    void this.informer.waitForSync(SYNC_TIMEOUT_MS).then((synced) => {
+      if (synced && !signal.aborted) for (const id of [...this.informer.index.ids()]) onEvent({ type: 'upsert', id });
+    });
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     unsubscribe();
   }

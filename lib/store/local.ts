@@ -120,8 +120,9 @@ export class LocalDirectoryStore implements RequestStore {
 
   async watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    await this.load();
+    const index = await this.load();
     this.events.on('event', onEvent);
+    for (const id of [...index.ids()]) onEvent({ type: 'upsert', id });
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     this.events.off('event', onEvent);
   }

@@ -85,7 +85,10 @@ export interface RequestStore {
    * state changed.
    */
   update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest>;
-  /** Calls `onEvent` on every change until `signal` aborts. Resolves when stopped. */
+  /**
+   * Calls `onEvent` with an upsert for every request already stored, then on every change,
+   * until `signal` aborts. Resolves when stopped.
+   */
   watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void>;
   /** Throws StoreUnavailableError when the store cannot be used (its index not loaded yet included). */
   ping(): Promise<void>;
