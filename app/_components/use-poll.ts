@@ -5,10 +5,18 @@ import { useEffect, useState } from 'react';
 /**
  * Re-fetches `url` every `intervalMs` while the tab is visible and `active` holds, so a status
  * changes on screen within seconds of the loop acting, without a reload. A new `url` (a changed
- * filter) is fetched at once. `pick` must be a stable (module-level) function.
+ * filter, another page) is fetched at once; until it answers, `data` is still the old URL's and
+ * `loading` is true. `initial` is the data of the first `url`. `pick` must be a stable
+ * (module-level) function.
  */
-export function usePoll<T>(url: string, initial: T, pick: (json: unknown) => T | undefined, intervalMs = 2000, active = true): { data: T; error?: string } {
-  const [data, setData] = useState(initial);
+export function usePoll<T>(
+  url: string,
+  initial: T,
+  pick: (json: unknown) => T | undefined,
+  intervalMs = 2000,
+  active = true,
+): { data: T; error?: string; loading: boolean } {
+  const [shown, setShown] = useState({ url, data: initial });
   const [error, setError] = useState<string>();
   useEffect(() => {
     if (!active) return;
@@ -17,10 +25,13 @@ export function usePoll<T>(url: string, initial: T, pick: (json: unknown) => T |
       if (document.visibilityState !== 'visible') return;
       try {
         const res = await fetch(url, { cache: 'no-store' });
-        if (!res.ok) throw new Error(`the server answered ${res.status}`);
+        if (!res.ok) {
+          const message = ((await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined)?.error?.message;
+          throw new Error(message ? `the server answered ${res.status}: ${message}` : `the server answered ${res.status}`);
+        }
         const next = pick(await res.json());
         if (!stopped && next !== undefined) {
-          setData(next);
+          setShown({ url, data: next });
           setError(undefined);
         }
       } catch (err) {
@@ -34,5 +45,5 @@ export function usePoll<T>(url: string, initial: T, pick: (json: unknown) => T |
       clearInterval(timer);
     };
   }, [url, intervalMs, active, pick]);
-  return { data, error };
+  return { data: shown.data, error, loading: shown.url !== url };
 }

@@ -2,22 +2,30 @@
 
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
-import { STATES } from '@/lib/domain/states';
-import type { RequestView } from '@/lib/portal/view';
+import { QUEUE_ORDER } from '@/lib/domain/state-names';
+import type { ListPage, RequestView } from '@/lib/portal/view';
 import { postJson } from '../_components/api';
+import { Pager, formatCount, useCursorTrail } from '../_components/pager';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
 
 type Action = { kind: 'approve' | 'deny' | 'revoke'; request: RequestView };
-const pick = (json: unknown) => (json as { requests?: RequestView[] }).requests;
+const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
 
-export function ApprovalQueue({ initial, models }: { initial: RequestView[]; models: Array<{ id: string; title: string }> }) {
+export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage; pageSize: number; models: Array<{ id: string; title: string }> }) {
   const [state, setState] = useState('all');
   const [model, setModel] = useState('');
   const [requester, setRequester] = useState('');
-  const query = new URLSearchParams({ state, model, requester }).toString();
-  const { data, error } = usePoll(`/api/approvals?${query}`, initial, pick, 3000);
+  // Polling refreshes the page shown; another filter starts again from the first page.
+  const trail = useCursorTrail();
+  const query = new URLSearchParams({ state, model, requester, limit: String(pageSize), ...(trail.cursor ? { cursor: trail.cursor } : {}) });
+  const { data, error, loading } = usePoll(`/api/approvals?${query}`, initial, pick, 3000);
+  const filter = (set: (value: string) => void) => (value: string) => {
+    set(value);
+    trail.reset();
+  };
+  const everyState = Object.values(data.counts).reduce((n, c) => n + c, 0);
   const [action, setAction] = useState<Action>();
   const [result, setResult] = useState<{ ok: boolean; message: string }>();
 
@@ -29,11 +37,11 @@ export function ApprovalQueue({ initial, models }: { initial: RequestView[]; mod
           <label htmlFor="filter-state" className="block text-sm font-medium text-slate-800">
             State
           </label>
-          <select id="filter-state" value={state} onChange={(e) => setState(e.target.value)} className={select}>
-            <option value="all">All states</option>
-            {STATES.map((s) => (
+          <select id="filter-state" value={state} onChange={(e) => filter(setState)(e.target.value)} className={select}>
+            <option value="all">All states ({formatCount(everyState)})</option>
+            {QUEUE_ORDER.map((s) => (
               <option key={s} value={s}>
-                {s}
+                {s} ({formatCount(data.counts[s])})
               </option>
             ))}
           </select>
@@ -42,7 +50,7 @@ export function ApprovalQueue({ initial, models }: { initial: RequestView[]; mod
           <label htmlFor="filter-model" className="block text-sm font-medium text-slate-800">
             Model
           </label>
-          <select id="filter-model" value={model} onChange={(e) => setModel(e.target.value)} className={select}>
+          <select id="filter-model" value={model} onChange={(e) => filter(setModel)(e.target.value)} className={select}>
             <option value="">All models</option>
             {models.map((m) => (
               <option key={m.id} value={m.id}>
@@ -55,7 +63,7 @@ export function ApprovalQueue({ initial, models }: { initial: RequestView[]; mod
           <label htmlFor="filter-requester" className="block text-sm font-medium text-slate-800">
             Requester
           </label>
-          <input id="filter-requester" type="search" value={requester} onChange={(e) => setRequester(e.target.value)} placeholder="part of an email" className={select} />
+          <input id="filter-requester" type="search" value={requester} onChange={(e) => filter(setRequester)(e.target.value)} placeholder="part of an email" className={select} />
         </div>
       </form>
       <div aria-live="polite" className="mt-4 min-h-6">
@@ -66,10 +74,10 @@ export function ApprovalQueue({ initial, models }: { initial: RequestView[]; mod
         )}
         {error && <p className="text-sm text-amber-900">{error}</p>}
       </div>
-      {data.length === 0 ? (
+      {data.total === 0 ? (
         <p className="mt-4 text-slate-700">Nothing matches these filters.</p>
       ) : (
-        <div className="mt-2 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <div aria-busy={loading} className={`mt-2 overflow-x-auto rounded-lg border border-slate-200 bg-white ${loading ? 'opacity-60' : ''}`}>
           <table className="min-w-full text-left text-sm">
             <thead className="bg-slate-100 text-slate-800">
               <tr>
@@ -82,7 +90,7 @@ export function ApprovalQueue({ initial, models }: { initial: RequestView[]; mod
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-200">
-              {data.map((r) => (
+              {data.requests.map((r) => (
                 <tr key={r.id} data-request={r.id}>
                   <td className="px-3 py-2">{r.email}</td>
                   <td className="px-3 py-2">
@@ -119,6 +127,19 @@ export function ApprovalQueue({ initial, models }: { initial: RequestView[]; mod
             </tbody>
           </table>
         </div>
+      )}
+      {(data.total > 0 || trail.index > 0) && (
+        <Pager
+          label="Queue pages"
+          index={trail.index}
+          pageSize={pageSize}
+          shown={data.requests.length}
+          total={data.total}
+          busy={loading}
+          onNext={trail.next}
+          onPrevious={trail.previous}
+          {...(data.nextCursor ? { nextCursor: data.nextCursor } : {})}
+        />
       )}
       {action && (
         <ConfirmDialog

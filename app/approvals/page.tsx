@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { requireUser } from '@/lib/http/pages';
 import { listQueue } from '@/lib/portal/requests';
 import { getRuntime } from '@/lib/runtime';
+import { PAGE_SIZE } from '@/lib/validations/requests';
 import { ApprovalQueue } from './approval-queue';
 
 export const metadata: Metadata = { title: 'Approvals' };
@@ -20,12 +21,13 @@ export default async function ApprovalsPage() {
     );
   }
   const { config, store } = getRuntime();
-  const requests = await listQueue({ store, config }, user, { state: 'all', model: '', requester: '' });
+  // One page, not the namespace: the browser asks for the others as the approver moves.
+  const first = await listQueue({ store, config }, user, { limit: PAGE_SIZE });
   return (
     <main className="mx-auto max-w-6xl px-4 py-8">
       <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
       <p className="mt-2 text-slate-700">Requests waiting for a person come first. Every action asks you to confirm.</p>
-      <ApprovalQueue initial={requests} models={config.models.map((m) => ({ id: m.id, title: m.title }))} />
+      <ApprovalQueue initial={first} pageSize={PAGE_SIZE} models={config.models.map((m) => ({ id: m.id, title: m.title }))} />
     </main>
   );
 }

@@ -1,16 +1,20 @@
 'use client';
 
 import Link from 'next/link';
-import type { RequestView } from '@/lib/portal/view';
+import type { ListPage } from '@/lib/portal/view';
+import { Pager, useCursorTrail } from '../_components/pager';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
 
-const pick = (json: unknown) => (json as { requests?: RequestView[] }).requests;
+const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
 
-export function MyRequests({ initial }: { initial: RequestView[] }) {
-  const { data, error } = usePoll('/api/requests', initial, pick);
-  if (data.length === 0) {
+export function MyRequests({ initial, pageSize }: { initial: ListPage; pageSize: number }) {
+  // Polling refreshes the page shown.
+  const trail = useCursorTrail();
+  const query = new URLSearchParams({ limit: String(pageSize), ...(trail.cursor ? { cursor: trail.cursor } : {}) });
+  const { data, error, loading } = usePoll(`/api/requests?${query}`, initial, pick);
+  if (data.total === 0 && trail.index === 0) {
     return (
       <p className="mt-6 text-slate-700">
         You have no requests yet. <Link href="/" className="text-indigo-800 underline">Pick a model from the catalog.</Link>
@@ -20,8 +24,8 @@ export function MyRequests({ initial }: { initial: RequestView[] }) {
   return (
     <>
       {error && <p className="mt-4 text-sm text-amber-900">{error}</p>}
-      <ul className="mt-6 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white" aria-live="polite">
-        {data.map((r) => (
+      <ul aria-busy={loading} className={`mt-6 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white ${loading ? 'opacity-60' : ''}`} aria-live="polite">
+        {data.requests.map((r) => (
           <li key={r.id} className="flex flex-wrap items-center gap-x-4 gap-y-1 p-4" data-request={r.id}>
             <Link href={`/requests/${r.id}`} className="font-medium text-slate-900 underline-offset-2 hover:underline">
               {r.modelTitle}
@@ -34,6 +38,20 @@ export function MyRequests({ initial }: { initial: RequestView[] }) {
           </li>
         ))}
       </ul>
+      {/* Only someone with more than one page of requests needs to move between them. */}
+      {(data.nextCursor !== undefined || trail.index > 0) && (
+        <Pager
+          label="Pages of my requests"
+          index={trail.index}
+          pageSize={pageSize}
+          shown={data.requests.length}
+          total={data.total}
+          busy={loading}
+          onNext={trail.next}
+          onPrevious={trail.previous}
+          {...(data.nextCursor ? { nextCursor: data.nextCursor } : {})}
+        />
+      )}
     </>
   );
 }

@@ -1,19 +1,9 @@
 import { z } from 'zod';
+import { STATES, type State } from './state-names';
 
-/** Every state a key request can be in; the `keyportal.dev/state` label holds exactly one. */
-export const STATES = [
-  'pending',
-  'in-review',
-  'approved',
-  'issued',
-  'denied',
-  'failed',
-  'revoked',
-  'expired',
-] as const;
+export { QUEUE_ORDER, STATES, type State } from './state-names';
 
 export const stateSchema = z.enum(STATES);
-export type State = z.infer<typeof stateSchema>;
 
 /**
  * The legal moves, as one table (DESIGN.md "States"). Code that changes a state asks
@@ -36,9 +26,6 @@ export const LIVE_STATES: readonly State[] = ['pending', 'in-review', 'approved'
 
 /** States from which nothing more happens on the request itself. */
 export const FINAL_STATES: readonly State[] = ['denied', 'revoked', 'expired'];
-
-/** The order approvers see states in: what waits for a person first, what has ended last. */
-export const QUEUE_ORDER: readonly State[] = ['in-review', 'pending', 'approved', 'failed', 'issued', 'denied', 'revoked', 'expired'];
 
 export class IllegalTransitionError extends Error {
   override readonly name = 'IllegalTransitionError';

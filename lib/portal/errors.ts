@@ -21,3 +21,8 @@ export const approversOnly = (): PortalError => new PortalError(403, 'forbidden'
 /** The same answer whether the request does not exist or belongs to someone else: ids never leak. */
 export const requestNotFound = (id: string): PortalError => new PortalError(404, 'not_found', `no key request with id ${id}`);
 export const conflict = (message: string, request?: unknown): PortalError => new PortalError(409, 'conflict', message, { request });
+/** A paging cursor this listing did not hand out (tampered, or from other filters or an older version). */
+export const badCursor = (): PortalError =>
+  new PortalError(400, 'invalid_cursor', 'cursor: not one this listing handed out (or the filters changed since); start again from the first page, without a cursor', {
+    field: 'cursor',
+  });

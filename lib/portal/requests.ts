@@ -2,11 +2,12 @@ import type { User } from '../auth/roles';
 import type { Config } from '../config';
 import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
 import { type State, isLive } from '../domain/states';
-import { ConflictError, RequestNotFoundError } from '../store/errors';
-import type { Page, PageOptions, RequestStore } from '../store/types';
-import type { QueueQuery } from '../validations/requests';
-import { PortalError, approversOnly, badInput, conflict, requestNotFound } from './errors';
-import { type RequestView, toView } from './view';
+import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
+import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
+import { PortalError, approversOnly, badCursor, badInput, conflict, requestNotFound } from './errors';
+import { type ListPage, type RequestView, toView } from './view';
+
+export type { ListPage } from './view';
 
 export interface PortalDeps {
   store: RequestStore;
@@ -14,7 +15,7 @@ export interface PortalDeps {
   clock?: () => Date;
 }
 
-/** Listings stop here: a person's requests or a queue this long is a problem to page, not to render. */
+/** The rate-limit check's listing of a person's requests stops here. */
 const MAX_PAGES = 20;
 const PAGE = 250;
 
@@ -32,7 +33,40 @@ async function all(list: (page: PageOptions) => Promise<Page>): Promise<KeyReque
 
 const clockOf = (deps: PortalDeps): (() => Date) => deps.clock ?? (() => new Date());
 
-const newestFirst = (a: KeyRequest, b: KeyRequest) => b.createdAt.localeCompare(a.createdAt);
+/** Which page of a listing: the `nextCursor` of the page before (none for the first), and its size. */
+export interface PageParams {
+  cursor?: string;
+  /** 1 to 500 (lib/validations checks it); the store's default of 50 when absent. */
+  limit?: number;
+}
+
+/** The approver queue's filters; absent means "any". `requester` is part of an email. */
+export interface QueueFilter extends PageParams {
+  state?: State | 'all';
+  model?: string;
+  requester?: string;
+}
+
+/** One `store.query`, shaped for callers; a cursor the store cannot use is the caller's 400. */
+async function queryPage(deps: PortalDeps, q: RequestQuery): Promise<ListPage> {
+  try {
+    const page = await deps.store.query(q);
+    return {
+      requests: page.items.map((r) => toView(r, deps.config)),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      total: page.total,
+      counts: page.counts,
+    };
+  } catch (err) {
+    if (err instanceof InvalidCursorError) throw badCursor();
+    throw err;
+  }
+}
+
+const paging = (p: PageParams): Pick<RequestQuery, 'cursor' | 'limit'> => ({
+  ...(p.cursor ? { cursor: p.cursor } : {}),
+  ...(p.limit !== undefined ? { limit: p.limit } : {}),
+});
 
 /** Reads a request the user may see. Another user's request is "not found", exactly like a missing one. */
 async function readVisible(deps: PortalDeps, user: User, id: string): Promise<KeyRequest> {
@@ -69,29 +103,27 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
   return { request: toView(request, deps.config), created };
 }
 
-export async function listOwn(deps: PortalDeps, user: User): Promise<RequestView[]> {
-  const own = await all((p) => deps.store.listByRequester(user.email, p));
-  return own.sort(newestFirst).map((r) => toView(r, deps.config));
+/** A person's own requests, newest first, one page at a time. */
+export async function listOwn(deps: PortalDeps, user: User, page: PageParams = {}): Promise<ListPage> {
+  return queryPage(deps, { email: user.email, order: 'newest', ...paging(page) });
 }
 
 export async function getRequest(deps: PortalDeps, user: User, id: string): Promise<RequestView> {
   return toView(await readVisible(deps, user, id), deps.config);
 }
 
-const QUEUE_ORDER: readonly State[] = ['in-review', 'pending', 'approved', 'failed', 'issued', 'denied', 'revoked', 'expired'];
-
-/** The approver queue: in-review first, then the rest by state, newest first within a state. */
-export async function listQueue(deps: PortalDeps, user: User, q: QueueQuery): Promise<RequestView[]> {
+/** The approver queue, a page at a time: in-review first, then the rest by state, newest first within a state. */
+export async function listQueue(deps: PortalDeps, user: User, q: QueueFilter = {}): Promise<ListPage> {
   if (!user.approver) throw approversOnly();
-  const state = q.state;
-  // One listing, not one per state: the queue is polled every few seconds by every approver.
-  const items = await all((p) => (state === 'all' ? deps.store.listAll(p) : deps.store.listByState(state, p)));
-  const model = q.model.trim();
-  const requester = q.requester.trim().toLowerCase();
-  return items
-    .filter((r) => (!model || r.model === model) && (!requester || r.email.includes(requester)))
-    .sort((a, b) => QUEUE_ORDER.indexOf(a.state) - QUEUE_ORDER.indexOf(b.state) || newestFirst(a, b))
-    .map((r) => toView(r, deps.config));
+  const model = q.model?.trim();
+  const search = q.requester?.trim();
+  return queryPage(deps, {
+    order: 'queue',
+    ...(q.state && q.state !== 'all' ? { state: q.state } : {}),
+    ...(model ? { model } : {}),
+    ...(search ? { search } : {}),
+    ...paging(q),
+  });
 }
 
 export type Decision = 'approve' | 'deny';

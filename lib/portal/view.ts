@@ -26,6 +26,17 @@ export interface RequestView {
   expiresAt?: string;
 }
 
+/** One page of a listing (GET /api/approvals, GET /api/requests), with what the page around it needs. */
+export interface ListPage {
+  requests: RequestView[];
+  /** Present when more rows follow; pass it as `cursor` for the next page. */
+  nextCursor?: string;
+  /** Rows matching the whole query, over all pages. */
+  total: number;
+  /** Rows per state matching every filter but the state one: the queue's state tabs. */
+  counts: Record<State, number>;
+}
+
 export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>): RequestView {
   const title = config.models.find((m) => m.id === r.model)?.title ?? r.model;
   const delivery = config.mail.keyDelivery;

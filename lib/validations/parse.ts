@@ -21,3 +21,10 @@ export function parseJson<T extends z.ZodType>(text: string, schema: T): z.infer
   if (!parsed.success) throw invalid(parsed.error);
   return parsed.data;
 }
+
+/** Parses a URL's query string with its schema: 422 naming the first bad parameter. */
+export function parseQuery<T extends z.ZodType>(url: string, schema: T): z.infer<T> {
+  const parsed = schema.safeParse(Object.fromEntries(new URL(url).searchParams));
+  if (!parsed.success) throw invalid(parsed.error, 'query');
+  return parsed.data;
+}

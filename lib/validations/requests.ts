@@ -23,11 +23,36 @@ export const decisionBody = z
 /** POST /api/requests/:id/revoke */
 export const revokeBody = z.strictObject({ reason: reasonSchema });
 
+/** The rows per page a listing answers when none is asked for, and the most it answers. */
+export const PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+/** An absent or empty query parameter (`?limit=`) means the default. */
+const blank = (v: unknown) => (v === '' ? undefined : v);
+
+const pageParams = {
+  cursor: z.preprocess(blank, z.string().max(2000, 'a cursor has at most 2000 characters').optional()),
+  limit: z.preprocess(
+    blank,
+    z
+      .string()
+      .regex(/^\d{1,6}$/, `expected a whole number from 1 to ${MAX_PAGE_SIZE}`)
+      .transform(Number)
+      .pipe(z.number().min(1, `expected a whole number from 1 to ${MAX_PAGE_SIZE}`).max(MAX_PAGE_SIZE, `at most ${MAX_PAGE_SIZE} rows per page`))
+      .default(PAGE_SIZE),
+  ),
+};
+
+/** GET /api/requests query: a person's own requests, newest first, a page at a time. */
+export const ownQuery = z.object(pageParams);
+export type OwnQuery = z.infer<typeof ownQuery>;
+
 /** GET /api/approvals query */
 export const queueQuery = z.object({
-  state: z.enum([...STATES, 'all']).default('all'),
+  state: z.preprocess(blank, z.enum([...STATES, 'all']).default('all')),
   model: z.string().max(200).default(''),
   requester: z.string().max(254).default(''),
+  ...pageParams,
 });
 export type QueueQuery = z.infer<typeof queueQuery>;
 

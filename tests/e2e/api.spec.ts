@@ -85,6 +85,34 @@ test('ids that do not exist or belong to someone else are 404, and decisions nee
   expect(Number(await version(id))).toBeGreaterThanOrEqual(Number(decided));
 });
 
+test('the queue and "my requests" answer a page at a time, and name a bad limit or cursor', async ({ browser }) => {
+  const requester = await personPage(browser);
+  const email = unique('pages');
+  await signIn(requester, email);
+  const ids = [await createOne(requester.request, 'experimental'), await createOne(requester.request, 'gpt-4o')];
+  const own = (await (await requester.request.get('/api/requests?limit=1')).json()) as { requests: Array<{ id: string }>; nextCursor?: string; total: number };
+  expect([own.requests.length, own.total, typeof own.nextCursor]).toEqual([1, 2, 'string']);
+  const rest = (await (await requester.request.get(`/api/requests?limit=1&cursor=${encodeURIComponent(own.nextCursor ?? '')}`)).json()) as typeof own;
+  expect([...own.requests, ...rest.requests].map((r) => r.id).sort()).toEqual([...ids].sort());
+  expect(rest.nextCursor).toBeUndefined();
+
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com');
+  const queue = (await (await approver.request.get(`/api/approvals?requester=${encodeURIComponent(email)}`)).json()) as { requests: unknown[]; total: number; counts: Record<string, number> };
+  expect(queue.total).toBe(2);
+  expect(Object.values(queue.counts).reduce((n, c) => n + c, 0)).toBe(2);
+  for (const [query, status, field] of [
+    ['limit=501', 422, 'limit'],
+    ['limit=zero', 422, 'limit'],
+    ['state=waiting', 422, 'state'],
+    ['cursor=forged', 400, 'cursor'],
+  ] as const) {
+    const res = await approver.request.get(`/api/approvals?${query}`);
+    expect([query, res.status(), ((await res.json()) as { error: { field?: string } }).error.field]).toEqual([query, status, field]);
+  }
+  expect((await requester.request.get('/api/requests?limit=501')).status()).toBe(422);
+});
+
 test('the webhook refuses forged and stale signatures and a conflicting decision, and leaves the request alone', async ({ page, request }) => {
   await signIn(page, unique('hook'));
   const id = await createOne(page.request);

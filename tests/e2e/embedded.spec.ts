@@ -1,5 +1,9 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { accessible, requestThroughCatalog, shot, signIn, unique } from './helpers';
+import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
+import { encodeNewRequest } from '@/lib/store/secret-codec';
+import { accessible, env, requestThroughCatalog, shot, signIn, unique } from './helpers';
 
 // The portal exactly as `npm run portal` runs it: local store, development keys, mail outbox.
 
@@ -63,4 +67,59 @@ test('on a phone the catalog fits the screen and a request is still two taps', a
   expect(id).toMatch(/^[a-z2-7]{12}$/);
   await accessible(page);
   await context.close();
+});
+
+test('an approver moves to the next page of a long queue and back, with the keyboard', async ({ page }) => {
+  // Sixty requests from one team, put in the store's folder the way an admin's hand edit would be
+  // (each file whole, by rename); the loop holds them for review (no plugin decides Mistral).
+  const team = `pager${Date.now().toString(36)}`;
+  const dir = env().embeddedRequestsDir;
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 60; i++) {
+    const secret = encodeNewRequest({ id: newRequestId(), email: `p${i}@${team}.example.com`, model: 'mistral/mistral-large', createdAt: rfc3339(new Date(Date.now() - i * 1000)) });
+    secret.metadata.resourceVersion = '1';
+    const tmp = path.join(dir, `.seed-${secret.metadata.name}`);
+    writeFileSync(tmp, JSON.stringify(secret));
+    renameSync(tmp, path.join(dir, `${secret.metadata.name}.json`));
+  }
+
+  await signIn(page, 'admin@example.com', '/approvals');
+  await page.goto('/approvals');
+  await page.getByLabel('Requester').fill(team);
+  // The state filter counts what each state holds under the other filters.
+  const option = (text: string) => page.getByLabel('State').locator('option', { hasText: text });
+  await expect(option('in-review (60)')).toHaveCount(1, { timeout: 20_000 });
+  await expect(option('All states (60)')).toHaveCount(1);
+  const rows = page.locator('tr[data-request]');
+  const position = page.getByTestId('page-position');
+  await expect(position).toContainText('Showing 1–50 of 60');
+  await expect(rows).toHaveCount(50);
+  const onFirst = await rows.first().getAttribute('data-request');
+
+  const next = page.getByRole('button', { name: 'Next page' });
+  const previous = page.getByRole('button', { name: 'Previous page' });
+  await expect(previous).toHaveAttribute('aria-disabled', 'true');
+  await next.focus();
+  await page.keyboard.press('Enter');
+  await expect(position).toContainText('Showing 51–60 of 60');
+  await expect(rows).toHaveCount(10);
+  await expect(page.locator(`tr[data-request="${onFirst}"]`)).toHaveCount(0);
+  // The last page: "Next page" cannot be used, but keeps the focus.
+  await expect(next).toHaveAttribute('aria-disabled', 'true');
+  await expect(next).toBeFocused();
+  await accessible(page);
+  await shot(page, 'approvals-second-page');
+
+  await page.keyboard.press('Shift+Tab');
+  await expect(previous).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(position).toContainText('Showing 1–50 of 60');
+  await expect(rows).toHaveCount(50);
+  await expect(rows.first()).toHaveAttribute('data-request', onFirst ?? '');
+
+  // Another filter starts again from the first page.
+  await next.click();
+  await expect(position).toContainText('Showing 51–60 of 60');
+  await page.getByLabel('State').selectOption('in-review');
+  await expect(position).toContainText('Showing 1–50 of 60');
 });

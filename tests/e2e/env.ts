@@ -10,6 +10,8 @@ export interface E2eEnv {
   /** The SMTP server writes each message it receives here as JSON. */
   mailDir: string;
   outboxDir: string;
+  /** The embedded portal's request folder (its local store). */
+  embeddedRequestsDir: string;
 }
 
 export const E2E_ENV_FILE = path.resolve(import.meta.dirname, '../../test-results/e2e/env.json');

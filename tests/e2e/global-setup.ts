@@ -121,7 +121,7 @@ export default async function globalSetup() {
     throw err;
   }
 
-  const env: E2eEnv = { embeddedUrl, clusterUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox') };
+  const env: E2eEnv = { embeddedUrl, clusterUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox'), embeddedRequestsDir: path.join(data, 'requests') };
   writeFileSync(E2E_ENV_FILE, JSON.stringify(env));
   return stop;
 }

@@ -1,14 +1,15 @@
 import { signedIn } from '@/lib/http/context';
 import { handle, json } from '@/lib/http/respond';
 import { listQueue } from '@/lib/portal/requests';
-import { invalid } from '@/lib/validations/parse';
+import { parseQuery } from '@/lib/validations/parse';
 import { queueQuery } from '@/lib/validations/requests';
 
+/** `?state=&model=&requester=&cursor=&limit=` → `{ requests, nextCursor?, total, counts }`. */
 export function GET(req: Request) {
   return handle(async () => {
     const { deps, user } = await signedIn();
-    const parsed = queueQuery.safeParse(Object.fromEntries(new URL(req.url).searchParams));
-    if (!parsed.success) throw invalid(parsed.error, 'query');
-    return json({ requests: await listQueue(deps, user, parsed.data) });
+    const query = parseQuery(req.url, queueQuery);
+    const { requests, nextCursor, total, counts } = await listQueue(deps, user, query);
+    return json({ requests, nextCursor, total, counts });
   });
 }

@@ -3,12 +3,15 @@ import { signedIn } from '@/lib/http/context';
 import { assertSameOrigin } from '@/lib/http/origin';
 import { handle, json } from '@/lib/http/respond';
 import { createRequest, listOwn } from '@/lib/portal/requests';
-import { createRequestBody } from '@/lib/validations/requests';
+import { parseQuery } from '@/lib/validations/parse';
+import { createRequestBody, ownQuery } from '@/lib/validations/requests';
 
-export function GET() {
+/** `?cursor=&limit=` → `{ requests, nextCursor?, total }`, newest first. */
+export function GET(req: Request) {
   return handle(async () => {
     const { deps, user } = await signedIn();
-    return json({ requests: await listOwn(deps, user) });
+    const { requests, nextCursor, total } = await listOwn(deps, user, parseQuery(req.url, ownQuery));
+    return json({ requests, nextCursor, total });
   });
 }
 
