@@ -23,14 +23,21 @@ export interface KeyRequest {
   trace?: TraceEntry[];
   /** Set while a step waits to be retried (gateway or SMTP down). */
   retry?: RetryInfo;
-  /** `<state> <time>`: a replica claimed sending that state's email at that time. */
-  notifying?: string;
+  /** Which decision decidedBy/decidedAt/reason describe; a state label that differs was edited by hand (kubectl). */
+  decision?: 'approved' | 'denied';
+  /** A replica claimed sending that state's email at that time. */
+  notifying?: NotifyClaim;
   /** The Secret's uid, so Kubernetes Events attach to it. */
   uid?: string;
   /** True once `data.key` holds a key; the value itself is read only through the store's `readKey`. */
   hasKey: boolean;
   /** Opaque version of the stored object; every update must carry the one it read. */
   resourceVersion: string;
+}
+
+export interface NotifyClaim {
+  state: State;
+  at: string;
 }
 
 // Crockford-free lowercase base32 (RFC 4648 alphabet, lower-cased): valid in DNS names and labels.

@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
 import { type State, isLive } from '../domain/states';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
+import { retryOnConflict } from '../store/retry-on-conflict';
 import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
 import { PortalError, approversOnly, badCursor, badInput, conflict, requestNotFound } from './errors';
 import { type ListPage, type RequestView, toView } from './view';
@@ -140,28 +141,20 @@ export async function applyDecision(
   reason: string | undefined,
   now: () => Date,
 ): Promise<{ request: KeyRequest; changed: boolean }> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const state: 'approved' | 'denied' = decision === 'approve' ? 'approved' : 'denied';
+  return retryOnConflict(async () => {
     const r = await store.get(id);
     if (r.state === 'pending' || r.state === 'in-review') {
-      const state = decision === 'approve' ? 'approved' : 'denied';
-      try {
-        const request = await store.update(r, {
-          state,
-          decidedBy,
-          decidedAt: rfc3339(now()),
-          reason: reason ?? (decision === 'approve' ? 'Approved' : 'Denied'),
-        });
-        return { request, changed: true };
-      } catch (err) {
-        if (err instanceof ConflictError) continue;
-        throw err;
-      }
+      const change = { state, decision: state, decidedBy, decidedAt: rfc3339(now()), reason: reason ?? (decision === 'approve' ? 'Approved' : 'Denied') };
+      return { request: await store.update(r, change), changed: true };
     }
     const same = decision === 'approve' ? ['approved', 'issued'].includes(r.state) : r.state === 'denied';
     if (same) return { request: r, changed: false };
     throw new DecidedError(r);
-  }
-  throw conflict(`request ${id} keeps changing; try again`);
+  }).catch((err: unknown) => {
+    if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
+    throw err;
+  });
 }
 
 /** The request was already decided the other way (or has ended). */
@@ -189,18 +182,14 @@ export async function decide(deps: PortalDeps, user: User, id: string, decision:
 /** Revoking an issued key: the loop deletes it at the gateway and tells the requester. */
 export async function revoke(deps: PortalDeps, user: User, id: string, reason: string): Promise<RequestView> {
   if (!user.approver) throw approversOnly();
-  for (let attempt = 0; attempt < 5; attempt++) {
+  return retryOnConflict(async () => {
     const r = await readVisible(deps, user, id);
     if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config));
-    try {
-      const updated = await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason });
-      return toView(updated, deps.config);
-    } catch (err) {
-      if (err instanceof ConflictError) continue;
-      throw err;
-    }
-  }
-  throw conflict(`request ${id} keeps changing; try again`);
+    return toView(await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason }), deps.config);
+  }).catch((err: unknown) => {
+    if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
+    throw err;
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   type KeyRequest,
+  type NotifyClaim,
   emailSchema,
   idFromSecretName,
   modelIdSchema,
@@ -35,6 +36,8 @@ export const ANNOTATION = {
   trace: 'keyportal.dev/trace',
   retry: 'keyportal.dev/retry',
   notifying: 'keyportal.dev/notifying',
+  // Which decision decided-by/decided-at/reason describe: a state label that differs was set by hand.
+  decision: 'keyportal.dev/decision',
   // When the requester saw the key on the reveal page (portal delivery): it is shown once.
   revealedAt: 'keyportal.dev/revealed-at',
 } as const;
@@ -71,8 +74,9 @@ export interface RequestChange {
   trace?: TraceEntry[];
   /** Why the next step waits and until when; null clears it. */
   retry?: RetryInfo | null;
-  /** A claim on sending the email for a state (`<state> <time>`); null releases it. */
-  notifying?: string | null;
+  /** A claim on sending the email for a state; null releases it. */
+  notifying?: NotifyClaim | null;
+  decision?: 'approved' | 'denied';
   /** The minted key; stored base64 in `data.key` and nowhere else. */
   key?: string;
   revealedAt?: string;
@@ -98,7 +102,8 @@ export function toPatch(change: RequestChange): SecretPatch {
   set(ANNOTATION.expiresAt, change.expiresAt);
   set(ANNOTATION.trace, change.trace && JSON.stringify(change.trace));
   set(ANNOTATION.retry, change.retry === null ? null : change.retry && JSON.stringify(change.retry));
-  set(ANNOTATION.notifying, change.notifying);
+  set(ANNOTATION.notifying, change.notifying === null ? null : change.notifying && JSON.stringify(change.notifying));
+  set(ANNOTATION.decision, change.decision);
   set(ANNOTATION.revealedAt, change.revealedAt);
   if (change.key !== undefined) patch.data = { key: Buffer.from(change.key, 'utf8').toString('base64') };
   return patch;
@@ -129,6 +134,7 @@ const storedSecretSchema = z.object({
       [ANNOTATION.trace]: z.string().optional(),
       [ANNOTATION.retry]: z.string().optional(),
       [ANNOTATION.notifying]: z.string().optional(),
+      [ANNOTATION.decision]: z.enum(['approved', 'denied']).optional(),
       [ANNOTATION.revealedAt]: timestampSchema.optional(),
     }),
   }),
@@ -190,7 +196,9 @@ export function decodeRequest(raw: unknown): KeyRequest {
   if (trace) request.trace = trace;
   const retry = lenientJson(a[ANNOTATION.retry], retryInfoSchema);
   if (retry) request.retry = retry;
-  if (a[ANNOTATION.notifying]) request.notifying = a[ANNOTATION.notifying];
+  const claim = notifyClaim(a[ANNOTATION.notifying]);
+  if (claim) request.notifying = claim;
+  if (a[ANNOTATION.decision]) request.decision = a[ANNOTATION.decision];
   const optional = {
     decidedAt: a[ANNOTATION.decidedAt],
     decidedBy: a[ANNOTATION.decidedBy],
@@ -280,6 +288,17 @@ function sharedTrace(text: string | undefined): TraceEntry[] | undefined {
   const frozen = Object.freeze(parsed.map((t) => Object.freeze(t)));
   if (traces.size < INTERN_LIMIT) traces.set(text, frozen);
   return frozen as TraceEntry[];
+}
+
+const claimSchema = z.object({ state: stateSchema, at: timestampSchema });
+
+/** The email claim: JSON, or `<state> <time>` as replicas before the JSON form wrote it. */
+function notifyClaim(text: string | undefined): NotifyClaim | undefined {
+  if (!text) return undefined;
+  if (text.startsWith('{')) return lenientJson(text, claimSchema);
+  const [state, at] = text.split(' ');
+  const legacy = claimSchema.safeParse({ state, at });
+  return legacy.success ? legacy.data : undefined;
 }
 
 /** Parses a machine-written JSON annotation; a hand-mangled one reads as absent, not as fatal. */

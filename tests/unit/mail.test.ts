@@ -25,9 +25,17 @@ const ctx = { portalUrl: 'https://keys.example.com', portalTitle: 'Keyportal', g
 const message = { to: ['ada@example.com'], subject: 'Hello', text: 'plain', html: '<p>html</p>' };
 
 const servers: TestSmtp[] = [];
+const mailers: SmtpMailer[] = [];
 afterEach(async () => {
+  // The mailer pools its connections, as the loop's does; the loop closes it when it stops.
+  for (const m of mailers.splice(0)) m.close();
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
+function mailerFor(...args: ConstructorParameters<typeof SmtpMailer>): SmtpMailer {
+  const m = new SmtpMailer(...args);
+  mailers.push(m);
+  return m;
+}
 async function smtp(options: ConstructorParameters<typeof TestSmtp>[0]) {
   const s = new TestSmtp(options);
   await s.start();
@@ -63,7 +71,7 @@ describe('mail templates', () => {
 describe('SMTP delivery to a real SMTP server', () => {
   it('sends over plain SMTP and the header block holds no injected header', async () => {
     const server = await smtp({});
-    const mailer = new SmtpMailer('Keyportal <k@example.com>', { ...server.address, security: 'none' }, undefined);
+    const mailer = mailerFor('Keyportal <k@example.com>', { ...server.address, security: 'none' }, undefined);
     await mailer.send({ ...endingMessage('denied', request, ctx), to: ['ada@example.com'] });
     expect(server.messages).toHaveLength(1);
     expect(server.messages[0]?.to).toEqual(['ada@example.com']);
@@ -73,7 +81,7 @@ describe('SMTP delivery to a real SMTP server', () => {
   it('requires STARTTLS and authenticates, trusting the CA named in config', async () => {
     const { key, cert, caFile } = makeServerCert();
     const server = await smtp({ starttls: true, tls: { key, cert }, auth: { user: 'mailer', pass: 'pw-123' } });
-    const mailer = new SmtpMailer('k@example.com', { ...server.address, security: 'starttls', user: 'mailer', caFile }, 'pw-123');
+    const mailer = mailerFor('k@example.com', { ...server.address, security: 'starttls', user: 'mailer', caFile }, 'pw-123');
     await mailer.send(message);
     expect(server.messages[0]?.authUser).toBe('mailer');
   });
@@ -81,14 +89,14 @@ describe('SMTP delivery to a real SMTP server', () => {
   it('speaks TLS from the first byte', async () => {
     const { key, cert, caFile } = makeServerCert();
     const server = await smtp({ secure: true, tls: { key, cert } });
-    await new SmtpMailer('k@example.com', { ...server.address, security: 'tls', caFile }, undefined).send(message);
+    await mailerFor('k@example.com', { ...server.address, security: 'tls', caFile }, undefined).send(message);
     expect(server.messages).toHaveLength(1);
   });
 
   it('refuses a server whose certificate it cannot verify', async () => {
     const { key, cert } = makeServerCert();
     const server = await smtp({ starttls: true, tls: { key, cert } });
-    const err = await new SmtpMailer('k@example.com', { ...server.address, security: 'starttls' }, undefined).send(message).catch((e: unknown) => e);
+    const err = await mailerFor('k@example.com', { ...server.address, security: 'starttls' }, undefined).send(message).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MailUnavailableError);
     expect(server.messages).toHaveLength(0);
   });
@@ -96,13 +104,13 @@ describe('SMTP delivery to a real SMTP server', () => {
   it('a wrong password or a server that is down gives MailUnavailableError without the password', async () => {
     const { key, cert, caFile } = makeServerCert();
     const server = await smtp({ starttls: true, tls: { key, cert }, auth: { user: 'mailer', pass: 'right' } });
-    const wrong = await new SmtpMailer('k@example.com', { ...server.address, security: 'starttls', user: 'mailer', caFile }, 'wrong-pw-987')
+    const wrong = await mailerFor('k@example.com', { ...server.address, security: 'starttls', user: 'mailer', caFile }, 'wrong-pw-987')
       .send(message)
       .catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(MailUnavailableError);
     expect((wrong as Error).message).toMatch(/EAUTH/);
     expect((wrong as Error).message).not.toContain('wrong-pw-987');
-    const down = await new SmtpMailer('k@example.com', { host: '127.0.0.1', port: 1, security: 'none' }, undefined).send(message).catch((e: unknown) => e);
+    const down = await mailerFor('k@example.com', { host: '127.0.0.1', port: 1, security: 'none' }, undefined).send(message).catch((e: unknown) => e);
     expect(down).toBeInstanceOf(MailUnavailableError);
     expect((down as Error).message).toContain('127.0.0.1:1');
   });

@@ -1,0 +1,126 @@
+import type { KeyRequest } from '../domain/key-request';
+import type { RetryInfo } from '../domain/retry';
+import type { State } from '../domain/states';
+
+/** What the planner needs to know beyond the request itself. */
+export interface PlanSettings {
+  /** Model ids in the catalog. */
+  catalog: ReadonlySet<string>;
+  /** Approvers emailed when a request waits for review. */
+  reviewNotify: readonly string[];
+  /** How long a replica's claim on sending an email stands before another may send it. */
+  notifyClaimSeconds: number;
+  /** A kubectl denial waits this long for a following `kubectl annotate … reason=`. */
+  kubectlGraceSeconds: number;
+}
+
+/** Emails go out once per state; these are the states that send one, and to whom. */
+export type Notice = { state: 'in-review'; to: 'approvers' } | { state: 'issued' | 'denied' | 'failed' | 'expired' | 'revoked'; to: 'requester' };
+
+/**
+ * The one next step a request needs, read from the request alone. The reconciler executes it;
+ * every step is safe to repeat after a crash at any point, because its effects are recorded on
+ * the request (or found at the gateway) before the step is considered done.
+ */
+export type Step =
+  /** Nothing to do until the request changes. */
+  | { kind: 'done' }
+  /** Nothing to do for `ms` (a retry is due, another replica holds a claim, a grace period, an expiry). */
+  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' }
+  /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
+  | { kind: 'decide' }
+  /** approved or denied by a label edit: record who decided (kubectl) and why. */
+  | { kind: 'record-kubectl-decision'; state: 'approved' | 'denied' }
+  /** approved, but the model left the catalog: end failed. */
+  | { kind: 'fail-not-in-catalog' }
+  /** approved without a key: generate one and store it (before the gateway hears of it). */
+  | { kind: 'store-key' }
+  /** approved with a stored key: register it at the gateway unless it exists, then issued + email. */
+  | { kind: 'mint' }
+  /** issued and past its expiry. */
+  | { kind: 'expire' }
+  /** revoked, with a key that may still be live at the gateway: delete it, then email. */
+  | { kind: 'revoke-at-gateway'; notice: Notice }
+  /** An email is owed for the current state. */
+  | { kind: 'notify'; notice: Notice };
+
+/**
+ * Whether the decision the request records is the one its state label shows. A label edit
+ * (kubectl) changes the state without it; requests written before the `decision` annotation
+ * existed count as recorded when they name a decider.
+ */
+export function decisionRecorded(r: KeyRequest): boolean {
+  if (r.decision !== undefined) return r.decision === r.state;
+  return Boolean(r.decidedBy && r.decidedAt && !(r.reason ?? '').startsWith(LEGACY_HELD_PREFIX));
+}
+/** Only for requests stored before the `decision` annotation: how in-review reasons began. */
+export const LEGACY_HELD_PREFIX = 'Held for review: ';
+
+/** Milliseconds until a stored retry of `step` is due; 0 when none waits. */
+function retryWait(r: KeyRequest, step: RetryInfo['step'], now: number): number {
+  if (r.retry?.step !== step) return 0;
+  return Math.max(0, Date.parse(r.retry.at) - now);
+}
+
+/** Milliseconds another replica's claim on this state's email still stands; 0 if none. */
+function claimWait(r: KeyRequest, state: State, now: number, ttlMs: number): number {
+  const claim = r.notifying;
+  if (!claim || claim.state !== state) return 0;
+  const at = Date.parse(claim.at);
+  if (Number.isNaN(at)) return 0;
+  return Math.max(0, at + ttlMs - now);
+}
+
+function notifyStep(r: KeyRequest, notice: Notice, now: number, s: PlanSettings): Step {
+  if (r.notified === notice.state) return { kind: 'done' };
+  const retry = retryWait(r, 'notify', now);
+  if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
+  const claim = claimWait(r, notice.state, now, s.notifyClaimSeconds * 1000);
+  if (claim > 0) return { kind: 'wait', ms: claim, why: 'claim' };
+  return { kind: 'notify', notice };
+}
+
+/** The state → next step table. Pure: the same request, time and settings give the same step. */
+export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
+  switch (r.state) {
+    case 'pending':
+      return { kind: 'decide' };
+    case 'in-review':
+      return notifyStep(r, { state: 'in-review', to: 'approvers' }, now, s);
+    case 'approved': {
+      if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'approved' };
+      const retry = retryWait(r, 'mint', now);
+      if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
+      if (!s.catalog.has(r.model)) return { kind: 'fail-not-in-catalog' };
+      return r.hasKey ? { kind: 'mint' } : { kind: 'store-key' };
+    }
+    case 'issued': {
+      if (r.notified !== 'issued') return notifyStep(r, { state: 'issued', to: 'requester' }, now, s);
+      if (!r.expiresAt) return { kind: 'done' };
+      const left = Date.parse(r.expiresAt) - now;
+      return left <= 0 ? { kind: 'expire' } : { kind: 'wait', ms: left, why: 'expiry' };
+    }
+    case 'revoked': {
+      if (r.notified === 'revoked') return { kind: 'done' };
+      const retry = retryWait(r, 'revoke', now);
+      if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
+      // Deleting at the gateway is repeatable ("already gone" is fine), so it is done again
+      // on every attempt at the email rather than recorded with a write of its own.
+      const next = notifyStep(r, { state: 'revoked', to: 'requester' }, now, s);
+      return next.kind === 'notify' && r.hasKey ? { kind: 'revoke-at-gateway', notice: next.notice } : next;
+    }
+    case 'denied': {
+      if (r.notified === 'denied') return { kind: 'done' };
+      if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'denied' };
+      // Give `kubectl annotate … reason=` that follows `kubectl label … denied` time to land.
+      if (r.decidedBy === 'kubectl' && r.decidedAt) {
+        const grace = Date.parse(r.decidedAt) + s.kubectlGraceSeconds * 1000 - now;
+        if (grace > 0) return { kind: 'wait', ms: grace, why: 'kubectl-grace' };
+      }
+      return notifyStep(r, { state: 'denied', to: 'requester' }, now, s);
+    }
+    case 'failed':
+    case 'expired':
+      return notifyStep(r, { state: r.state, to: 'requester' }, now, s);
+  }
+}

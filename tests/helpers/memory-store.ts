@@ -1,0 +1,94 @@
+import { type KeyRequest, newRequestId, rfc3339, secretName } from '@/lib/domain/key-request';
+import { type State, assertTransition } from '@/lib/domain/states';
+import { ConflictError, RequestNotFoundError } from '@/lib/store/errors';
+import { RequestIndex } from '@/lib/store/request-index';
+import { type RequestChange, type SecretObject, applyChange, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestQuery, RequestStore, WatchEvent } from '@/lib/store/types';
+
+/**
+ * The store contract in memory, for unit tests of the loop: the same codec as the real stores
+ * (Secrets in, requests out), versions checked on every write, and every call counted.
+ */
+export class MemoryStore implements RequestStore {
+  readonly kind = 'local' as const;
+  readonly secrets = new Map<string, SecretObject>();
+  readonly calls = { create: 0, get: 0, readKey: 0, update: 0, query: 0 };
+  private readonly index = new RequestIndex();
+  private version = 0;
+
+  constructor(private readonly clock: () => Date = () => new Date()) {}
+
+  async create(input: { email: string; model: string }): Promise<CreateResult> {
+    this.calls.create++;
+    const existing = this.index.livePair(input.email, input.model)[0];
+    if (existing) return { request: existing, created: false };
+    const secret = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });
+    return { request: this.save(secret), created: true };
+  }
+
+  async get(id: string): Promise<KeyRequest> {
+    this.calls.get++;
+    const found = this.index.get(id);
+    if (!found) throw new RequestNotFoundError(id);
+    return found;
+  }
+
+  async readKey(id: string): Promise<string | undefined> {
+    this.calls.readKey++;
+    const secret = this.secrets.get(id);
+    if (!secret) throw new RequestNotFoundError(id);
+    return decodeKey(secret);
+  }
+
+  async listByRequester(email: string, page?: PageOptions): Promise<Page> {
+    return this.index.list({ email }, page);
+  }
+
+  async listByState(state: State, page?: PageOptions): Promise<Page> {
+    return this.index.list({ state }, page);
+  }
+
+  async listAll(page?: PageOptions): Promise<Page> {
+    return this.index.list({}, page);
+  }
+
+  async query(q: RequestQuery): Promise<QueryPage> {
+    this.calls.query++;
+    return this.index.query(q);
+  }
+
+  async update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest> {
+    this.calls.update++;
+    if (change.state !== undefined && change.state !== read.state) assertTransition(read.state, change.state);
+    const current = this.secrets.get(read.id);
+    if (!current) throw new RequestNotFoundError(read.id);
+    if (current.metadata.resourceVersion !== read.resourceVersion) throw new ConflictError(read.id);
+    return this.save(applyChange(current, change));
+  }
+
+  /** What `kubectl label`/`annotate` does: a write that skips the transition table. */
+  edit(id: string, edit: (secret: SecretObject) => void): KeyRequest {
+    const current = structuredClone(this.secrets.get(id));
+    if (!current) throw new RequestNotFoundError(id);
+    edit(current);
+    return this.save(current);
+  }
+
+  async watch(_onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+
+  async ping(): Promise<void> {}
+
+  warm(): void {}
+
+  private save(secret: SecretObject): KeyRequest {
+    secret.metadata.resourceVersion = String(++this.version);
+    const request = decodeRequest(secret);
+    this.secrets.set(request.id, secret);
+    this.index.put(request);
+    return request;
+  }
+}
+
+export const nameOf = secretName;

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { KeyRequest } from '@/lib/domain/key-request';
+import type { State } from '@/lib/domain/states';
+import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type MintInput } from '@/lib/gateway/types';
+import type { EventRecorder, LoopEvent } from '@/lib/loop/events';
+import type { FailpointName } from '@/lib/loop/failpoints';
+import { type PlanSettings, type Step, plan } from '@/lib/loop/plan';
+import { Reconciler, type ReconcilerSettings } from '@/lib/loop/reconciler';
+import type { MailMessage, Mailer } from '@/lib/mail/types';
+import { buildPlugins } from '@/plugins';
+import { MemoryStore } from '../helpers/memory-store';
+import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
+
+// The reconciler alone, with in-memory fakes and a clock the test moves: no servers, no sleeps.
+
+class FakeGateway implements Gateway {
+  readonly kind = 'local' as const;
+  readonly keys = new Map<string, MintInput>();
+  readonly calls: string[] = [];
+  /** Thrown by the next calls, in order. */
+  readonly faults: Error[] = [];
+
+  newKey(): string {
+    return `sk-kp-${randomBytes(12).toString('hex')}`;
+  }
+  async generateKey(input: MintInput): Promise<{ expiresAt?: string }> {
+    this.calls.push('generate');
+    const fault = this.faults.shift();
+    if (fault) throw fault;
+    if (this.keys.has(input.key) || [...this.keys.values()].some((k) => k.alias === input.alias)) throw new KeyAlreadyExistsError();
+    this.keys.set(input.key, input);
+    return { expiresAt: '2026-03-01T00:00:00Z' };
+  }
+  async keyExists(key: string): Promise<boolean> {
+    this.calls.push('info');
+    return this.keys.has(key);
+  }
+  async deleteKey(key: string): Promise<void> {
+    this.calls.push('delete');
+    const fault = this.faults.shift();
+    if (fault) throw fault;
+    this.keys.delete(key);
+  }
+  async listModels(): Promise<string[]> {
+    return TEST_MODELS.map((m) => m.id);
+  }
+}
+
+class FakeMailer implements Mailer {
+  readonly kind = 'outbox' as const;
+  readonly sent: MailMessage[] = [];
+  send = async (m: MailMessage) => void this.sent.push(m);
+  close(): void {}
+}
+
+class FakeEvents implements EventRecorder {
+  readonly events: LoopEvent[] = [];
+  record = async (_r: unknown, e: LoopEvent) => void this.events.push(e);
+  recordOnSecret = async (_s: unknown, e: LoopEvent) => void this.events.push(e);
+}
+
+/** Stands in for SIGKILL at a failpoint: the pass stops there, as the process would. */
+class Crash extends Error {}
+
+const SETTINGS: ReconcilerSettings = {
+  approvalsDefault: 'review',
+  models: TEST_MODELS.map((m) => ({ description: '', featured: false, limits: {}, ...m })),
+  keyDelivery: 'email',
+  portalUrl: 'http://portal.test',
+  portalTitle: 'Keyportal',
+  gatewayUrl: 'https://llm.test',
+  reviewNotify: ['approvers@example.com'],
+  retry: { initialSeconds: 1, maxSeconds: 8 },
+  notifyClaimSeconds: 30,
+  kubectlGraceSeconds: 15,
+};
+
+function world(options: { crashAt?: FailpointName } = {}) {
+  let now = Date.parse('2026-02-01T12:00:00Z');
+  const clock = () => new Date(now);
+  const store = new MemoryStore(clock);
+  const gateway = new FakeGateway();
+  const mailer = new FakeMailer();
+  const events = new FakeEvents();
+  const make = (crashAt?: FailpointName) =>
+    new Reconciler({
+      store,
+      gateway,
+      mailer,
+      events,
+      plugins: buildPlugins(TEST_PLUGINS, {}),
+      settings: SETTINGS,
+      clock,
+      failpoint: (name) => {
+        if (name === crashAt) throw new Crash(name);
+      },
+    });
+  const reconciler = make(options.crashAt);
+  const signal = new AbortController().signal;
+  return {
+    store,
+    gateway,
+    mailer,
+    events,
+    reconciler,
+    /** A new process: no memory of the pass before. */
+    restart: () => make(),
+    run: (id: string, r = reconciler) => r.reconcile(id, signal),
+    advance: (ms: number) => void (now += ms),
+  };
+}
+
+const PLAN: PlanSettings = { catalog: new Set(TEST_MODELS.map((m) => m.id)), reviewNotify: ['a@example.com'], notifyClaimSeconds: 30, kubectlGraceSeconds: 15 };
+const NOW = Date.parse('2026-02-01T12:00:00Z');
+const at = (ms: number) => new Date(NOW + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function req(state: State, over: Partial<KeyRequest> = {}): KeyRequest {
+  return { id: 'aaaaaaaaaaaa', email: 'ada@example.com', model: 'gpt-4o', state, createdAt: at(-60_000), hasKey: false, resourceVersion: '7', ...over };
+}
+
+const decided = (state: 'approved' | 'denied') => ({ decision: state, decidedBy: 'plugin:whitelist', decidedAt: at(-1000) });
+
+describe('plan: the state → next step table', () => {
+  const rows: Array<[string, KeyRequest, Step]> = [
+    ['pending is decided', req('pending'), { kind: 'decide' }],
+    ['in-review emails the approvers once', req('in-review'), { kind: 'notify', notice: { state: 'in-review', to: 'approvers' } }],
+    ['in-review already emailed waits for a person', req('in-review', { notified: 'in-review' }), { kind: 'done' }],
+    ['approved by a label edit is recorded first', req('approved'), { kind: 'record-kubectl-decision', state: 'approved' }],
+    ['approved, key not stored yet', req('approved', decided('approved')), { kind: 'store-key' }],
+    ['approved with a stored key is minted', req('approved', { ...decided('approved'), hasKey: true }), { kind: 'mint' }],
+    ['approved, retry not due', req('approved', { ...decided('approved'), hasKey: true, retry: { step: 'mint', attempt: 2, at: at(4000), error: 'x' } }), { kind: 'wait', ms: 4000, why: 'retry' }],
+    ['approved, model left the catalog', req('approved', { ...decided('approved'), model: 'gone' }), { kind: 'fail-not-in-catalog' }],
+    ['approved by a plugin, then denied with kubectl', req('denied', decided('approved')), { kind: 'record-kubectl-decision', state: 'denied' }],
+    ['issued, email owed', req('issued', { ...decided('approved'), hasKey: true }), { kind: 'notify', notice: { state: 'issued', to: 'requester' } }],
+    ['issued, another replica is sending', req('issued', { hasKey: true, notifying: { state: 'issued', at: at(-10_000) } }), { kind: 'wait', ms: 20_000, why: 'claim' }],
+    ['issued, a stale claim is taken over', req('issued', { hasKey: true, notifying: { state: 'issued', at: at(-31_000) } }), { kind: 'notify', notice: { state: 'issued', to: 'requester' } }],
+    ['issued and emailed waits for its expiry', req('issued', { notified: 'issued', expiresAt: at(3_600_000) }), { kind: 'wait', ms: 3_600_000, why: 'expiry' }],
+    ['issued past its expiry', req('issued', { notified: 'issued', expiresAt: at(-1) }), { kind: 'expire' }],
+    ['issued, no expiry', req('issued', { notified: 'issued' }), { kind: 'done' }],
+    ['revoked with a key: deleted at the gateway, then emailed', req('revoked', { hasKey: true }), { kind: 'revoke-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
+    ['revoked and emailed', req('revoked', { hasKey: true, notified: 'revoked' }), { kind: 'done' }],
+    ['denied with kubectl waits for the reason', req('denied', { decision: 'denied', decidedBy: 'kubectl', decidedAt: at(-5000) }), { kind: 'wait', ms: 10_000, why: 'kubectl-grace' }],
+    ['denied by a plugin is emailed', req('denied', decided('denied')), { kind: 'notify', notice: { state: 'denied', to: 'requester' } }],
+    ['failed is emailed', req('failed'), { kind: 'notify', notice: { state: 'failed', to: 'requester' } }],
+    ['expired and emailed', req('expired', { notified: 'expired' }), { kind: 'done' }],
+    ['legacy: a decider without the decision annotation counts as recorded', req('approved', { decidedBy: 'user:x@example.com', decidedAt: at(-1) }), { kind: 'store-key' }],
+    ['legacy: the JSON-less claim of older replicas still holds', req('denied', { ...decided('denied'), notifying: { state: 'denied', at: at(-1000) } }), { kind: 'wait', ms: 29_000, why: 'claim' }],
+  ];
+  it.each(rows)('%s', (_name, r, expected) => {
+    expect(plan(r, NOW, PLAN)).toEqual(expected);
+    // Pure: asked twice, the same answer.
+    expect(plan(r, NOW, PLAN)).toEqual(plan(r, NOW, PLAN));
+  });
+
+  it('has a step for every state', () => {
+    const covered = new Set(rows.map(([, r]) => r.state));
+    expect([...covered].sort()).toEqual(['approved', 'denied', 'expired', 'failed', 'in-review', 'issued', 'pending', 'revoked']);
+  });
+});
+
+describe('the reconciler with in-memory fakes', () => {
+  it('a whitelisted request is issued in four writes: no re-read, no key read, one key, one email', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    expect(await w.run(request.id)).toEqual({ requeueAfterMs: expect.any(Number) });
+    const done = await w.store.get(request.id);
+    expect(done).toMatchObject({ state: 'issued', notified: 'issued', decision: 'approved', decidedBy: 'plugin:whitelist', expiresAt: '2026-03-01T00:00:00Z' });
+    expect(done.notifying).toBeUndefined();
+    expect(w.store.calls).toMatchObject({ create: 1, update: 3, readKey: 0 });
+    expect(w.gateway.calls).toEqual(['generate']);
+    expect(w.gateway.keys.size).toBe(1);
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(w.mailer.sent[0]?.text).toContain([...w.gateway.keys.keys()][0]);
+    expect(w.events.events.map((e) => e.reason)).toEqual(['Approved', 'KeyMinted', 'EmailSent']);
+
+    // Reconciled again (a resync, a second replica): nothing more happens.
+    const before = { ...w.store.calls };
+    await w.run(request.id, w.restart());
+    expect(w.store.calls.update).toBe(before.update);
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(w.gateway.keys.size).toBe(1);
+  });
+
+  it.each<FailpointName>(['after-key-stored', 'after-gateway-generate', 'after-issued', 'after-email-sent'])(
+    'a crash %s and a new process: one key, the stored one, and the requester emailed',
+    async (point) => {
+      const w = world({ crashAt: point });
+      const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+      await expect(w.run(request.id)).rejects.toBeInstanceOf(Crash);
+      // The dead process's claim on the email must age out before another may send.
+      w.advance(31_000);
+      await w.run(request.id, w.restart());
+      const done = await w.store.get(request.id);
+      expect(done).toMatchObject({ state: 'issued', notified: 'issued' });
+      expect(w.gateway.keys.size).toBe(1);
+      expect([...w.gateway.keys.keys()]).toEqual([await w.store.readKey(request.id)]);
+      expect(w.mailer.sent.length).toBeGreaterThanOrEqual(1);
+      expect(w.mailer.sent.length).toBeLessThanOrEqual(point === 'after-email-sent' ? 2 : 1);
+    },
+  );
+
+  it('a request held for review and approved with kubectl records the decider and gets its key', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'experimental' });
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'in-review', notified: 'in-review' });
+    expect(w.mailer.sent[0]?.to).toEqual(['approvers@example.com']);
+    w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'approved'));
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', decision: 'approved', decidedBy: 'kubectl', reason: 'Approved by an administrator' });
+  });
+
+  it('a plugin approval overturned with kubectl is recorded as the admin’s, not the plugin’s', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    const approved = await w.store.update(request, { state: 'approved', decision: 'approved', decidedBy: 'plugin:whitelist', decidedAt: '2026-02-01T11:00:00Z', reason: 'listed' });
+    w.store.edit(approved.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'denied'));
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'denied', decision: 'denied', decidedBy: 'kubectl', reason: 'Denied by an administrator' });
+    expect(w.mailer.sent).toHaveLength(0); // the grace period for `kubectl annotate … reason=`
+    w.advance(16_000);
+    await w.run(request.id);
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(w.gateway.keys.size).toBe(0);
+  });
+
+  it('a gateway that is down: the wait is stored, the request stays approved, and the retry mints once', async () => {
+    const w = world();
+    w.gateway.faults.push(new GatewayUnavailableError('connection refused'));
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    const { requeueAfterMs } = await w.run(request.id);
+    const waiting = await w.store.get(request.id);
+    expect(waiting).toMatchObject({ state: 'approved', retry: { step: 'mint', attempt: 1, error: 'connection refused' } });
+    expect(requeueAfterMs).toBeGreaterThan(0);
+    expect(await w.run(request.id)).toEqual({ requeueAfterMs: expect.any(Number) }); // not due yet
+    expect(w.gateway.calls).toEqual(['generate']);
+    w.advance(2000);
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', notified: 'issued' });
+    expect(w.gateway.keys.size).toBe(1);
+  });
+
+  it('a revocation the gateway refuses is retried, never reported as done', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await w.run(request.id);
+    const issued = await w.store.get(request.id);
+    await w.store.update(issued, { state: 'revoked', reason: 'left the company' });
+    w.gateway.faults.push(new GatewayRefusedError(404, 'Not Found'));
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'revoked', retry: { step: 'revoke', attempt: 1 } });
+    expect(w.gateway.keys.size).toBe(1);
+    expect(w.events.events.at(-1)?.reason).toBe('GatewayRefused');
+    w.advance(2000);
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'revoked', notified: 'revoked' });
+    expect(w.gateway.keys.size).toBe(0);
+  });
+
+  it('a step that never moves the request on is an error to back off from, not a hot loop', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    // A store that acknowledges writes but keeps nothing: every pass plans the same step.
+    w.store.update = async (r) => w.store.get(r.id);
+    await expect(w.run(request.id)).rejects.toThrow(/still needed work after 12 steps/);
+  });
+});
