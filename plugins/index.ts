@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { PluginEntry } from '@/lib/config/schema';
-import type { ApprovalPlugin, PluginDefinition, PluginEnv } from '@/lib/approval/types';
+import type { ApprovalPlugin, PluginDefinition, PluginEntry, PluginEnv } from '@/lib/approval/types';
+import { issueMessage } from '@/lib/validations/issues';
 import blacklist from './blacklist';
 import email from './email';
 import http from './http';
@@ -24,10 +24,7 @@ export function checkPluginEntry(name: string, config: Record<string, unknown>):
   }
   const parsed = definition.configSchema.safeParse(config);
   if (parsed.success) return [];
-  return parsed.error.issues.map((i) => ({
-    path: ['config', ...i.path],
-    message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message,
-  }));
+  return parsed.error.issues.map((i) => ({ path: ['config', ...i.path], message: issueMessage(i) }));
 }
 
 /** Builds the chain in config order. Throws naming the entry if a plugin cannot be made. */

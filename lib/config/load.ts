@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { YAMLParseError, parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { describeIssues, formatPath } from '../validations/issues';
 import { ConfigError } from './errors';
 import { type Env, type Secrets, applyEnvOverrides, readSecrets } from './env';
 import { type ConfigFile, configFileSchema } from './schema';
@@ -32,18 +33,9 @@ const SECRET_HINT: Record<string, string> = {
   auth: 'OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE)',
 };
 
-export function formatPath(segments: readonly PropertyKey[]): string {
-  let out = '';
-  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : `${out ? '.' : ''}${String(s)}`;
-  return out || '(top level)';
-}
-
 function zodProblems(error: z.ZodError, fromEnv: Map<string, string>): string[] {
-  return error.issues.map((issue) => {
-    const where = formatPath(issue.path);
+  return describeIssues(error).map(({ path: where, message }) => {
     const envName = [...fromEnv].find(([p]) => where === p || where.startsWith(`${p}.`))?.[1];
-    const message =
-      issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     return `${where}: ${message}${envName ? ` (set by ${envName})` : ''}`;
   });
 }

@@ -3,9 +3,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gateway, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
+import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
+import { describeIssues } from '../validations/issues';
 
 /** Development keys say what they are: they work with nothing but this stand-in. */
 export const DEV_KEY_PREFIX = 'sk-dev-keyportal-';
@@ -53,7 +55,7 @@ export class LocalGateway implements Gateway {
       const h = hash(input.key);
       if (keys[h]) throw new KeyAlreadyExistsError();
       const ms = input.limits.duration ? durationMs(input.limits.duration) : undefined;
-      const expires = ms ? new Date(this.clock().getTime() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : null;
+      const expires = ms ? rfc3339(new Date(this.clock().getTime() + ms)) : null;
       keys[h] = {
         key_alias: input.alias,
         models: [input.model],
@@ -102,7 +104,7 @@ export class LocalGateway implements Gateway {
       throw new GatewayUnavailableError(`local gateway file ${this.file} is not valid JSON; fix or remove it`);
     }
     const parsed = fileSchema.safeParse(json);
-    if (!parsed.success) throw new GatewayUnavailableError(`local gateway file ${this.file} is malformed: ${parsed.error.issues[0]?.message ?? 'unexpected shape'}`);
+    if (!parsed.success) throw new GatewayUnavailableError(`local gateway file ${this.file} is malformed: ${describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`)[0] ?? 'unexpected shape'}`);
     return parsed.data;
   }
 

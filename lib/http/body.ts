@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { PortalError, badRequest } from '../portal/errors';
-import { parseJson } from '../validations/parse';
+import { parseJson } from '../portal/parse';
 
 /** Every JSON body is small; anything near this is a mistake or an attack. */
 export const MAX_BODY_BYTES = 16 * 1024;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SIGNATURE_HEADER, verifySignature } from '../crypto/signature';
 import { RequestNotFoundError } from '../store/errors';
 import type { RequestStore } from '../store/types';
-import { parseJson } from '../validations/parse';
+import { parseJson } from './parse';
 import { approvalWebhookBody } from '../validations/webhook';
 import { PortalError, conflict, requestNotFound } from './errors';
 import type { ReplayGuard } from './replay-guard';

@@ -11,8 +11,11 @@ import {
   timestampSchema,
 } from '../domain/key-request';
 import { stateSchema } from '../domain/states';
-import { type TraceEntry, traceSchema } from '../approval/chain';
-import { type RetryInfo, retryInfoSchema } from '../domain/retry';
+import { describeIssues } from '../validations/issues';
+import { MalformedSecretError } from './errors';
+import type { RequestChange } from './types';
+import { type TraceEntry, traceSchema } from '../domain/trace';
+import { retryInfoSchema } from '../domain/retry';
 
 /** The storage schema of DESIGN.md, in one place: every label and annotation key. */
 export const LABEL = {
@@ -61,25 +64,6 @@ export interface SecretObject {
     uid?: string;
   };
   data?: Record<string, string>;
-}
-
-/** Changes code may make to a request; the store turns them into labels, annotations and data. */
-export interface RequestChange {
-  state?: KeyRequest['state'];
-  decidedAt?: string;
-  decidedBy?: string;
-  reason?: string;
-  notified?: string;
-  expiresAt?: string;
-  trace?: TraceEntry[];
-  /** Why the next step waits and until when; null clears it. */
-  retry?: RetryInfo | null;
-  /** A claim on sending the email for a state; null releases it. */
-  notifying?: NotifyClaim | null;
-  decision?: 'approved' | 'denied';
-  /** The minted key; stored base64 in `data.key` and nowhere else. */
-  key?: string;
-  revealedAt?: string;
 }
 
 /** A change as the fields it writes; null deletes an annotation (merge-patch semantics). */
@@ -141,27 +125,6 @@ const storedSecretSchema = z.object({
   data: z.record(z.string(), base64).nullish(),
 });
 
-/** A request Secret that cannot be read as a request: reported and skipped, never rewritten. */
-export class MalformedSecretError extends Error {
-  override readonly name = 'MalformedSecretError';
-  /** The version found broken: the same version is reported once, a new one again. */
-  resourceVersion?: string;
-  /** So a Warning Event can attach to the Secret. */
-  uid?: string;
-  constructor(
-    readonly secretName: string,
-    readonly problems: string,
-  ) {
-    super(`Secret ${secretName} is not a valid key request: ${problems}`);
-  }
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 /** Parses a Secret read back from storage. Throws MalformedSecretError naming the bad field. */
 export function decodeRequest(raw: unknown): KeyRequest {
   const name =
@@ -169,7 +132,7 @@ export function decodeRequest(raw: unknown): KeyRequest {
       ? String((raw as { metadata?: { name?: unknown } }).metadata?.name ?? '(unnamed)')
       : '(unnamed)';
   const parsed = storedSecretSchema.safeParse(raw);
-  if (!parsed.success) throw new MalformedSecretError(name, describeIssues(parsed.error));
+  if (!parsed.success) throw new MalformedSecretError(name, describeIssues(parsed.error, { root: '(root)' }).map((i) => `${i.path}: ${i.message}`).join('; '));
   const { metadata, data } = parsed.data;
   const a = metadata.annotations;
   const email = a[ANNOTATION.email];

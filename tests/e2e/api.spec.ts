@@ -29,7 +29,7 @@ test('request creation refuses unknown models, bad bodies, other sites and dupli
     ['unknown model', api.post('/api/requests', json({ model: 'gpt-9-turbo' })), 422, /^model: "gpt-9-turbo" is not in the catalog/],
     ['invalid model id', api.post('/api/requests', json({ model: '../../etc' })), 422, /^model: a model id holds/],
     ['missing model', api.post('/api/requests', json({})), 422, /^model: /],
-    ['unknown field', api.post('/api/requests', json({ model: 'gpt-4o', email: 'ceo@example.com' })), 422, /unknown field\(s\) email/],
+    ['unknown field', api.post('/api/requests', json({ model: 'gpt-4o', email: 'ceo@example.com' })), 422, /unknown field "email"/],
     ['empty body', api.post('/api/requests', { data: Buffer.alloc(0), headers: { 'content-type': 'application/json', origin: env().clusterUrl } }), 400, /body is empty/],
     ['not JSON', api.post('/api/requests', { data: Buffer.from('{"model":'), headers: { 'content-type': 'application/json', origin: env().clusterUrl } }), 400, /not valid JSON/],
     ['10 MB body', api.post('/api/requests', { data: `{"model":"${'x'.repeat(10 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json', origin: env().clusterUrl } }), 413, /larger than 16384 bytes/],

@@ -1,7 +1,7 @@
 import { signedIn } from '@/lib/http/context';
 import { handle, json } from '@/lib/http/respond';
 import { listQueue } from '@/lib/portal/requests';
-import { parseQuery } from '@/lib/validations/parse';
+import { parseQuery } from '@/lib/portal/parse';
 import { queueQuery } from '@/lib/validations/requests';
 
 /** `?state=&model=&requester=&cursor=&limit=` → `{ requests, nextCursor?, total, counts }`. */

@@ -3,7 +3,7 @@ import { signedIn } from '@/lib/http/context';
 import { assertSameOrigin } from '@/lib/http/origin';
 import { handle, json } from '@/lib/http/respond';
 import { createRequest, listOwn } from '@/lib/portal/requests';
-import { parseQuery } from '@/lib/validations/parse';
+import { parseQuery } from '@/lib/portal/parse';
 import { createRequestBody, ownQuery } from '@/lib/validations/requests';
 
 /** `?cursor=&limit=` → `{ requests, nextCursor?, total }`, newest first. */

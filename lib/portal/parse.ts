@@ -1,12 +1,11 @@
 import type { z } from 'zod';
-import { badInput, badRequest, type PortalError } from '../portal/errors';
+import { describeIssues } from '../validations/issues';
+import { badInput, badRequest, type PortalError } from './errors';
 
 /** A 422 naming the first bad field; `root` names the input when the problem is the whole of it. */
 export function invalid(error: z.ZodError, root = '(body)'): PortalError {
-  const issue = error.issues[0];
-  const field = issue?.path.map(String).join('.') || root;
-  const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
-  return badInput(field, message);
+  const first = describeIssues(error, { root })[0];
+  return badInput(first?.path ?? root, first?.message ?? 'invalid');
 }
 
 /** Parses a JSON text with its schema: 400 when it is not JSON, 422 naming the first bad field. */
