@@ -1,15 +1,7 @@
-import { z } from 'zod';
+import type { TraceEntry } from '../domain/trace';
 import { type ApprovalPlugin, type Outcome, type PluginRequest, outcomeSchema } from './types';
 
-export const traceEntrySchema = z.object({
-  plugin: z.string(),
-  outcome: outcomeSchema,
-  reason: z.string(),
-  ms: z.number().nonnegative(),
-  failed: z.boolean().optional(),
-});
-export type TraceEntry = z.infer<typeof traceEntrySchema>;
-export const traceSchema = z.array(traceEntrySchema).max(50);
+export type { TraceEntry } from '../domain/trace';
 
 export interface ChainResult {
   outcome: Exclude<Outcome, 'continue'>;

@@ -1,5 +1,6 @@
 import micromatch from 'micromatch';
 import { z } from 'zod';
+import { emailSchema, normalizeEmail } from '../domain/key-request';
 
 /**
  * Glob patterns on model ids: `*` stays within one `/` segment (so `anthropic/*` matches
@@ -13,7 +14,13 @@ export function matchesModel(model: string, patterns: readonly string[]): string
   return patterns.find((p) => micromatch.isMatch(model, p, { dot: true }));
 }
 
-/** Email patterns are case-insensitive, like the addresses they match. */
+/**
+ * The one email matcher (plugins and approver lists): case-insensitive, like the addresses it
+ * matches, and only for a well-formed address. A glob's `*` crosses `@`, so without that check
+ * `x@evil.com@platform.example.com` would match `*@platform.example.com`.
+ */
 export function matchesEmail(email: string, patterns: readonly string[]): string | undefined {
-  return patterns.find((p) => micromatch.isMatch(email, p, { nocase: true, dot: true }));
+  const normalized = normalizeEmail(email);
+  if (!emailSchema.safeParse(normalized).success) return undefined;
+  return patterns.find((p) => micromatch.isMatch(normalized, p, { nocase: true, dot: true }));
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
-export const OUTCOMES = ['approve', 'deny', 'continue', 'review'] as const;
-export const outcomeSchema = z.enum(OUTCOMES);
-export type Outcome = z.infer<typeof outcomeSchema>;
+import { type Outcome, outcomeSchema } from '../domain/trace';
+
+export { OUTCOMES, type Outcome, outcomeSchema } from '../domain/trace';
 
 /** A plugin's answer. Decisions are data, so the chain's trace can be stored and shown. */
 export interface Decision {
@@ -43,4 +43,10 @@ export interface PluginDefinition<S extends z.ZodType> {
 
 export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginDefinition<S> {
   return definition;
+}
+
+/** One `approvals.plugins[]` entry as config.yaml gives it; each plugin parses its own `config`. */
+export interface PluginEntry {
+  name: string;
+  config: Record<string, unknown>;
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { matchesEmail } from '@/lib/approval/patterns';
 import { isApprover } from '@/lib/auth/roles';
 import { AuthConfigError, resolveAuth } from '@/lib/auth/settings';
 import { parseConfig } from '@/lib/config/load';
@@ -56,5 +57,14 @@ describe('approvers', () => {
     expect(isApprover(approvers, 'sre@platform.example.com.evil.test', [])).toBe(false);
     expect(isApprover(approvers, 'dev@example.com', ['keyportal-approvers'])).toBe(true);
     expect(isApprover(approvers, 'dev@example.com', ['Keyportal-Approvers', 'devs'])).toBe(false);
+  });
+
+  it('never matches an address that is not one: a glob’s * would cross the second @', () => {
+    expect(isApprover(approvers, 'x@evil.com@platform.example.com', [])).toBe(false);
+    expect(isApprover(approvers, ' sre@platform.example.com ', [])).toBe(true);
+    expect(isApprover(approvers, 'sre@platform.example.com\n', [])).toBe(true);
+    expect(isApprover(approvers, '@platform.example.com', [])).toBe(false);
+    expect(matchesEmail('x@evil.com@platform.example.com', ['*@platform.example.com'])).toBeUndefined();
+    expect(matchesEmail('Ada@Platform.Example.com', ['*@platform.example.com'])).toBe('*@platform.example.com');
   });
 });
