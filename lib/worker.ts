@@ -1,4 +1,5 @@
-import { ConfigError, getConfig } from './config';
+import { ConfigError } from './config';
+import { getConfig } from './runtime';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
 import { createStore } from './store';

@@ -188,10 +188,5 @@ export const configFileSchema = z.strictObject({
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
-export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type MailConfig = z.infer<typeof mailSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
-export type LoopConfig = z.infer<typeof loopSchema>;
-export type PluginEntry = z.infer<typeof pluginEntrySchema>;
-export type AuthConfig = z.infer<typeof authSchema>;
-export type PortalConfig = z.infer<typeof portalSchema>;

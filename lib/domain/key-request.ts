@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { TraceEntry } from '../approval/chain';
+import type { TraceEntry } from './trace';
 import type { RetryInfo } from './retry';
 import type { State } from './states';
 

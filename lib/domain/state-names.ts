@@ -10,3 +10,6 @@ export type State = (typeof STATES)[number];
 
 /** The order approvers see states in: what waits for a person first, what has ended last. */
 export const QUEUE_ORDER: readonly State[] = ['in-review', 'pending', 'approved', 'failed', 'issued', 'denied', 'revoked', 'expired'];
+
+/** States from which nothing more happens on the request itself (`failed` can be retried). */
+export const FINAL_STATES: readonly State[] = ['denied', 'revoked', 'expired'];

@@ -24,9 +24,6 @@ const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
 /** States in which a request still counts: a second request for the same model is a duplicate. */
 export const LIVE_STATES: readonly State[] = ['pending', 'in-review', 'approved', 'issued'];
 
-/** States from which nothing more happens on the request itself. */
-export const FINAL_STATES: readonly State[] = ['denied', 'revoked', 'expired'];
-
 export class IllegalTransitionError extends Error {
   override readonly name = 'IllegalTransitionError';
   constructor(
@@ -47,10 +44,6 @@ export function canTransition(from: State, to: State): boolean {
 
 export function assertTransition(from: State, to: State): void {
   if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
-}
-
-export function nextStates(from: State): readonly State[] {
-  return TRANSITIONS[from];
 }
 
 export function isLive(state: State): boolean {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { type Gateway, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
 
@@ -53,7 +54,7 @@ export class LiteLLMGateway implements Gateway {
     const parsed = generateResponseSchema.safeParse(res.json);
     if (!parsed.success) throw new GatewayUnavailableError('the gateway answered /key/generate without a key; will check again');
     const expires = parsed.data.expires ? new Date(parsed.data.expires) : undefined;
-    return expires && !Number.isNaN(expires.getTime()) ? { expiresAt: expires.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {};
+    return expires && !Number.isNaN(expires.getTime()) ? { expiresAt: rfc3339(expires) } : {};
   }
 
   async keyExists(key: string, signal?: AbortSignal): Promise<boolean> {

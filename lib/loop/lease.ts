@@ -34,10 +34,6 @@ export class LeaseElector {
     this.renewSeconds = options.renewSeconds ?? 5;
   }
 
-  get isLeader(): boolean {
-    return this.leader;
-  }
-
   /**
    * Campaigns until `signal` aborts: calls onStart on winning and onStop on losing the Lease.
    * Resolves after releasing it.

@@ -1,6 +1,6 @@
 import { backoffSeconds } from '../domain/retry';
 import { log } from '../log';
-import type { MalformedSecretError } from '../store/secret-codec';
+import type { MalformedSecretError } from '../store/errors';
 import type { RequestStore, WatchEvent } from '../store/types';
 import type { LeaseElector } from './lease';
 import type { ReconcileResult } from './reconciler';

@@ -1,4 +1,4 @@
-import type { TraceEntry } from '../approval/chain';
+import type { TraceEntry } from '../domain/trace';
 import type { Config } from '../config';
 import type { KeyRequest } from '../domain/key-request';
 import type { State } from '../domain/states';

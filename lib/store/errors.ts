@@ -31,3 +31,18 @@ export class InvalidCursorError extends Error {
     super('the cursor is not one this listing handed out; start again from the first page');
   }
 }
+
+/** A request Secret that cannot be read as a request: reported and skipped, never rewritten. */
+export class MalformedSecretError extends Error {
+  override readonly name = 'MalformedSecretError';
+  /** The version found broken: the same version is reported once, a new one again. */
+  resourceVersion?: string;
+  /** So a Warning Event can attach to the Secret. */
+  uid?: string;
+  constructor(
+    readonly secretName: string,
+    readonly problems: string,
+  ) {
+    super(`Secret ${secretName} is not a valid key request: ${problems}`);
+  }
+}

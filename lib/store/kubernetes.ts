@@ -5,9 +5,9 @@ import { KeyedLock } from '../fs/keyed-lock';
 import { withKeepAlive } from '../kube/keep-alive';
 import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './errors';
 import type { RequestIndex } from './request-index';
-import { type RequestChange, type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
+import { type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
 import { SecretInformer } from './secret-informer';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestQuery, RequestStore, WatchEvent } from './types';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from './types';
 
 export interface KubernetesStoreOptions {
   namespace: string;

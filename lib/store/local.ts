@@ -6,20 +6,18 @@ import { type KeyRequest, idFromSecretName, newRequestId, pairHash, rfc3339, sec
 import { type State, assertTransition } from '../domain/states';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
-import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './errors';
+import { ConflictError, MalformedSecretError, RequestNotFoundError, StoreUnavailableError } from './errors';
 import { RequestIndex } from './request-index';
 import {
   COMPONENT,
   LABEL,
-  MalformedSecretError,
-  type RequestChange,
   type SecretObject,
   applyChange,
   decodeKey,
   decodeRequest,
   encodeNewRequest,
 } from './secret-codec';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestQuery, RequestStore, WatchEvent } from './types';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from './types';
 
 const FILE_RE = /^keyreq-[a-z2-7]{12}\.json$/;
 

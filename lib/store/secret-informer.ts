@@ -2,7 +2,8 @@ import { type CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node'
 import type { KeyRequest } from '../domain/key-request';
 import { log } from '../log';
 import { RequestIndex } from './request-index';
-import { MalformedSecretError, REQUEST_SELECTOR, decodeRequest } from './secret-codec';
+import { MalformedSecretError } from './errors';
+import { REQUEST_SELECTOR, decodeRequest } from './secret-codec';
 import type { WatchEvent } from './types';
 
 const LIST_PAGE = 500;

@@ -1,6 +1,8 @@
-import type { KeyRequest } from '../domain/key-request';
+import type { KeyRequest, NotifyClaim } from '../domain/key-request';
+import type { RetryInfo } from '../domain/retry';
+import type { TraceEntry } from '../domain/trace';
 import type { State } from '../domain/states';
-import type { MalformedSecretError, RequestChange } from './secret-codec';
+import type { MalformedSecretError } from './errors';
 
 export interface PageOptions {
   /** Items per page; the store may cap it. */
@@ -94,4 +96,23 @@ export interface RequestStore {
   ping(): Promise<void>;
   /** Starts loading the index now, so the first reader does not wait for it. */
   warm(): void;
+}
+
+/** Changes code may make to a request; the store turns them into labels, annotations and data. */
+export interface RequestChange {
+  state?: KeyRequest['state'];
+  decidedAt?: string;
+  decidedBy?: string;
+  reason?: string;
+  notified?: string;
+  expiresAt?: string;
+  trace?: TraceEntry[];
+  /** Why the next step waits and until when; null clears it. */
+  retry?: RetryInfo | null;
+  /** A claim on sending the email for a state; null releases it. */
+  notifying?: NotifyClaim | null;
+  decision?: 'approved' | 'denied';
+  /** The minted key; stored base64 in `data.key` and nowhere else. */
+  key?: string;
+  revealedAt?: string;
 }

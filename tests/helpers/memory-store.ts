@@ -2,8 +2,8 @@ import { type KeyRequest, newRequestId, rfc3339, secretName } from '@/lib/domain
 import { type State, assertTransition } from '@/lib/domain/states';
 import { ConflictError, RequestNotFoundError } from '@/lib/store/errors';
 import { RequestIndex } from '@/lib/store/request-index';
-import { type RequestChange, type SecretObject, applyChange, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestQuery, RequestStore, WatchEvent } from '@/lib/store/types';
+import { type SecretObject, applyChange, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from '@/lib/store/types';
 
 /**
  * The store contract in memory, for unit tests of the loop: the same codec as the real stores

@@ -1,13 +1,13 @@
 'use client';
 
 import { useState } from 'react';
+import { FINAL_STATES } from '@/lib/domain/state-names';
 import type { RequestView } from '@/lib/portal/view';
 import { postJson } from '../../_components/api';
 import { StateBadge } from '../../_components/state-badge';
 import { Time } from '../../_components/time';
 import { usePoll } from '../../_components/use-poll';
 
-const FINAL = ['denied', 'revoked', 'expired'];
 const pick = (json: unknown) => (json as { request?: RequestView }).request;
 
 const EXPLAIN: Record<string, string> = {
@@ -22,7 +22,7 @@ const EXPLAIN: Record<string, string> = {
 };
 
 export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestView; own: boolean; gatewayUrl?: string }) {
-  const done = FINAL.includes(initial.state);
+  const done = FINAL_STATES.includes(initial.state);
   const { data: r, error } = usePoll(`/api/requests/${initial.id}`, initial, pick, 2000, !done);
   return (
     <article aria-labelledby="request-title">
