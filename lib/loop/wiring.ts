@@ -6,7 +6,6 @@ import { createGateway, gatewayPublicUrl } from '../gateway';
 import type { Gateway } from '../gateway/types';
 import { createMailer } from '../mail';
 import type { Mailer } from '../mail/types';
-import { KubernetesSecretStore } from '../store/kubernetes';
 import type { RequestStore } from '../store/types';
 import { type EventRecorder, KubernetesEventRecorder, LogEventRecorder } from './events';
 import { LeaseElector } from './lease';
@@ -30,8 +29,8 @@ export function buildLoop(
 ): LoopParts {
   const gateway = createGateway(config);
   const mailer = createMailer(config);
-  const kube = store instanceof KubernetesSecretStore ? store : undefined;
-  const events: EventRecorder = kube ? new KubernetesEventRecorder(kube.kc, kube.namespace) : new LogEventRecorder();
+  const kube = store.cluster;
+  const events: EventRecorder = kube ? new KubernetesEventRecorder(kube.kubeConfig, kube.namespace) : new LogEventRecorder();
   const reconciler = new Reconciler({
     store,
     gateway,
@@ -53,7 +52,7 @@ export function buildLoop(
   });
   const elector =
     kube && config.loop.leaderElection
-      ? new LeaseElector(kube.kc, { namespace: kube.namespace, identity: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` })
+      ? new LeaseElector(kube.kubeConfig, { namespace: kube.namespace, identity: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` })
       : undefined;
   const loop = new ApprovalLoop(store, (id, signal) => reconciler.reconcile(id, signal), {
     concurrency: config.loop.concurrency,

@@ -7,7 +7,7 @@ import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './er
 import type { RequestIndex } from './request-index';
 import { type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
 import { SecretInformer } from './secret-informer';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from './types';
+import type { ClusterHandle, CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from './types';
 
 export interface KubernetesStoreOptions {
   namespace: string;
@@ -52,6 +52,10 @@ export class KubernetesSecretStore implements RequestStore {
     this.api = this.kc.makeApiClient(CoreV1Api);
     this.clock = options.clock ?? (() => new Date());
     this.informer = new SecretInformer(this.kc, this.api, this.namespace);
+  }
+
+  get cluster(): ClusterHandle {
+    return { kubeConfig: this.kc, namespace: this.namespace };
   }
 
   get server(): string {

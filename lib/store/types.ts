@@ -1,3 +1,4 @@
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KeyRequest, NotifyClaim } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
 import type { TraceEntry } from '../domain/trace';
@@ -66,8 +67,16 @@ export type WatchEvent =
   /** A request Secret (a new version of one) that does not decode; it is left out of every listing. */
   | { type: 'malformed'; error: MalformedSecretError };
 
+/** Where a Kubernetes-backed store keeps requests, for what acts beside it (Events, the Lease). */
+export interface ClusterHandle {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+}
+
 export interface RequestStore {
   readonly kind: 'kubernetes' | 'local';
+  /** Set when requests live in a cluster: the loop records Events and elects a leader there. */
+  readonly cluster?: ClusterHandle;
   /** Creates a `pending` request, or returns the live one for the same email and model. */
   create(input: { email: string; model: string }): Promise<CreateResult>;
   /** Throws RequestNotFoundError; a malformed Secret throws MalformedSecretError. */
