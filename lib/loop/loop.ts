@@ -3,6 +3,7 @@ import { log } from '../log';
 import type { MalformedSecretError } from '../store/errors';
 import type { RequestStore, WatchEvent } from '../store/types';
 import type { LeaseElector } from './lease';
+import { RequeueBucket } from './rate-limiter';
 import type { ReconcileResult } from './reconciler';
 
 export interface LoopOptions {
@@ -12,6 +13,8 @@ export interface LoopOptions {
   errorBackoff: { initialSeconds: number; maxSeconds: number };
   /** With a Kubernetes store: only the Lease holder reconciles. */
   elector?: LeaseElector;
+  /** Every requeue draws from this bucket (default 20 a second, bursts of 200). */
+  requeues?: { perSecond: number; burst: number };
   /** Off: only the periodic resync finds work (the original design, kept for the bench). */
   watch?: boolean;
   /** Run once the loop has stopped for good: close what the loop alone uses (SMTP pool). */
@@ -40,12 +43,15 @@ export class ApprovalLoop {
   private leaderRun: Promise<void> | undefined;
   /** Malformed Secrets already reported, by name, with the version reported. */
   private readonly reported = new Map<string, string>();
+  private readonly bucket: RequeueBucket;
 
   constructor(
     private readonly store: RequestStore,
     private readonly reconcile: Reconcile,
     private readonly options: LoopOptions,
-  ) {}
+  ) {
+    this.bucket = new RequeueBucket(options.requeues?.perSecond ?? 20, options.requeues?.burst ?? 200);
+  }
 
   start(): void {
     if (this.options.elector) {
@@ -89,7 +95,9 @@ export class ApprovalLoop {
     for (const resolve of waiters) resolve();
   }
 
-  private enqueueAfter(id: string, ms: number): void {
+  /** A requeue (a wait the request asked for, or an error's backoff): never sooner than the bucket allows. */
+  private enqueueAfter(id: string, wanted: number): void {
+    const ms = Math.max(wanted, this.bucket.reserve());
     if (ms <= 0) return this.enqueue(id);
     const at = Date.now() + ms;
     const existing = this.delayed.get(id);
