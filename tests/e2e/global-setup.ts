@@ -26,6 +26,20 @@ async function ready(url: string, child: ChildProcess, log: string): Promise<voi
   throw new Error(`the portal at ${url} was not ready within 60 s; see ${log}`);
 }
 
+async function stopPortal(child: ChildProcess, log: string): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000)));
+  if (await Promise.race([exited.then(() => false), late])) {
+    child.kill('SIGKILL');
+    await exited;
+    console.error(`the portal did not exit within 10 s of SIGTERM; see ${log}`);
+  }
+  clearTimeout(timer);
+}
+
 /** `next start` of the production build, as `npm run portal` runs it. */
 function startPortal(name: string, port: number, env: Record<string, string>): { child: ChildProcess; log: string } {
   const log = path.join(run, `${name}.log`);
@@ -106,8 +120,9 @@ export default async function globalSetup() {
     }),
   ];
   const stop = async () => {
-    for (const p of portals) p.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    // Each portal finishes the step in hand and hands back the Lease; wait for it to exit (and
+    // say so if one does not within 10 s) before its servers go away underneath it.
+    await Promise.all(portals.map((p) => stopPortal(p.child, p.log)));
     await gateway.stop();
     await smtp.stop();
     await oidc.stop();

@@ -1,42 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeyRequest } from '@/lib/domain/key-request';
 import type { State } from '@/lib/domain/states';
 import { buildLoop } from '@/lib/loop/wiring';
-import { KubernetesSecretStore } from '@/lib/store/kubernetes';
-import { adminKubeConfig, freshNamespace, kubeconfigPath, kubectl } from '../helpers/cluster';
+import { kubectl } from '../helpers/cluster';
 import { MASTER_KEY, type TestSetup, testConfig } from '../helpers/portal';
 import { until } from '../helpers/wait';
-import { TestGateway } from '../servers/litellm';
-import { TestSmtp } from '../servers/smtp';
+import { afterThisTest, clusterWorld } from '../helpers/world';
 
 // The loop in this process, against the real API server, the LiteLLM-compatible test gateway
 // and a real SMTP server; every test has its own namespace and servers.
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
 async function world(overrides: Partial<TestSetup> = {}) {
-  const namespace = await freshNamespace('loop');
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp();
-  await smtp.start();
-  const setup: TestSetup = {
-    store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() },
-    gatewayUrl: gateway.url,
-    smtp: smtp.address,
-    ...overrides,
-  };
-  const store = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
+  const { namespace, gateway, smtp, setup, store } = await clusterWorld('loop', overrides);
   const { loop } = buildLoop(testConfig(setup), store, {});
   loop.start();
-  cleanups.push(async () => {
-    await loop.stop();
-    await gateway.stop();
-    await smtp.stop();
-  });
+  afterThisTest(() => loop.stop());
   const settled = (id: string, state: State, timeoutMs = 15_000) =>
     until(async () => {
       const r = await store.get(id);
@@ -141,7 +119,7 @@ describe('the approval loop', () => {
 
   it('a request held for review, denied with kubectl label and annotate, gets one email with that reason', async () => {
     // Each kubectl call is a process start; on a busy CI machine the two can be seconds apart.
-    const { namespace, gateway, smtp, store, settled } = await world({ loop: { kubectlGraceSeconds: 6 } });
+    const { namespace, gateway, smtp, store, settled } = await world({ loop: { kubectlGraceSeconds: 6, resyncSeconds: 1 } });
     const { request } = await store.create({ email: 'erin@example.com', model: 'experimental' });
     await settled(request.id, 'in-review');
     const secret = `keyreq-${request.id}`;
@@ -149,8 +127,11 @@ describe('the approval loop', () => {
     await kubectl('-n', namespace, 'annotate', 'secret', secret, 'keyportal.dev/reason=Use the EU model for customer data', '--overwrite');
     const denied = await settled(request.id, 'denied');
     expect(denied).toMatchObject({ decidedBy: 'kubectl', reason: 'Use the EU model for customer data' });
-    // Wait past the resync once more: still exactly one email.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Two more resyncs of the loop (it lists every request each time): still exactly one email.
+    let resyncs = 0;
+    const listAll = store.listAll.bind(store);
+    store.listAll = (page) => ((resyncs += page?.continue ? 0 : 1), listAll(page));
+    await until(() => resyncs >= 2, 'two resyncs of the loop');
     const mails = smtp.to('erin@example.com');
     expect(mails).toHaveLength(1);
     expect(mails[0]?.text).toContain('Reason: Use the EU model for customer data');

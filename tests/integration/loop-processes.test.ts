@@ -1,40 +1,23 @@
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FailpointName } from '@/lib/loop/failpoints';
-import { KubernetesSecretStore } from '@/lib/store/kubernetes';
-import { adminKubeConfig, freshNamespace, kubeconfigPath } from '../helpers/cluster';
-import { MASTER_KEY, type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, writeConfigFile } from '../helpers/portal';
+import { adminKubeConfig } from '../helpers/cluster';
+import { type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, writeConfigFile } from '../helpers/portal';
 import { until } from '../helpers/wait';
-import { TestGateway } from '../servers/litellm';
-import { TestSmtp } from '../servers/smtp';
+import { afterThisTest, clusterWorld } from '../helpers/world';
 
 // `npm run worker` as real, separate processes: two at once, and killed mid-mint.
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
 async function world(overrides: Partial<TestSetup> = {}) {
-  const namespace = await freshNamespace('proc');
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp();
-  await smtp.start();
-  const setup: TestSetup = { store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() }, gatewayUrl: gateway.url, smtp: smtp.address, ...overrides };
+  const { namespace, gateway, smtp, setup, store } = await clusterWorld('proc', overrides);
   const configFile = writeConfigFile(setup);
-  const store = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
   const workers: WorkerProcess[] = [];
   const worker = (env: Record<string, string> = {}) => {
     const w = spawnWorker(configFile, env);
     workers.push(w);
     return w;
   };
-  cleanups.push(async () => {
-    await Promise.all(workers.map(stopWorker));
-    await gateway.stop();
-    await smtp.stop();
-  });
+  afterThisTest(() => Promise.all(workers.map(stopWorker)).then(() => undefined));
   return { namespace, gateway, smtp, store, worker };
 }
 

@@ -1,17 +1,10 @@
 import { CoreV1Api } from '@kubernetes/client-node';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildLoop } from '@/lib/loop/wiring';
-import { KubernetesSecretStore } from '@/lib/store/kubernetes';
-import { adminKubeConfig, freshNamespace, kubeconfigPath, kubectl } from '../helpers/cluster';
-import { MASTER_KEY, testConfig } from '../helpers/portal';
+import { adminKubeConfig, kubectl } from '../helpers/cluster';
+import { testConfig } from '../helpers/portal';
 import { until } from '../helpers/wait';
-import { TestGateway } from '../servers/litellm';
-import { TestSmtp } from '../servers/smtp';
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
+import { afterThisTest, clusterWorld } from '../helpers/world';
 
 /** A Secret carrying the request label that is not a request: the name is wrong, the email too. */
 function broken(i: number) {
@@ -32,28 +25,12 @@ async function malformedEvents(namespace: string): Promise<Array<{ name: string;
 
 describe('request Secrets that do not parse', () => {
   it('get one Warning Event each and are then left alone until they change, across many resyncs', async () => {
-    const namespace = await freshNamespace('malformed');
+    const { namespace, setup, store } = await clusterWorld('malformed', { loop: { resyncSeconds: 1 } });
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     for (let i = 0; i < 25; i++) await core.createNamespacedSecret({ namespace, body: broken(i) });
-    const gateway = new TestGateway(MASTER_KEY);
-    await gateway.start();
-    const smtp = new TestSmtp();
-    await smtp.start();
-    const config = testConfig({
-      store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() },
-      gatewayUrl: gateway.url,
-      smtp: smtp.address,
-      loop: { resyncSeconds: 1 },
-    });
-    const store = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
-    const { loop } = buildLoop(config, store, {});
+    const { loop } = buildLoop(testConfig(setup), store, {});
     loop.start();
-    cleanups.push(async () => {
-      await loop.stop();
-      store.close();
-      await gateway.stop();
-      await smtp.stop();
-    });
+    afterThisTest(() => loop.stop());
 
     // A good request beside them is served as usual.
     const good = (await store.create({ email: 'ada@example.com', model: 'gpt-4o' })).request;

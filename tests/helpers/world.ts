@@ -1,0 +1,41 @@
+import { afterEach } from 'vitest';
+import { KubernetesSecretStore } from '@/lib/store/kubernetes';
+import { TestGateway } from '../servers/litellm';
+import { TestSmtp } from '../servers/smtp';
+import { adminKubeConfig, freshNamespace, kubeconfigPath } from './cluster';
+import { MASTER_KEY, type TestSetup } from './portal';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+let registered = false;
+
+/** Runs `fn` after the current test, newest first; the first call hooks afterEach in that file. */
+export function afterThisTest(fn: () => Promise<void> | void): void {
+  if (!registered) {
+    registered = true;
+    afterEach(async () => {
+      while (cleanups.length) await cleanups.pop()?.();
+    });
+  }
+  cleanups.push(fn);
+}
+
+/**
+ * What a loop test on the real cluster starts with: a namespace of its own, the LiteLLM-like
+ * test gateway and a real SMTP server on loopback, the setup that points config at them, and a
+ * store reading that namespace. All of it stops after the test.
+ */
+export async function clusterWorld(prefix: string, overrides: Partial<TestSetup> = {}) {
+  const namespace = await freshNamespace(prefix);
+  const gateway = new TestGateway(MASTER_KEY);
+  await gateway.start();
+  const smtp = new TestSmtp();
+  await smtp.start();
+  const setup: TestSetup = { store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() }, gatewayUrl: gateway.url, smtp: smtp.address, ...overrides };
+  const store = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
+  afterThisTest(async () => {
+    store.close();
+    await gateway.stop();
+    await smtp.stop();
+  });
+  return { namespace, gateway, smtp, setup, store };
+}
