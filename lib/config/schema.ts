@@ -109,9 +109,16 @@ const loopSchema = z.strictObject({
     .strictObject({
       initialSeconds: z.number().positive().default(1),
       maxSeconds: z.number().positive().default(300),
+      /**
+       * A mint the gateway keeps failing ends `failed` (with the last error, one Warning Event and
+       * one email) once it has been retried this long; an email stops being retried after it too.
+       * Revocations never give up: a key that may still work is never reported as gone.
+       */
+      giveUpAfterSeconds: z.number().positive().max(30 * 86_400).default(86_400),
     })
     .refine((r) => r.maxSeconds >= r.initialSeconds, { message: 'maxSeconds must be at least initialSeconds' })
-    .default({ initialSeconds: 1, maxSeconds: 300 }),
+    .refine((r) => r.giveUpAfterSeconds >= r.initialSeconds, { message: 'giveUpAfterSeconds must be at least initialSeconds' })
+    .default({ initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 86_400 }),
   /** A replica's claim on sending an email stands this long before another may send it. */
   notifyClaimSeconds: z.number().positive().max(3600).default(120),
   /** A kubectl denial waits this long for a `kubectl annotate … reason=` before the email. */
@@ -180,7 +187,7 @@ export const configFileSchema = z.strictObject({
     leaderElection: true,
     resyncSeconds: 60,
     concurrency: 4,
-    retry: { initialSeconds: 1, maxSeconds: 300 },
+    retry: { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 86_400 },
     notifyClaimSeconds: 120,
     kubectlGraceSeconds: 15,
   }),

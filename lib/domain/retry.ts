@@ -6,6 +6,8 @@ export const retryInfoSchema = z.object({
   attempt: z.int().positive(),
   /** When the next attempt is due (RFC 3339). */
   at: z.string(),
+  /** When this step first failed (RFC 3339): the retry budget counts from here. */
+  since: z.string().optional(),
   error: z.string().max(500),
 });
 export type RetryInfo = z.infer<typeof retryInfoSchema>;

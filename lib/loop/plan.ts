@@ -8,6 +8,8 @@ export interface PlanSettings {
   catalog: ReadonlySet<string>;
   /** Approvers emailed when a request waits for review. */
   reviewNotify: readonly string[];
+  /** A mint retried this long since its first failure ends failed. */
+  giveUpAfterSeconds: number;
   /** How long a replica's claim on sending an email stands before another may send it. */
   notifyClaimSeconds: number;
   /** A kubectl denial waits this long for a following `kubectl annotate … reason=`. */
@@ -31,6 +33,8 @@ export type Step =
   | { kind: 'decide' }
   /** approved or denied by a label edit: record who decided (kubectl) and why. */
   | { kind: 'record-kubectl-decision'; state: 'approved' | 'denied' }
+  /** approved, and the gateway has failed for longer than the retry budget: end failed. */
+  | { kind: 'give-up-mint'; since: string; error: string }
   /** approved, but the model left the catalog: end failed. */
   | { kind: 'fail-not-in-catalog' }
   /** approved without a key: generate one and store it (before the gateway hears of it). */
@@ -89,6 +93,9 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
       return notifyStep(r, { state: 'in-review', to: 'approvers' }, now, s);
     case 'approved': {
       if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'approved' };
+      if (r.retry?.step === 'mint' && r.retry.since && now - Date.parse(r.retry.since) >= s.giveUpAfterSeconds * 1000) {
+        return { kind: 'give-up-mint', since: r.retry.since, error: r.retry.error };
+      }
       const retry = retryWait(r, 'mint', now);
       if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
       if (!s.catalog.has(r.model)) return { kind: 'fail-not-in-catalog' };

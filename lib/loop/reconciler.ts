@@ -24,7 +24,7 @@ export interface ReconcilerSettings {
   gatewayUrl: string;
   /** Approvers emailed when a request waits for review. */
   reviewNotify: readonly string[];
-  retry: { initialSeconds: number; maxSeconds: number };
+  retry: { initialSeconds: number; maxSeconds: number; giveUpAfterSeconds: number };
   /** How long a replica's claim on sending an email stands before another may send it. */
   notifyClaimSeconds: number;
   /** A kubectl denial waits this long for a following `kubectl annotate … reason=`. */
@@ -75,7 +75,13 @@ export class Reconciler {
     this.failpoint = deps.failpoint ?? envFailpoint;
     this.models = new Map(deps.settings.models.map((m) => [m.id, m]));
     const s = deps.settings;
-    this.planSettings = { catalog: new Set(this.models.keys()), reviewNotify: s.reviewNotify, notifyClaimSeconds: s.notifyClaimSeconds, kubectlGraceSeconds: s.kubectlGraceSeconds };
+    this.planSettings = {
+      catalog: new Set(this.models.keys()),
+      reviewNotify: s.reviewNotify,
+      notifyClaimSeconds: s.notifyClaimSeconds,
+      kubectlGraceSeconds: s.kubectlGraceSeconds,
+      giveUpAfterSeconds: s.retry.giveUpAfterSeconds,
+    };
   }
 
   /** The step a request needs now (for tests and the status of a request). */
@@ -114,6 +120,10 @@ export class Reconciler {
         return this.decide(r, signal, known);
       case 'record-kubectl-decision':
         return this.recordKubectlDecision(r, step.state);
+      case 'give-up-mint': {
+        const reason = `The gateway kept failing since ${step.since}; gave up. Last error: ${step.error}`;
+        return this.write(r, { state: 'failed', reason, retry: null }, { type: 'Warning', reason: 'GaveUp', message: reason.slice(0, 500) });
+      }
       case 'fail-not-in-catalog':
         return this.write(r, { state: 'failed', reason: `model ${r.model} is no longer in the catalog`, retry: null }, { type: 'Warning', reason: 'MintFailed', message: `not minted: model ${r.model} is no longer in the catalog` });
       case 'store-key':
@@ -285,12 +295,14 @@ export class Reconciler {
   }
 
   private async retryLater(r: KeyRequest, step: RetryInfo['step'], error: string, reason: string, extra: RequestChange = {}): Promise<void> {
-    const attempt = (r.retry?.step === step ? r.retry.attempt : 0) + 1;
+    const same = r.retry?.step === step;
+    const attempt = (same ? (r.retry?.attempt ?? 0) : 0) + 1;
+    const since = (same ? r.retry?.since : undefined) ?? rfc3339(this.clock());
     const { initialSeconds, maxSeconds } = this.deps.settings.retry;
     const delayMs = backoffSeconds(attempt, initialSeconds, maxSeconds) * 1000;
     // Stored times have whole seconds: round up, or a sub-second backoff would be no wait at all.
     const at = rfc3339(new Date(Math.ceil((this.clock().getTime() + delayMs) / 1000) * 1000));
-    await this.write(r, { ...extra, retry: { step, attempt, at, error: error.slice(0, 500) } }, { type: 'Warning', reason, message: `${error.slice(0, 300)}; attempt ${attempt}, next at ${at}` });
+    await this.write(r, { ...extra, retry: { step, attempt, at, since, error: error.slice(0, 500) } }, { type: 'Warning', reason, message: `${error.slice(0, 300)}; attempt ${attempt}, next at ${at}` });
   }
 
   private async write(r: KeyRequest, change: RequestChange, event: LoopEvent): Promise<void> {

@@ -71,7 +71,7 @@ const SETTINGS: ReconcilerSettings = {
   portalTitle: 'Keyportal',
   gatewayUrl: 'https://llm.test',
   reviewNotify: ['approvers@example.com'],
-  retry: { initialSeconds: 1, maxSeconds: 8 },
+  retry: { initialSeconds: 1, maxSeconds: 8, giveUpAfterSeconds: 3600 },
   notifyClaimSeconds: 30,
   kubectlGraceSeconds: 15,
 };
@@ -111,7 +111,7 @@ function world(options: { crashAt?: FailpointName } = {}) {
   };
 }
 
-const PLAN: PlanSettings = { catalog: new Set(TEST_MODELS.map((m) => m.id)), reviewNotify: ['a@example.com'], notifyClaimSeconds: 30, kubectlGraceSeconds: 15 };
+const PLAN: PlanSettings = { catalog: new Set(TEST_MODELS.map((m) => m.id)), reviewNotify: ['a@example.com'], notifyClaimSeconds: 30, kubectlGraceSeconds: 15, giveUpAfterSeconds: 3600 };
 const NOW = Date.parse('2026-02-01T12:00:00Z');
 const at = (ms: number) => new Date(NOW + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -130,6 +130,7 @@ describe('plan: the state → next step table', () => {
     ['approved, key not stored yet', req('approved', decided('approved')), { kind: 'store-key' }],
     ['approved with a stored key is minted', req('approved', { ...decided('approved'), hasKey: true }), { kind: 'mint' }],
     ['approved, retry not due', req('approved', { ...decided('approved'), hasKey: true, retry: { step: 'mint', attempt: 2, at: at(4000), error: 'x' } }), { kind: 'wait', ms: 4000, why: 'retry' }],
+    ['approved, failing past the retry budget, gives up', req('approved', { ...decided('approved'), hasKey: true, retry: { step: 'mint', attempt: 40, at: at(5000), since: at(-3_600_000), error: 'HTTP 500' } }), { kind: 'give-up-mint', since: at(-3_600_000), error: 'HTTP 500' }],
     ['approved, model left the catalog', req('approved', { ...decided('approved'), model: 'gone' }), { kind: 'fail-not-in-catalog' }],
     ['approved by a plugin, then denied with kubectl', req('denied', decided('approved')), { kind: 'record-kubectl-decision', state: 'denied' }],
     ['issued, email owed', req('issued', { ...decided('approved'), hasKey: true }), { kind: 'notify', notice: { state: 'issued', to: 'requester' } }],
@@ -239,6 +240,28 @@ describe('the reconciler with in-memory fakes', () => {
     await w.run(request.id);
     expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', notified: 'issued' });
     expect(w.gateway.keys.size).toBe(1);
+  });
+
+  it('a gateway that keeps failing past the retry budget: failed, with the last error, one Warning Event and one email', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    for (let i = 0; i < 1000; i++) w.gateway.faults.push(new GatewayUnavailableError(`HTTP 500 on attempt ${i + 1}`));
+    await w.run(request.id);
+    const first = (await w.store.get(request.id)).retry;
+    expect(first).toMatchObject({ step: 'mint', attempt: 1, since: '2026-02-01T12:00:00Z' });
+    // An hour of capped retries (8 s apart): the first failure's time is kept throughout.
+    for (let i = 0; i < 500 && (await w.store.get(request.id)).state === 'approved'; i++) {
+      w.advance(9000);
+      await w.run(request.id);
+    }
+    const failed = await w.store.get(request.id);
+    expect(failed).toMatchObject({ state: 'failed', notified: 'failed' });
+    expect(failed.reason).toMatch(/^The gateway kept failing since 2026-02-01T12:00:00Z; gave up\. Last error: HTTP 500 on attempt \d+$/);
+    expect(failed.retry).toBeUndefined();
+    expect(w.events.events.filter((e) => e.reason === 'GaveUp')).toHaveLength(1);
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(w.gateway.keys.size).toBe(0);
+    expect(w.gateway.calls.length).toBeGreaterThan(300);
   });
 
   it('a revocation the gateway refuses is retried, never reported as done', async () => {
