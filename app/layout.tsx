@@ -1,6 +1,7 @@
 import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
 import { isEmbedded } from '@/lib/auth/settings';
+import { getAuth } from '@/lib/auth/runtime';
 import { currentUser } from '@/lib/auth/session';
 import { getRuntime } from '@/lib/runtime';
 import { SiteHeader } from './_components/site-header';
@@ -19,7 +20,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   return (
     <html lang="en">
       <body className="min-h-screen bg-slate-50 text-slate-900 antialiased">
-        <SiteHeader title={config.portal.title} user={user} embedded={isEmbedded(config)} outbox={Boolean(config.mail.outbox)} />
+        <SiteHeader title={config.portal.title} user={user} embedded={isEmbedded(config)} devSignIn={getAuth().settings.devSignIn} outbox={Boolean(config.mail.outbox)} />
         {children}
       </body>
     </html>

@@ -13,7 +13,9 @@ export async function startServer(): Promise<void> {
   try {
     const { config, store } = getRuntime();
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
-    getAuth();
+    const { settings: auth } = getAuth();
+    if (auth.devSignIn) log('warn', 'server: development sign-in is ON: anyone who can reach this portal signs in as any email they type', { publicUrl: config.portal.publicUrl });
+    if (auth.oidc?.trustUnverifiedEmail) log('warn', 'server: auth.oidc.trustUnverifiedEmail is on: an email the identity provider did not verify is taken as identity');
     // Fill the request cache before the first visitor; readyz says not-ready until it has.
     store.warm();
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });

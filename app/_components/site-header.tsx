@@ -2,13 +2,19 @@ import Link from 'next/link';
 import type { User } from '@/lib/auth/roles';
 import { SignOutButton } from './sign-out-button';
 
-export function SiteHeader({ title, user, embedded, outbox }: { title: string; user: User | null; embedded: boolean; outbox: boolean }) {
+export function SiteHeader({ title, user, embedded, devSignIn, outbox }: { title: string; user: User | null; embedded: boolean; devSignIn: boolean; outbox: boolean }) {
   const link = 'rounded-md px-2 py-1 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900';
   return (
     <header className="border-b border-slate-200 bg-white">
       {embedded && (
         <p className="bg-amber-100 px-4 py-1.5 text-center text-xs text-amber-950">
-          Embedded mode: requests stay on this machine, keys are development keys, and mail goes to the outbox.
+          Embedded mode: requests stay on this machine, keys are development keys, mail goes to the outbox
+          {devSignIn ? ', and anyone can sign in as any email address' : ''}.
+        </p>
+      )}
+      {devSignIn && !embedded && (
+        <p className="bg-rose-100 px-4 py-1.5 text-center text-xs text-rose-950" data-testid="dev-signin-banner">
+          Development sign-in is on: anyone who reaches this portal can sign in as any email address. Not for real users.
         </p>
       )}
       <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-4 gap-y-2 px-4 py-3">

@@ -15,7 +15,17 @@ export default async function ApprovalsPage() {
       <main className="mx-auto max-w-3xl px-4 py-8">
         <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
         <p role="alert" className="mt-4 rounded-md bg-rose-50 p-4 text-rose-900" data-testid="not-an-approver">
-          Only approvers can see the queue. Approvers are named in the portal&apos;s configuration; ask your platform team.
+          {user.groupsExpired ? (
+            <>
+              Your approver rights come from a group, and groups are read again every few minutes.{' '}
+              <a href="/signin?callbackUrl=%2Fapprovals" className="font-medium underline">
+                Sign in again
+              </a>{' '}
+              to use them.
+            </>
+          ) : (
+            <>Only approvers can see the queue. Approvers are named in the portal&apos;s configuration; ask your platform team.</>
+          )}
         </p>
       </main>
     );

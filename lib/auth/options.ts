@@ -8,6 +8,8 @@ import type { AuthSettings } from './settings';
 declare module 'next-auth/jwt' {
   interface JWT {
     groups?: string[];
+    /** When the groups were read from the identity provider (ms since the epoch). */
+    groupsAt?: number;
   }
 }
 
@@ -15,6 +17,8 @@ declare module 'next-auth' {
   interface Session {
     /** The user's OIDC groups, for approver rights; the user may see their own groups. */
     groups?: string[];
+    /** The groups were dropped for age: sign in again to use them. */
+    groupsExpired?: boolean;
   }
 }
 
@@ -32,8 +36,9 @@ const oidcProfile = z.looseObject({
 /** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
 export function buildAuthOptions(config: Config, auth: AuthSettings): NextAuthOptions {
   const providers: NextAuthOptions['providers'] = [];
+  const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
   if (auth.oidc) {
-    const { issuer, clientId, clientSecret, name, groupsClaim } = auth.oidc;
+    const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail } = auth.oidc;
     providers.push({
       id: 'oidc',
       name,
@@ -47,9 +52,12 @@ export function buildAuthOptions(config: Config, auth: AuthSettings): NextAuthOp
       profile(raw: unknown) {
         const p = oidcProfile.parse(raw);
         const groups = groupsSchema.parse((raw as Record<string, unknown>)[groupsClaim]);
-        // The requester's address comes only from the identity provider, and only when verified.
-        const verified = p.email_verified === undefined || p.email_verified === true || p.email_verified === 'true';
-        return { id: p.sub, email: p.email && verified ? normalizeEmail(p.email) : null, name: p.name ?? null, groups };
+        // The requester's address comes only from the identity provider, only when the provider
+        // says it verified it (or the deployment said, knowingly, that it never says), and only
+        // when it is an address at all.
+        const verified = p.email_verified === true || p.email_verified === 'true' || (trustUnverifiedEmail && p.email_verified === undefined);
+        const email = p.email && verified ? normalizeEmail(p.email) : undefined;
+        return { id: p.sub, email: email && emailSchema.safeParse(email).success ? email : null, name: p.name ?? null, groups };
       },
     });
   }
@@ -83,12 +91,17 @@ export function buildAuthOptions(config: Config, auth: AuthSettings): NextAuthOp
         if (user) {
           token.email = user.email ? normalizeEmail(user.email) : null;
           token.groups = groupsSchema.parse((user as { groups?: unknown }).groups ?? []);
+          token.groupsAt = Date.now();
         }
         return token;
       },
       session({ session, token }) {
         session.user = { email: token.email ?? null, name: token.name ?? null };
-        session.groups = token.groups ?? [];
+        // Groups are as fresh as the sign-in: past their age they count for nothing until the
+        // user signs in again, so a removal from the approver group takes effect within it.
+        const fresh = typeof token.groupsAt === 'number' && Date.now() - token.groupsAt < groupsMaxAgeMs;
+        session.groups = fresh ? (token.groups ?? []) : [];
+        session.groupsExpired = !fresh && (token.groups?.length ?? 0) > 0;
         return session;
       },
     },

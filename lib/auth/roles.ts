@@ -7,6 +7,8 @@ export interface User {
   name?: string;
   groups: string[];
   approver: boolean;
+  /** The groups from sign-in are past auth.oidc.groupsMaxAgeSeconds: signing in again restores them. */
+  groupsExpired?: boolean;
 }
 
 /** Approvers are named in config by email glob (`*@platform.example.com`) and/or OIDC group. */

@@ -15,5 +15,7 @@ export const currentUser = cache(async (): Promise<User | null> => {
   if (!email) return null;
   const groups = session.groups ?? [];
   const { config } = getRuntime();
-  return { email, name: session.user?.name ?? undefined, groups, approver: isApprover(config.approvals.approvers, email, groups) };
+  const user: User = { email, name: session.user?.name ?? undefined, groups, approver: isApprover(config.approvals.approvers, email, groups) };
+  if (session.groupsExpired) user.groupsExpired = true;
+  return user;
 });

@@ -9,6 +9,8 @@ export interface OidcSettings {
   clientSecret: string;
   name: string;
   groupsClaim: string;
+  groupsMaxAgeSeconds: number;
+  trustUnverifiedEmail: boolean;
 }
 
 export interface AuthSettings {
@@ -24,6 +26,12 @@ export class AuthConfigError extends Error {
   override readonly name = 'AuthConfigError';
 }
 
+/** http:// to this machine only: where a typed-in email can sign nobody in as somebody else. */
+export function isLoopbackHttp(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname));
+}
+
 /** The embedded default: nothing real behind the portal, so a typed-in email harms nobody. */
 export const isEmbedded = (config: Pick<Config, 'store' | 'gateway'>): boolean =>
   config.store.type === 'local' && config.gateway.type === 'local';
@@ -36,6 +44,13 @@ export const isEmbedded = (config: Pick<Config, 'store' | 'gateway'>): boolean =
 export function resolveAuth(config: Config): AuthSettings {
   const embedded = isEmbedded(config);
   const devSignIn = config.auth.devSignIn ?? embedded;
+  // Whatever the setting says: a portal that real users reach is never one where typing an
+  // email signs you in as that person.
+  if (devSignIn && !isLoopbackHttp(config.portal.publicUrl)) {
+    throw new AuthConfigError(
+      `development sign-in cannot be used when portal.publicUrl is ${config.portal.publicUrl}: it is only for http:// on a loopback host (localhost, 127.0.0.1, [::1]); configure auth.oidc`,
+    );
+  }
   const { oidc } = config.auth;
   const clientSecret = config.secrets.OIDC_CLIENT_SECRET;
   if (!oidc && !devSignIn) {

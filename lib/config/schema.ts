@@ -150,6 +150,17 @@ const authSchema = z.strictObject({
       name: z.string().min(1).max(40).default('Single sign-on'),
       /** The ID-token claim listing the user's groups, matched against approvals.approvers.groups. */
       groupsClaim: z.string().min(1).default('groups'),
+      /**
+       * Approver rights that come from a group last this long after sign-in; then the approver
+       * signs in again (silently, while the identity provider's session lasts) and the groups are
+       * read afresh. So a removal from the group takes effect within this bound.
+       */
+      groupsMaxAgeSeconds: z.int().min(60).max(86_400).default(900),
+      /**
+       * Some identity providers never send `email_verified`. Only for those, and only knowingly:
+       * with this on, an unverified address is taken as the requester's identity.
+       */
+      trustUnverifiedEmail: z.boolean().default(false),
     })
     .optional(),
   /**

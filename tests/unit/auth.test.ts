@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { matchesEmail } from '@/lib/approval/patterns';
 import { isApprover } from '@/lib/auth/roles';
+import { buildAuthOptions } from '@/lib/auth/options';
 import { AuthConfigError, resolveAuth } from '@/lib/auth/settings';
 import { parseConfig } from '@/lib/config/load';
 
@@ -66,5 +67,60 @@ describe('approvers', () => {
     expect(isApprover(approvers, '@platform.example.com', [])).toBe(false);
     expect(matchesEmail('x@evil.com@platform.example.com', ['*@platform.example.com'])).toBeUndefined();
     expect(matchesEmail('Ada@Platform.Example.com', ['*@platform.example.com'])).toBe('*@platform.example.com');
+  });
+});
+
+describe('identity a company can trust', () => {
+  const oidcEnv = { OIDC_ISSUER: 'https://id.example.com', OIDC_CLIENT_ID: 'keyportal', OIDC_CLIENT_SECRET: 'cs', NEXTAUTH_SECRET: 'ns' };
+  function profileOf(doc: Record<string, unknown> = {}) {
+    const c = config({ store: { type: 'kubernetes' }, ...doc }, oidcEnv);
+    const provider = buildAuthOptions(c, resolveAuth(c)).providers[0] as unknown as { profile(raw: unknown): { email: string | null } };
+    return (claims: Record<string, unknown>) => provider.profile({ sub: 'u1', ...claims }).email;
+  }
+
+  it('takes the email only when the identity provider says it verified it', () => {
+    const profile = profileOf();
+    expect(profile({ email: 'Ada@Example.com', email_verified: true })).toBe('ada@example.com');
+    expect(profile({ email: 'ada@example.com', email_verified: 'true' })).toBe('ada@example.com');
+    expect(profile({ email: 'ada@example.com', email_verified: false })).toBeNull();
+    // No claim at all is not a yes.
+    expect(profile({ email: 'ada@example.com' })).toBeNull();
+  });
+
+  it('trusts a provider that never sends email_verified only when told to, knowingly', () => {
+    const profile = profileOf({ auth: { oidc: { issuer: 'https://id.example.com', clientId: 'keyportal', trustUnverifiedEmail: true } } });
+    expect(profile({ email: 'ada@example.com' })).toBe('ada@example.com');
+    expect(profile({ email: 'ada@example.com', email_verified: false })).toBeNull();
+  });
+
+  it('refuses an address that is not one, before it becomes a label hash or an approver match', () => {
+    const profile = profileOf();
+    expect(profile({ email: 'x@evil.com@platform.example.com', email_verified: true })).toBeNull();
+    expect(profile({ email: 'not-an-address', email_verified: true })).toBeNull();
+  });
+
+  it.each(['https://keys.example.com', 'http://keys.example.com', 'http://10.0.0.5:3000', 'https://localhost:3000'])(
+    'never offers development sign-in at %s, whatever the setting says',
+    (publicUrl) => {
+      const c = config({ store: { type: 'kubernetes' }, portal: { publicUrl } }, { NEXTAUTH_SECRET: 'ns', KEYPORTAL_DEV_SIGNIN: 'true' });
+      expect(() => resolveAuth(c)).toThrow(/development sign-in cannot be used when portal.publicUrl is .*only for http:\/\/ on a loopback host/);
+    },
+  );
+
+  it.each(['http://localhost:3000', 'http://127.0.0.1:3102', 'http://[::1]:3000'])('offers it, when asked, at %s', (publicUrl) => {
+    const c = config({ store: { type: 'kubernetes' }, portal: { publicUrl } }, { NEXTAUTH_SECRET: 'ns', KEYPORTAL_DEV_SIGNIN: 'true' });
+    expect(resolveAuth(c).devSignIn).toBe(true);
+  });
+
+  it('approver rights from a group end groupsMaxAgeSeconds after sign-in, until the user signs in again', () => {
+    const c = config({ store: { type: 'kubernetes' }, auth: { oidc: { issuer: 'https://id.example.com', clientId: 'keyportal', groupsMaxAgeSeconds: 600 } } }, oidcEnv);
+    const { callbacks } = buildAuthOptions(c, resolveAuth(c));
+    const session = (groupsAt: number) =>
+      (callbacks?.session as unknown as (a: unknown) => { groups: string[]; groupsExpired?: boolean })({
+        session: { expires: '' },
+        token: { email: 'lead@example.com', groups: ['keyportal-approvers'], groupsAt },
+      });
+    expect(session(Date.now() - 599_000)).toMatchObject({ groups: ['keyportal-approvers'], groupsExpired: false });
+    expect(session(Date.now() - 601_000)).toMatchObject({ groups: [], groupsExpired: true });
   });
 });
