@@ -38,7 +38,7 @@ export const SECRET_ENV = [
   // Signs the session cookie (next-auth's own name for it).
   'NEXTAUTH_SECRET',
   'OIDC_CLIENT_SECRET',
-  // Comma-separated: several at once let an HR system rotate without downtime.
+  // `client:secret` pairs, comma-separated; a client listed twice rotates without downtime.
   'KEYPORTAL_WEBHOOK_SECRETS',
 ] as const;
 export type SecretName = (typeof SECRET_ENV)[number];

@@ -4,6 +4,7 @@ import { YAMLParseError, parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { describeIssues, formatPath } from '../validations/issues';
 import { ConfigError } from './errors';
+import { MIN_SECRET_BYTES, parseWebhookSecrets } from './webhook-secrets';
 import { type Env, type Secrets, applyEnvOverrides, readSecrets } from './env';
 import { type ConfigFile, configFileSchema } from './schema';
 
@@ -86,6 +87,10 @@ export function parseConfig(raw: unknown, options: { source: string; env: Env; c
   if (!parsed.success) problems.push(...zodProblems(parsed.error, fromEnv));
   const { secrets, problems: secretProblems } = readSecrets(options.env);
   problems.push(...secretProblems);
+  problems.push(...parseWebhookSecrets(secrets.KEYPORTAL_WEBHOOK_SECRETS).problems);
+  if (secrets.NEXTAUTH_SECRET !== undefined && Buffer.byteLength(secrets.NEXTAUTH_SECRET, 'utf8') < MIN_SECRET_BYTES) {
+    problems.push(`NEXTAUTH_SECRET: fewer than ${MIN_SECRET_BYTES} bytes; generate one with \`openssl rand -base64 32\``);
+  }
   if (parsed.success) {
     const c = parsed.data;
     if (c.gateway.type === 'litellm' && !secrets.GATEWAY_MASTER_KEY) {

@@ -43,6 +43,8 @@ const approvalsSchema = z.strictObject({
     .default({ emails: [], groups: [] }),
   /** Addresses told when a request waits for review (approver globs are not addresses). */
   notify: z.array(z.email({ message: 'expected an email address' })).default([]),
+  /** Four eyes: off, an approver cannot decide their own request (revoking one's own key is always allowed). */
+  allowSelfApproval: z.boolean().default(false),
 });
 
 const gatewaySchema = z.discriminatedUnion('type', [
@@ -189,7 +191,7 @@ export const configFileSchema = z.strictObject({
         seen.add(m.id);
       });
     }),
-  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [] }),
+  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [], allowSelfApproval: false }),
   gateway: gatewaySchema.default({ type: 'local', publicUrl: 'http://localhost:4000', dir: '.data/gateway' }),
   mail: mailSchema.default({ from: 'Keyportal <keyportal@localhost>', keyDelivery: 'portal' }),
   store: storeSchema.default({ type: 'local', dir: '.data/requests' }),

@@ -17,7 +17,7 @@ export function signatureHeader(secret: string, body: string, now: Date = new Da
 }
 
 export type VerifyResult =
-  | { ok: true; timestamp: number; signature: string }
+  | { ok: true; timestamp: number; signature: string; /** Which of the secrets matched. */ index: number }
   | { ok: false; problem: 'missing' | 'malformed' | 'stale' | 'mismatch'; message: string };
 
 /** Checks a signature header against every current secret (several allow rotation). */
@@ -45,8 +45,8 @@ export function verifySignature(
     return { ok: false, problem: 'stale', message: `the signature timestamp is more than ${tolerance} s away from the server's clock` };
   }
   const given = Buffer.from(v1, 'hex');
-  for (const secret of secrets) {
-    if (timingSafeEqual(given, Buffer.from(sign(secret, t, body), 'hex'))) return { ok: true, timestamp: t, signature: v1 };
+  for (const [index, secret] of secrets.entries()) {
+    if (timingSafeEqual(given, Buffer.from(sign(secret, t, body), 'hex'))) return { ok: true, timestamp: t, signature: v1, index };
   }
   return { ok: false, problem: 'mismatch', message: 'the signature does not match the body' };
 }

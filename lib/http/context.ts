@@ -2,8 +2,7 @@ import { currentUser } from '../auth/session';
 import type { User } from '../auth/roles';
 import { getRuntime } from '../runtime';
 import { notSignedIn } from '../portal/errors';
-import { ReplayGuard } from '../portal/replay-guard';
-import { parseWebhookSecrets } from '../portal/webhook';
+import { parseWebhookSecrets } from '../config/webhook-secrets';
 import type { PortalDeps } from '../portal/requests';
 import type { WebhookDeps } from '../portal/webhook';
 
@@ -19,15 +18,8 @@ export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
   return { deps, user };
 }
 
-let replays: ReplayGuard | undefined;
-
 export function webhookDeps(): WebhookDeps {
   const { config, store } = getRuntime();
-  replays ??= new ReplayGuard(2 * config.portal.webhookToleranceSeconds * 1000);
-  return {
-    store,
-    secrets: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS),
-    toleranceSeconds: config.portal.webhookToleranceSeconds,
-    replays,
-  };
+  // Config load already refused bad entries; what parses here is what was checked there.
+  return { store, clients: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS).clients, toleranceSeconds: config.portal.webhookToleranceSeconds };
 }

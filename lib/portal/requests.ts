@@ -12,7 +12,7 @@ export type { ListPage } from './view';
 
 export interface PortalDeps {
   store: RequestStore;
-  config: Pick<Config, 'models' | 'mail' | 'portal'>;
+  config: Pick<Config, 'models' | 'mail' | 'portal' | 'approvals'>;
   clock?: () => Date;
 }
 
@@ -130,8 +130,10 @@ export async function listQueue(deps: PortalDeps, user: User, q: QueueFilter = {
 export type Decision = 'approve' | 'deny';
 
 /**
- * Records a decision on an undecided request (pending or in-review), re-reading on a conflict
- * with the loop or another approver. `changed: false` means it was already decided the same way.
+ * Records a person's (or an HR system's) decision on a request held for review, re-reading on a
+ * conflict with the loop or another approver. `changed: false` means it was already decided the
+ * same way. A `pending` request belongs to the plugin chain: deciding it first would let a
+ * blacklisted model through before the blacklist ever saw it.
  */
 export async function applyDecision(
   store: RequestStore,
@@ -144,7 +146,8 @@ export async function applyDecision(
   const state: 'approved' | 'denied' = decision === 'approve' ? 'approved' : 'denied';
   return retryOnConflict(async () => {
     const r = await store.get(id);
-    if (r.state === 'pending' || r.state === 'in-review') {
+    if (r.state === 'pending') throw new NotInReviewError(r);
+    if (r.state === 'in-review') {
       const change = { state, decision: state, decidedBy, decidedAt: rfc3339(now()), reason: reason ?? (decision === 'approve' ? 'Approved' : 'Denied') };
       return { request: await store.update(r, change), changed: true };
     }
@@ -153,8 +156,19 @@ export async function applyDecision(
     throw new DecidedError(r);
   }).catch((err: unknown) => {
     if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
+    if (err instanceof NotInReviewError) {
+      throw conflict(`request ${id} is still pending: the approval plugins decide first; a person decides only what they hold for review`);
+    }
     throw err;
   });
+}
+
+/** A decision on a request the plugin chain has not looked at yet. */
+class NotInReviewError extends Error {
+  override readonly name = 'NotInReviewError';
+  constructor(readonly request: KeyRequest) {
+    super(`request ${request.id} is ${request.state}, not in review`);
+  }
 }
 
 /** The request was already decided the other way (or has ended). */
@@ -167,7 +181,10 @@ export class DecidedError extends Error {
 
 export async function decide(deps: PortalDeps, user: User, id: string, decision: Decision, reason: string | undefined): Promise<RequestView> {
   if (!user.approver) throw approversOnly();
-  await readVisible(deps, user, id);
+  const r = await readVisible(deps, user, id);
+  if (r.email === user.email && !deps.config.approvals.allowSelfApproval) {
+    throw new PortalError(403, 'own_request', 'you cannot decide your own request: another approver must (four eyes); approvals.allowSelfApproval turns this off');
+  }
   try {
     const { request, changed } = await applyDecision(deps.store, id, decision, `user:${user.email}`, reason, clockOf(deps));
     // An approver who clicks twice is told, not silently ignored: the second click decided nothing.

@@ -1,19 +1,17 @@
-import { z } from 'zod';
+import type { WebhookClient } from '../config/webhook-secrets';
 import { SIGNATURE_HEADER, verifySignature } from '../crypto/signature';
 import { RequestNotFoundError } from '../store/errors';
 import type { RequestStore } from '../store/types';
 import { parseJson } from './parse';
 import { approvalWebhookBody } from '../validations/webhook';
 import { PortalError, conflict, requestNotFound } from './errors';
-import type { ReplayGuard } from './replay-guard';
 import { DecidedError, applyDecision } from './requests';
 
 export interface WebhookDeps {
   store: RequestStore;
-  /** Current secrets; more than one while a caller rotates. Empty: the webhook is off. */
-  secrets: readonly string[];
+  /** The callers and their current secrets; a caller listed twice is rotating. Empty: the webhook is off. */
+  clients: readonly WebhookClient[];
   toleranceSeconds: number;
-  replays: ReplayGuard;
   clock?: () => Date;
 }
 
@@ -25,43 +23,30 @@ export interface WebhookResult {
 }
 
 /**
- * The HR / ticket system's decision. Authenticated by an HMAC-SHA256 of `timestamp.body`; a
- * stale timestamp, a forged signature or a replay of the exact same call is refused before the
- * body is even parsed. A decision the request already carries is answered 200 without effect;
- * the opposite decision on a decided request is a 409.
+ * The HR / ticket system's decision. Authenticated by an HMAC-SHA256 of `timestamp.body` with the
+ * caller's own secret, so the decider recorded (`webhook:<client>`) is the caller that signed,
+ * whatever the body says. A stale timestamp or a forged signature is refused before the body is
+ * parsed.
+ *
+ * Replays need no memory, and so hold across replicas and restarts: a decision applies only to
+ * a request in review, states only move forward, and the same decision twice is answered 200
+ * `changed: false`. A replay (or a client retrying a call that timed out) therefore either finds
+ * its own decision already made, or a request decided since, which is a 409 as for anyone.
  */
 export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, signature: string | null): Promise<WebhookResult> {
-  if (deps.secrets.length === 0) throw new PortalError(503, 'not_configured', 'the approval webhook is off: set KEYPORTAL_WEBHOOK_SECRETS');
+  if (deps.clients.length === 0) throw new PortalError(503, 'not_configured', 'the approval webhook is off: set KEYPORTAL_WEBHOOK_SECRETS');
   const now = deps.clock?.() ?? new Date();
-  const verified = verifySignature(signature, rawBody, deps.secrets, { now, toleranceSeconds: deps.toleranceSeconds });
+  const verified = verifySignature(signature, rawBody, deps.clients.map((c) => c.secret), { now, toleranceSeconds: deps.toleranceSeconds });
   if (!verified.ok) throw new PortalError(401, `signature_${verified.problem}`, `${SIGNATURE_HEADER}: ${verified.message}`, { field: SIGNATURE_HEADER });
-  if (!deps.replays.firstTime(verified.signature, now.getTime())) {
-    throw new PortalError(409, 'replayed', 'this exact signed call was already received; sign each call with a fresh timestamp');
-  }
+  const client = deps.clients[verified.index]?.client as string;
+  const body = parseJson(rawBody, approvalWebhookBody);
+  const reason = body.actor ? `${body.reason} (${body.actor}, via ${client})` : body.reason;
   try {
-    const body = parseJson(rawBody, approvalWebhookBody);
-    try {
-      const { request, changed } = await applyDecision(deps.store, body.request_id, body.decision, `webhook:${body.actor}`, body.reason, () => now);
-      return { request_id: request.id, state: request.state, changed };
-    } catch (err) {
-      if (err instanceof RequestNotFoundError) throw requestNotFound(body.request_id);
-      if (err instanceof DecidedError) throw conflict(err.message, { request_id: err.request.id, state: err.request.state });
-      throw err;
-    }
+    const { request, changed } = await applyDecision(deps.store, body.request_id, body.decision, `webhook:${client}`, reason, () => now);
+    return { request_id: request.id, state: request.state, changed };
   } catch (err) {
-    // A call that took no effect may be retried with the same bytes (after fixing nothing on
-    // our side, e.g. a 503): only an applied or refused-for-good decision stays remembered.
-    if (!(err instanceof PortalError) || err.status >= 500) deps.replays.forget(verified.signature);
+    if (err instanceof RequestNotFoundError) throw requestNotFound(body.request_id);
+    if (err instanceof DecidedError) throw conflict(err.message, { request_id: err.request.id, state: err.request.state });
     throw err;
   }
 }
-
-/** KEYPORTAL_WEBHOOK_SECRETS: comma-separated, blanks ignored. */
-export const parseWebhookSecrets = (raw: string | undefined): string[] =>
-  z
-    .string()
-    .default('')
-    .parse(raw)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);

@@ -8,11 +8,13 @@ export const approvalWebhookBody = z.strictObject({
   // HR systems shout: APPROVE and Approve mean approve.
   decision: z.string().transform((s) => s.toLowerCase()).pipe(z.enum(['approve', 'deny'], { message: 'expected "approve" or "deny"' })),
   reason: reasonSchema,
+  /** Who decided inside the caller's system; recorded in the reason. The decider is the caller that signed. */
   actor: z
     .string()
     .trim()
-    .min(1, 'name who decided')
+    .min(1, 'name who decided, or leave actor out')
     .max(100)
-    .regex(/^[^\s,;]+$/, 'an actor is one word: a user name, an email or a system id'),
+    .regex(/^[^\s,;]+$/, 'an actor is one word: a user name, an email or a system id')
+    .optional(),
 });
 export type ApprovalWebhookBody = z.infer<typeof approvalWebhookBody>;

@@ -3,6 +3,8 @@ import path from 'node:path';
 export interface E2eEnv {
   embeddedUrl: string;
   clusterUrl: string;
+  /** A second replica of the cluster portal: same namespace, config and secrets. */
+  clusterReplicaUrl: string;
   namespace: string;
   kubeconfig: string;
   kubectl: string;
@@ -15,7 +17,7 @@ export interface E2eEnv {
 }
 
 export const E2E_ENV_FILE = path.resolve(import.meta.dirname, '../../test-results/e2e/env.json');
-export const WEBHOOK_SECRET = 'whsec-e2e-0123456789abcdef';
+export const WEBHOOK_SECRET = 'whsec-e2e-0123456789abcdef-0123456789abcdef';
 
 /** Who can sign in at the test identity provider (login name -> ID token claims). */
 export const OIDC_ACCOUNTS = {

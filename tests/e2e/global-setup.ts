@@ -107,17 +107,23 @@ export default async function globalSetup() {
   const embeddedConfig = path.join(run, 'embedded-config.yaml');
   writeFileSync(embeddedConfig, stringify(embedded));
 
+  const clusterEnv = {
+    KEYPORTAL_CONFIG: clusterConfig,
+    GATEWAY_MASTER_KEY: MASTER_KEY,
+    NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
+    // The HR system rotates: its old and new secret both sign as "workday".
+    KEYPORTAL_WEBHOOK_SECRETS: `workday:${randomBytes(32).toString('hex')},workday:${WEBHOOK_SECRET}`,
+    OIDC_CLIENT_SECRET: oidcClientSecret,
+    // Both sign-ins: OIDC as in production, and the opted-in email sign-in the other tests use.
+    KEYPORTAL_DEV_SIGNIN: 'true',
+  };
+  const clusterReplicaUrl = 'http://127.0.0.1:3103';
   const portals = [
     startPortal('embedded', 3101, { KEYPORTAL_CONFIG: embeddedConfig }),
-    startPortal('cluster', 3102, {
-      KEYPORTAL_CONFIG: clusterConfig,
-      GATEWAY_MASTER_KEY: MASTER_KEY,
-      NEXTAUTH_SECRET: randomBytes(32).toString('base64url'),
-      KEYPORTAL_WEBHOOK_SECRETS: `rotated-out-secret,${WEBHOOK_SECRET}`,
-      OIDC_CLIENT_SECRET: oidcClientSecret,
-      // Both sign-ins: OIDC as in production, and the opted-in email sign-in the other tests use.
-      KEYPORTAL_DEV_SIGNIN: 'true',
-    }),
+    startPortal('cluster', 3102, clusterEnv),
+    // A second replica, so the webhook's rules are tested across processes (they share nothing
+    // but the namespace); only one of the two runs the loop at a time (the Lease).
+    startPortal('cluster-replica', 3103, clusterEnv),
   ];
   const stop = async () => {
     // Each portal finishes the step in hand and hands back the Lease; wait for it to exit (and
@@ -131,12 +137,13 @@ export default async function globalSetup() {
   try {
     await ready(embeddedUrl, portals[0]!.child, portals[0]!.log);
     await ready(clusterUrl, portals[1]!.child, portals[1]!.log);
+    await ready(clusterReplicaUrl, portals[2]!.child, portals[2]!.log);
   } catch (err) {
     await stop();
     throw err;
   }
 
-  const env: E2eEnv = { embeddedUrl, clusterUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox'), embeddedRequestsDir: path.join(data, 'requests') };
+  const env: E2eEnv = { embeddedUrl, clusterUrl, clusterReplicaUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox'), embeddedRequestsDir: path.join(data, 'requests') };
   writeFileSync(E2E_ENV_FILE, JSON.stringify(env));
   return stop;
 }

@@ -129,6 +129,9 @@ function portalContainer(deployment: V1Deployment): V1Container {
   return container;
 }
 
+/** A stand-in for a Secret's value, of the form and length config load asks for. */
+const fakeSecret = (key: string): string => `${key === 'KEYPORTAL_WEBHOOK_SECRETS' ? 'hr:' : ''}value-of-${key}-0123456789abcdef0123456789abcdef`;
+
 /** The environment the pod would get: literal values, downward-API fields, and secret keys. */
 function podEnv(deployment: V1Deployment, namespace: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -136,7 +139,7 @@ function podEnv(deployment: V1Deployment, namespace: string): Record<string, str
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = namespace;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = `${FULLNAME}-5d9c7b6f4-x2x7q`;
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = `value-of-${e.valueFrom.secretKeyRef.key}`;
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = fakeSecret(e.valueFrom.secretKeyRef.key);
   }
   return env;
 }
@@ -177,13 +180,13 @@ describe('helm template renders what the portal can run', () => {
     expect(config.mail.smtp?.host).toBeTruthy();
     expect(config.portal.publicUrl).toBe('https://keys.corp.test');
     expect(config.loop).toMatchObject({ enabled: true, leaderElection: true });
-    expect(config.secrets.GATEWAY_MASTER_KEY).toBe('value-of-GATEWAY_MASTER_KEY');
+    expect(config.secrets.GATEWAY_MASTER_KEY).toBe(fakeSecret('GATEWAY_MASTER_KEY'));
 
     // OIDC settings reach the portal's auth section; its client secret must come from the Secret.
     const oidcArgs = ['--set', 'auth.oidc.issuer=https://login.corp.test/realms/staff,auth.oidc.clientId=keyportal'];
     const oidc = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets', ...oidcArgs);
     expect(portalConfig(oidc, 'keys').auth.oidc).toMatchObject({ issuer: 'https://login.corp.test/realms/staff', clientId: 'keyportal' });
-    expect(portalConfig(oidc, 'keys').secrets).toMatchObject({ OIDC_CLIENT_SECRET: 'value-of-OIDC_CLIENT_SECRET', NEXTAUTH_SECRET: 'value-of-NEXTAUTH_SECRET' });
+    expect(portalConfig(oidc, 'keys').secrets).toMatchObject({ OIDC_CLIENT_SECRET: fakeSecret('OIDC_CLIENT_SECRET'), NEXTAUTH_SECRET: fakeSecret('NEXTAUTH_SECRET') });
     expect(() => portalConfig(oidc.map(withoutSecretEnv), 'keys')).toThrow(/OIDC_CLIENT_SECRET/);
 
     // The same check refuses what the portal would refuse, naming the field.

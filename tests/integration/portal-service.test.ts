@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import type { User } from '@/lib/auth/roles';
 import { signatureHeader } from '@/lib/crypto/signature';
 import { PortalError } from '@/lib/portal/errors';
-import { ReplayGuard } from '@/lib/portal/replay-guard';
 import { type ListPage, type PortalDeps, type QueueFilter, createRequest, decide, getRequest, listOwn, listQueue, reveal, revoke } from '@/lib/portal/requests';
 import type { RequestView } from '@/lib/portal/view';
 import { type WebhookDeps, handleApprovalWebhook } from '@/lib/portal/webhook';
@@ -20,7 +19,8 @@ import { testConfig } from '../helpers/portal';
 // The portal's service layer (what every route handler calls) on the real API server. Each bad
 // input must get its status and a message naming the problem, and leave the stored request as it was.
 
-const SECRET = 'whsec-test-0123456789';
+const SECRET = 'whsec-test-0123456789-0123456789-0123456789';
+const OLD_SECRET = 'old-secret-rotating-out-0123456789-0123456789';
 const ada: User = { email: 'ada@example.com', groups: [], approver: false };
 const bob: User = { email: 'bob@example.com', groups: [], approver: false };
 const approver: User = { email: 'admin@example.com', groups: [], approver: true };
@@ -36,8 +36,18 @@ async function world(opts: { keyDelivery?: 'email' | 'portal'; rate?: number } =
   });
   config.portal.rateLimit = { requests: opts.rate ?? 10, windowSeconds: 3600 };
   const deps: PortalDeps = { store, config };
-  const hook: WebhookDeps = { store, secrets: ['old-secret-rotating-out', SECRET], toleranceSeconds: 300, replays: new ReplayGuard(600_000) };
-  return { namespace, store, deps, hook };
+  const hook: WebhookDeps = {
+    store,
+    clients: [
+      { client: 'tickets', secret: OLD_SECRET },
+      { client: 'hr-system', secret: SECRET },
+      { client: 'tickets', secret: 'tickets-new-secret-0123456789-0123456789' },
+    ],
+    toleranceSeconds: 300,
+  };
+  /** What the plugin chain does when it holds a request for a person. */
+  const held = async (id: string) => store.update(await store.get(id), { state: 'in-review', reason: 'Held for review: test' });
+  return { namespace, store, deps, hook, held };
 }
 
 /** Runs `fn`, expecting a PortalError; returns it for assertions. */
@@ -97,8 +107,9 @@ describe('the portal service on the real cluster', () => {
   });
 
   it('lets only approvers decide; a second decision is a 409 that changes nothing', async () => {
-    const { deps, store } = await world();
+    const { deps, store, held } = await world();
     const { request } = await createRequest(deps, ada, 'experimental');
+    await held(request.id);
     expect((await refused(() => decide(deps, bob, request.id, 'approve', undefined))).status).toBe(403);
     const denied = await decide(deps, approver, request.id, 'deny', 'Use the EU model');
     expect(denied).toMatchObject({ state: 'denied', decidedBy: 'user:admin@example.com', reason: 'Use the EU model' });
@@ -145,18 +156,21 @@ describe('the portal service on the real cluster', () => {
   });
 
   it('applies a signed webhook decision once: a repeat is 200 with no effect, the opposite is 409', async () => {
-    const { hook, deps, store, namespace } = await world();
+    const { hook, deps, store, namespace, held } = await world();
     const { request } = await createRequest(deps, ada, 'experimental');
-    const one = signed({ request_id: request.id, decision: 'APPROVE', reason: 'HR-123 approved', actor: 'hr-system' });
+    await held(request.id);
+    const one = signed({ request_id: request.id, decision: 'APPROVE', reason: 'HR-123 approved', actor: 'jane.doe' });
     expect(await handleApprovalWebhook(hook, one.raw, one.sig)).toEqual({ request_id: request.id, state: 'approved', changed: true });
     const after = await store.get(request.id);
-    expect(after).toMatchObject({ decidedBy: 'webhook:hr-system', reason: 'HR-123 approved' });
+    // The decider is the caller whose secret signed, not whatever the body claims.
+    expect(after).toMatchObject({ decidedBy: 'webhook:hr-system', reason: 'HR-123 approved (jane.doe, via hr-system)' });
     // kubectl shows what the webhook wrote: the decider is on the Secret.
     expect(await kubectl('-n', namespace, 'get', 'secret', `keyreq-${request.id}`, '-o', 'jsonpath={.metadata.annotations.keyportal\\.dev/decided-by}')).toBe('webhook:hr-system');
 
-    const replay = await refused(() => handleApprovalWebhook(hook, one.raw, one.sig));
-    expect(replay.status).toBe(409);
-    expect(replay.code).toBe('replayed');
+    // The same bytes again (a replay, or a client retrying a call that timed out): no memory of
+    // calls needed, on any replica: the decision is already there, so nothing happens twice.
+    expect(await handleApprovalWebhook(hook, one.raw, one.sig)).toEqual({ request_id: request.id, state: 'approved', changed: false });
+    expect((await store.get(request.id)).resourceVersion).toBe(after.resourceVersion);
 
     const repeat = signed({ request_id: request.id, decision: 'approve', reason: 'HR-123 approved', actor: 'hr-system' }, SECRET, new Date(Date.now() + 1000));
     expect(await handleApprovalWebhook(hook, repeat.raw, repeat.sig)).toEqual({ request_id: request.id, state: 'approved', changed: false });
@@ -168,9 +182,9 @@ describe('the portal service on the real cluster', () => {
   });
 
   it('refuses forged, stale, missing and malformed webhook calls without touching the request', async () => {
-    const { hook, deps, store } = await world();
+    const { hook, deps, store, held } = await world();
     const { request } = await createRequest(deps, ada, 'experimental');
-    const before = (await store.get(request.id)).resourceVersion;
+    const before = (await held(request.id)).resourceVersion;
     const body = { request_id: request.id, decision: 'approve', reason: 'ok', actor: 'hr' };
     const forged = signed(body, 'not-the-secret');
     const stale = signed(body, SECRET, new Date(Date.now() - 6 * 60_000));
@@ -196,11 +210,37 @@ describe('the portal service on the real cluster', () => {
     expect((await store.get(request.id)).resourceVersion).toBe(before);
   });
 
-  it('accepts a call signed with either secret while one rotates out', async () => {
-    const { hook, deps } = await world();
+  it('accepts a call signed with either secret while one rotates out, recording the client either way', async () => {
+    const { hook, deps, store, held } = await world();
     const { request } = await createRequest(deps, ada, 'experimental');
-    const call = signed({ request_id: request.id, decision: 'deny', reason: 'Not budgeted', actor: 'tickets' }, 'old-secret-rotating-out');
+    await held(request.id);
+    const call = signed({ request_id: request.id, decision: 'deny', reason: 'Not budgeted' }, OLD_SECRET);
     expect(await handleApprovalWebhook(hook, call.raw, call.sig)).toMatchObject({ state: 'denied', changed: true });
+    expect(await store.get(request.id)).toMatchObject({ decidedBy: 'webhook:tickets', reason: 'Not budgeted' });
+  });
+
+  it('decides only what a plugin held for review: a pending request is a 409, and nothing changes', async () => {
+    const { hook, deps, store } = await world();
+    const { request } = await createRequest(deps, ada, 'internal/secret-model');
+    const before = (await store.get(request.id)).resourceVersion;
+    const byApprover = await refused(() => decide(deps, approver, request.id, 'approve', undefined));
+    expect([byApprover.status, byApprover.message]).toEqual([409, expect.stringMatching(/is still pending: the approval plugins decide first/)]);
+    const call = signed({ request_id: request.id, decision: 'approve', reason: 'HR says yes' });
+    const byWebhook = await refused(() => handleApprovalWebhook(hook, call.raw, call.sig));
+    expect(byWebhook.status).toBe(409);
+    expect((await store.get(request.id)).resourceVersion).toBe(before);
+  });
+
+  it('four eyes: an approver cannot decide their own request unless allowSelfApproval says so', async () => {
+    const { deps, store, held } = await world();
+    const { request } = await createRequest(deps, approver, 'experimental');
+    await held(request.id);
+    const own = await refused(() => decide(deps, approver, request.id, 'approve', undefined));
+    expect([own.status, own.code]).toEqual([403, 'own_request']);
+    expect(own.message).toMatch(/another approver must \(four eyes\)/);
+    expect((await store.get(request.id)).state).toBe('in-review');
+    const relaxed = { ...deps, config: { ...deps.config, approvals: { ...deps.config.approvals, allowSelfApproval: true } } };
+    expect(await decide(relaxed, approver, request.id, 'approve', undefined)).toMatchObject({ state: 'approved', decidedBy: 'user:admin@example.com' });
   });
 });
 

@@ -9,6 +9,8 @@ import { AuthConfigError, resolveAuth } from '@/lib/auth/settings';
 import { parseConfig } from '@/lib/config/load';
 
 const models = [{ id: 'gpt-4o', title: 'GPT-4o' }];
+/** A session secret of the length config load asks for. */
+const NS = 'n'.repeat(32);
 
 function config(doc: Record<string, unknown>, env: Record<string, string> = {}) {
   return parseConfig({ models, ...doc }, { source: 'test', env });
@@ -27,10 +29,10 @@ describe('sign-in settings', () => {
   });
 
   it('refuses a real deployment with no OIDC and no explicit opt-in to development sign-in', () => {
-    const c = config({ store: { type: 'kubernetes', namespace: 'kp' } }, { NEXTAUTH_SECRET: 's' });
+    const c = config({ store: { type: 'kubernetes', namespace: 'kp' } }, { NEXTAUTH_SECRET: NS });
     expect(() => resolveAuth(c)).toThrow(AuthConfigError);
     expect(() => resolveAuth(c)).toThrow(/no sign-in is configured: set auth.oidc \(OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET\)/);
-    const optedIn = config({ store: { type: 'kubernetes', namespace: 'kp' } }, { NEXTAUTH_SECRET: 's', KEYPORTAL_DEV_SIGNIN: 'true' });
+    const optedIn = config({ store: { type: 'kubernetes', namespace: 'kp' } }, { NEXTAUTH_SECRET: NS, KEYPORTAL_DEV_SIGNIN: 'true' });
     expect(resolveAuth(optedIn).devSignIn).toBe(true);
   });
 
@@ -39,7 +41,7 @@ describe('sign-in settings', () => {
     expect(() => config({ store: { type: 'kubernetes' } }, env)).toThrow(/auth.oidc: is set, so OIDC_CLIENT_SECRET \(or OIDC_CLIENT_SECRET_FILE\) is needed/);
     const c = config({ store: { type: 'kubernetes' } }, { ...env, OIDC_CLIENT_SECRET: 'cs' });
     expect(() => resolveAuth(c)).toThrow(/NEXTAUTH_SECRET \(or NEXTAUTH_SECRET_FILE\) is needed/);
-    const ok = resolveAuth(config({ store: { type: 'kubernetes' } }, { ...env, OIDC_CLIENT_SECRET: 'cs', NEXTAUTH_SECRET: 'ns' }));
+    const ok = resolveAuth(config({ store: { type: 'kubernetes' } }, { ...env, OIDC_CLIENT_SECRET: 'cs', NEXTAUTH_SECRET: NS }));
     expect(ok).toMatchObject({ devSignIn: false, oidc: { issuer: 'https://id.example.com', clientId: 'keyportal', clientSecret: 'cs', groupsClaim: 'groups' } });
   });
 
@@ -71,7 +73,7 @@ describe('approvers', () => {
 });
 
 describe('identity a company can trust', () => {
-  const oidcEnv = { OIDC_ISSUER: 'https://id.example.com', OIDC_CLIENT_ID: 'keyportal', OIDC_CLIENT_SECRET: 'cs', NEXTAUTH_SECRET: 'ns' };
+  const oidcEnv = { OIDC_ISSUER: 'https://id.example.com', OIDC_CLIENT_ID: 'keyportal', OIDC_CLIENT_SECRET: 'cs', NEXTAUTH_SECRET: NS };
   function profileOf(doc: Record<string, unknown> = {}) {
     const c = config({ store: { type: 'kubernetes' }, ...doc }, oidcEnv);
     const provider = buildAuthOptions(c, resolveAuth(c)).providers[0] as unknown as { profile(raw: unknown): { email: string | null } };
@@ -102,13 +104,13 @@ describe('identity a company can trust', () => {
   it.each(['https://keys.example.com', 'http://keys.example.com', 'http://10.0.0.5:3000', 'https://localhost:3000'])(
     'never offers development sign-in at %s, whatever the setting says',
     (publicUrl) => {
-      const c = config({ store: { type: 'kubernetes' }, portal: { publicUrl } }, { NEXTAUTH_SECRET: 'ns', KEYPORTAL_DEV_SIGNIN: 'true' });
+      const c = config({ store: { type: 'kubernetes' }, portal: { publicUrl } }, { NEXTAUTH_SECRET: NS, KEYPORTAL_DEV_SIGNIN: 'true' });
       expect(() => resolveAuth(c)).toThrow(/development sign-in cannot be used when portal.publicUrl is .*only for http:\/\/ on a loopback host/);
     },
   );
 
   it.each(['http://localhost:3000', 'http://127.0.0.1:3102', 'http://[::1]:3000'])('offers it, when asked, at %s', (publicUrl) => {
-    const c = config({ store: { type: 'kubernetes' }, portal: { publicUrl } }, { NEXTAUTH_SECRET: 'ns', KEYPORTAL_DEV_SIGNIN: 'true' });
+    const c = config({ store: { type: 'kubernetes' }, portal: { publicUrl } }, { NEXTAUTH_SECRET: NS, KEYPORTAL_DEV_SIGNIN: 'true' });
     expect(resolveAuth(c).devSignIn).toBe(true);
   });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@/lib/config/errors';
 import { loadConfig, parseConfig } from '@/lib/config/load';
+import { parseWebhookSecrets } from '@/lib/config/webhook-secrets';
 
 const minimal = { models: [{ id: 'gpt-4o', title: 'GPT-4o' }] };
 
@@ -133,5 +134,38 @@ describe('config.yaml', () => {
         { source: 'config.yaml', env: {}, checkPlugin },
       ),
     ).toThrow('approvals.plugins[2].config.models: expected an array of strings');
+  });
+});
+
+describe('secrets that are strong enough, and callers that are named', () => {
+  const strong = 'a'.repeat(32);
+  const problems = (env: Record<string, string>) => {
+    try {
+      parseConfig(minimal, { source: 'test', env });
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+  };
+
+  it('takes webhook secrets as client:secret pairs, one client listed twice while it rotates', () => {
+    expect(parseWebhookSecrets(`workday:${strong},workday:${'b'.repeat(40)}, servicenow:${'c'.repeat(32)}`).clients.map((c) => c.client)).toEqual(['workday', 'workday', 'servicenow']);
+    expect(problems({ KEYPORTAL_WEBHOOK_SECRETS: `workday:${strong}` })).toEqual([]);
+  });
+
+  it('refuses an unnamed or short webhook secret, naming the entry and never the secret', () => {
+    const found = problems({ KEYPORTAL_WEBHOOK_SECRETS: `${strong},hr:short-secret-value,Bad Name:${strong}` });
+    expect(found).toEqual([
+      expect.stringMatching(/^KEYPORTAL_WEBHOOK_SECRETS entry 1: expected <client>:<secret>/),
+      expect.stringMatching(/^KEYPORTAL_WEBHOOK_SECRETS entry 2 \(hr\): the secret has fewer than 32 bytes/),
+      expect.stringMatching(/^KEYPORTAL_WEBHOOK_SECRETS entry 3: expected <client>:<secret>/),
+    ]);
+    expect(found.join('\n')).not.toContain('short-secret-value');
+    expect(found.join('\n')).not.toContain(strong);
+  });
+
+  it('refuses a NEXTAUTH_SECRET shorter than 32 bytes', () => {
+    expect(problems({ NEXTAUTH_SECRET: 'hunter2' })).toEqual([expect.stringMatching(/^NEXTAUTH_SECRET: fewer than 32 bytes/)]);
+    expect(problems({ NEXTAUTH_SECRET: strong })).toEqual([]);
   });
 });
