@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { signatureHeader, SIGNATURE_HEADER } from '@/lib/crypto/signature';
-import { commonOptionsSchema, definePlugin } from '@/lib/approval/types';
+import { commonOptionsSchema, definePlugin, outcomeSchema } from '@/lib/approval/types';
 
 const MAX_REPLY_BYTES = 64 * 1024;
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable');
@@ -21,15 +21,28 @@ const replySchema = z.object({
  */
 export default definePlugin({
   name: 'http',
-  configSchema: commonOptionsSchema.extend({
-    url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
-    auth: z
-      .discriminatedUnion('type', [
-        z.strictObject({ type: z.literal('bearer'), tokenEnv: envName }),
-        z.strictObject({ type: z.literal('hmac'), secretEnv: envName }),
-      ])
-      .optional(),
-  }).strict(),
+  configSchema: commonOptionsSchema
+    .extend({
+      url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+      /**
+       * Fail-open or fail-closed is a decision, not a default: what a timeout, an error or a
+       * garbled reply answers must be written down (`continue`, `deny` or `review`).
+       */
+      onError: outcomeSchema.exclude(['approve'], { message: 'say what an unreachable or failing endpoint answers: "continue", "deny" or "review" (never "approve")' }),
+      /** Plain http:// beyond this machine sends the request (and a bearer token) in the clear. */
+      allowPlainHttp: z.boolean().default(false),
+      auth: z
+        .discriminatedUnion('type', [
+          z.strictObject({ type: z.literal('bearer'), tokenEnv: envName }),
+          z.strictObject({ type: z.literal('hmac'), secretEnv: envName }),
+        ])
+        .optional(),
+    })
+    .strict()
+    .refine((c) => c.allowPlainHttp || !c.url.startsWith('http:') || isLoopback(new URL(c.url).hostname), {
+      path: ['url'],
+      message: 'plain http:// is refused beyond loopback: use https://, or set allowPlainHttp: true knowingly',
+    }),
   create(config, env) {
     const secret = config.auth ? env[config.auth.type === 'bearer' ? config.auth.tokenEnv : config.auth.secretEnv] : undefined;
     if (config.auth && !secret) {
@@ -51,8 +64,11 @@ export default definePlugin({
           if (signal.aborted) throw new Error(`${where} did not answer in time`);
           throw new Error(`${where} is unreachable (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message})`);
         }
-        const text = (await res.text()).slice(0, MAX_REPLY_BYTES);
-        if (!res.ok) throw new Error(`${where} answered HTTP ${res.status}`);
+        if (!res.ok) {
+          await res.body?.cancel().catch(() => undefined);
+          throw new Error(`${where} answered HTTP ${res.status}`);
+        }
+        const text = await readCapped(res, MAX_REPLY_BYTES, where);
         let json: unknown;
         try {
           json = JSON.parse(text);
@@ -68,3 +84,26 @@ export default definePlugin({
     };
   },
 });
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Reads a reply, stopping (and failing) as soon as it passes `max` bytes: an endless body cannot fill memory. */
+async function readCapped(res: Response, max: number, where: string): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`${where} answered with more than ${max / 1024} KiB`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { getAuth } from '@/lib/auth/runtime';
 import { currentUser } from '@/lib/auth/session';
+import { localPath } from '@/lib/http/local-path';
 import { SignInForm } from './sign-in-form';
 
 export const metadata: Metadata = { title: 'Sign in' };
@@ -14,12 +15,10 @@ const ERRORS: Record<string, string> = {
   OAuthCallback: 'The identity provider answered something we could not use. Try again.',
 };
 
-/** Only same-site paths: a sign-in link must not bounce users to someone else's site. */
-const safePath = (p: string | undefined) => (p && p.startsWith('/') && !p.startsWith('//') ? p : '/');
-
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {
   const { callbackUrl, error } = await searchParams;
-  const next = safePath(callbackUrl);
+  // Only same-site paths: a sign-in link must not bounce users to someone else's site.
+  const next = localPath(callbackUrl);
   if (await currentUser()) redirect(next);
   const { settings } = getAuth();
   return (

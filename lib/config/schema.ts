@@ -71,6 +71,9 @@ const smtpSchema = z.strictObject({
   user: z.string().optional(),
   /** PEM file of the CA that signed the server's certificate, for an internal CA. */
   caFile: z.string().optional(),
+}).refine((s) => s.security !== 'none' || /^(localhost|127\.\d+\.\d+\.\d+|::1|\[::1\])$/.test(s.host), {
+  path: ['security'],
+  message: '"none" sends mail (and keys, with keyDelivery: email) in the clear: only to a loopback host; use "starttls" or "tls"',
 });
 
 const mailSchema = z

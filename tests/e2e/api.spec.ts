@@ -157,3 +157,41 @@ test('pages and answers carry the security headers: nonce CSP, no framing, same-
   expect(scripts.length).toBeGreaterThan(0);
   expect(scripts.every((n) => n === nonce)).toBe(true);
 });
+
+test('a prefetch, a static file and an API answer carry the same policy headers as a page', async ({ page, request }) => {
+  await signIn(page, unique('prefetch'));
+  const prefetches: Array<Record<string, string>> = [{ 'next-router-prefetch': '1', rsc: '1' }, { purpose: 'prefetch' }];
+  for (const headers of prefetches) {
+    const res = await page.request.get('/requests', { headers });
+    expect(res.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(res.headers()['x-frame-options']).toBe('DENY');
+  }
+  const html = await (await request.get('/signin')).text();
+  const chunk = /src="(\/_next\/static\/[^"]+\.js)"/.exec(html)?.[1];
+  expect(chunk).toBeTruthy();
+  expect((await request.get(chunk as string)).headers()['x-content-type-options']).toBe('nosniff');
+});
+
+test('after sign-in the browser never leaves the portal, whatever callbackUrl says', async ({ page }) => {
+  await signIn(page, unique('redirect'));
+  const origin = new URL(env().clusterUrl).origin;
+  for (const target of ['/\\evil.example', '/%09/evil.example', '//evil.example', 'https://evil.example/']) {
+    await page.goto(`/signin?callbackUrl=${encodeURIComponent(target)}`);
+    expect(new URL(page.url()).origin).toBe(origin);
+  }
+  // The raw forms a link could carry, unencoded.
+  await page.goto('/signin?callbackUrl=/\\evil.example');
+  expect(new URL(page.url()).origin).toBe(origin);
+  await page.goto('/signin?callbackUrl=/%09/evil.example');
+  expect(new URL(page.url()).origin).toBe(origin);
+});
+
+test('readyz tells a probe only whether the portal is ready; what is wrong is for approvers', async ({ request, browser }) => {
+  const anonymous = await request.get('/api/readyz');
+  expect(anonymous.status()).toBe(200);
+  expect(await anonymous.json()).toEqual({ ready: true });
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com');
+  const detailed = (await (await approver.request.get('/api/readyz')).json()) as { checks: Array<{ name: string }> };
+  expect(detailed.checks.map((c) => c.name)).toContain('store');
+});

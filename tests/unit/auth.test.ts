@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { matchesEmail } from '@/lib/approval/patterns';
 import { isApprover } from '@/lib/auth/roles';
+import { localPath } from '@/lib/http/local-path';
 import { buildAuthOptions } from '@/lib/auth/options';
 import { AuthConfigError, resolveAuth } from '@/lib/auth/settings';
 import { parseConfig } from '@/lib/config/load';
@@ -124,5 +125,21 @@ describe('identity a company can trust', () => {
       });
     expect(session(Date.now() - 599_000)).toMatchObject({ groups: ['keyportal-approvers'], groupsExpired: false });
     expect(session(Date.now() - 601_000)).toMatchObject({ groups: [], groupsExpired: true });
+  });
+});
+
+describe('redirects after sign-in stay on the portal', () => {
+  it.each([
+    ['/requests/abc?x=1#top', '/requests/abc?x=1#top'],
+    ['/approvals', '/approvals'],
+    ['//evil.example', '/'],
+    ['/\\evil.example', '/'],
+    ['/\t/evil.example', '/'],
+    ['/%09/evil.example', '/%09/evil.example'],
+    ['https://evil.example/', '/'],
+    ['javascript:alert(1)', '/'],
+    [undefined, '/'],
+  ])('%s → %s', (raw, expected) => {
+    expect(localPath(raw)).toBe(expected);
   });
 });

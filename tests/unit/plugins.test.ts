@@ -95,7 +95,30 @@ describe('the http plugin against a real HTTP server', () => {
   }
 
   const httpChain = (url: string, extra: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
-    buildPlugins([{ name: 'http', config: { url, ...extra } }], env);
+    buildPlugins([{ name: 'http', config: { url, onError: 'continue', ...extra } }], env);
+
+  it('makes fail-open or fail-closed a written decision, and never "approve on error"', () => {
+    expect(checkPluginEntry('http', { url: 'https://hr.example.com/decide' })).toEqual([
+      { path: ['config', 'onError'], message: expect.stringMatching(/say what an unreachable or failing endpoint answers/) },
+    ]);
+    expect(checkPluginEntry('http', { url: 'https://hr.example.com/decide', onError: 'approve' })[0]?.message).toMatch(/never "approve"/);
+    expect(checkPluginEntry('http', { url: 'https://hr.example.com/decide', onError: 'deny' })).toEqual([]);
+  });
+
+  it('refuses plain http:// beyond loopback unless allowed knowingly', () => {
+    expect(checkPluginEntry('http', { url: 'http://hr.example.com/decide', onError: 'deny' })).toEqual([
+      { path: ['config', 'url'], message: expect.stringMatching(/plain http:\/\/ is refused beyond loopback/) },
+    ]);
+    expect(checkPluginEntry('http', { url: 'http://hr.example.com/decide', onError: 'deny', allowPlainHttp: true })).toEqual([]);
+    expect(checkPluginEntry('http', { url: 'http://127.0.0.1:8080/decide', onError: 'deny' })).toEqual([]);
+  });
+
+  it('stops reading a reply past 64 KiB instead of holding all of it', async () => {
+    const { url } = await serve(() => ({ body: `{"decision":"APPROVE","reason":"${'x'.repeat(5 * 1024 * 1024)}"}` }));
+    const r = await run(httpChain(url, { onError: 'deny' }), 'review');
+    expect(r).toMatchObject({ outcome: 'deny' });
+    expect(r.reason).toMatch(/answered with more than 64 KiB/);
+  });
 
   it.each([
     ['APPROVE', 'approve'],

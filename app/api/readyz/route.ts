@@ -1,9 +1,12 @@
+import { currentUser } from '@/lib/auth/session';
 import { checkReadiness } from '@/lib/readiness';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
+/** Probes and the public get ok / not ok; what is wrong (servers, namespaces) is for approvers. */
 export async function GET() {
   const readiness = await checkReadiness();
-  return Response.json(readiness, { status: readiness.ready ? 200 : 503, headers: { 'Cache-Control': 'no-store' } });
+  const detailed = (await currentUser().catch(() => null))?.approver === true;
+  return Response.json(detailed ? readiness : { ready: readiness.ready }, { status: readiness.ready ? 200 : 503, headers: { 'Cache-Control': 'no-store' } });
 }
