@@ -2,14 +2,18 @@ import { currentUser } from '../auth/session';
 import type { User } from '../auth/roles';
 import { getRuntime } from '../runtime';
 import { notSignedIn } from '../portal/errors';
+import { ActionLimiter } from '../portal/rate-limit';
 import { parseWebhookSecrets } from '../config/webhook-secrets';
 import type { PortalDeps } from '../portal/requests';
 import type { WebhookDeps } from '../portal/webhook';
 
 /** What a route handler needs: the deps of lib/portal and the signed-in user. */
+/** One per process: the per-caller limits of reveal, decisions and the webhook. */
+const limits = new ActionLimiter();
+
 export async function portalContext(): Promise<{ deps: PortalDeps; user: User | null }> {
   const { config, store } = getRuntime();
-  return { deps: { store, config }, user: await currentUser() };
+  return { deps: { store, config, limits }, user: await currentUser() };
 }
 
 export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
@@ -21,5 +25,5 @@ export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
 export function webhookDeps(): WebhookDeps {
   const { config, store } = getRuntime();
   // Config load already refused bad entries; what parses here is what was checked there.
-  return { store, clients: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS).clients, toleranceSeconds: config.portal.webhookToleranceSeconds };
+  return { store, clients: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS).clients, toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
 }

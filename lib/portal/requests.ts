@@ -6,12 +6,15 @@ import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../stor
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
 import { PortalError, approversOnly, badCursor, badInput, conflict, requestNotFound } from './errors';
+import type { ActionLimiter } from './rate-limit';
 import { type ListPage, type RequestView, toView } from './view';
 
 export type { ListPage } from './view';
 
 export interface PortalDeps {
   store: RequestStore;
+  /** Per-caller limits on reveal and decisions; none in tests that do not ask. */
+  limits?: ActionLimiter;
   config: Pick<Config, 'models' | 'mail' | 'portal' | 'approvals'>;
   clock?: () => Date;
 }
@@ -181,6 +184,7 @@ export class DecidedError extends Error {
 
 export async function decide(deps: PortalDeps, user: User, id: string, decision: Decision, reason: string | undefined): Promise<RequestView> {
   if (!user.approver) throw approversOnly();
+  deps.limits?.check('decide', user.email);
   const r = await readVisible(deps, user, id);
   if (r.email === user.email && !deps.config.approvals.allowSelfApproval) {
     throw new PortalError(403, 'own_request', 'you cannot decide your own request: another approver must (four eyes); approvals.allowSelfApproval turns this off');
@@ -214,6 +218,7 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
  * read, so of two tabs racing, one gets the key and the other is told it was already shown.
  */
 export async function reveal(deps: PortalDeps, user: User, id: string): Promise<{ key: string; revealedAt: string }> {
+  deps.limits?.check('reveal', user.email);
   const r = await readVisible(deps, user, id);
   // Approvers see requests, never other people's keys.
   if (r.email !== user.email) throw requestNotFound(id);

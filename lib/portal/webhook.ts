@@ -1,4 +1,5 @@
 import type { WebhookClient } from '../config/webhook-secrets';
+import type { ActionLimiter } from './rate-limit';
 import { SIGNATURE_HEADER, verifySignature } from '../crypto/signature';
 import { RequestNotFoundError } from '../store/errors';
 import type { RequestStore } from '../store/types';
@@ -13,6 +14,7 @@ export interface WebhookDeps {
   clients: readonly WebhookClient[];
   toleranceSeconds: number;
   clock?: () => Date;
+  limits?: ActionLimiter;
 }
 
 export interface WebhookResult {
@@ -39,6 +41,7 @@ export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, 
   const verified = verifySignature(signature, rawBody, deps.clients.map((c) => c.secret), { now, toleranceSeconds: deps.toleranceSeconds });
   if (!verified.ok) throw new PortalError(401, `signature_${verified.problem}`, `${SIGNATURE_HEADER}: ${verified.message}`, { field: SIGNATURE_HEADER });
   const client = deps.clients[verified.index]?.client as string;
+  deps.limits?.check('webhook', client);
   const body = parseJson(rawBody, approvalWebhookBody);
   const reason = body.actor ? `${body.reason} (${body.actor}, via ${client})` : body.reason;
   try {
