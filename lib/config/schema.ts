@@ -141,6 +141,11 @@ const portalSchema = z.strictObject({
       windowSeconds: z.int().min(1).max(30 * 86_400).default(3600),
     })
     .default({ requests: 10, windowSeconds: 3600 }),
+  /**
+   * Portal delivery: a key its requester has not revealed this many days after it was issued is
+   * deleted at the gateway and the request revoked, so no key waits at rest for ever.
+   */
+  revealWindowDays: z.number().positive().max(90).default(7),
   /** The approval webhook refuses signatures further than this from the server's clock. */
   webhookToleranceSeconds: z.int().min(10).max(3600).default(300),
 });
@@ -181,6 +186,7 @@ export const configFileSchema = z.strictObject({
     publicUrl: 'http://localhost:3000',
     title: 'Keyportal',
     rateLimit: { requests: 10, windowSeconds: 3600 },
+    revealWindowDays: 7,
     webhookToleranceSeconds: 300,
   }),
   auth: authSchema.default({}),

@@ -29,7 +29,11 @@ export interface KeyRequest {
   notifying?: NotifyClaim;
   /** The Secret's uid, so Kubernetes Events attach to it. */
   uid?: string;
-  /** True once `data.key` holds a key; the value itself is read only through the store's `readKey`. */
+  /** The minted key's SHA-256 (hex): the gateway is asked by it, never by the key. */
+  keySha256?: string;
+  /** When the key was minted (the reveal window counts from here). */
+  issuedAt?: string;
+  /** True while `data.key` holds a key; the value itself is read only through the store's `readKey`. */
   hasKey: boolean;
   /** Opaque version of the stored object; every update must carry the one it read. */
   resourceVersion: string;
@@ -67,6 +71,9 @@ export function idFromSecretName(name: string): string | undefined {
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
 const sha40 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 40);
+
+/** A key's SHA-256 in hex: what LiteLLM stores as the key's `token` and looks keys up by. */
+export const keyHash = (key: string): string => createHash('sha256').update(key).digest('hex');
 
 /** Label value naming the requester: label values cannot hold `@`. */
 export const requesterHash = (email: string): string => sha40(normalizeEmail(email));

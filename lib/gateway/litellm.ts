@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
-import { type Gateway, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
+import { type Gateway, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
 
 /** LiteLLM's error body: `{"error": {"message", "type", "param", "code"}}`; FastAPI's 422: `{"detail": [...]}`. */
 const errorBodySchema = z.union([
@@ -9,6 +9,7 @@ const errorBodySchema = z.union([
   z.object({ detail: z.unknown() }),
 ]);
 const generateResponseSchema = z.object({ key: z.string(), expires: z.string().nullish() });
+const infoResponseSchema = z.object({ info: z.object({ expires: z.string().nullish() }).loose() });
 const modelsResponseSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
 
 export interface LiteLLMOptions {
@@ -44,7 +45,7 @@ export class LiteLLMGateway implements Gateway {
       metadata: { request_id: input.requestId, created_by: 'keyportal' },
       ...input.limits,
     };
-    const res = await this.call('POST', '/key/generate', body, signal, [input.key]);
+    const res = await this.call('POST', '/key/generate', body, signal, [input.key], input.changedBy);
     if (res.status === 400 && res.error.param === 'key_alias' && /already exists/i.test(res.error.message)) {
       // LiteLLM upserts a repeated `key` silently but refuses a repeated alias. Our alias is
       // per request, so it is taken by our own key, minted by an earlier attempt or a rival.
@@ -53,20 +54,26 @@ export class LiteLLMGateway implements Gateway {
     this.expectOk(res, 'create the key');
     const parsed = generateResponseSchema.safeParse(res.json);
     if (!parsed.success) throw new GatewayUnavailableError('the gateway answered /key/generate without a key; will check again');
-    const expires = parsed.data.expires ? new Date(parsed.data.expires) : undefined;
-    return expires && !Number.isNaN(expires.getTime()) ? { expiresAt: rfc3339(expires) } : {};
+    return expiry(parsed.data.expires);
   }
 
-  async keyExists(key: string, signal?: AbortSignal): Promise<boolean> {
-    const res = await this.call('GET', `/key/info?key=${encodeURIComponent(key)}`, undefined, signal, [key]);
-    if (res.status === 404) return false;
+  /** Asked by the key's SHA-256, which LiteLLM looks up as it does the key: the key never travels in a URL. */
+  async keyInfo(keySha256: string, signal?: AbortSignal): Promise<KeyInfo | undefined> {
+    const res = await this.call('GET', `/key/info?key=${keySha256}`, undefined, signal, []);
+    if (res.status === 404 && isLiteLLMError(res)) return undefined;
     this.expectOk(res, 'look the key up');
-    return true;
+    const parsed = infoResponseSchema.safeParse(res.json);
+    if (!parsed.success) throw new GatewayUnavailableError('the gateway answered /key/info without the key\'s info; will check again');
+    return expiry(parsed.data.info.expires);
   }
 
-  async deleteKey(key: string, signal?: AbortSignal): Promise<void> {
-    const res = await this.call('POST', '/key/delete', { keys: [key] }, signal, [key]);
-    if (res.status === 404) return; // "No keys found": already gone
+  /** By alias: the portal never needs the key (or its hash) to take it away. */
+  async deleteKey(alias: string, options: { signal?: AbortSignal; changedBy?: string } = {}): Promise<void> {
+    const res = await this.call('POST', '/key/delete', { key_aliases: [alias] }, options.signal, [], options.changedBy);
+    // Only LiteLLM's own "No keys found" means gone. Any other 404 (FastAPI's {"detail":"Not
+    // Found"} from a wrong base URL or path prefix) leaves a key that may still work: retry.
+    if (res.status === 404 && /no keys found/i.test(res.error.message)) return;
+    if (res.status === 404) throw new GatewayUnavailableError(`the gateway answered HTTP 404 ${res.error.message || 'Not Found'} for POST /key/delete: is gateway.baseUrl the LiteLLM proxy's own address?`);
     this.expectOk(res, 'delete the key');
   }
 
@@ -81,15 +88,18 @@ export class LiteLLMGateway implements Gateway {
   private expectOk(res: CallResult, what: string): void {
     if (res.status >= 200 && res.status < 300) return;
     const detail = res.error.message ? `: ${res.error.message}` : '';
-    if (res.status === 401 || res.status === 403) {
-      throw new GatewayUnavailableError(`the gateway refused the master key (HTTP ${res.status}) when asked to ${what}; check GATEWAY_MASTER_KEY`);
+    // 401 is LiteLLM's answer to a wrong master key (and, before v1.52, to an unknown key on
+    // /key/info: checkSetup() tells the two apart at start-up). 403 is a refusal of what was
+    // asked (a model outside the key's access groups): final, and not the master key's fault.
+    if (res.status === 401) {
+      throw new GatewayUnavailableError(`the gateway refused the master key (HTTP 401) when asked to ${what}; check GATEWAY_MASTER_KEY`);
     }
     if (res.status === 429 || res.status >= 500) throw new GatewayUnavailableError(`the gateway answered HTTP ${res.status} when asked to ${what}${detail}`);
     throw new GatewayRefusedError(res.status, `HTTP ${res.status} when asked to ${what}${detail}`);
   }
 
   /** One request. Network failures and timeouts throw GatewayUnavailableError; `redact` values never reach a message. */
-  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, redact: string[]): Promise<CallResult> {
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, redact: string[], changedBy?: string): Promise<CallResult> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const endpoint = path.split('?')[0];
@@ -101,6 +111,8 @@ export class LiteLLMGateway implements Gateway {
           authorization: `Bearer ${this.options.masterKey}`,
           accept: 'application/json',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // LiteLLM's audit log records this as the change's author.
+          ...(changedBy ? { 'litellm-changed-by': changedBy } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: combined,
@@ -122,10 +134,11 @@ export class LiteLLMGateway implements Gateway {
     } catch {
       json = undefined;
     }
-    const error = { message: '', param: undefined as string | undefined };
+    const error = { message: '', param: undefined as string | undefined, liteLLM: false };
     const parsed = errorBodySchema.safeParse(json);
     if (!res.ok && parsed.success) {
       if ('error' in parsed.data) {
+        error.liteLLM = true;
         error.message = String(typeof parsed.data.error.message === 'string' ? parsed.data.error.message : JSON.stringify(parsed.data.error.message));
         error.param = parsed.data.error.param ?? undefined;
       } else {
@@ -142,7 +155,16 @@ export class LiteLLMGateway implements Gateway {
 interface CallResult {
   status: number;
   json: unknown;
-  error: { message: string; param?: string };
+  /** `liteLLM`: the body was LiteLLM's own error shape, not a proxy's or FastAPI's routing answer. */
+  error: { message: string; param?: string; liteLLM: boolean };
+}
+
+/** LiteLLM's own "no such key", as opposed to a 404 from something in front of it or a wrong path. */
+const isLiteLLMError = (res: CallResult): boolean => res.error.liteLLM;
+
+function expiry(expires: string | null | undefined): { expiresAt?: string } {
+  const at = expires ? new Date(expires) : undefined;
+  return at && !Number.isNaN(at.getTime()) ? { expiresAt: rfc3339(at) } : {};
 }
 
 function causeOf(err: unknown): string {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Gateway, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
+import { type Gateway, type KeyInfo, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { writeFileAtomic } from '../fs/atomic-write';
@@ -53,7 +53,8 @@ export class LocalGateway implements Gateway {
     return this.locked(async () => {
       const keys = await this.load();
       const h = hash(input.key);
-      if (keys[h]) throw new KeyAlreadyExistsError();
+      // As LiteLLM: a key, or an alias, can be registered once.
+      if (keys[h] || Object.values(keys).some((k) => k.key_alias === input.alias)) throw new KeyAlreadyExistsError();
       const ms = input.limits.duration ? durationMs(input.limits.duration) : undefined;
       const expires = ms ? rfc3339(new Date(this.clock().getTime() + ms)) : null;
       keys[h] = {
@@ -69,14 +70,16 @@ export class LocalGateway implements Gateway {
     });
   }
 
-  async keyExists(key: string): Promise<boolean> {
-    return Boolean((await this.load())[hash(key)]);
+  async keyInfo(keySha256: string): Promise<KeyInfo | undefined> {
+    const found = (await this.load())[keySha256];
+    if (!found) return undefined;
+    return found.expires ? { expiresAt: found.expires } : {};
   }
 
-  deleteKey(key: string): Promise<void> {
+  deleteKey(alias: string): Promise<void> {
     return this.locked(async () => {
       const keys = await this.load();
-      delete keys[hash(key)];
+      for (const [h, k] of Object.entries(keys)) if (k.key_alias === alias) delete keys[h];
       await this.save(keys);
     });
   }

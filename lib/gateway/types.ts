@@ -10,6 +10,13 @@ export interface MintInput {
   userId: string;
   requestId: string;
   limits: ModelLimits;
+  /** Who decided (recorded by LiteLLM as the change's author, `litellm-changed-by`). */
+  changedBy?: string;
+}
+
+/** What the gateway knows of a key; never the key itself. */
+export interface KeyInfo {
+  expiresAt?: string;
 }
 
 /** The LLM gateway's admin API, as the loop needs it. */
@@ -19,9 +26,10 @@ export interface Gateway {
   newKey(): string;
   /** Registers the key. Throws KeyAlreadyExistsError if it exists, GatewayUnavailableError to retry. */
   generateKey(input: MintInput, signal?: AbortSignal): Promise<{ expiresAt?: string }>;
-  keyExists(key: string, signal?: AbortSignal): Promise<boolean>;
-  /** Deletes the key; a key that is already gone is not an error. */
-  deleteKey(key: string, signal?: AbortSignal): Promise<void>;
+  /** The key whose SHA-256 (hex) this is, or undefined if the gateway has none: never the key in a URL. */
+  keyInfo(keySha256: string, signal?: AbortSignal): Promise<KeyInfo | undefined>;
+  /** Deletes the key registered under this alias; one that is already gone is not an error. */
+  deleteKey(alias: string, options?: { signal?: AbortSignal; changedBy?: string }): Promise<void>;
   listModels(signal?: AbortSignal): Promise<string[]>;
 }
 

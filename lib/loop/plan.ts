@@ -10,6 +10,9 @@ export interface PlanSettings {
   reviewNotify: readonly string[];
   /** A mint retried this long since its first failure ends failed. */
   giveUpAfterSeconds: number;
+  keyDelivery: 'email' | 'portal';
+  /** Portal delivery: a key not revealed this long after it was issued is taken back. */
+  revealWindowSeconds: number;
   /** How long a replica's claim on sending an email stands before another may send it. */
   notifyClaimSeconds: number;
   /** A kubectl denial waits this long for a following `kubectl annotate … reason=`. */
@@ -41,10 +44,17 @@ export type Step =
   | { kind: 'store-key' }
   /** approved with a stored key: register it at the gateway unless it exists, then issued + email. */
   | { kind: 'mint' }
-  /** issued and past its expiry. */
+  /** issued past its expiry. */
   | { kind: 'expire' }
-  /** revoked, with a key that may still be live at the gateway: delete it, then email. */
-  | { kind: 'revoke-at-gateway'; notice: Notice }
+  /** issued by portal delivery and never revealed within the window: take it back. */
+  | { kind: 'reveal-window-passed' }
+  /** The key was delivered (or the request ended): remove it from the Secret, keep its hash. */
+  | { kind: 'erase-key' }
+  /**
+   * Delete the key at the gateway (by alias; repeatable). Revoked or expired: then email (the
+   * requester hears once the key is really gone). Denied or failed, already told: then erase it.
+   */
+  | { kind: 'delete-at-gateway'; notice?: Notice }
   /** An email is owed for the current state. */
   | { kind: 'notify'; notice: Notice };
 
@@ -84,6 +94,16 @@ function notifyStep(r: KeyRequest, notice: Notice, now: number, s: PlanSettings)
   return { kind: 'notify', notice };
 }
 
+/**
+ * Denied or failed with a key stored: an attempt may have registered it before the request was
+ * turned down (a crash after the gateway answered), so once the requester is told, the gateway
+ * is cleaned up, and then the key erased.
+ */
+function gatewayCleanup(r: KeyRequest, now: number): Step {
+  const retry = retryWait(r, 'revoke', now);
+  return retry > 0 ? { kind: 'wait', ms: retry, why: 'retry' } : { kind: 'delete-at-gateway' };
+}
+
 /** The state → next step table. Pure: the same request, time and settings give the same step. */
 export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
   switch (r.state) {
@@ -103,21 +123,28 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
     }
     case 'issued': {
       if (r.notified !== 'issued') return notifyStep(r, { state: 'issued', to: 'requester' }, now, s);
-      if (!r.expiresAt) return { kind: 'done' };
-      const left = Date.parse(r.expiresAt) - now;
-      return left <= 0 ? { kind: 'expire' } : { kind: 'wait', ms: left, why: 'expiry' };
+      // Delivered: by email (the message went out) or on the reveal page (it was shown).
+      if (r.hasKey && (s.keyDelivery === 'email' || r.revealedAt)) return { kind: 'erase-key' };
+      const waits: number[] = [];
+      if (r.expiresAt) waits.push(Date.parse(r.expiresAt) - now);
+      if (s.keyDelivery === 'portal' && !r.revealedAt && r.issuedAt) waits.push(Date.parse(r.issuedAt) + s.revealWindowSeconds * 1000 - now);
+      if (waits.length === 0) return { kind: 'done' };
+      const left = Math.min(...waits);
+      if (left > 0) return { kind: 'wait', ms: left, why: 'expiry' };
+      return r.expiresAt && Date.parse(r.expiresAt) <= now ? { kind: 'expire' } : { kind: 'reveal-window-passed' };
     }
-    case 'revoked': {
-      if (r.notified === 'revoked') return { kind: 'done' };
+    case 'revoked':
+    case 'expired': {
+      if (r.notified === r.state) return r.hasKey ? { kind: 'erase-key' } : { kind: 'done' };
       const retry = retryWait(r, 'revoke', now);
       if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
-      // Deleting at the gateway is repeatable ("already gone" is fine), so it is done again
-      // on every attempt at the email rather than recorded with a write of its own.
-      const next = notifyStep(r, { state: 'revoked', to: 'requester' }, now, s);
-      return next.kind === 'notify' && r.hasKey ? { kind: 'revoke-at-gateway', notice: next.notice } : next;
+      // Deleting at the gateway is repeatable ("already gone" is fine), so it is done again on
+      // every attempt at the email rather than recorded with a write of its own.
+      const next = notifyStep(r, { state: r.state, to: 'requester' }, now, s);
+      return next.kind === 'notify' ? { kind: 'delete-at-gateway', notice: next.notice } : next;
     }
     case 'denied': {
-      if (r.notified === 'denied') return { kind: 'done' };
+      if (r.notified === 'denied') return r.hasKey ? gatewayCleanup(r, now) : { kind: 'done' };
       if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'denied' };
       // Give `kubectl annotate … reason=` that follows `kubectl label … denied` time to land.
       if (r.decidedBy === 'kubectl' && r.decidedAt) {
@@ -127,7 +154,7 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
       return notifyStep(r, { state: 'denied', to: 'requester' }, now, s);
     }
     case 'failed':
-    case 'expired':
-      return notifyStep(r, { state: r.state, to: 'requester' }, now, s);
+      if (r.notified === 'failed') return r.hasKey ? gatewayCleanup(r, now) : { kind: 'done' };
+      return notifyStep(r, { state: 'failed', to: 'requester' }, now, s);
   }
 }

@@ -1,7 +1,7 @@
 import { runChain } from '../approval/chain';
 import type { ApprovalPlugin } from '../approval/types';
 import type { ModelConfig } from '../config/schema';
-import { type KeyRequest, rfc3339 } from '../domain/key-request';
+import { type KeyRequest, keyHash, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
 import { isLive } from '../domain/states';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '../gateway/types';
@@ -29,6 +29,8 @@ export interface ReconcilerSettings {
   notifyClaimSeconds: number;
   /** A kubectl denial waits this long for a following `kubectl annotate … reason=`. */
   kubectlGraceSeconds: number;
+  /** Portal delivery: a key not revealed this long after it was issued is taken back. */
+  revealWindowDays: number;
 }
 
 export interface ReconcilerDeps {
@@ -52,6 +54,12 @@ export interface ReconcileResult {
 const MAX_STEPS = 12;
 /** The reason an in-review request shows; also how pre-`decision` requests are recognised. */
 const HELD_PREFIX = LEGACY_HELD_PREFIX;
+
+/** The key's alias at the gateway: per request, so the key can be deleted without the key. */
+const aliasOf = (r: Pick<KeyRequest, 'id'>): string => `keyportal-${r.id}`;
+
+/** A key is stored with its hash, which outlives it once the key is delivered and erased. */
+const keyChange = (key: string): RequestChange => ({ key, keySha256: keyHash(key) });
 
 /** Within one reconcile pass: the key it stored itself, so it is not read back from the API. */
 interface Known {
@@ -81,6 +89,8 @@ export class Reconciler {
       notifyClaimSeconds: s.notifyClaimSeconds,
       kubectlGraceSeconds: s.kubectlGraceSeconds,
       giveUpAfterSeconds: s.retry.giveUpAfterSeconds,
+      keyDelivery: s.keyDelivery,
+      revealWindowSeconds: s.revealWindowDays * 86_400,
     };
   }
 
@@ -132,8 +142,16 @@ export class Reconciler {
         return this.mint(r, signal, known);
       case 'expire':
         return this.write(r, { state: 'expired', reason: `The key expired at ${r.expiresAt ?? 'its expiry'}` }, { type: 'Normal', reason: 'Expired', message: 'key expired' });
-      case 'revoke-at-gateway':
-        return this.revokeAtGateway(r, step.notice, signal, known);
+      case 'reveal-window-passed': {
+        const days = this.deps.settings.revealWindowDays;
+        const reason = `The key was not revealed within ${days} day${days === 1 ? '' : 's'} of being issued, so it was deleted at the gateway. Request the model again if you still need it.`;
+        return this.write(r, { state: 'revoked', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'NotCollected', message: `not revealed within ${days} days: revoking` });
+      }
+      case 'erase-key':
+        // Delivered: from now on only the hash stands for the key (the gateway is asked by it).
+        return this.write(r, { key: null }, { type: 'Normal', reason: 'KeyErased', message: 'the key was delivered and removed from the Secret; its SHA-256 remains' });
+      case 'delete-at-gateway':
+        return this.deleteAtGateway(r, step.notice, signal, known);
       case 'notify':
         return this.notify(r, step.notice, known);
     }
@@ -162,7 +180,7 @@ export class Reconciler {
     const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace };
     // An approval stores the key value in the same write: still before the gateway hears of
     // it (exactly-once holds), one write fewer.
-    if (state === 'approved') change.key = this.deps.gateway.newKey();
+    if (state === 'approved') Object.assign(change, keyChange(this.deps.gateway.newKey()));
     await this.write(r, change, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
     // Only once the write won: a rival whose write won instead stored its own key.
     if (change.key) {
@@ -183,7 +201,7 @@ export class Reconciler {
   // can only ever register this one value.
   private async storeKey(r: KeyRequest, known: Known): Promise<void> {
     const value = this.deps.gateway.newKey();
-    await this.deps.store.update(r, { key: value });
+    await this.deps.store.update(r, keyChange(value));
     known.key = { id: r.id, value };
     this.failpoint('after-key-stored');
   }
@@ -197,15 +215,22 @@ export class Reconciler {
     if (!storedThisPass) known.key = { id: r.id, value: key };
     // Register it, unless a previous attempt already did. A key this pass stored itself has had
     // no earlier attempt; a rival that raced us to it shows up as the alias conflict below.
+    const hash = r.keySha256 ?? keyHash(key);
     let expiresAt: string | undefined;
     try {
-      if (storedThisPass || !(await this.deps.gateway.keyExists(key, signal))) {
+      // An earlier attempt (or a rival replica) may have registered it already: then its expiry
+      // is the gateway's, read back, not lost.
+      const existing = storedThisPass ? undefined : await this.deps.gateway.keyInfo(hash, signal);
+      if (existing) expiresAt = existing.expiresAt;
+      else {
         try {
-          ({ expiresAt } = await this.deps.gateway.generateKey({ key, alias: `keyportal-${r.id}`, model: r.model, userId: r.email, requestId: r.id, limits: model.limits }, signal));
+          ({ expiresAt } = await this.deps.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: model.limits, changedBy: r.decidedBy }, signal));
         } catch (err) {
           if (!(err instanceof KeyAlreadyExistsError)) throw err;
           // Our alias is taken: by our own key (an earlier attempt, a rival replica) or not.
-          if (!(await this.deps.gateway.keyExists(key, signal))) throw new GatewayRefusedError(409, `the alias keyportal-${r.id} belongs to another key at the gateway`);
+          const ours = await this.deps.gateway.keyInfo(hash, signal);
+          if (!ours) throw new GatewayRefusedError(409, `the alias ${aliasOf(r)} belongs to another key at the gateway`);
+          expiresAt = ours.expiresAt;
         }
         this.failpoint('after-gateway-generate');
       }
@@ -217,7 +242,9 @@ export class Reconciler {
       throw err;
     }
     // Issued, with the claim on the requester's email taken in the same write.
-    const change: RequestChange = { state: 'issued', retry: null, notifying: { state: 'issued', at: rfc3339(this.clock()) } };
+    const now = rfc3339(this.clock());
+    const change: RequestChange = { state: 'issued', issuedAt: now, retry: null, notifying: { state: 'issued', at: now } };
+    if (!r.keySha256) change.keySha256 = hash;
     if (expiresAt) change.expiresAt = expiresAt;
     const issued = await this.deps.store.update(r, change);
     await this.deps.events.record(issued, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
@@ -225,17 +252,17 @@ export class Reconciler {
     await this.send(issued, { state: 'issued', to: 'requester' }, known);
   }
 
-  private async revokeAtGateway(r: KeyRequest, notice: Notice, signal: AbortSignal, known: Known): Promise<void> {
-    const key = known.key?.id === r.id ? known.key.value : await this.deps.store.readKey(r.id);
+  private async deleteAtGateway(r: KeyRequest, notice: Notice | undefined, signal: AbortSignal, known: Known): Promise<void> {
     try {
-      if (key) await this.deps.gateway.deleteKey(key, signal);
+      await this.deps.gateway.deleteKey(aliasOf(r), { signal, ...(r.decidedBy ? { changedBy: r.decidedBy } : {}) });
     } catch (err) {
       // A key that may still work is never reported as revoked: both kinds of failure retry.
       if (err instanceof GatewayUnavailableError) return this.retryLater(r, 'revoke', err.message, 'GatewayUnavailable');
       if (err instanceof GatewayRefusedError) return this.retryLater(r, 'revoke', `the gateway refused to delete the key (HTTP ${err.status}): ${err.message}`, 'GatewayRefused');
       throw err;
     }
-    await this.notify(r, notice, known);
+    if (notice) await this.notify(r, notice, known);
+    else await this.write(r, { key: null, retry: null }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
   }
 
   /**

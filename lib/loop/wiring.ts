@@ -48,6 +48,7 @@ export function buildLoop(
       retry: config.loop.retry,
       notifyClaimSeconds: config.loop.notifyClaimSeconds,
       kubectlGraceSeconds: config.loop.kubectlGraceSeconds,
+      revealWindowDays: config.portal.revealWindowDays,
     },
   });
   const elector =

@@ -225,6 +225,10 @@ export async function reveal(deps: PortalDeps, user: User, id: string): Promise<
   if (deps.config.mail.keyDelivery !== 'portal') throw new PortalError(409, 'conflict', 'keys are delivered by email here; look for the message that told you the key was issued');
   if (r.state !== 'issued' || !r.hasKey) throw conflict(`request ${id} is ${r.state}; there is no key to show`, toView(r, deps.config));
   if (r.revealedAt) throw new PortalError(410, 'already_revealed', `the key was already shown on ${r.revealedAt}; ask an approver to revoke it and request a new one if you lost it`);
+  // The key is read first: once the reveal is recorded the loop erases it from the Secret. The
+  // record is conditional on the version read, so the key returned is the one that was there.
+  const key = await deps.store.readKey(id);
+  if (!key) throw new PortalError(410, 'already_revealed', `request ${id} holds no key any more; ask an approver to revoke it and request a new one if you lost it`);
   const revealedAt = rfc3339(clockOf(deps)());
   try {
     await deps.store.update(r, { revealedAt });
@@ -236,7 +240,5 @@ export async function reveal(deps: PortalDeps, user: User, id: string): Promise<
     }
     throw err;
   }
-  const key = await deps.store.readKey(id);
-  if (!key) throw conflict(`request ${id} holds no key`);
   return { key, revealedAt };
 }

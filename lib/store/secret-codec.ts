@@ -43,6 +43,12 @@ export const ANNOTATION = {
   decision: 'keyportal.dev/decision',
   // When the requester saw the key on the reveal page (portal delivery): it is shown once.
   revealedAt: 'keyportal.dev/revealed-at',
+  // The minted key's SHA-256 (hex): how the gateway is asked about it once data.key is erased.
+  // An annotation, not data: it is no credential (LiteLLM shows it as the key's `token` in its
+  // own UI and logs, and using it needs the master key), and an admin can grep for it.
+  keySha256: 'keyportal.dev/key-sha256',
+  // When the key was minted: the reveal window counts from here.
+  issuedAt: 'keyportal.dev/issued-at',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -70,7 +76,8 @@ export interface SecretObject {
 export interface SecretPatch {
   labels: Record<string, string>;
   annotations: Record<string, string | null>;
-  data?: Record<string, string>;
+  /** null erases the key (merge-patch semantics). */
+  data?: Record<string, string | null>;
 }
 
 export function toPatch(change: RequestChange): SecretPatch {
@@ -89,7 +96,9 @@ export function toPatch(change: RequestChange): SecretPatch {
   set(ANNOTATION.notifying, change.notifying === null ? null : change.notifying && JSON.stringify(change.notifying));
   set(ANNOTATION.decision, change.decision);
   set(ANNOTATION.revealedAt, change.revealedAt);
-  if (change.key !== undefined) patch.data = { key: Buffer.from(change.key, 'utf8').toString('base64') };
+  set(ANNOTATION.keySha256, change.keySha256);
+  set(ANNOTATION.issuedAt, change.issuedAt);
+  if (change.key !== undefined) patch.data = { key: change.key === null ? null : Buffer.from(change.key, 'utf8').toString('base64') };
   return patch;
 }
 
@@ -120,6 +129,8 @@ const storedSecretSchema = z.object({
       [ANNOTATION.notifying]: z.string().optional(),
       [ANNOTATION.decision]: z.enum(['approved', 'denied']).optional(),
       [ANNOTATION.revealedAt]: timestampSchema.optional(),
+      [ANNOTATION.keySha256]: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex characters').optional(),
+      [ANNOTATION.issuedAt]: timestampSchema.optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -169,9 +180,12 @@ export function decodeRequest(raw: unknown): KeyRequest {
     notified: a[ANNOTATION.notified],
     expiresAt: a[ANNOTATION.expiresAt],
     revealedAt: a[ANNOTATION.revealedAt],
+    keySha256: a[ANNOTATION.keySha256],
+    issuedAt: a[ANNOTATION.issuedAt],
   };
+  const shared = new Set(['decidedBy', 'reason', 'notified']);
   for (const [k, v] of Object.entries(optional)) {
-    if (v !== undefined) (request as unknown as Record<string, string>)[k] = k === 'decidedAt' || k === 'expiresAt' || k === 'revealedAt' ? v : intern(v);
+    if (v !== undefined) (request as unknown as Record<string, string>)[k] = shared.has(k) ? intern(v) : v;
   }
   return request;
 }
@@ -218,9 +232,14 @@ export function applyChange(secret: SecretObject, change: RequestChange): Secret
     if (v === null) delete annotations[k];
     else annotations[k] = v;
   }
-  const data = { ...(secret.data ?? {}), ...(patch.data ?? {}) };
+  const data: Record<string, string> = { ...(secret.data ?? {}) };
+  for (const [k, v] of Object.entries(patch.data ?? {})) {
+    if (v === null) delete data[k];
+    else data[k] = v;
+  }
+  const { data: _old, ...rest } = secret;
   return {
-    ...secret,
+    ...rest,
     metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, ...patch.labels }, annotations },
     ...(Object.keys(data).length ? { data } : {}),
   };

@@ -121,7 +121,10 @@ export interface RequestChange {
   /** A claim on sending the email for a state; null releases it. */
   notifying?: NotifyClaim | null;
   decision?: 'approved' | 'denied';
-  /** The minted key; stored base64 in `data.key` and nowhere else. */
-  key?: string;
+  /** The minted key; stored base64 in `data.key` and nowhere else. null erases it (delivered). */
+  key?: string | null;
+  /** The key's SHA-256 (hex), written with the key and kept after it is erased. */
+  keySha256?: string;
+  issuedAt?: string;
   revealedAt?: string;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KeyRequest } from '@/lib/domain/key-request';
 import type { State } from '@/lib/domain/states';
 import { buildLoop } from '@/lib/loop/wiring';
+import { keyHash } from '@/lib/domain/key-request';
 import { kubectl } from '../helpers/cluster';
 import { MASTER_KEY, type TestSetup, testConfig } from '../helpers/portal';
 import { until } from '../helpers/wait';
@@ -9,6 +10,13 @@ import { afterThisTest, clusterWorld } from '../helpers/world';
 
 // The loop in this process, against the real API server, the LiteLLM-compatible test gateway
 // and a real SMTP server; every test has its own namespace and servers.
+
+/** The key an "is ready" email carries. */
+function keyIn(text: string | undefined): string {
+  const key = /API key: (\S+)/.exec(text ?? '')?.[1];
+  if (!key) throw new Error(`no key in the email: ${text ?? '(no email)'}`);
+  return key;
+}
 
 async function world(overrides: Partial<TestSetup> = {}) {
   const { namespace, gateway, smtp, setup, store } = await clusterWorld('loop', overrides);
@@ -29,13 +37,18 @@ async function eventsOf(namespace: string, r: KeyRequest): Promise<string> {
 }
 
 describe('the approval loop', () => {
-  it('a whitelisted model is issued: one key at the gateway, one email holding it', async () => {
+  it('a whitelisted model is issued: one key at the gateway, one email holding it, and no key left in the Secret', async () => {
     const { namespace, gateway, smtp, store, settled } = await world();
     const { request } = await store.create({ email: 'ada@example.com', model: 'gpt-4o' });
     const issued = await settled(request.id, 'issued');
 
-    const key = await store.readKey(request.id);
+    const key = keyIn(smtp.to('ada@example.com')[0]?.text);
     expect(key).toMatch(/^sk-kp-[A-Za-z0-9_-]{32}$/);
+    expect(issued.keySha256).toBe(keyHash(key));
+    // Delivered: the Secret keeps only the hash; the key is in the email and at the gateway.
+    await until(async () => !(await store.get(request.id)).hasKey, 'the delivered key to be erased');
+    expect(await store.readKey(request.id)).toBeUndefined();
+    expect(await kubectl('-n', namespace, 'get', 'secret', `keyreq-${request.id}`, '-o', 'json')).not.toContain(Buffer.from(key).toString('base64'));
     const minted = gateway.keysFor(request.id);
     expect(minted).toHaveLength(1);
     expect(minted[0]).toMatchObject({
@@ -114,7 +127,8 @@ describe('the approval loop', () => {
     expect(gateway.keysFor(request.id)).toHaveLength(1);
     const mails = smtp.to('dan@example.com');
     expect(mails).toHaveLength(1);
-    expect(mails[0]?.text).toContain(`API key: ${await store.readKey(request.id)}`);
+    expect(keyHash(keyIn(mails[0]?.text))).toBe(issued.keySha256);
+    expect(gateway.keysFor(request.id)[0]?.key).toBe(keyIn(mails[0]?.text));
   });
 
   it('a request held for review, denied with kubectl label and annotate, gets one email with that reason', async () => {
@@ -204,10 +218,11 @@ describe('the approval loop', () => {
   });
 
   it('portal delivery: the email links to the request and never holds the key', async () => {
-    const { smtp, store, settled } = await world({ keyDelivery: 'portal' });
+    const { smtp, store, settled, gateway } = await world({ keyDelivery: 'portal' });
     const { request } = await store.create({ email: 'kai@example.com', model: 'gpt-4o' });
     await settled(request.id, 'issued');
-    const key = await store.readKey(request.id);
+    const key = gateway.keysFor(request.id)[0]?.key;
+    expect(key).toMatch(/^sk-kp-/);
     const [mail] = smtp.to('kai@example.com');
     expect(mail?.text).toContain(`http://portal.test:3000/requests/${request.id}`);
     expect(mail?.text).not.toContain(key as string);

@@ -147,17 +147,28 @@ async function embedded(keyDelivery: 'email' | 'portal' = 'email') {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** The key an "is ready" email carries. */
+function keyIn(text: string | undefined): string {
+  const key = /API key: (\S+)/.exec(text ?? '')?.[1];
+  if (!key) throw new Error(`no key in the email: ${text ?? '(no email)'}`);
+  return key;
+}
+
 describe('the approval loop on the embedded defaults (local folder, local gateway, outbox)', () => {
   it('a whitelisted request is issued a marked development key, and one outbox message holds it', async () => {
     const w = await embedded('email');
     const { request, created } = await w.store().create({ email: 'ada@example.com', model: 'gpt-4o' });
     expect(created).toBe(true);
     const issued = await w.settled(request.id, 'issued');
-    expect(issued).toMatchObject({ decidedBy: 'plugin:whitelist', hasKey: true });
+    expect(issued).toMatchObject({ decidedBy: 'plugin:whitelist' });
     expect(issued.expiresAt).toMatch(/Z$/);
 
-    const key = await w.store().readKey(request.id);
+    const key = keyIn((await w.mailsTo('ada@example.com'))[0]?.text);
     expect(key).toMatch(DEV_KEY);
+    // Delivered by email: the request file keeps only the hash (files 0600 in a 0700 folder).
+    expect(issued.keySha256).toBe(sha256(key));
+    await until(async () => !(await w.store().get(request.id)).hasKey, 'the delivered key to be erased');
+    expect(await w.store().readKey(request.id)).toBeUndefined();
 
     // Registered at the stand-in gateway under its hash, exactly once.
     const keys = await w.gatewayKeys();
@@ -233,9 +244,10 @@ describe('the approval loop on the embedded defaults (local folder, local gatewa
     });
     const issued = await w.settled(request.id, 'issued');
     // The portal recorded who decided, so the loop must not rewrite it as a kubectl edit.
-    expect(issued).toMatchObject({ decidedBy: 'user:approver@example.com', reason: 'Approved for the pilot', hasKey: true });
-    const key = await w.store().readKey(request.id);
+    expect(issued).toMatchObject({ decidedBy: 'user:approver@example.com', reason: 'Approved for the pilot' });
+    const key = keyIn((await w.mailsTo('dan@example.com'))[0]?.text);
     expect(key).toMatch(DEV_KEY);
+    expect(issued.keySha256).toBe(sha256(key));
     expect(Object.keys(await w.gatewayKeys())).toEqual([sha256(key as string)]);
     const mails = await w.mailsTo('dan@example.com');
     expect(mails).toHaveLength(1);
@@ -249,7 +261,7 @@ describe('the approval loop on the embedded defaults (local folder, local gatewa
     const no = (await w.store().create({ email: 'fred@example.com', model: 'internal/secret-model' })).request;
     await w.settled(ok.id, 'issued');
     await w.settled(no.id, 'denied');
-    const key = await w.store().readKey(ok.id);
+    const hash = (await w.store().get(ok.id)).keySha256 as string;
     const keysBefore = await w.gatewayKeys();
     const outboxBefore = (await w.outbox()).map((m) => m.file);
     expect(outboxBefore).toHaveLength(2);
@@ -265,11 +277,11 @@ describe('the approval loop on the embedded defaults (local folder, local gatewa
     const later = (await w.store().create({ email: 'gil@example.com', model: 'gpt-4o' })).request;
     await w.settled(later.id, 'issued');
 
-    expect(await w.store().readKey(ok.id)).toBe(key);
+    expect((await w.store().get(ok.id)).keySha256).toBe(hash);
     expect((await w.store().get(ok.id)).state).toBe('issued');
     const keysAfter = await w.gatewayKeys();
     expect(Object.keys(keysAfter)).toHaveLength(2);
-    expect(keysAfter[sha256(key as string)]).toEqual(keysBefore[sha256(key as string)]);
+    expect(keysAfter[hash]).toEqual(keysBefore[hash]);
     const outboxAfter = await w.outbox();
     expect(outboxAfter.filter((m) => m.to.includes('eve@example.com'))).toHaveLength(1);
     expect(outboxAfter.filter((m) => m.to.includes('fred@example.com'))).toHaveLength(1);
@@ -282,7 +294,7 @@ describe('the approval loop on the embedded defaults (local folder, local gatewa
       ['gpt-4o', 'gpt-4o-mini', 'anthropic/claude-3'].map(async (model, i) => (await w.store().create({ email: `user${i}@example.com`, model })).request.id),
     );
     for (const id of ids) await w.settled(id, 'issued');
-    const keys = await Promise.all(ids.map(async (id) => (await w.store().readKey(id)) as string));
+    const keys = await Promise.all(ids.map(async (id, i) => keyIn((await w.mailsTo(`user${i}@example.com`))[0]?.text)));
     for (const k of keys) expect(k).toMatch(DEV_KEY);
     expect(new Set(keys).size).toBe(3);
 

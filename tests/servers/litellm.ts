@@ -27,7 +27,11 @@ export interface StoredKey {
   budget_duration: string | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  team_id: string | null;
+  key_type: string | null;
   expires: string | null;
+  budget_reset_at: string | null;
+  spend: number;
   created_at: string;
 }
 
@@ -47,16 +51,59 @@ const KNOWN_FIELDS: Record<string, 'str' | 'float' | 'int' | 'list' | 'dict'> = 
   budget_duration: 'str',
   soft_budget: 'float',
   tags: 'list',
+  key_type: 'str',
 };
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, mo: 2592000 };
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/**
+ * litellm_core_utils/duration_parser.py `duration_in_seconds`: s, m, h, d, w; `mo` is a calendar
+ * month counted from now, and only `1mo` is understood (any other count raises, which LiteLLM
+ * turns into a 500). Returns undefined for what LiteLLM cannot parse.
+ */
+export function liteLLMDurationEnd(duration: string, now: Date): Date | undefined {
+  const m = /^(\d+)(mo|[smhdw])$/.exec(duration);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (m[2] === 'mo') {
+    if (n !== 1) return undefined;
+    const next = new Date(now);
+    next.setUTCMonth(next.getUTCMonth() + 1);
+    return next;
+  }
+  return new Date(now.getTime() + n * (UNITS[m[2] as string] as number) * 1000);
+}
+
+/**
+ * proxy/common_utils/timezone_utils.py `get_budget_reset_time` → `get_next_standardized_reset_time`:
+ * budgets reset at standard points, not a duration after creation: `1d` at the next midnight
+ * (UTC), `7d`/`1w` on the next Monday, `30d`/`1mo` on the 1st of the next month.
+ */
+export function liteLLMBudgetResetAt(budgetDuration: string, now: Date): Date | undefined {
+  const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  if (budgetDuration === '1d' || budgetDuration === '24h') return new Date(day.getTime() + 86_400_000);
+  if (budgetDuration === '7d' || budgetDuration === '1w') return new Date(day.getTime() + (((8 - day.getUTCDay()) % 7) || 7) * 86_400_000);
+  if (budgetDuration === '30d' || budgetDuration === '1mo') return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+  return liteLLMDurationEnd(budgetDuration, now);
+}
 
 export class TestGateway {
   readonly keys = new Map<string, StoredKey>();
   readonly ignoredFields: string[] = [];
   generateCalls = 0;
+  /** Requests as they came (method, path and query): a test can prove no key went into a URL. */
+  readonly requestLog: string[] = [];
+  /** Changed-by headers received, in order. */
+  readonly changedBy: string[] = [];
+  /** Model ids that a model access-group check refuses (403), as LiteLLM's team/model checks do. */
+  readonly forbiddenModels = new Set<string>();
+  /** Behave like LiteLLM before Nov 2024: an unknown key on /key/info is a 401, not a 404. */
+  legacyUnknownKey401 = false;
+  /** Mount the admin routes under this prefix, as a proxy in front of LiteLLM might: anything else is FastAPI's 404. */
+  routePrefix = '';
   private failures: number[] = [];
   private hangs = 0;
+  private losses = 0;
   private server: Server | undefined;
   private port = 0;
   private readonly sockets = new Set<import('node:net').Socket>();
@@ -101,6 +148,11 @@ export class TestGateway {
     this.hangs += n;
   }
 
+  /** The next `n` generate calls store the key, then drop the connection before answering. */
+  loseAnswerNext(n: number): void {
+    this.losses += n;
+  }
+
   /** Keys minted for one request (by the metadata LiteLLM stores). */
   keysFor(requestId: string): StoredKey[] {
     return [...this.keys.values()].filter((k) => k.metadata.request_id === requestId);
@@ -108,6 +160,16 @@ export class TestGateway {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
+    this.requestLog.push(`${req.method} ${url.pathname}${url.search}`);
+    const changedBy = req.headers['litellm-changed-by'];
+    if (typeof changedBy === 'string') this.changedBy.push(changedBy);
+    if (this.routePrefix) {
+      if (!url.pathname.startsWith(this.routePrefix)) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ detail: 'Not Found' }));
+      }
+      url.pathname = url.pathname.slice(this.routePrefix.length) || '/';
+    }
     const body = await new Promise<string>((resolve) => {
       let data = '';
       req.on('data', (c: Buffer) => (data += c.toString('utf8')));
@@ -135,24 +197,33 @@ export class TestGateway {
     const failure = this.failures.shift();
     if (failure) return error(failure, 'Internal Server Error (injected by the test)', 'internal_server_error');
 
-    if (req.method === 'POST' && url.pathname === '/key/generate') return this.generate(body, req, send, error);
+    if (req.method === 'GET' && (url.pathname === '/health/liveliness' || url.pathname === '/health/liveness')) return send(200, 'I\'m alive!');
+    if (req.method === 'POST' && url.pathname === '/key/generate') return this.generate(body, req, res, send, error);
     if (req.method === 'GET' && url.pathname === '/key/info') {
-      const key = url.searchParams.get('key') ?? '';
-      const found = this.keys.get(hash(key));
-      if (!found) return error(404, 'Key not found in database', 'not_found_error', 'key');
-      const { token: _t, ...info } = found;
-      return send(200, { key, info });
+      // proxy/utils.py get_data: a token starting with "sk-" is hashed first; anything else is
+      // taken as the hash already, so the SHA-256 hex finds the key as well as the key does.
+      const asked = url.searchParams.get('key') ?? '';
+      const found = this.keys.get(asked.startsWith('sk-') ? hash(asked) : asked);
+      if (!found) {
+        if (this.legacyUnknownKey401) return error(401, 'Authentication Error, Invalid proxy server token passed. key=None', 'auth_error', 'None');
+        return error(404, 'Key not found in database', 'not_found_error', 'key');
+      }
+      // The stored row without the raw key, computed afresh for every call.
+      const { key: _k, token: _t, ...info } = found;
+      return send(200, { key: asked, info: { ...info, token: found.token } });
     }
     if (req.method === 'POST' && url.pathname === '/key/delete') {
-      const parsed = safeJson(body) as { keys?: unknown } | undefined;
+      const parsed = safeJson(body) as { keys?: unknown; key_aliases?: unknown } | undefined;
       const keys = Array.isArray(parsed?.keys) ? parsed.keys.map(String) : [];
-      if (keys.length === 0) {
+      const aliases = Array.isArray(parsed?.key_aliases) ? parsed.key_aliases.map(String) : [];
+      if (keys.length === 0 && aliases.length === 0) {
         return send(422, { detail: [{ type: 'value_error', loc: ['body'], msg: "At least one of 'keys' or 'key_aliases' must be provided." }] });
       }
-      const existing = keys.filter((k) => this.keys.has(hash(k)));
+      const tokens = new Set(keys.map((k) => (k.startsWith('sk-') ? hash(k) : k)));
+      const existing = [...this.keys.values()].filter((k) => tokens.has(k.token) || (k.key_alias !== null && aliases.includes(k.key_alias)));
       if (existing.length === 0) return error(404, "{'error': 'No keys found'}", 'internal_server_error');
-      for (const k of existing) this.keys.delete(hash(k));
-      return send(200, { deleted_keys: keys });
+      for (const k of existing) this.keys.delete(k.token);
+      return send(200, { deleted_keys: [...keys, ...aliases] });
     }
     if (req.method === 'GET' && (url.pathname === '/v1/models' || url.pathname === '/models')) {
       const ids = ['gpt-4o', 'gpt-4o-mini', 'anthropic/claude-3'];
@@ -164,6 +235,7 @@ export class TestGateway {
   private generate(
     body: string,
     req: IncomingMessage,
+    res: ServerResponse,
     send: (status: number, payload: unknown) => void,
     error: (status: number, message: string, type: string, param?: string | null) => void,
   ): void {
@@ -201,15 +273,27 @@ export class TestGateway {
     if (typeof fields.max_budget === 'number' && fields.max_budget < 0) {
       return error(400, `{'error': 'max_budget cannot be negative. Received: ${fields.max_budget}'}`, 'internal_server_error');
     }
+    const models = (fields.models as string[] | undefined) ?? [];
+    const forbidden = models.find((m) => this.forbiddenModels.has(m));
+    if (forbidden) return error(403, `Key not allowed to access model. This key can only access models=[]. Tried to access ${forbidden}`, 'key_model_access_denied', 'model');
+    const now = new Date();
     let expires: string | null = null;
     if (typeof fields.duration === 'string') {
-      const m = /^(\d+)(mo|[smhdw])$/.exec(fields.duration);
-      if (!m) return error(500, 'Unsupported duration unit', 'internal_server_error');
-      expires = new Date(Date.now() + Number(m[1]) * (UNITS[m[2] as string] as number) * 1000).toISOString();
+      const end = liteLLMDurationEnd(fields.duration, now);
+      if (!end) return error(500, `Unsupported duration unit, passed duration: ${fields.duration}`, 'internal_server_error');
+      expires = end.toISOString();
+    }
+    let budgetResetAt: string | null = null;
+    if (typeof fields.budget_duration === 'string') {
+      const reset = liteLLMBudgetResetAt(fields.budget_duration, now);
+      if (!reset) return error(500, `Unsupported duration unit, passed duration: ${fields.budget_duration}`, 'internal_server_error');
+      budgetResetAt = reset.toISOString();
     }
     const alias = (fields.key_alias as string | undefined) ?? null;
     const h = hash(key);
-    if (alias && [...this.keys.values()].some((k) => k.key_alias === alias && k.token !== h)) {
+    // key_management_endpoints.py _enforce_unique_key_alias: an alias in use by any key (this
+    // very key included, on a repeated call) is refused.
+    if (alias && [...this.keys.values()].some((k) => k.key_alias === alias)) {
       return error(400, `Key with alias '${alias}' already exists. Unique key aliases across all keys are required.`, 'bad_request_error', 'key_alias');
     }
     const row: StoredKey = {
@@ -223,11 +307,20 @@ export class TestGateway {
       budget_duration: (fields.budget_duration as string | undefined) ?? null,
       rpm_limit: (fields.rpm_limit as number | undefined) ?? null,
       tpm_limit: (fields.tpm_limit as number | undefined) ?? null,
+      team_id: (fields.team_id as string | undefined) ?? null,
+      key_type: (fields.key_type as string | undefined) ?? null,
       expires,
-      created_at: new Date().toISOString(),
+      budget_reset_at: budgetResetAt,
+      spend: 0,
+      created_at: now.toISOString(),
     };
     // LiteLLM upserts on the hashed token with an empty update: a repeated key keeps its row.
     if (!this.keys.has(h)) this.keys.set(h, row);
+    if (this.losses > 0) {
+      // Stored, but the answer never reaches the client (a timeout, a dropped connection).
+      this.losses--;
+      return void res.destroy();
+    }
     const stored = this.keys.get(h) as StoredKey;
     const { token: _t, ...rest } = stored;
     send(200, { ...rest, key, key_name: `sk-...${key.slice(-4)}`, token: h, token_id: h, duration: null });

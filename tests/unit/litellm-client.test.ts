@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { keyHash } from '@/lib/domain/key-request';
 import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '@/lib/gateway/types';
 import { closedPort } from '../helpers/net';
@@ -27,23 +28,55 @@ const mint = (key: string, alias = 'keyportal-aaaaaaaaaaaa') => ({
 });
 
 describe('the LiteLLM admin API client', () => {
-  it('generates, finds, and deletes a key with LiteLLM field names only', async () => {
+  it('generates, finds by hash, and deletes by alias, with LiteLLM field names only and no key in any URL', async () => {
     const { gw, server } = await setup();
     const key = gw.newKey();
     expect(key.startsWith('sk-')).toBe(true);
-    expect(await gw.keyExists(key)).toBe(false);
-    const { expiresAt } = await gw.generateKey(mint(key));
+    expect(await gw.keyInfo(keyHash(key))).toBeUndefined();
+    const { expiresAt } = await gw.generateKey({ ...mint(key), changedBy: 'user:boss@example.com' });
     expect(expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(await gw.keyExists(key)).toBe(true);
-    expect(server.keys.get([...server.keys.keys()][0] as string)).toMatchObject({ key_alias: 'keyportal-aaaaaaaaaaaa', max_budget: 5, rpm_limit: 10, metadata: { request_id: 'aaaaaaaaaaaa' } });
+    expect(await gw.keyInfo(keyHash(key))).toEqual({ expiresAt });
+    expect(server.keys.get(keyHash(key))).toMatchObject({ key_alias: 'keyportal-aaaaaaaaaaaa', max_budget: 5, rpm_limit: 10, metadata: { request_id: 'aaaaaaaaaaaa' } });
     expect(server.ignoredFields).toEqual([]);
-    await gw.deleteKey(key);
-    expect(await gw.keyExists(key)).toBe(false);
-    await gw.deleteKey(key); // already gone: not an error
+    await gw.deleteKey('keyportal-aaaaaaaaaaaa', { changedBy: 'user:boss@example.com' });
+    expect(await gw.keyInfo(keyHash(key))).toBeUndefined();
+    await gw.deleteKey('keyportal-aaaaaaaaaaaa'); // already gone ("No keys found"): not an error
     expect(await gw.listModels()).toContain('gpt-4o');
+    // The approver is recorded at the gateway; the key never travelled in a query string.
+    expect(server.changedBy).toEqual(['user:boss@example.com', 'user:boss@example.com']);
+    expect(server.requestLog.join('\n')).not.toContain(key);
+    expect(server.requestLog).toContain(`GET /key/info?key=${keyHash(key)}`);
   });
 
-  it('a repeated alias is reported as the key already existing', async () => {
+  it('key_management_endpoints._enforce_unique_key_alias: the same key and alias again is a 400 on key_alias, read as "already exists"', async () => {
+    const { gw, server } = await setup();
+    const key = gw.newKey();
+    await gw.generateKey(mint(key));
+    await expect(gw.generateKey(mint(key))).rejects.toBeInstanceOf(KeyAlreadyExistsError);
+    expect(server.keys.size).toBe(1);
+  });
+
+  it('a 404 from something that is not LiteLLM (a wrong base URL or path prefix) is no "already gone": retried, and says why', async () => {
+    const { server } = await setup();
+    server.routePrefix = '/litellm';
+    const misdirected = new LiteLLMGateway({ baseUrl: server.url, masterKey: MASTER, timeoutMs: 1000 });
+    const err = await misdirected.deleteKey('keyportal-aaaaaaaaaaaa').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayUnavailableError);
+    expect((err as Error).message).toMatch(/HTTP 404.*Not Found.*is gateway.baseUrl the LiteLLM proxy's own address/);
+    const right = new LiteLLMGateway({ baseUrl: `${server.url}/litellm`, masterKey: MASTER, timeoutMs: 1000 });
+    await right.deleteKey('keyportal-aaaaaaaaaaaa');
+  });
+
+  it('a model the key may not use (model access groups, 403) is a final refusal, not "bad master key"', async () => {
+    const { gw, server } = await setup();
+    server.forbiddenModels.add('gpt-4o');
+    const err = await gw.generateKey(mint(gw.newKey())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayRefusedError);
+    expect((err as Error).message).toMatch(/HTTP 403.*not allowed to access model/);
+    expect((err as Error).message).not.toMatch(/master key/);
+  });
+
+  it('another key under our alias is reported as the key already existing', async () => {
     const { gw } = await setup();
     await gw.generateKey(mint(gw.newKey()));
     await expect(gw.generateKey(mint(gw.newKey()))).rejects.toBeInstanceOf(KeyAlreadyExistsError);
@@ -51,7 +84,7 @@ describe('the LiteLLM admin API client', () => {
 
   it('a wrong master key is named without being shown', async () => {
     const { gw } = await setup('sk-wrong-master-5678');
-    const err = await gw.keyExists('sk-x').catch((e: unknown) => e);
+    const err = await gw.keyInfo(keyHash('sk-x')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayUnavailableError);
     expect((err as Error).message).toMatch(/refused the master key \(HTTP 401\).*GATEWAY_MASTER_KEY/);
     expect((err as Error).message).not.toContain('sk-wrong-master-5678');
@@ -78,6 +111,6 @@ describe('the LiteLLM admin API client', () => {
 
   it('an unreachable gateway is worth retrying', async () => {
     const gw = new LiteLLMGateway({ baseUrl: `http://127.0.0.1:${await closedPort()}`, masterKey: MASTER, timeoutMs: 500 });
-    await expect(gw.keyExists('sk-x')).rejects.toThrow(/unreachable.*ECONNREFUSED/);
+    await expect(gw.keyInfo(keyHash('sk-x'))).rejects.toThrow(/unreachable.*ECONNREFUSED/);
   });
 });

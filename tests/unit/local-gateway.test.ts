@@ -10,7 +10,7 @@ describe('the local gateway stand-in', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'kp-gw-'));
     writeFileSync(path.join(dir, 'keys.json'), '{"truncated":');
     const gateway = new LocalGateway(dir, ['gpt-4o']);
-    const err = await gateway.keyExists('sk-dev-anything').catch((e: unknown) => e);
+    const err = await gateway.keyInfo('0'.repeat(64)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayUnavailableError);
     expect((err as Error).message).toBe(`local gateway file ${path.join(dir, 'keys.json')} is not valid JSON; fix or remove it`);
   });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { KeyRequest } from '@/lib/domain/key-request';
 import type { State } from '@/lib/domain/states';
-import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type MintInput } from '@/lib/gateway/types';
+import { keyHash } from '@/lib/domain/key-request';
+import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type KeyInfo, type MintInput } from '@/lib/gateway/types';
 import type { EventRecorder, LoopEvent } from '@/lib/loop/events';
 import type { FailpointName } from '@/lib/loop/failpoints';
 import { type PlanSettings, type Step, plan } from '@/lib/loop/plan';
@@ -14,6 +15,7 @@ import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
 
 // The reconciler alone, with in-memory fakes and a clock the test moves: no servers, no sleeps.
 
+/** Keys by value as LiteLLM keeps them (by hash), with LiteLLM's alias rule. */
 class FakeGateway implements Gateway {
   readonly kind = 'local' as const;
   readonly keys = new Map<string, MintInput>();
@@ -24,23 +26,29 @@ class FakeGateway implements Gateway {
   newKey(): string {
     return `sk-kp-${randomBytes(12).toString('hex')}`;
   }
+  /** The next generate stores the key but its answer is lost (a timeout after the fact). */
+  loseNextAnswer = false;
   async generateKey(input: MintInput): Promise<{ expiresAt?: string }> {
     this.calls.push('generate');
     const fault = this.faults.shift();
     if (fault) throw fault;
     if (this.keys.has(input.key) || [...this.keys.values()].some((k) => k.alias === input.alias)) throw new KeyAlreadyExistsError();
     this.keys.set(input.key, input);
+    if (this.loseNextAnswer) {
+      this.loseNextAnswer = false;
+      throw new GatewayUnavailableError('no answer within 2000 ms');
+    }
     return { expiresAt: '2026-03-01T00:00:00Z' };
   }
-  async keyExists(key: string): Promise<boolean> {
+  async keyInfo(hash: string): Promise<KeyInfo | undefined> {
     this.calls.push('info');
-    return this.keys.has(key);
+    return [...this.keys.keys()].some((k) => keyHash(k) === hash) ? { expiresAt: '2026-03-01T00:00:00Z' } : undefined;
   }
-  async deleteKey(key: string): Promise<void> {
+  async deleteKey(alias: string): Promise<void> {
     this.calls.push('delete');
     const fault = this.faults.shift();
     if (fault) throw fault;
-    this.keys.delete(key);
+    for (const [k, v] of this.keys) if (v.alias === alias) this.keys.delete(k);
   }
   async listModels(): Promise<string[]> {
     return TEST_MODELS.map((m) => m.id);
@@ -74,9 +82,10 @@ const SETTINGS: ReconcilerSettings = {
   retry: { initialSeconds: 1, maxSeconds: 8, giveUpAfterSeconds: 3600 },
   notifyClaimSeconds: 30,
   kubectlGraceSeconds: 15,
+  revealWindowDays: 7,
 };
 
-function world(options: { crashAt?: FailpointName } = {}) {
+function world(options: { crashAt?: FailpointName; settings?: Partial<ReconcilerSettings> } = {}) {
   let now = Date.parse('2026-02-01T12:00:00Z');
   const clock = () => new Date(now);
   const store = new MemoryStore(clock);
@@ -90,7 +99,7 @@ function world(options: { crashAt?: FailpointName } = {}) {
       mailer,
       events,
       plugins: buildPlugins(TEST_PLUGINS, {}),
-      settings: SETTINGS,
+      settings: { ...SETTINGS, ...options.settings },
       clock,
       failpoint: (name) => {
         if (name === crashAt) throw new Crash(name);
@@ -111,7 +120,15 @@ function world(options: { crashAt?: FailpointName } = {}) {
   };
 }
 
-const PLAN: PlanSettings = { catalog: new Set(TEST_MODELS.map((m) => m.id)), reviewNotify: ['a@example.com'], notifyClaimSeconds: 30, kubectlGraceSeconds: 15, giveUpAfterSeconds: 3600 };
+const PLAN: PlanSettings = {
+  catalog: new Set(TEST_MODELS.map((m) => m.id)),
+  reviewNotify: ['a@example.com'],
+  notifyClaimSeconds: 30,
+  kubectlGraceSeconds: 15,
+  giveUpAfterSeconds: 3600,
+  keyDelivery: 'email',
+  revealWindowSeconds: 7 * 86_400,
+};
 const NOW = Date.parse('2026-02-01T12:00:00Z');
 const at = (ms: number) => new Date(NOW + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -139,12 +156,16 @@ describe('plan: the state → next step table', () => {
     ['issued and emailed waits for its expiry', req('issued', { notified: 'issued', expiresAt: at(3_600_000) }), { kind: 'wait', ms: 3_600_000, why: 'expiry' }],
     ['issued past its expiry', req('issued', { notified: 'issued', expiresAt: at(-1) }), { kind: 'expire' }],
     ['issued, no expiry', req('issued', { notified: 'issued' }), { kind: 'done' }],
-    ['revoked with a key: deleted at the gateway, then emailed', req('revoked', { hasKey: true }), { kind: 'revoke-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
-    ['revoked and emailed', req('revoked', { hasKey: true, notified: 'revoked' }), { kind: 'done' }],
+    ['revoked: deleted at the gateway by alias, then emailed', req('revoked', { hasKey: false }), { kind: 'delete-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
+    ['revoked and emailed, a key still stored: erased', req('revoked', { hasKey: true, notified: 'revoked' }), { kind: 'erase-key' }],
+    ['revoked and emailed', req('revoked', { notified: 'revoked' }), { kind: 'done' }],
+    ['expired: deleted at the gateway too, then emailed', req('expired'), { kind: 'delete-at-gateway', notice: { state: 'expired', to: 'requester' } }],
+    ['issued and emailed with its key: erased from the Secret', req('issued', { hasKey: true, notified: 'issued' }), { kind: 'erase-key' }],
     ['denied with kubectl waits for the reason', req('denied', { decision: 'denied', decidedBy: 'kubectl', decidedAt: at(-5000) }), { kind: 'wait', ms: 10_000, why: 'kubectl-grace' }],
     ['denied by a plugin is emailed', req('denied', decided('denied')), { kind: 'notify', notice: { state: 'denied', to: 'requester' } }],
     ['failed is emailed', req('failed'), { kind: 'notify', notice: { state: 'failed', to: 'requester' } }],
     ['expired and emailed', req('expired', { notified: 'expired' }), { kind: 'done' }],
+    ['denied with a key stored (a crash raced the denial), once told: the gateway is cleaned up', req('denied', { ...decided('denied'), hasKey: true, notified: 'denied' }), { kind: 'delete-at-gateway' }],
     ['legacy: a decider without the decision annotation counts as recorded', req('approved', { decidedBy: 'user:x@example.com', decidedAt: at(-1) }), { kind: 'store-key' }],
     ['legacy: the JSON-less claim of older replicas still holds', req('denied', { ...decided('denied'), notifying: { state: 'denied', at: at(-1000) } }), { kind: 'wait', ms: 29_000, why: 'claim' }],
   ];
@@ -161,19 +182,24 @@ describe('plan: the state → next step table', () => {
 });
 
 describe('the reconciler with in-memory fakes', () => {
-  it('a whitelisted request is issued in four writes: no re-read, no key read, one key, one email', async () => {
+  it('a whitelisted request is issued and emailed in four writes after creation: no re-read, no key read, one key, one email, and the key erased', async () => {
     const w = world();
     const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
     expect(await w.run(request.id)).toEqual({ requeueAfterMs: expect.any(Number) });
     const done = await w.store.get(request.id);
-    expect(done).toMatchObject({ state: 'issued', notified: 'issued', decision: 'approved', decidedBy: 'plugin:whitelist', expiresAt: '2026-03-01T00:00:00Z' });
+    const minted = [...w.gateway.keys.keys()][0] as string;
+    expect(done).toMatchObject({ state: 'issued', notified: 'issued', decision: 'approved', decidedBy: 'plugin:whitelist', expiresAt: '2026-03-01T00:00:00Z', issuedAt: '2026-02-01T12:00:00Z' });
     expect(done.notifying).toBeUndefined();
-    expect(w.store.calls).toMatchObject({ create: 1, update: 3, readKey: 0 });
+    // approve + key, issued + claim, notified, erase: the key is at rest nowhere but the gateway.
+    expect(w.store.calls).toMatchObject({ create: 1, update: 4, readKey: 0 });
+    expect(done).toMatchObject({ hasKey: false, keySha256: keyHash(minted) });
+    expect(w.store.secrets.get(request.id)?.data?.key).toBeUndefined();
+    expect(JSON.stringify(w.store.secrets.get(request.id))).not.toContain(minted);
     expect(w.gateway.calls).toEqual(['generate']);
     expect(w.gateway.keys.size).toBe(1);
     expect(w.mailer.sent).toHaveLength(1);
-    expect(w.mailer.sent[0]?.text).toContain([...w.gateway.keys.keys()][0]);
-    expect(w.events.events.map((e) => e.reason)).toEqual(['Approved', 'KeyMinted', 'EmailSent']);
+    expect(w.mailer.sent[0]?.text).toContain(minted);
+    expect(w.events.events.map((e) => e.reason)).toEqual(['Approved', 'KeyMinted', 'EmailSent', 'KeyErased']);
 
     // Reconciled again (a resync, a second replica): nothing more happens.
     const before = { ...w.store.calls };
@@ -195,7 +221,9 @@ describe('the reconciler with in-memory fakes', () => {
       const done = await w.store.get(request.id);
       expect(done).toMatchObject({ state: 'issued', notified: 'issued' });
       expect(w.gateway.keys.size).toBe(1);
-      expect([...w.gateway.keys.keys()]).toEqual([await w.store.readKey(request.id)]);
+      // The one key at the gateway is the one the request stored (and, delivered, erased).
+      expect([...w.gateway.keys.keys()].map(keyHash)).toEqual([done.keySha256]);
+      expect(done.hasKey).toBe(false);
       expect(w.mailer.sent.length).toBeGreaterThanOrEqual(1);
       expect(w.mailer.sent.length).toBeLessThanOrEqual(point === 'after-email-sent' ? 2 : 1);
     },
@@ -254,14 +282,54 @@ describe('the reconciler with in-memory fakes', () => {
       w.advance(9000);
       await w.run(request.id);
     }
+    // Told at once; then, with the gateway back, a key an attempt might have registered is
+    // cleaned up there and the stored one erased.
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'failed', notified: 'failed' });
+    w.gateway.faults.length = 0;
+    w.advance(10_000);
+    await w.run(request.id);
     const failed = await w.store.get(request.id);
-    expect(failed).toMatchObject({ state: 'failed', notified: 'failed' });
+    expect(failed).toMatchObject({ state: 'failed', notified: 'failed', hasKey: false });
     expect(failed.reason).toMatch(/^The gateway kept failing since 2026-02-01T12:00:00Z; gave up\. Last error: HTTP 500 on attempt \d+$/);
     expect(failed.retry).toBeUndefined();
     expect(w.events.events.filter((e) => e.reason === 'GaveUp')).toHaveLength(1);
     expect(w.mailer.sent).toHaveLength(1);
     expect(w.gateway.keys.size).toBe(0);
     expect(w.gateway.calls.length).toBeGreaterThan(300);
+  });
+
+  it('a key registered but whose answer was lost keeps the gateway\'s expiry, read back by hash', async () => {
+    const w = world();
+    w.gateway.loseNextAnswer = true;
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'approved', retry: { step: 'mint' } });
+    w.advance(2000);
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', expiresAt: '2026-03-01T00:00:00Z' });
+    expect(w.gateway.calls).toEqual(['generate', 'info']);
+    expect(w.gateway.keys.size).toBe(1);
+  });
+
+  it('portal delivery: the key stays until revealed, is erased after, and a key never revealed is taken back after the window', async () => {
+    const w = world({ settings: { keyDelivery: 'portal' } });
+    const portal = w.reconciler;
+    const shown = (await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' })).request;
+    const ignored = (await w.store.create({ email: 'bob@example.com', model: 'gpt-4o' })).request;
+    for (const r of [shown, ignored]) await w.run(r.id, portal);
+    expect(await w.store.get(shown.id)).toMatchObject({ state: 'issued', hasKey: true });
+    // The requester reveals it (the portal records when); the loop then erases it.
+    await w.store.update(await w.store.get(shown.id), { revealedAt: '2026-02-01T12:05:00Z' });
+    await w.run(shown.id, portal);
+    expect(await w.store.get(shown.id)).toMatchObject({ state: 'issued', hasKey: false });
+    // Seven days on, the other was never collected: revoked, deleted at the gateway, told why.
+    w.advance(7 * 86_400_000 + 1000);
+    await w.run(ignored.id, portal);
+    const revoked = await w.store.get(ignored.id);
+    expect(revoked).toMatchObject({ state: 'revoked', notified: 'revoked', hasKey: false, decidedBy: 'keyportal' });
+    expect(revoked.reason).toMatch(/not revealed within 7 days of being issued, so it was deleted at the gateway/);
+    expect([...w.gateway.keys.values()].map((k) => k.requestId)).toEqual([shown.id]);
+    expect(w.mailer.sent.filter((m) => m.to.includes('bob@example.com')).map((m) => m.subject)).toEqual([expect.stringMatching(/ready/), expect.stringMatching(/revoked/)]);
   });
 
   it('a revocation the gateway refuses is retried, never reported as done', async () => {
