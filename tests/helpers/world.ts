@@ -6,16 +6,15 @@ import { adminKubeConfig, freshNamespace, kubeconfigPath } from './cluster';
 import { MASTER_KEY, type TestSetup } from './portal';
 
 const cleanups: Array<() => Promise<void> | void> = [];
-let registered = false;
 
-/** Runs `fn` after the current test, newest first; the first call hooks afterEach in that file. */
+// Registered when a test file imports this module (its top level), so every test of that file
+// runs the cleanups it queued. A hook added from inside a running test would never run.
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+/** Runs `fn` after the current test, newest first. */
 export function afterThisTest(fn: () => Promise<void> | void): void {
-  if (!registered) {
-    registered = true;
-    afterEach(async () => {
-      while (cleanups.length) await cleanups.pop()?.();
-    });
-  }
   cleanups.push(fn);
 }
 
