@@ -1,11 +1,15 @@
 import { checkPluginEntry } from '@/plugins';
 import { type Config, loadConfig } from './config';
+import { createGateway } from './gateway';
+import { GatewayStatus } from './gateway/status';
 import { createStore } from './store';
 import type { RequestStore } from './store/types';
 
 export interface Runtime {
   config: Config;
   store: RequestStore;
+  /** The gateway's setup, checked at most every 30 s (readyz, start-up, the approvers' page). */
+  gatewayStatus: GatewayStatus;
 }
 
 let config: Config | undefined;
@@ -22,6 +26,9 @@ export function getConfig(): Config {
 
 /** The process-wide config and store, built once on first use. */
 export function getRuntime(): Runtime {
-  runtime ??= { config: getConfig(), store: createStore(getConfig().store) };
+  if (!runtime) {
+    const config = getConfig();
+    runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(createGateway(config), config.models.map((m) => m.id)) };
+  }
   return runtime;
 }

@@ -19,6 +19,14 @@ export async function startServer(): Promise<void> {
     // Fill the request cache before the first visitor; readyz says not-ready until it has.
     store.warm();
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
+    // What an admin should hear before an employee does: a gateway that is down, a master key it
+    // refuses, a LiteLLM too old, catalog models it does not serve.
+    void getRuntime()
+      .gatewayStatus.current()
+      .then(({ problems, missingModels }) => {
+        for (const problem of problems) log('warn', `server: gateway: ${problem}`);
+        if (missingModels.length) log('warn', 'server: the gateway does not serve these catalog models; requests for them will fail', { models: missingModels });
+      });
     if (!config.loop.enabled) return;
     const { loop } = buildLoop(config, store);
     loop.start();

@@ -30,13 +30,22 @@ export default async function ApprovalsPage() {
       </main>
     );
   }
-  const { config, store } = getRuntime();
+  const { config, store, gatewayStatus } = getRuntime();
+  const gateway = await gatewayStatus.current();
   // One page, not the namespace: the browser asks for the others as the approver moves.
   const first = await listQueue({ store, config }, user, { limit: PAGE_SIZE });
   return (
     <main className="mx-auto max-w-6xl px-4 py-8">
       <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
       <p className="mt-2 text-slate-700">Requests waiting for a person come first. Every action asks you to confirm.</p>
+      {(gateway.missingModels.length > 0 || gateway.problems.length > 0) && (
+        <div role="status" data-testid="gateway-problems" className="mt-4 rounded-md bg-amber-50 p-3 text-sm text-amber-950">
+          {gateway.missingModels.length > 0 && <p>The gateway does not serve these catalog models, so keys for them cannot work: {gateway.missingModels.join(', ')}.</p>}
+          {gateway.problems.map((p) => (
+            <p key={p}>Gateway: {p}</p>
+          ))}
+        </div>
+      )}
       <ApprovalQueue initial={first} pageSize={PAGE_SIZE} models={config.models.map((m) => ({ id: m.id, title: m.title }))} />
     </main>
   );

@@ -1,8 +1,15 @@
 import { z } from 'zod';
 import { modelIdSchema } from '../domain/key-request';
 
-/** LiteLLM durations: `30s`, `15m`, `12h`, `30d`, `1mo`. */
-const durationSchema = z.string().regex(/^\d+(s|m|h|d|w|mo)$/, 'expected a duration such as "30d", "12h" or "1mo"');
+/**
+ * Durations as LiteLLM parses them (litellm_core_utils/duration_parser.py `duration_in_seconds`):
+ * a count of s, m, h, d or w, or exactly `1mo` (a calendar month). Any other count of months
+ * makes LiteLLM answer 500 at mint time, so it is refused here, naming the field.
+ */
+const durationSchema = z
+  .string()
+  .regex(/^[1-9]\d*(s|m|h|d|w|mo)$/, 'expected a duration such as "30d", "12h", "1w" or "1mo"')
+  .refine((d) => !d.endsWith('mo') || d === '1mo', 'LiteLLM understands only "1mo" for months (it answers 500 for other counts); use "60d" and the like');
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' });
 
@@ -13,6 +20,10 @@ const limitsSchema = z.strictObject({
   budget_duration: durationSchema.optional(),
   rpm_limit: z.int().positive().optional(),
   tpm_limit: z.int().positive().optional(),
+  /** LiteLLM team the key belongs to (team budgets and model access), passed through when set. */
+  team_id: z.string().min(1).max(200).optional(),
+  /** LiteLLM's key types: "llm_api" (models only, the right one for employees), "management", "read_only", "default". */
+  key_type: z.enum(['llm_api', 'management', 'read_only', 'default']).optional(),
 });
 
 export const modelSchema = z.strictObject({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
-import { type Gateway, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
+import { type Gateway, GatewayAuthError, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
 
 /** LiteLLM's error body: `{"error": {"message", "type", "param", "code"}}`; FastAPI's 422: `{"detail": [...]}`. */
 const errorBodySchema = z.union([
@@ -77,6 +77,12 @@ export class LiteLLMGateway implements Gateway {
     this.expectOk(res, 'delete the key');
   }
 
+  /** LiteLLM's liveness probe (health_endpoints/_health_endpoints.py): no model calls, no database. */
+  async alive(signal?: AbortSignal): Promise<void> {
+    const res = await this.call('GET', '/health/liveliness', undefined, signal, []);
+    this.expectOk(res, 'say it is alive');
+  }
+
   async listModels(signal?: AbortSignal): Promise<string[]> {
     const res = await this.call('GET', '/v1/models', undefined, signal, []);
     this.expectOk(res, 'list models');
@@ -88,11 +94,11 @@ export class LiteLLMGateway implements Gateway {
   private expectOk(res: CallResult, what: string): void {
     if (res.status >= 200 && res.status < 300) return;
     const detail = res.error.message ? `: ${res.error.message}` : '';
-    // 401 is LiteLLM's answer to a wrong master key (and, before v1.52, to an unknown key on
+    // 401 is LiteLLM's answer to a wrong master key (and, in releases before November 2024, to an unknown key on
     // /key/info: checkSetup() tells the two apart at start-up). 403 is a refusal of what was
     // asked (a model outside the key's access groups): final, and not the master key's fault.
     if (res.status === 401) {
-      throw new GatewayUnavailableError(`the gateway refused the master key (HTTP 401) when asked to ${what}; check GATEWAY_MASTER_KEY`);
+      throw new GatewayAuthError(`the gateway refused the master key (HTTP 401) when asked to ${what}; check GATEWAY_MASTER_KEY`);
     }
     if (res.status === 429 || res.status >= 500) throw new GatewayUnavailableError(`the gateway answered HTTP ${res.status} when asked to ${what}${detail}`);
     throw new GatewayRefusedError(res.status, `HTTP ${res.status} when asked to ${what}${detail}`);

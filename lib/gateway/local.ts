@@ -84,6 +84,10 @@ export class LocalGateway implements Gateway {
     });
   }
 
+  async alive(): Promise<void> {
+    await this.load();
+  }
+
   async listModels(): Promise<string[]> {
     return [...this.models];
   }

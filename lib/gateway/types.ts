@@ -31,11 +31,18 @@ export interface Gateway {
   /** Deletes the key registered under this alias; one that is already gone is not an error. */
   deleteKey(alias: string, options?: { signal?: AbortSignal; changedBy?: string }): Promise<void>;
   listModels(signal?: AbortSignal): Promise<string[]>;
+  /** Throws GatewayUnavailableError unless the gateway answers its liveness check. */
+  alive(signal?: AbortSignal): Promise<void>;
 }
 
 /** Worth retrying: network, timeout, 5xx, 429. Never carries the master key or a minted key. */
 export class GatewayUnavailableError extends Error {
-  override readonly name = 'GatewayUnavailableError';
+  override readonly name: string = 'GatewayUnavailableError';
+}
+
+/** The gateway refused the master key (HTTP 401). LiteLLM releases before November 2024 said the same for an unknown key on /key/info. */
+export class GatewayAuthError extends GatewayUnavailableError {
+  override readonly name = 'GatewayAuthError';
 }
 
 /** The gateway refused for good (4xx other than 429): retrying will not help. */

@@ -67,9 +67,11 @@ export function liteLLMDurationEnd(duration: string, now: Date): Date | undefine
   const n = Number(m[1]);
   if (m[2] === 'mo') {
     if (n !== 1) return undefined;
-    const next = new Date(now);
-    next.setUTCMonth(next.getUTCMonth() + 1);
-    return next;
+    // The same day next month, clamped to that month's last day (Jan 31 → Feb 28).
+    const year = now.getUTCFullYear() + (now.getUTCMonth() === 11 ? 1 : 0);
+    const month = (now.getUTCMonth() + 1) % 12;
+    const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+    return new Date(Date.UTC(year, month, Math.min(now.getUTCDate(), lastDay), now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds()));
   }
   return new Date(now.getTime() + n * (UNITS[m[2] as string] as number) * 1000);
 }

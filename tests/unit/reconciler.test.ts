@@ -53,6 +53,7 @@ class FakeGateway implements Gateway {
   async listModels(): Promise<string[]> {
     return TEST_MODELS.map((m) => m.id);
   }
+  async alive(): Promise<void> {}
 }
 
 class FakeMailer implements Mailer {
