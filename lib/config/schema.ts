@@ -120,7 +120,8 @@ const loopSchema = z.strictObject({
   /** Kubernetes store only: one replica at a time holds the Lease and runs the loop. */
   leaderElection: z.boolean().default(true),
   resyncSeconds: z.number().positive().max(86_400).default(60),
-  concurrency: z.int().min(1).max(64).default(4),
+  /** Requests reconciled at once: the work is waiting on the API server, the gateway and SMTP, not CPU. */
+  concurrency: z.int().min(1).max(64).default(16),
   retry: z
     .strictObject({
       initialSeconds: z.number().positive().default(1),
@@ -219,7 +220,7 @@ export const configFileSchema = z.strictObject({
     enabled: true,
     leaderElection: true,
     resyncSeconds: 60,
-    concurrency: 4,
+    concurrency: 16,
     retry: { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 86_400 },
     notifyClaimSeconds: 120,
     kubectlGraceSeconds: 15,

@@ -294,7 +294,9 @@ export class Reconciler {
     await retryOnConflict(async () => {
       if (current.notified === notice.state) return;
       try {
-        await this.deps.store.update(current, { notified: notice.state, notifying: null, retry: null });
+        // An emailed key is delivered the moment the email leaves: erased in the same write.
+        const erase = notice.state === 'issued' && this.deps.settings.keyDelivery === 'email' && current.hasKey;
+        await this.deps.store.update(current, { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}) });
       } catch (err) {
         if (err instanceof ConflictError) current = await this.deps.store.get(r.id);
         throw err;

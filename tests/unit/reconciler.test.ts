@@ -183,7 +183,7 @@ describe('plan: the state → next step table', () => {
 });
 
 describe('the reconciler with in-memory fakes', () => {
-  it('a whitelisted request is issued and emailed in four writes after creation: no re-read, no key read, one key, one email, and the key erased', async () => {
+  it('a whitelisted request is issued and emailed in three writes after creation: no re-read, no key read, one key, one email, and the key erased', async () => {
     const w = world();
     const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
     expect(await w.run(request.id)).toEqual({ requeueAfterMs: expect.any(Number) });
@@ -191,8 +191,8 @@ describe('the reconciler with in-memory fakes', () => {
     const minted = [...w.gateway.keys.keys()][0] as string;
     expect(done).toMatchObject({ state: 'issued', notified: 'issued', decision: 'approved', decidedBy: 'plugin:whitelist', expiresAt: '2026-03-01T00:00:00Z', issuedAt: '2026-02-01T12:00:00Z' });
     expect(done.notifying).toBeUndefined();
-    // approve + key, issued + claim, notified, erase: the key is at rest nowhere but the gateway.
-    expect(w.store.calls).toMatchObject({ create: 1, update: 4, readKey: 0 });
+    // approve + key, issued + claim, notified + erased: the key is at rest nowhere but the gateway.
+    expect(w.store.calls).toMatchObject({ create: 1, update: 3, readKey: 0 });
     expect(done).toMatchObject({ hasKey: false, keySha256: keyHash(minted) });
     expect(w.store.secrets.get(request.id)?.data?.key).toBeUndefined();
     expect(JSON.stringify(w.store.secrets.get(request.id))).not.toContain(minted);
@@ -200,7 +200,7 @@ describe('the reconciler with in-memory fakes', () => {
     expect(w.gateway.keys.size).toBe(1);
     expect(w.mailer.sent).toHaveLength(1);
     expect(w.mailer.sent[0]?.text).toContain(minted);
-    expect(w.events.events.map((e) => e.reason)).toEqual(['Approved', 'KeyMinted', 'EmailSent', 'KeyErased']);
+    expect(w.events.events.map((e) => e.reason)).toEqual(['Approved', 'KeyMinted', 'EmailSent']);
 
     // Reconciled again (a resync, a second replica): nothing more happens.
     const before = { ...w.store.calls };

@@ -1,0 +1,187 @@
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
+import { withKeepAlive } from '@/lib/kube/keep-alive';
+import { applyChange, encodeNewRequest } from '@/lib/store/secret-codec';
+import { apiRequestCounts, callsBetween, watchIssued } from '../cluster';
+import { type Summary, median, summarize } from '../stats';
+import { call, pool, sessionCookie } from './clients';
+import { type Portal, rssBytes, tlsCount } from './server';
+
+const MODELS = ['gpt-4o', 'anthropic/claude-3'];
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+export interface PostFigures {
+  latency: Summary;
+  perSecond: number;
+  failures: number;
+}
+
+/** POST /api/requests for `users` distinct people, `width` at a time, as fast as they come back. */
+export async function postLoad(p: Portal, tag: string, users: number, width: number): Promise<PostFigures & { ids: string[] }> {
+  const cookies = await Promise.all(Array.from({ length: users }, (_, i) => sessionCookie(p, `u${i}-${tag}@bench.example.com`)));
+  const t0 = performance.now();
+  const results = await pool(cookies.map((cookie, i) => ({ cookie, model: MODELS[i % 2] })), width, (u) => call(p, 'POST', '/api/requests', u.cookie, { model: u.model }));
+  const wall = (performance.now() - t0) / 1000;
+  const ok = results.filter((r) => r.status === 201);
+  const ids = ok.map((r) => (JSON.parse(r.body) as { request: { id: string } }).request.id);
+  return { latency: summarize(ok.map((r) => r.ms)), perSecond: ok.length / wall, failures: results.length - ok.length, ids };
+}
+
+export interface IssueFigures {
+  requests: number;
+  wallSeconds: number;
+  issued: number;
+  secretCallsPerRequest: number;
+  secretCallsByVerb: Record<string, number>;
+  eventsPerRequest: number;
+  tlsPerApiCall: number;
+}
+
+/** `n` requests from creation (first POST) to all issued, as fast as 50 clients post them. */
+export async function toIssued(p: Portal, kc: KubeConfig, namespace: string, tag: string, n: number): Promise<IssueFigures> {
+  const seen = new Map<string, number>();
+  const stop = await watchIssued(kc, namespace, seen);
+  const before = await apiRequestCounts(kc);
+  const tlsBefore = tlsCount(p);
+  const t0 = performance.now();
+  const { ids } = await postLoad(p, tag, n, 50);
+  await until(() => ids.every((id) => seen.has(id)), 120_000);
+  const last = Math.max(...ids.map((id) => seen.get(id) ?? Number.NaN));
+  await sleep(1500); // the emails and their writes, after `issued`
+  const after = await apiRequestCounts(kc);
+  await sleep(600);
+  stop();
+  const secrets = callsBetween(before, after, 'secrets');
+  const events = callsBetween(before, after, 'events');
+  const leases = callsBetween(before, after, 'leases');
+  const apiCalls = secrets.total + events.total + leases.total;
+  return {
+    requests: ids.length,
+    wallSeconds: (last - t0) / 1000,
+    issued: ids.filter((id) => seen.has(id)).length,
+    secretCallsPerRequest: secrets.total / ids.length,
+    secretCallsByVerb: Object.fromEntries(Object.entries(secrets.byVerb).map(([k, v]) => [k, v / ids.length])),
+    eventsPerRequest: events.total / ids.length,
+    tlsPerApiCall: (tlsCount(p) - tlsBefore) / Math.max(1, apiCalls),
+  };
+}
+
+/** Creation → issued at a paced rate: each request's wait, from its POST answer to `issued` seen. */
+export async function pacedToIssued(p: Portal, kc: KubeConfig, namespace: string, tag: string, n: number, perSecond: number): Promise<Summary> {
+  const seen = new Map<string, number>();
+  const stop = await watchIssued(kc, namespace, seen);
+  const cookies = await Promise.all(Array.from({ length: n }, (_, i) => sessionCookie(p, `p${i}-${tag}@bench.example.com`)));
+  const created: Array<Promise<{ id: string; at: number } | undefined>> = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / perSecond - performance.now();
+    if (wait > 1) await sleep(wait);
+    created.push(
+      call(p, 'POST', '/api/requests', cookies[i] as string, { model: MODELS[i % 2] }).then((r) =>
+        r.status === 201 ? { id: (JSON.parse(r.body) as { request: { id: string } }).request.id, at: performance.now() } : undefined,
+      ),
+    );
+  }
+  const made = (await Promise.all(created)).filter((x): x is { id: string; at: number } => Boolean(x));
+  await until(() => made.every((m) => seen.has(m.id)), 60_000);
+  stop();
+  return summarize(made.filter((m) => seen.has(m.id)).map((m) => Math.max(0, (seen.get(m.id) as number) - m.at)));
+}
+
+/** Stored requests, written straight to the API server (as years of use would leave them): ended, so the loop has nothing to do. */
+export async function seed(kc: KubeConfig, namespace: string, count: number): Promise<void> {
+  const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
+  const t = Date.parse('2025-01-01T00:00:00Z');
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    32,
+    async (i) => {
+      const secret = encodeNewRequest({ id: newRequestId(), email: `old${i % 20_000}@bench.example.com`, model: MODELS[i % 2] as string, createdAt: rfc3339(new Date(t + i * 1000)) });
+      const done = applyChange(secret, { state: 'denied', decidedBy: 'plugin:blacklist', decidedAt: rfc3339(new Date(t + i * 1000)), reason: 'Closed model', notified: 'denied' });
+      await api.createNamespacedSecret({ namespace, body: done as never });
+    },
+  );
+}
+
+export interface QueueFigures {
+  stored: number;
+  apiMs: number;
+  apiBytes: number;
+  pageMs: number;
+  pageBytes: number;
+  rss: number;
+}
+
+/** The approver's first page, API and HTML, median of 10 after 2 untimed, and the portal's RSS after. */
+export async function queueFirstPage(p: Portal, stored: number): Promise<QueueFigures> {
+  const cookie = await sessionCookie(p, 'approver@bench.example.com');
+  const api: number[] = [];
+  const page: number[] = [];
+  let apiBytes = 0;
+  let pageBytes = 0;
+  for (let i = 0; i < 12; i++) {
+    const a = await call(p, 'GET', '/api/approvals?state=all', cookie);
+    const h = await call(p, 'GET', '/approvals', cookie);
+    if (a.status !== 200 || h.status !== 200) throw new Error(`the queue answered ${a.status} / ${h.status} at ${p.url}`);
+    if (i < 2) continue;
+    api.push(a.ms);
+    page.push(h.ms);
+    apiBytes = a.bytes;
+    pageBytes = h.bytes;
+  }
+  return { stored, apiMs: median(api), apiBytes, pageMs: median(page), pageBytes, rss: rssBytes(p) };
+}
+
+/** Waits until the portal's queue reports at least `n` requests (the cache has caught up), or 10 minutes. */
+export async function queueHolds(p: Portal, n: number): Promise<void> {
+  const cookie = await sessionCookie(p, 'approver@bench.example.com');
+  const deadline = performance.now() + 600_000;
+  while (performance.now() < deadline) {
+    const r = await call(p, 'GET', '/api/approvals?state=all&limit=1', cookie);
+    const body = JSON.parse(r.body) as { total?: number; requests?: unknown[] };
+    // Today's code has no total: it lists everything (up to its silent 5,000 cut).
+    if ((body.total ?? body.requests?.length ?? 0) >= Math.min(n, body.total === undefined ? 5000 : n)) return;
+    await sleep(1000);
+  }
+}
+
+/** Request Secrets that do not parse (a wrong name): what the portal logs about them from its start, and the Events it records, `seconds` after they were written. */
+export async function malformedNoise(p: Portal, kc: KubeConfig, namespace: string, count: number, seconds: number, logLines: () => number): Promise<{ warnings: number; events: number }> {
+  const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
+  await pool(
+    Array.from({ length: count }, (_, i) => i),
+    32,
+    (i) =>
+      api.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name: `not-a-request-${i}`, labels: { 'app.kubernetes.io/component': 'key-request', 'keyportal.dev/state': 'pending' } } },
+      }),
+  );
+  await sleep(seconds * 1000);
+  const events = await api.listNamespacedEvent({ namespace, fieldSelector: 'reason=Malformed' });
+  return { warnings: logLines(), events: events.items.length };
+}
+
+/** Waits until no request of the namespace is still on its way (pending or approved) and every one has been emailed. */
+export async function drained(kc: KubeConfig, namespace: string, timeoutMs: number): Promise<void> {
+  const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const { items } = await api.listNamespacedSecret({ namespace, labelSelector: 'app.kubernetes.io/component=key-request' });
+    const busy = items.filter((s) => {
+      const state = s.metadata?.labels?.['keyportal.dev/state'];
+      return state === 'pending' || state === 'approved' || s.metadata?.annotations?.['keyportal.dev/notified'] !== state;
+    });
+    if (busy.length === 0) return;
+    await sleep(500);
+  }
+}

@@ -1,0 +1,131 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { MASTER_KEY, TEST_MODELS, TEST_PLUGINS } from '@/tests/helpers/portal';
+
+/** One portal under bench: a production build in a checkout, `next start` with the loop inside. */
+export interface Portal {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  secret: string;
+  tlsFile: string;
+  log: string;
+}
+
+export interface PortalSetup {
+  checkout: string;
+  name: string;
+  port: number;
+  namespace: string;
+  kubeconfig: string;
+  gatewayUrl: string;
+  smtp: { host: string; port: number };
+  workDir: string;
+  loop: boolean;
+  resyncSeconds?: number;
+}
+
+/** `next build` in a checkout, unless it holds a build already. Returns seconds taken (0 if reused). */
+export function buildOnce(checkout: string): number {
+  if (existsSync(path.join(checkout, '.next/BUILD_ID'))) return 0;
+  const t = Date.now();
+  execFileSync(process.execPath, [path.join(checkout, 'node_modules/next/dist/bin/next'), 'build'], { cwd: checkout, stdio: 'ignore', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
+  return (Date.now() - t) / 1000;
+}
+
+export async function startPortal(s: PortalSetup): Promise<Portal> {
+  const url = `http://127.0.0.1:${s.port}`;
+  const config = {
+    portal: { publicUrl: url, title: 'Keyportal', rateLimit: { requests: 100, windowSeconds: 3600 } },
+    models: TEST_MODELS,
+    approvals: { default: 'review', notify: ['approvers@example.com'], plugins: TEST_PLUGINS, approvers: { emails: ['approver@bench.example.com'], groups: [] } },
+    gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 5000 },
+    mail: { from: 'Keyportal <keys@example.com>', keyDelivery: 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },
+    store: { type: 'kubernetes', namespace: s.namespace, kubeconfig: s.kubeconfig },
+    loop: { enabled: s.loop, leaderElection: true, resyncSeconds: s.resyncSeconds ?? 60 },
+  };
+  const file = path.join(s.workDir, `${s.name}-config.yaml`);
+  writeFileSync(file, stringify(config));
+  const secret = 'bench-session-secret-0123456789abcdef0123';
+  const tlsFile = path.join(s.workDir, `${s.name}-tls.count`);
+  const log = path.join(s.workDir, `${s.name}.log`);
+  const out = createWriteStream(log);
+  const child = spawn(process.execPath, [path.join(s.checkout, 'node_modules/next/dist/bin/next'), 'start', '-p', String(s.port), '-H', '127.0.0.1'], {
+    cwd: s.checkout,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NODE_ENV: 'production',
+      NEXT_TELEMETRY_DISABLED: '1',
+      NODE_OPTIONS: `--import ${path.join(import.meta.dirname, 'tls-counter.mjs')}`,
+      BENCH_TLS_COUNT_FILE: tlsFile,
+      KEYPORTAL_CONFIG: file,
+      GATEWAY_MASTER_KEY: MASTER_KEY,
+      NEXTAUTH_SECRET: secret,
+      KEYPORTAL_DEV_SIGNIN: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${s.name} exited with ${child.exitCode}; see ${log}`);
+    try {
+      if ((await fetch(`${url}/api/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${s.name} was not ready within 120 s; see ${log}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { name: s.name, url, child, secret, tlsFile, log };
+}
+
+export async function stopPortal(p: Portal): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** TLS connections the portal process has opened so far. */
+export function tlsCount(p: Portal): number {
+  try {
+    return Number(readFileSync(p.tlsFile, 'utf8')) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resident memory of the portal: `next start` serves from its own process or a child it forks. */
+export function rssBytes(p: Portal): number {
+  const pids = [p.child.pid as number, ...childrenOf(p.child.pid as number)];
+  return Math.max(...pids.map((pid) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }));
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && readlinkSync(`/proc/${entry}/exe`).includes('node')) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}

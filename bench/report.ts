@@ -1,0 +1,65 @@
+import type { PageJs } from './first-load-js';
+import type { IssueFigures, PostFigures, QueueFigures } from './portal/scenarios';
+import { type Summary, fmtMiB, fmtMs, fmtRatio } from './stats';
+
+export interface Run {
+  buildSeconds: number;
+  js: PageJs[];
+  post?: PostFigures;
+  issue?: IssueFigures;
+  paced: Record<string, Summary>;
+  queue?: QueueFigures;
+  noise?: { warnings: number; events: number };
+}
+
+export interface Figures {
+  scale: number;
+  baseline: string;
+  machine: string;
+  seedSeconds?: number;
+  totalSeconds?: number;
+  runs: Record<string, Run>;
+}
+
+const kb = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : `${(bytes / 1024).toFixed(1)} kB`);
+const num = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits));
+
+/** The bench's numbers as Markdown tables: figures per checkout and current/baseline ratios. No conclusions. */
+export function report(f: Figures): string {
+  const b = f.runs.baseline;
+  const c = f.runs.current;
+  const ratio = (get: (r: Run) => number | undefined) => {
+    const x = c && get(c);
+    const y = b && get(b);
+    return x !== undefined && y !== undefined && y > 0 ? fmtRatio(x / y) : 'n/a';
+  };
+  const rows: Array<[string, (r: Run) => string, (r: Run) => number | undefined]> = [
+    ['POST /api/requests p50 (500 users, 50 at a time)', (r) => fmtMs(r.post?.latency.p50 ?? Number.NaN), (r) => r.post?.latency.p50],
+    ['POST /api/requests p99', (r) => fmtMs(r.post?.latency.p99 ?? Number.NaN), (r) => r.post?.latency.p99],
+    ['POST /api/requests throughput', (r) => `${num(r.post?.perSecond)} req/s`, (r) => r.post?.perSecond],
+    ['1,000 requests, first POST to all issued', (r) => `${num(r.issue?.wallSeconds)} s (${r.issue?.issued ?? 0} issued)`, (r) => r.issue?.wallSeconds],
+    ['creation → issued p50 at 10/s', (r) => fmtMs(r.paced['10/s']?.p50 ?? Number.NaN), (r) => r.paced['10/s']?.p50],
+    ['creation → issued p99 at 10/s', (r) => fmtMs(r.paced['10/s']?.p99 ?? Number.NaN), (r) => r.paced['10/s']?.p99],
+    ['creation → issued p50 at 50/s', (r) => fmtMs(r.paced['50/s']?.p50 ?? Number.NaN), (r) => r.paced['50/s']?.p50],
+    ['creation → issued p99 at 50/s', (r) => fmtMs(r.paced['50/s']?.p99 ?? Number.NaN), (r) => r.paced['50/s']?.p99],
+    ['Secret API calls per request (creation to emailed)', (r) => `${num(r.issue?.secretCallsPerRequest)} (${Object.entries(r.issue?.secretCallsByVerb ?? {}).map(([v, n]) => `${v} ${n.toFixed(1)}`).join(', ')})`, (r) => r.issue?.secretCallsPerRequest],
+    ['Event writes per request', (r) => num(r.issue?.eventsPerRequest), (r) => r.issue?.eventsPerRequest],
+    ['TLS handshakes per API call (portal process)', (r) => num(r.issue?.tlsPerApiCall, 3), (r) => r.issue?.tlsPerApiCall],
+    [`GET /api/approvals?state=all, ${f.scale.toLocaleString('en')} stored`, (r) => `${fmtMs(r.queue?.apiMs ?? Number.NaN)}, ${kb(r.queue?.apiBytes)}`, (r) => r.queue?.apiMs],
+    [`/approvals page, ${f.scale.toLocaleString('en')} stored`, (r) => `${fmtMs(r.queue?.pageMs ?? Number.NaN)}, ${kb(r.queue?.pageBytes)}`, (r) => r.queue?.pageMs],
+    [`server RSS after the queue, ${f.scale.toLocaleString('en')} stored`, (r) => fmtMiB(r.queue?.rss ?? Number.NaN), (r) => r.queue?.rss],
+    ['2,000 unparseable Secrets, 30 s, resync 5 s: warning log lines', (r) => String(r.noise?.warnings ?? 'n/a'), (r) => r.noise?.warnings],
+    ['… and Warning Events recorded', (r) => String(r.noise?.events ?? 'n/a'), () => undefined],
+  ];
+  for (const page of (c ?? b)?.js ?? []) {
+    rows.push([`first-load JS ${page.page} (gzip, what Chromium fetches)`, (r) => kb(r.js.find((p) => p.page === page.page)?.gzipBytes), (r) => r.js.find((p) => p.page === page.page)?.gzipBytes]);
+  }
+  const lines = [
+    `Run of ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} on ${f.machine}; baseline = commit ${f.baseline}; ${f.scale.toLocaleString('en')} stored requests seeded in ${num(f.seedSeconds, 0)} s; whole run ${num(f.totalSeconds, 0)} s.`,
+    '',
+    '| figure | baseline | current | current / baseline |',
+    '|---|---:|---:|---:|',
+    ...rows.map(([label, show, value]) => `| ${label} | ${b ? show(b) : 'n/a'} | ${c ? show(c) : 'n/a'} | ${ratio(value)} |`),
+  ];
+  return lines.join('\n');
+}
