@@ -12,23 +12,35 @@ export interface Runtime {
   gatewayStatus: GatewayStatus;
 }
 
-let config: Config | undefined;
-let runtime: Runtime | undefined;
+/**
+ * Next.js compiles instrumentation, route handlers and pages into separate bundles, each with its
+ * own copy of this module: a module-level singleton would build one store (one cache of every
+ * request, one watch) per bundle. The process-wide one lives on globalThis instead.
+ */
+const RUNTIME = Symbol.for('keyportal.runtime');
+const shared = globalThis as typeof globalThis & { [RUNTIME]?: { config?: Config; runtime?: Runtime } };
+
+function slot(): { config?: Config; runtime?: Runtime } {
+  shared[RUNTIME] ??= {};
+  return shared[RUNTIME];
+}
 
 /**
  * The process's configuration, loaded once, with each plugin checking its own entry. A bad file
  * throws ConfigError, whose message names every problem; start-up prints it and stops.
  */
 export function getConfig(): Config {
-  config ??= loadConfig({ checkPlugin: checkPluginEntry });
-  return config;
+  const s = slot();
+  s.config ??= loadConfig({ checkPlugin: checkPluginEntry });
+  return s.config;
 }
 
 /** The process-wide config and store, built once on first use. */
 export function getRuntime(): Runtime {
-  if (!runtime) {
+  const s = slot();
+  if (!s.runtime) {
     const config = getConfig();
-    runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(createGateway(config), config.models.map((m) => m.id)) };
+    s.runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(createGateway(config), config.models.map((m) => m.id)) };
   }
-  return runtime;
+  return s.runtime;
 }

@@ -180,6 +180,18 @@ describe('the approval loop', () => {
     expect(gateway.keysFor(request.id)).toHaveLength(1);
   });
 
+  it('a key the gateway stored but whose answer was lost is issued with the expiry LiteLLM gave it, not without one', async () => {
+    const { gateway, store, settled } = await world();
+    gateway.loseAnswerNext(1);
+    const { request } = await store.create({ email: 'ida@example.com', model: 'gpt-4o' });
+    const issued = await settled(request.id, 'issued', 30_000);
+    const [minted] = gateway.keysFor(request.id);
+    expect(gateway.keysFor(request.id)).toHaveLength(1);
+    // gpt-4o's duration is 30d: the gateway's own expiry, read back by hash from /key/info.
+    expect(issued.expiresAt).toBe(new Date(minted?.expires as string).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    expect(gateway.requestLog.some((l) => l.includes(minted?.key as string))).toBe(false);
+  });
+
   it('SMTP down: the key is stored and issued, and the email goes out when SMTP returns', async () => {
     const { gateway, smtp, store, settled } = await world();
     await smtp.stop();

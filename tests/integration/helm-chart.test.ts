@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { FULLNAME, RELEASE, SECRET_VARS, chart, fakeSecret, helm, only, portalConfig, portalContainer, render, withHelmHome, withoutSecretEnv } from '../helpers/helm';
+
+// The chart as helm lint and helm template see it: what it renders, checked against what the
+// portal itself accepts.
+
+withHelmHome();
+
+describe('the Helm chart passes helm lint', () => {
+  it('lints clean in strict mode, with defaults and with every optional part switched on', async () => {
+    const plain = await helm('lint', '--strict', chart);
+    expect(plain.code, plain.stdout + plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+
+    const full = await helm(
+      'lint', '--strict', chart,
+      '--set', 'secrets.existingSecret=keyportal-secrets,ingress.enabled=true,ingress.className=nginx',
+      '--set', 'ingress.tls.enabled=true,ingress.tls.secretName=keys-tls,auth.oidc.issuer=https://login.example.com,auth.oidc.clientId=keyportal',
+    );
+    expect(full.code, full.stdout + full.stderr).toBe(0);
+  });
+});
+
+describe('helm template renders what the portal can run', () => {
+  it('renders a config.yaml that the portal’s own schema accepts, with the environment the pod gets', async () => {
+    const objects = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets', '--set', 'portal.publicUrl=https://keys.corp.test');
+    const config = portalConfig(objects, 'keys');
+    expect(config.store).toEqual({ type: 'kubernetes', namespace: 'keys' });
+    expect(config.models.map((m) => m.id)).toHaveLength(2);
+    expect(config.approvals.default).toBe('review');
+    expect(config.approvals.plugins.map((p) => p.name)).toEqual(['blacklist', 'whitelist']);
+    expect(config.gateway).toMatchObject({ type: 'litellm', baseUrl: 'http://litellm:4000' });
+    expect(config.mail.smtp?.host).toBeTruthy();
+    expect(config.portal.publicUrl).toBe('https://keys.corp.test');
+    expect(config.loop).toMatchObject({ enabled: true, leaderElection: true });
+    expect(config.secrets.GATEWAY_MASTER_KEY).toBe(fakeSecret('GATEWAY_MASTER_KEY'));
+
+    // OIDC settings reach the portal's auth section; its client secret must come from the Secret.
+    const oidcArgs = ['--set', 'auth.oidc.issuer=https://login.corp.test/realms/staff,auth.oidc.clientId=keyportal'];
+    const oidc = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets', ...oidcArgs);
+    expect(portalConfig(oidc, 'keys').auth.oidc).toMatchObject({ issuer: 'https://login.corp.test/realms/staff', clientId: 'keyportal' });
+    expect(portalConfig(oidc, 'keys').secrets).toMatchObject({ OIDC_CLIENT_SECRET: fakeSecret('OIDC_CLIENT_SECRET'), NEXTAUTH_SECRET: fakeSecret('NEXTAUTH_SECRET') });
+    expect(() => portalConfig(oidc.map(withoutSecretEnv), 'keys')).toThrow(/OIDC_CLIENT_SECRET/);
+
+    // The same check refuses what the portal would refuse, naming the field.
+    const bad = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets', '--set', 'config.approvals.default=maybe');
+    expect(() => portalConfig(bad, 'keys')).toThrow(/approvals\.default/);
+    // Without the admin's Secret the litellm gateway has no master key, and the portal says so.
+    expect(() => portalConfig(objects.map(withoutSecretEnv), 'keys')).toThrow(/GATEWAY_MASTER_KEY/);
+  });
+
+  it('puts secrets in the pod only as references to the admin’s Secret, never as values', async () => {
+    const objects = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets');
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    const env = portalContainer(only<V1Deployment>(objects, 'Deployment')).env ?? [];
+    for (const name of SECRET_VARS) {
+      const entry = env.find((e) => e.name === name);
+      expect(entry, name).toBeDefined();
+      expect(entry?.value, name).toBeUndefined();
+      expect(entry?.valueFrom?.secretKeyRef, name).toEqual({ name: 'keyportal-secrets', key: name, optional: true });
+    }
+
+    // Without existingSecret, no secret variable is set at all.
+    const none = portalContainer(only<V1Deployment>(await render('keys'), 'Deployment')).env ?? [];
+    expect(none.map((e) => e.name).filter((n) => SECRET_VARS.includes(n))).toEqual([]);
+
+    // A secret typed into the values is refused before anything renders, and is not echoed back.
+    const sentinel = `sk-${randomBytes(8).toString('hex')}`;
+    const inConfig = await helm('template', RELEASE, chart, '--set', `config.gateway.masterKey=${sentinel}`);
+    expect(inConfig.code).not.toBe(0);
+    expect(inConfig.stderr).toMatch(/config\.gateway\.masterKey: secrets never go in config\.yaml/);
+    expect(inConfig.stderr).not.toContain(sentinel);
+    expect(inConfig.stdout).not.toContain(sentinel);
+    const inSecrets = await helm('template', RELEASE, chart, '--set', `secrets.gatewayMasterKey=${sentinel}`);
+    expect(inSecrets.code).not.toBe(0);
+    expect(inSecrets.stderr).toMatch(/gatewayMasterKey/);
+    expect(inSecrets.stderr).not.toContain(sentinel);
+  });
+
+  it('refuses a value of the wrong type, naming the field', async () => {
+    const replicas = await helm('template', RELEASE, chart, '--set', 'replicaCount=two');
+    expect(replicas.code).not.toBe(0);
+    expect(replicas.stderr).toMatch(/replicaCount/);
+    expect(replicas.stderr).toMatch(/integer/);
+
+    const ingress = await helm('template', RELEASE, chart, '--set', 'ingress.enabled=yes');
+    expect(ingress.code).not.toBe(0);
+    expect(ingress.stderr).toMatch(/ingress\/enabled|ingress\.enabled/);
+
+    // A well-typed value of the same fields renders, so the refusals above are the schema's.
+    expect((await helm('template', RELEASE, chart, '--set', 'replicaCount=3,ingress.enabled=true')).code).toBe(0);
+  });
+
+  it('runs the portal hardened: non-root, read-only root, no capabilities, probes on readyz and healthz', async () => {
+    const deployment = only<V1Deployment>(await render('keys'), 'Deployment');
+    const pod = deployment.spec?.template.spec;
+    const c = portalContainer(deployment);
+    expect(deployment.spec?.replicas).toBe(2);
+    expect(pod?.serviceAccountName).toBe(FULLNAME);
+    expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.image).toBe('ghcr.io/keyportal/keyportal:0.1.0');
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+    expect(c.readinessProbe?.httpGet).toMatchObject({ path: '/api/readyz', port: 'http' });
+    expect(c.livenessProbe?.httpGet).toMatchObject({ path: '/api/healthz', port: 'http' });
+    expect(c.resources?.requests).toBeDefined();
+
+    // The only writable paths are emptyDirs; the config is a read-only ConfigMap mount.
+    const mounts = Object.fromEntries((c.volumeMounts ?? []).map((m) => [m.mountPath, m]));
+    const volumes = Object.fromEntries((pod?.volumes ?? []).map((v) => [v.name, v]));
+    expect(volumes[mounts['/tmp']?.name ?? '']?.emptyDir).toBeDefined();
+    expect(volumes[mounts['/app/.next/cache']?.name ?? '']?.emptyDir).toBeDefined();
+    expect(mounts['/etc/keyportal']?.readOnly).toBe(true);
+    expect(volumes[mounts['/etc/keyportal']?.name ?? '']?.configMap?.name).toBe(FULLNAME);
+
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+    expect(env.KEYPORTAL_CONFIG?.value).toBe('/etc/keyportal/config.yaml');
+    expect(env.KEYPORTAL_STORE_TYPE?.value).toBe('kubernetes');
+    expect(env.NODE_ENV?.value).toBe('production');
+    expect(env.KEYPORTAL_NAMESPACE?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(env.POD_NAME?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+  });
+
+  it('rolls the pods when the config changes, and only then', async () => {
+    const checksum = async (...args: string[]) =>
+      only<V1Deployment>(await render('keys', ...args), 'Deployment').spec?.template.metadata?.annotations?.['checksum/config'];
+    const base = await checksum();
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+    expect(await checksum('--set', 'replicaCount=3')).toBe(base);
+    expect(await checksum('--set', 'config.loop.concurrency=8')).not.toBe(base);
+  });
+
+  it('adds a PodDisruptionBudget only for more than one replica, and an Ingress only when asked', async () => {
+    const two = await render('keys');
+    expect(two.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(1);
+    expect(two.filter((o) => o.kind === 'Ingress')).toHaveLength(0);
+    expect(only<{ spec: { type: string; ports: unknown[] } }>(two, 'Service').spec).toMatchObject({
+      type: 'ClusterIP',
+      ports: [{ port: 80, targetPort: 'http' }],
+    });
+
+    const one = await render(
+      'keys',
+      '--set', 'replicaCount=1,ingress.enabled=true,ingress.className=nginx,ingress.host=keys.corp.test',
+      '--set', 'ingress.tls.enabled=true,ingress.tls.secretName=keys-tls',
+    );
+    expect(one.filter((o) => o.kind === 'PodDisruptionBudget')).toHaveLength(0);
+    const ingress = only<V1Ingress>(one, 'Ingress');
+    expect(ingress.spec?.ingressClassName).toBe('nginx');
+    expect(ingress.spec?.rules?.[0]?.host).toBe('keys.corp.test');
+    expect(ingress.spec?.tls).toEqual([{ hosts: ['keys.corp.test'], secretName: 'keys-tls' }]);
+    expect(ingress.spec?.rules?.[0]?.http?.paths[0]?.backend.service).toEqual({ name: FULLNAME, port: { name: 'http' } });
+  });
+});
