@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { signatureHeader, SIGNATURE_HEADER } from '@/lib/crypto/signature';
 import { commonOptionsSchema, definePlugin, outcomeSchema } from '@/lib/approval/types';
+import { readCapped } from '@/lib/io/read-capped';
 
 const MAX_REPLY_BYTES = 64 * 1024;
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable');
@@ -68,7 +69,7 @@ export default definePlugin({
           await res.body?.cancel().catch(() => undefined);
           throw new Error(`${where} answered HTTP ${res.status}`);
         }
-        const text = await readCapped(res, MAX_REPLY_BYTES, where);
+        const text = await readCapped(res.body, MAX_REPLY_BYTES, () => new Error(`${where} answered with more than ${MAX_REPLY_BYTES / 1024} KiB`));
         let json: unknown;
         try {
           json = JSON.parse(text);
@@ -87,23 +88,4 @@ export default definePlugin({
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Reads a reply, stopping (and failing) as soon as it passes `max` bytes: an endless body cannot fill memory. */
-async function readCapped(res: Response, max: number, where: string): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`${where} answered with more than ${max / 1024} KiB`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

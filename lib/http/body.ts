@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { readCapped } from '../io/read-capped';
 import { PortalError, badRequest } from '../portal/errors';
 import { parseJson } from '../portal/parse';
 
@@ -14,21 +15,7 @@ const tooLarge = (limit: number) => new PortalError(413, 'too_large', `the body 
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  if (!req.body) return '';
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return readCapped(req.body, limit, () => tooLarge(limit));
 }
 
 /** Parses a JSON body with its zod schema; the error names the first bad field. */
