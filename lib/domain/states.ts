@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { byName } from './errors';
 import { STATES, type State } from './state-names';
 
 export { QUEUE_ORDER, STATES, type State } from './state-names';
@@ -26,6 +27,9 @@ export const LIVE_STATES: readonly State[] = ['pending', 'in-review', 'approved'
 
 export class IllegalTransitionError extends Error {
   override readonly name = 'IllegalTransitionError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return byName(value, 'IllegalTransitionError');
+  }
   constructor(
     readonly from: State,
     readonly to: State,

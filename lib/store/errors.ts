@@ -1,6 +1,11 @@
+import { byName } from '../domain/errors';
+
 /** Someone else wrote the request since it was read: re-read and decide again. Normal traffic. */
 export class ConflictError extends Error {
   override readonly name = 'ConflictError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return byName(value, 'ConflictError');
+  }
   constructor(readonly id: string) {
     super(`request ${id} was changed by someone else since it was read; read it again`);
   }
@@ -8,6 +13,9 @@ export class ConflictError extends Error {
 
 export class RequestNotFoundError extends Error {
   override readonly name = 'RequestNotFoundError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return byName(value, 'RequestNotFoundError');
+  }
   constructor(readonly id: string) {
     super(`no key request with id ${id}`);
   }
@@ -19,6 +27,9 @@ export class RequestNotFoundError extends Error {
  */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return byName(value, 'StoreUnavailableError');
+  }
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -27,6 +38,9 @@ export class StoreUnavailableError extends Error {
 /** A paging cursor that is malformed or belongs to another ordering. */
 export class InvalidCursorError extends Error {
   override readonly name = 'InvalidCursorError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return byName(value, 'InvalidCursorError');
+  }
   constructor() {
     super('the cursor is not one this listing handed out; start again from the first page');
   }
@@ -35,6 +49,9 @@ export class InvalidCursorError extends Error {
 /** A request Secret that cannot be read as a request: reported and skipped, never rewritten. */
 export class MalformedSecretError extends Error {
   override readonly name = 'MalformedSecretError';
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return byName(value, 'MalformedSecretError');
+  }
   /** The version found broken: the same version is reported once, a new one again. */
   resourceVersion?: string;
   /** So a Warning Event can attach to the Secret. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { MASTER_KEY } from '../helpers/portal';
 import { accessible, env, kubectl, mailTo, personPage, requestThroughCatalog, shot, signIn, signedWebhook, unique, waitForMail } from './helpers';
@@ -16,10 +17,12 @@ test('a user requests a whitelisted model, sees it issued, gets the email and re
   await page.getByRole('button', { name: 'Reveal key' }).click();
   const key = (await page.getByTestId('revealed-key').textContent()) ?? '';
   expect(key).toMatch(/^sk-kp-/);
-  // The key shown is the one stored on the Secret and registered at the gateway, for this user.
-  const stored = Buffer.from(await kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.data.key}'), 'base64').toString();
-  expect(stored).toBe(key);
-  const info = await fetch(`${env().gatewayUrl}/key/info?key=${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+  // The key shown is the one the Secret recorded (by its hash) and registered at the gateway for
+  // this user; once shown, it is erased from the Secret.
+  const hash = createHash('sha256').update(key).digest('hex');
+  expect(await kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.metadata.annotations.keyportal\\.dev/key-sha256}')).toBe(hash);
+  await expect.poll(() => kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.data.key}'), { timeout: 10_000 }).toBe('');
+  const info = await fetch(`${env().gatewayUrl}/key/info?key=${hash}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
   expect(info.status).toBe(200);
   expect(((await info.json()) as { info: { user_id: string } }).info.user_id).toBe(email);
   await shot(page, 'key-revealed');

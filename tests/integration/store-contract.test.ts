@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError } from '@/lib/domain/states';
 import { ConflictError, MalformedSecretError, RequestNotFoundError, StoreUnavailableError } from '@/lib/store/errors';
@@ -260,6 +260,30 @@ describe('a store that cannot be used says why', () => {
   });
 });
 
+/** Whether a watch from revision 1 is refused as too old (410 Gone), as it is once etcd compacted it. */
+async function watchAnswersGone(kc: KubeConfig): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let settled = false;
+    const finish = (gone: boolean) => {
+      if (!settled) {
+        settled = true;
+        resolve(gone);
+      }
+    };
+    void new Watch(kc)
+      .watch(
+        '/api/v1/namespaces/default/secrets',
+        { resourceVersion: '1' },
+        (type: string, obj: { code?: number }) => {
+          if (type === 'ERROR' && obj.code === 410) finish(true);
+          else finish(false);
+        },
+        (err: unknown) => finish((err as { statusCode?: number } | null)?.statusCode === 410),
+      )
+      .then((req) => setTimeout(() => (req.abort(), finish(false)), 2000));
+  });
+}
+
 describe('the Kubernetes store reads from a cache that survives a broken watch', () => {
   /** A store that reaches the API server through a relay the test can cut. */
   async function throughRelay() {
@@ -310,6 +334,7 @@ describe('the Kubernetes store reads from a cache that survives a broken watch',
 
   it('a watch resumed from a version the API server no longer keeps (410 Gone) relists, drops what was deleted meanwhile, and says resync', async () => {
     const { store, other, relay, namespace } = await throughRelay();
+    const admin = adminKubeConfig();
     try {
       const a = (await other.create({ email: 'a@example.com', model: 'gpt-4o' })).request;
       const b = (await other.create({ email: 'b@example.com', model: 'gpt-4o' })).request;
@@ -318,6 +343,8 @@ describe('the Kubernetes store reads from a cache that survives a broken watch',
       const events: WatchEvent[] = [];
       const stop = new AbortController();
       const watching = store.watch((e) => events.push(e), stop.signal);
+      // Revision 1 must be compacted away first (a fresh test cluster compacts every 10 s).
+      await until(() => watchAnswersGone(admin), 'revision 1 to be compacted (410 Gone)', 60_000, 1000);
       // The API server is out of reach, and when it comes back our version is long gone.
       relay.hold();
       store.informer.resumeFrom('1');

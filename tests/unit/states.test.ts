@@ -31,3 +31,16 @@ describe('the request state machine', () => {
     expect(STATES.filter(isLive)).toEqual(['pending', 'in-review', 'approved', 'issued']);
   });
 });
+
+describe('errors the store throws are recognised by any copy of their module', () => {
+  it('instanceof holds for an error of the same name built elsewhere (another bundle of the same class)', async () => {
+    const { ConflictError, RequestNotFoundError } = await import('@/lib/store/errors');
+    class OtherBundlesCopy extends Error {
+      override readonly name = 'RequestNotFoundError';
+    }
+    expect(new OtherBundlesCopy('x')).toBeInstanceOf(RequestNotFoundError);
+    expect(new OtherBundlesCopy('x')).not.toBeInstanceOf(ConflictError);
+    expect(new ConflictError('aaaaaaaaaaaa')).toBeInstanceOf(ConflictError);
+    expect(new Error('plain')).not.toBeInstanceOf(ConflictError);
+  });
+});
