@@ -107,12 +107,9 @@ start kube-apiserver \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range 10.0.0.0/24 \
   --endpoint-reconciler-type none \
-  --etcd-compaction-interval 10s \
   --profiling=false
 
-# (No endpoint reconciler: it refuses a loopback advertise address, and no Service needs it.
-# Old revisions are compacted every 10 s, not 5 min, so a watch resumed from an old version meets
-# 410 Gone within a test's time, as it would in any cluster that has run a while.)
+# (No endpoint reconciler: it refuses a loopback advertise address, and no Service needs it.)
 # Readiness: RBAC's bootstrap roles and the default namespaces are in place once /readyz says so.
 deadline=$((SECONDS + 90))
 until ready; do

@@ -1,0 +1,95 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyChange, encodeNewRequest, type SecretObject } from '@/lib/store/secret-codec';
+import { SecretInformer } from '@/lib/store/secret-informer';
+import type { WatchEvent } from '@/lib/store/types';
+import { until } from '../helpers/wait';
+
+/**
+ * A Kubernetes API that answers a watch from an expired version with 410 Gone, as a cluster that
+ * has run a while does. (A fresh test cluster still keeps every event since it started, so it
+ * cannot be made to say 410 on demand.)
+ */
+class ExpiringApi {
+  secrets: SecretObject[] = [];
+  version = 10;
+  lists = 0;
+  private server: Server | undefined;
+  private readonly watches = new Set<ServerResponse>();
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', () => r()));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.watches) w.destroy();
+    await new Promise<void>((r) => this.server?.close(() => r()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.searchParams.get('watch') !== 'true') {
+      this.lists++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.version) }, items: this.secrets }));
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (Number(url.searchParams.get('resourceVersion')) < 10) {
+      res.write(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' } })}\n`);
+      return void res.end();
+    }
+    this.watches.add(res);
+    res.on('close', () => this.watches.delete(res));
+  }
+}
+
+function secret(id: string, email: string, rv: number): SecretObject {
+  const s = encodeNewRequest({ id, email, model: 'gpt-4o', createdAt: '2026-01-01T00:00:00Z' });
+  s.metadata.resourceVersion = String(rv);
+  return s;
+}
+
+let api: ExpiringApi | undefined;
+afterEach(async () => {
+  await api?.stop();
+  api = undefined;
+});
+
+describe('the request cache when its version has expired', () => {
+  it('a watch answered 410 Gone relists: what was deleted meanwhile is dropped, what changed is current, and watchers hear resync', async () => {
+    api = new ExpiringApi();
+    await api.start();
+    api.secrets = [secret('aaaaaaaaaaaa', 'a@example.com', 8), secret('bbbbbbbbbbbb', 'b@example.com', 9)];
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
+    const informer = new SecretInformer(kc, kc.makeApiClient(CoreV1Api), 'ns');
+    const events: WatchEvent[] = [];
+    informer.subscribe((e) => events.push(e));
+    try {
+      expect(await informer.waitForSync(5000)).toBe(true);
+      expect(informer.index.size).toBe(2);
+      // While we were away: a deleted, b denied; our version (5) is older than the API keeps.
+      api.secrets = [applyChange(secret('bbbbbbbbbbbb', 'b@example.com', 12), { state: 'denied', reason: 'no' })];
+      api.version = 12;
+      informer.resumeFrom('5');
+      await until(() => events.some((e) => e.type === 'resync'), 'a relist after 410 Gone', 5000);
+      expect(api.lists).toBe(2);
+      expect(events).toContainEqual({ type: 'delete', id: 'aaaaaaaaaaaa' });
+      expect(informer.index.get('aaaaaaaaaaaa')).toBeUndefined();
+      expect(informer.index.get('bbbbbbbbbbbb')?.state).toBe('denied');
+      expect(informer.version).toBe('12');
+      expect(informer.ready).toBe(true);
+    } finally {
+      informer.stop();
+    }
+  });
+});
