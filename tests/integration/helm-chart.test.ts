@@ -27,7 +27,8 @@ describe('helm template renders what the portal can run', () => {
   it('renders a config.yaml that the portal’s own schema accepts, with the environment the pod gets', async () => {
     const objects = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets', '--set', 'portal.publicUrl=https://keys.corp.test');
     const config = portalConfig(objects, 'keys');
-    expect(config.store).toEqual({ type: 'kubernetes', namespace: 'keys' });
+    // Requests live apart from the release namespace (and its credentials).
+    expect(config.store).toEqual({ type: 'kubernetes', namespace: 'keys-requests' });
     expect(config.models.map((m) => m.id)).toHaveLength(2);
     expect(config.approvals.default).toBe('review');
     expect(config.approvals.plugins.map((p) => p.name)).toEqual(['blacklist', 'whitelist']);
@@ -125,7 +126,7 @@ describe('helm template renders what the portal can run', () => {
     expect(env.KEYPORTAL_CONFIG?.value).toBe('/etc/keyportal/config.yaml');
     expect(env.KEYPORTAL_STORE_TYPE?.value).toBe('kubernetes');
     expect(env.NODE_ENV?.value).toBe('production');
-    expect(env.KEYPORTAL_NAMESPACE?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(env.KEYPORTAL_NAMESPACE?.value).toBe('keys-requests');
     expect(env.POD_NAME?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
   });
 
@@ -158,5 +159,20 @@ describe('helm template renders what the portal can run', () => {
     expect(ingress.spec?.rules?.[0]?.host).toBe('keys.corp.test');
     expect(ingress.spec?.tls).toEqual([{ hosts: ['keys.corp.test'], secretName: 'keys-tls' }]);
     expect(ingress.spec?.rules?.[0]?.http?.paths[0]?.backend.service).toEqual({ name: FULLNAME, port: { name: 'http' } });
+  });
+
+  it('grants the Role only in the requests\' namespace, keeps that namespace on uninstall, and fences the pods when asked', async () => {
+    const objects = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets,store.namespace=key-requests,networkPolicy.enabled=true', '--set-json', 'networkPolicy.egressTo=[{"to":[{"ipBlock":{"cidr":"10.0.0.1/32"}}],"ports":[{"port":443}]}]');
+    const role = only<{ metadata: { namespace: string } }>(objects, 'Role');
+    const binding = only<{ metadata: { namespace: string }; subjects: Array<{ namespace: string }> }>(objects, 'RoleBinding');
+    expect([role.metadata.namespace, binding.metadata.namespace, binding.subjects[0]?.namespace]).toEqual(['key-requests', 'key-requests', 'keys']);
+    expect(objects.filter((o) => o.kind === 'Role' && o.metadata.namespace === 'keys')).toEqual([]);
+    const ns = only<{ metadata: { name: string; annotations: Record<string, string> } }>(objects, 'Namespace');
+    expect(ns.metadata).toMatchObject({ name: 'key-requests', annotations: { 'helm.sh/resource-policy': 'keep' } });
+    const policy = only<{ spec: { policyTypes: string[]; egress: unknown[] } }>(objects, 'NetworkPolicy');
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.egress).toHaveLength(2);
+    expect(portalConfig(objects, 'keys').store).toEqual({ type: 'kubernetes', namespace: 'key-requests' });
+    expect(await render('keys')).not.toContainEqual(expect.objectContaining({ kind: 'NetworkPolicy' }));
   });
 });

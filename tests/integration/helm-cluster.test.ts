@@ -30,14 +30,18 @@ describe('helm install on the real API server', () => {
     // No kubelet here: the pods never run, so no --wait; the API server validates every object.
     const installed = await helmOn(ns, 'install', RELEASE, chart, '--set', 'secrets.existingSecret=keyportal-secrets');
     expect(installed).toMatch(/STATUS: deployed/);
-    expect(installed).toContain(`kubectl -n ${ns} get secrets -l keyportal.dev/state=in-review`);
+    // The requests get a namespace of their own, which the chart creates.
+    const requests = `${ns}-requests`;
+    expect(installed).toContain(`kubectl -n ${requests} get secrets -l keyportal.dev/state=in-review`);
+    await core.readNamespace({ name: requests });
     expect(installed).not.toContain('secrets.existingSecret is empty');
 
     const deployment = await apps.readNamespacedDeployment({ name: FULLNAME, namespace: ns });
     expect(deployment.spec?.replicas).toBe(2);
     await core.readNamespacedServiceAccount({ name: FULLNAME, namespace: ns });
-    await rbac.readNamespacedRole({ name: FULLNAME, namespace: ns });
-    await rbac.readNamespacedRoleBinding({ name: FULLNAME, namespace: ns });
+    await rbac.readNamespacedRole({ name: FULLNAME, namespace: requests });
+    await rbac.readNamespacedRoleBinding({ name: FULLNAME, namespace: requests });
+    expect(await statusOf(rbac.readNamespacedRole({ name: FULLNAME, namespace: ns }))).toBe(404);
     await policy.readNamespacedPodDisruptionBudget({ name: FULLNAME, namespace: ns });
     const service = await core.readNamespacedService({ name: FULLNAME, namespace: ns });
     expect(service.spec?.clusterIP).toMatch(/^10\.0\.0\.\d+$/);
@@ -74,10 +78,12 @@ describe('helm install on the real API server', () => {
       statusOf(core.readNamespacedConfigMap({ name: FULLNAME, namespace: ns })),
       statusOf(core.readNamespacedServiceAccount({ name: FULLNAME, namespace: ns })),
       statusOf(core.readNamespacedService({ name: FULLNAME, namespace: ns })),
-      statusOf(rbac.readNamespacedRole({ name: FULLNAME, namespace: ns })),
-      statusOf(rbac.readNamespacedRoleBinding({ name: FULLNAME, namespace: ns })),
+      statusOf(rbac.readNamespacedRole({ name: FULLNAME, namespace: requests })),
+      statusOf(rbac.readNamespacedRoleBinding({ name: FULLNAME, namespace: requests })),
     ]);
     expect(leftovers).toEqual([404, 404, 404, 404, 404]);
+    // The requests' namespace stays, with the requests in it (helm.sh/resource-policy: keep).
+    expect(await statusOf(core.readNamespace({ name: requests }))).toBe(200);
     // The admin's own Secret was never the chart's to delete.
     expect(await statusOf(core.readNamespacedSecret({ name: 'keyportal-secrets', namespace: ns }))).toBe(200);
     expect(JSON.parse(await helmOn(ns, 'list', '-o', 'json'))).toEqual([]);
@@ -85,12 +91,16 @@ describe('helm install on the real API server', () => {
 });
 
 describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
-  it('lets the portal store, watch, elect and record in its namespace, and nothing more', async () => {
+  it('lets the portal store, watch, elect and record in the requests\' namespace, and nothing more: not even its own Secret', async () => {
+    // The release (with the portal's own credentials) in one namespace, the requests in another.
+    const release = await freshNamespace('kp-rel');
     const ns = await freshNamespace('kp-rbac');
     const other = await freshNamespace('kp-other');
-    const notes = await helmOn(ns, 'install', RELEASE, chart);
+    const sentinel = `sk-${randomBytes(8).toString('hex')}`;
+    await createAdminSecret(release, sentinel);
+    const notes = await helmOn(release, 'install', RELEASE, chart, '--set', `store.namespace=${ns},store.createNamespace=false`);
     expect(notes).toContain('WARNING: secrets.existingSecret is empty');
-    const token = (await kubectl('create', 'token', FULLNAME, '-n', ns, '--duration', '10m')).trim();
+    const token = (await kubectl('create', 'token', FULLNAME, '-n', release, '--duration', '10m')).trim();
     expect(token.split('.')).toHaveLength(3);
     const kc: KubeConfig = kubeConfigForToken(token, 'keyportal-sa');
 
@@ -98,7 +108,7 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
     const whoami = await exec(`${inject('clusterBin')}/kubectl`, [
       '--kubeconfig', kubeconfigPath(), '--token', token, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}',
     ]);
-    expect(whoami.stdout).toBe(`system:serviceaccount:${ns}:${FULLNAME}`);
+    expect(whoami.stdout).toBe(`system:serviceaccount:${release}:${FULLNAME}`);
 
     // The authorizer learns of the new RoleBinding through its informer: allow it a moment.
     const store = new KubernetesSecretStore({ namespace: ns, kubeConfig: kc });
@@ -163,6 +173,9 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
     // Least privilege: another namespace, and anything cluster-wide, is refused.
     const api = kc.makeApiClient(CoreV1Api);
     expect(await statusOf(api.listNamespacedSecret({ namespace: other }))).toBe(403);
+    // The portal's own credentials sit beside it, out of its reach.
+    expect(await statusOf(api.readNamespacedSecret({ name: 'keyportal-secrets', namespace: release }))).toBe(403);
+    expect(await statusOf(api.listNamespacedSecret({ namespace: release }))).toBe(403);
     expect(await statusOf(api.listSecretForAllNamespaces())).toBe(403);
     expect(await statusOf(api.listPodForAllNamespaces())).toBe(403);
     expect(await statusOf(api.listConfigMapForAllNamespaces())).toBe(403);
@@ -195,6 +208,8 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
       ['create', 'roles.rbac.authorization.k8s.io', ns, false],
       ['create', 'serviceaccounts/token', ns, false],
       ['get', 'secrets', other, false],
+      ['get', 'secrets', release, false],
+      ['list', 'secrets', release, false],
       ['list', 'secrets', undefined, false],
       ['delete', 'namespaces', undefined, false],
     ];

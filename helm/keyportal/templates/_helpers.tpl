@@ -63,9 +63,17 @@ keyportal-loop
 {{- end }}
 
 {{/*
-config.yaml as the portal reads it. The store always lives in the release namespace (the pod's
-KEYPORTAL_STORE_TYPE / KEYPORTAL_NAMESPACE say so too); a different namespace in values is an
-error rather than a silent surprise, because the Role is only granted here.
+The namespace the key requests live in: apart from the release namespace, which holds the
+portal's own credentials, so the Role that reads every Secret there reads nothing else.
+*/}}
+{{- define "keyportal.storeNamespace" -}}
+{{- default (printf "%s-requests" .Release.Namespace) .Values.store.namespace }}
+{{- end }}
+
+{{/*
+config.yaml as the portal reads it. The store lives in store.namespace (the pod's
+KEYPORTAL_STORE_TYPE / KEYPORTAL_NAMESPACE say so too); a different namespace under config is an
+error rather than a silent surprise, because the Role is granted only there.
 */}}
 {{- define "keyportal.config" -}}
 {{- $config := deepCopy (.Values.config | default dict) }}
@@ -73,8 +81,9 @@ error rather than a silent surprise, because the Role is only granted here.
 {{- if and (hasKey $store "type") (ne (toString (get $store "type")) "kubernetes") }}
 {{- fail (printf "config.store.type: the chart runs the kubernetes store; got %q" (toString (get $store "type"))) }}
 {{- end }}
-{{- if and (hasKey $store "namespace") (ne (toString (get $store "namespace")) .Release.Namespace) }}
-{{- fail (printf "config.store.namespace: requests live in the release namespace %q; got %q (install the release there instead)" .Release.Namespace (toString (get $store "namespace"))) }}
+{{- $storeNamespace := include "keyportal.storeNamespace" . }}
+{{- if and (hasKey $store "namespace") (ne (toString (get $store "namespace")) $storeNamespace) }}
+{{- fail (printf "config.store.namespace: requests live in store.namespace %q; got %q (set store.namespace instead)" $storeNamespace (toString (get $store "namespace"))) }}
 {{- end }}
 {{- include "keyportal.noSecrets" (list "config" $config) }}
 {{- $_ := set $config "store" (dict "type" "kubernetes") }}
