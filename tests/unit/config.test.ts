@@ -169,3 +169,13 @@ describe('secrets that are strong enough, and callers that are named', () => {
     expect(problems({ NEXTAUTH_SECRET: strong })).toEqual([]);
   });
 });
+
+describe('mail in the clear', () => {
+  const withSmtp = (host: string, security: string) => ({ ...minimal, mail: { smtp: { host, port: 25, security } } });
+  it('goes only to a loopback SMTP server; elsewhere security "none" is refused, naming the field', () => {
+    expect(problemsOf(withSmtp('smtp.example.com', 'none'))).toEqual([expect.stringMatching(/^mail\.smtp\.security: "none" sends mail \(and keys, with keyDelivery: email\) in the clear: only to a loopback host/)]);
+    expect(problemsOf(withSmtp('127.0.0.1', 'none'))).toEqual([]);
+    expect(problemsOf(withSmtp('localhost', 'none'))).toEqual([]);
+    expect(problemsOf(withSmtp('smtp.example.com', 'starttls'))).toEqual([]);
+  });
+});
