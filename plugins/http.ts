@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { signatureHeader, SIGNATURE_HEADER } from '@/lib/crypto/signature';
 import { commonOptionsSchema, definePlugin, outcomeSchema } from '@/lib/approval/types';
+import { isLoopbackHost } from '@/lib/domain/loopback';
 import { readCapped } from '@/lib/io/read-capped';
 
 const MAX_REPLY_BYTES = 64 * 1024;
@@ -40,7 +41,7 @@ export default definePlugin({
         .optional(),
     })
     .strict()
-    .refine((c) => c.allowPlainHttp || !c.url.startsWith('http:') || isLoopback(new URL(c.url).hostname), {
+    .refine((c) => c.allowPlainHttp || !c.url.startsWith('http:') || isLoopbackHost(new URL(c.url).hostname), {
       path: ['url'],
       message: 'plain http:// is refused beyond loopback: use https://, or set allowPlainHttp: true knowingly',
     }),
@@ -85,7 +86,3 @@ export default definePlugin({
     };
   },
 });
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}

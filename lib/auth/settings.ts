@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config';
+import { isLoopbackHost } from '../domain/loopback';
 
 export interface OidcSettings {
   issuer: string;
@@ -29,7 +30,7 @@ export class AuthConfigError extends Error {
 /** http:// to this machine only: where a typed-in email can sign nobody in as somebody else. */
 export function isLoopbackHttp(url: string): boolean {
   const u = new URL(url);
-  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(u.hostname));
+  return u.protocol === 'http:' && isLoopbackHost(u.hostname);
 }
 
 /** The embedded default: nothing real behind the portal, so a typed-in email harms nobody. */

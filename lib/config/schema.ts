@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { modelIdSchema } from '../domain/key-request';
+import { isLoopbackHost } from '../domain/loopback';
 
 /**
  * Durations as LiteLLM parses them (litellm_core_utils/duration_parser.py `duration_in_seconds`):
@@ -82,7 +83,7 @@ const smtpSchema = z.strictObject({
   user: z.string().optional(),
   /** PEM file of the CA that signed the server's certificate, for an internal CA. */
   caFile: z.string().optional(),
-}).refine((s) => s.security !== 'none' || /^(localhost|127\.\d+\.\d+\.\d+|::1|\[::1\])$/.test(s.host), {
+}).refine((s) => s.security !== 'none' || isLoopbackHost(s.host), {
   path: ['security'],
   message: '"none" sends mail (and keys, with keyDelivery: email) in the clear: only to a loopback host; use "starttls" or "tls"',
 });

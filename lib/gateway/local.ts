@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { type Gateway, type KeyInfo, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
-import { rfc3339 } from '../domain/key-request';
+import { keyHash, rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
@@ -29,7 +28,6 @@ export function durationMs(duration: string): number | undefined {
   return m ? Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS] : undefined;
 }
 
-const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /**
  * The embedded default's stand-in for LiteLLM: remembers keys (by their SHA-256, never in the
@@ -52,7 +50,7 @@ export class LocalGateway implements Gateway {
   generateKey(input: MintInput): Promise<{ expiresAt?: string }> {
     return this.locked(async () => {
       const keys = await this.load();
-      const h = hash(input.key);
+      const h = keyHash(input.key);
       // As LiteLLM: a key, or an alias, can be registered once.
       if (keys[h] || Object.values(keys).some((k) => k.key_alias === input.alias)) throw new KeyAlreadyExistsError();
       const ms = input.limits.duration ? durationMs(input.limits.duration) : undefined;

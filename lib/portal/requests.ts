@@ -158,12 +158,17 @@ export async function applyDecision(
     if (same) return { request: r, changed: false };
     throw new DecidedError(r);
   }).catch((err: unknown) => {
-    if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
+    keepsChanging(err, id);
     if (err instanceof NotInReviewError) {
       throw conflict(`request ${id} is still pending: the approval plugins decide first; a person decides only what they hold for review`);
     }
     throw err;
   });
+}
+
+/** Still conflicting after retryOnConflict's tries: a 409 the caller can act on. */
+function keepsChanging(err: unknown, id: string): void {
+  if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
 }
 
 /** A decision on a request the plugin chain has not looked at yet. */
@@ -208,7 +213,7 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
     if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config));
     return toView(await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason }), deps.config);
   }).catch((err: unknown) => {
-    if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
+    keepsChanging(err, id);
     throw err;
   });
 }
