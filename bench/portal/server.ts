@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { MASTER_KEY, TEST_MODELS, TEST_PLUGINS } from '@/tests/helpers/portal';
+import { MASTER_KEY, TEST_MODELS, TEST_PLUGINS, stopProcess, waitForReady } from '@/tests/helpers/portal';
 
 /** One portal under bench: a production build in a checkout, `next start` with the loop inside. */
 export interface Portal {
@@ -70,27 +70,12 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${s.name} exited with ${child.exitCode}; see ${log}`);
-    try {
-      if ((await fetch(`${url}/api/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${s.name} was not ready within 120 s; see ${log}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitForReady(url, child, log, 120_000);
   return { name: s.name, url, child, secret, tlsFile, log };
 }
 
 export async function stopPortal(p: Portal): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
-  p.child.kill('SIGTERM');
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+  await stopProcess(p.child);
 }
 
 /** TLS connections the portal process has opened so far. */

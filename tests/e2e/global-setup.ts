@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { MASTER_KEY, configDocument } from '../helpers/portal';
+import { MASTER_KEY, configDocument, stopProcess, waitForReady } from '../helpers/portal';
 import { TestGateway } from '../servers/litellm';
 import { TestOidc } from '../servers/oidc';
 import { TestSmtp } from '../servers/smtp';
@@ -12,32 +12,8 @@ import { E2E_ENV_FILE, type E2eEnv, OIDC_ACCOUNTS, WEBHOOK_SECRET } from './env'
 const repo = path.resolve(import.meta.dirname, '../..');
 const run = path.join(repo, 'test-results/e2e');
 
-async function ready(url: string, child: ChildProcess, log: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the portal at ${url} exited with ${child.exitCode}; see ${log}`);
-    try {
-      if ((await fetch(`${url}/api/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`the portal at ${url} was not ready within 60 s; see ${log}`);
-}
-
 async function stopPortal(child: ChildProcess, log: string): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), 10_000)));
-  if (await Promise.race([exited.then(() => false), late])) {
-    child.kill('SIGKILL');
-    await exited;
-    console.error(`the portal did not exit within 10 s of SIGTERM; see ${log}`);
-  }
-  clearTimeout(timer);
+  if (!(await stopProcess(child))) console.error(`the portal did not exit within 10 s of SIGTERM; see ${log}`);
 }
 
 /** `next start` of the production build, as `npm run portal` runs it. */
@@ -135,9 +111,9 @@ export default async function globalSetup() {
     if (startedHere) execFileSync('bash', [path.join(repo, 'tests/cluster/down.sh')], { stdio: 'inherit' });
   };
   try {
-    await ready(embeddedUrl, portals[0]!.child, portals[0]!.log);
-    await ready(clusterUrl, portals[1]!.child, portals[1]!.log);
-    await ready(clusterReplicaUrl, portals[2]!.child, portals[2]!.log);
+    await waitForReady(embeddedUrl, portals[0]!.child, portals[0]!.log);
+    await waitForReady(clusterUrl, portals[1]!.child, portals[1]!.log);
+    await waitForReady(clusterReplicaUrl, portals[2]!.child, portals[2]!.log);
   } catch (err) {
     await stop();
     throw err;

@@ -101,10 +101,38 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-export async function stopWorker({ child }: WorkerProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+/**
+ * SIGTERM, as Kubernetes stops a pod, then SIGKILL if it has not exited within `graceMs`.
+ * Resolves once it has exited: true if it did so on its own.
+ */
+export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  let killed = false;
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, graceMs);
   await exited(child);
   clearTimeout(timer);
+  return !killed;
+}
+
+export async function stopWorker({ child }: WorkerProcess): Promise<void> {
+  await stopProcess(child);
+}
+
+/** Polls a portal's /api/readyz until it answers 200; fails at once if the process exits, or after `timeoutMs`. */
+export async function waitForReady(url: string, child: ChildProcess, log: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the portal at ${url} exited with ${child.exitCode}; see ${log}`);
+    try {
+      if ((await fetch(`${url}/api/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the portal at ${url} was not ready within ${timeoutMs / 1000} s; see ${log}`);
 }
