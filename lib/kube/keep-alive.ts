@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Agent } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { type KubeConfig, ServerConfiguration, createConfiguration, wrapHttpLibrary } from '@kubernetes/client-node';
+import { nodeHttpLibrary } from './http-library';
 
 type CreateAgent = (cluster: unknown, options: Record<string, unknown>) => Agent;
+type ApiClass<T> = new (config: ReturnType<typeof createConfiguration>) => T;
 const PATCHED = Symbol.for('keyportal.keepAlive');
 
 /** What makes two agents interchangeable: the TLS material and verification settings. */
@@ -26,7 +28,8 @@ function fingerprint(cluster: unknown, options: Record<string, unknown>): string
  * client certificates give a new fingerprint and so a new agent.
  *
  * `createAgent` is private in the typings but a plain method at run time; the patch is on the
- * instance, so no other KubeConfig is touched. Idempotent.
+ * instance, so no other KubeConfig is touched. Idempotent. The API clients it makes also skip
+ * client-node's node-fetch, which misreads kept-alive responses (http-library.ts).
  */
 export function withKeepAlive(kc: KubeConfig): KubeConfig {
   const target = kc as unknown as { createAgent: CreateAgent; [PATCHED]?: true };
@@ -41,6 +44,12 @@ export function withKeepAlive(kc: KubeConfig): KubeConfig {
       agents.set(key, agent);
     }
     return agent;
+  };
+  // Every API client this KubeConfig makes sends through node:http(s) (see http-library.ts).
+  kc.makeApiClient = <T>(api: ApiClass<T>): T => {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig names no current cluster');
+    return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, httpApi: wrapHttpLibrary(nodeHttpLibrary) }));
   };
   target[PATCHED] = true;
   return kc;
