@@ -2,6 +2,7 @@ import { checkPluginEntry } from '@/plugins';
 import { type Config, loadConfig } from './config';
 import { createGateway } from './gateway';
 import { GatewayStatus } from './gateway/status';
+import { instrumentGateway } from './metrics/instrument';
 import { createStore } from './store';
 import type { RequestStore } from './store/types';
 
@@ -40,7 +41,8 @@ export function getRuntime(): Runtime {
   const s = slot();
   if (!s.runtime) {
     const config = getConfig();
-    s.runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(createGateway(config), config.models.map((m) => m.id)) };
+    // The setup check's calls (health, models) are counted like the loop's.
+    s.runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(instrumentGateway(createGateway(config)), config.models.map((m) => m.id)) };
   }
   return s.runtime;
 }

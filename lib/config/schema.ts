@@ -143,6 +143,16 @@ const loopSchema = z.strictObject({
   kubectlGraceSeconds: z.number().min(0).max(600).default(15),
 });
 
+/**
+ * Prometheus metrics on a port of their own, apart from the portal's pages: a scrape never
+ * competes with users, and the port can be left out of the Ingress and the NetworkPolicy's
+ * public side. Off (null) by default; loopback unless a host is given.
+ */
+const metricsSchema = z.strictObject({
+  port: z.int().min(1).max(65535).nullable().default(null),
+  host: z.string().min(1).max(253).default('127.0.0.1'),
+});
+
 const portalSchema = z.strictObject({
   /** Where users reach the portal; links in emails start here. */
   publicUrl: httpUrl.default('http://localhost:3000'),
@@ -226,9 +236,11 @@ export const configFileSchema = z.strictObject({
     notifyClaimSeconds: 120,
     kubectlGraceSeconds: 15,
   }),
+  metrics: metricsSchema.default({ port: null, host: '127.0.0.1' }),
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type MailConfig = z.infer<typeof mailSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;
+export type MetricsConfig = z.infer<typeof metricsSchema>;

@@ -1,5 +1,6 @@
 import { backoffSeconds } from '../domain/retry';
 import { log } from '../log';
+import { countRetry } from '../metrics/record';
 import type { MalformedSecretError } from '../store/errors';
 import type { RequestStore, WatchEvent } from '../store/types';
 import type { LeaseElector } from './lease';
@@ -51,6 +52,16 @@ export class ApprovalLoop {
     private readonly options: LoopOptions,
   ) {
     this.bucket = new RequeueBucket(options.requeues?.perSecond ?? 20, options.requeues?.burst ?? 200);
+  }
+
+  /** Requests waiting for a worker now (not those waiting out a backoff): the metrics' queue depth. */
+  get queueDepth(): number {
+    return this.ready.size;
+  }
+
+  /** Reconciling now: this replica holds the Lease, or the store needs none. */
+  get leading(): boolean {
+    return this.active !== undefined;
   }
 
   start(): void {
@@ -189,6 +200,7 @@ export class ApprovalLoop {
         this.failures.set(id, attempt);
         const { initialSeconds, maxSeconds } = this.options.errorBackoff;
         const delay = backoffSeconds(attempt, initialSeconds, maxSeconds) * 1000;
+        countRetry();
         log('warn', 'loop: reconcile failed; will retry', { request: id, attempt, retryInMs: Math.round(delay), error: (err as Error).message?.slice(0, 300) });
         this.enqueueAfter(id, delay);
       } finally {

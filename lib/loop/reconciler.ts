@@ -7,6 +7,7 @@ import { isLive } from '../domain/states';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '../gateway/types';
 import { type Rendered, type TemplateContext, endingMessage, issuedMessage, reviewNotice } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
+import { countDecision, countRetry, observeIssued } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
@@ -142,11 +143,8 @@ export class Reconciler {
         return this.mint(r, signal, known);
       case 'expire':
         return this.write(r, { state: 'expired', reason: `The key expired at ${r.expiresAt ?? 'its expiry'}` }, { type: 'Normal', reason: 'Expired', message: 'key expired' });
-      case 'reveal-window-passed': {
-        const days = this.deps.settings.revealWindowDays;
-        const reason = `The key was not revealed within ${days} day${days === 1 ? '' : 's'} of being issued, so it was deleted at the gateway. Request the model again if you still need it.`;
-        return this.write(r, { state: 'revoked', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'NotCollected', message: `not revealed within ${days} days: revoking` });
-      }
+      case 'reveal-window-passed':
+        return this.revokeUncollected(r);
       case 'erase-key':
         // Delivered: from now on only the hash stands for the key (the gateway is asked by it).
         return this.write(r, { key: null }, { type: 'Normal', reason: 'KeyErased', message: 'the key was delivered and removed from the Secret; its SHA-256 remains' });
@@ -157,6 +155,13 @@ export class Reconciler {
     }
   }
 
+  private async revokeUncollected(r: KeyRequest): Promise<void> {
+    const days = this.deps.settings.revealWindowDays;
+    const reason = `The key was not revealed within ${days} day${days === 1 ? '' : 's'} of being issued, so it was deleted at the gateway. Request the model again if you still need it.`;
+    await this.write(r, { state: 'revoked', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'NotCollected', message: `not revealed within ${days} days: revoking` });
+    countDecision('keyportal', 'revoke');
+  }
+
   // pending: close a duplicate, check the catalog, run the plugin chain, record the decision.
   private async decide(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
     const now = rfc3339(this.clock());
@@ -165,16 +170,19 @@ export class Reconciler {
       // Two replicas each let one of two simultaneous requests for the same model through: the
       // older one counts, everywhere, and this one is closed before any plugin sees it.
       const reason = `You already have request ${older.id} for ${r.model}; this duplicate was closed.`;
-      return this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'duplicate', decidedAt: now, reason }, { type: 'Normal', reason: 'Denied', message: `denied: a duplicate of keyreq-${older.id}` });
+      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'duplicate', decidedAt: now, reason }, { type: 'Normal', reason: 'Denied', message: `denied: a duplicate of keyreq-${older.id}` });
+      return countDecision('duplicate', 'deny');
     }
     if (!this.models.has(r.model)) {
       const reason = `model ${r.model} is not in the catalog`;
-      return this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'catalog', decidedAt: now, reason }, { type: 'Warning', reason: 'Denied', message: `denied: ${reason}` });
+      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'catalog', decidedAt: now, reason }, { type: 'Warning', reason: 'Denied', message: `denied: ${reason}` });
+      return countDecision('catalog', 'deny');
     }
     const result = await runChain(this.deps.plugins, r, { fallback: this.deps.settings.approvalsDefault, signal });
     const summary = result.trace.map((t) => `${t.plugin}=${t.outcome}`).join(', ') || 'no plugins';
     if (result.outcome === 'review') {
-      return this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
+      await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
+      return countDecision(result.decidedBy, 'review');
     }
     const state = result.outcome === 'approve' ? 'approved' : 'denied';
     const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace };
@@ -182,6 +190,7 @@ export class Reconciler {
     // it (exactly-once holds), one write fewer.
     if (state === 'approved') Object.assign(change, keyChange(this.deps.gateway.newKey()));
     await this.write(r, change, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
+    countDecision(result.decidedBy, result.outcome);
     // Only once the write won: a rival whose write won instead stored its own key.
     if (change.key) {
       known.key = { id: r.id, value: change.key };
@@ -190,11 +199,12 @@ export class Reconciler {
   }
 
   /** A label edit (kubectl) decided: record who, and replace a reason that explained something else. */
-  private recordKubectlDecision(r: KeyRequest, state: 'approved' | 'denied'): Promise<void> {
+  private async recordKubectlDecision(r: KeyRequest, state: 'approved' | 'denied'): Promise<void> {
     const change: RequestChange = { decision: state, decidedBy: 'kubectl', decidedAt: rfc3339(this.clock()) };
     const stale = !r.reason || r.reason.startsWith(HELD_PREFIX) || (r.decision !== undefined && r.decision !== state);
     if (stale) change.reason = `${state === 'approved' ? 'Approved' : 'Denied'} by an administrator`;
-    return this.write(r, change, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} with kubectl` });
+    await this.write(r, change, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} with kubectl` });
+    countDecision('kubectl', state === 'approved' ? 'approve' : 'deny');
   }
 
   // approved, no key: the key value is chosen and stored first, so a crash or a rival replica
@@ -247,6 +257,7 @@ export class Reconciler {
     if (!r.keySha256) change.keySha256 = hash;
     if (expiresAt) change.expiresAt = expiresAt;
     const issued = await this.deps.store.update(r, change);
+    observeIssued(r.createdAt, this.clock());
     await this.deps.events.record(issued, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
     this.failpoint('after-issued');
     await this.send(issued, { state: 'issued', to: 'requester' }, known);
@@ -332,6 +343,7 @@ export class Reconciler {
     // Stored times have whole seconds: round up, or a sub-second backoff would be no wait at all.
     const at = rfc3339(new Date(Math.ceil((this.clock().getTime() + delayMs) / 1000) * 1000));
     await this.write(r, { ...extra, retry: { step, attempt, at, since, error: error.slice(0, 500) } }, { type: 'Warning', reason, message: `${error.slice(0, 300)}; attempt ${attempt}, next at ${at}` });
+    countRetry();
   }
 
   private async write(r: KeyRequest, change: RequestChange, event: LoopEvent): Promise<void> {

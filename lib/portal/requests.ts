@@ -2,6 +2,7 @@ import type { User } from '../auth/roles';
 import type { Config } from '../config';
 import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
 import { type State, isLive } from '../domain/states';
+import { countDecision } from '../metrics/record';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
@@ -152,7 +153,9 @@ export async function applyDecision(
     if (r.state === 'pending') throw new NotInReviewError(r);
     if (r.state === 'in-review') {
       const change = { state, decision: state, decidedBy, decidedAt: rfc3339(now()), reason: reason ?? (decision === 'approve' ? 'Approved' : 'Denied') };
-      return { request: await store.update(r, change), changed: true };
+      const request = await store.update(r, change);
+      countDecision(decidedBy, decision);
+      return { request, changed: true };
     }
     const same = decision === 'approve' ? ['approved', 'issued'].includes(r.state) : r.state === 'denied';
     if (same) return { request: r, changed: false };
@@ -211,7 +214,9 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
   return retryOnConflict(async () => {
     const r = await readVisible(deps, user, id);
     if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config));
-    return toView(await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason }), deps.config);
+    const revoked = await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason });
+    countDecision(revoked.decidedBy, 'revoke');
+    return toView(revoked, deps.config);
   }).catch((err: unknown) => {
     keepsChanging(err, id);
     throw err;

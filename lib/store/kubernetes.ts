@@ -7,7 +7,7 @@ import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './er
 import type { RequestIndex } from './request-index';
 import { type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
 import { SecretInformer } from './secret-informer';
-import type { ClusterHandle, CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from './types';
+import type { ClusterHandle, CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
 
 export interface KubernetesStoreOptions {
   namespace: string;
@@ -170,6 +170,11 @@ export class KubernetesSecretStore implements RequestStore {
     if (!this.informer.ready) await this.informer.waitForSync(PING_TIMEOUT_MS);
     const problem = this.informer.problem;
     if (problem) throw new StoreUnavailableError(`Kubernetes API at ${this.server}, namespace "${this.namespace}": ${problem}`);
+  }
+
+  /** From the cache as it stands; a cache that lost its watch still answers (readyz tells that). */
+  stats(): StoreStats | undefined {
+    return this.informer.synced ? this.informer.index.stats() : undefined;
   }
 
   private async synced(): Promise<RequestIndex> {

@@ -17,7 +17,7 @@ import {
   decodeRequest,
   encodeNewRequest,
 } from './secret-codec';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from './types';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
 
 const FILE_RE = /^keyreq-[a-z2-7]{12}\.json$/;
 
@@ -36,6 +36,8 @@ export class LocalDirectoryStore implements RequestStore {
   private readonly index = new RequestIndex();
   private readonly malformed = new Map<string, MalformedSecretError>();
   private loaded: Promise<RequestIndex> | undefined;
+  /** The folder has been read into the index once. */
+  private indexReady = false;
   private watcher: FSWatcher | undefined;
   private readonly clock: () => Date;
 
@@ -136,6 +138,10 @@ export class LocalDirectoryStore implements RequestStore {
     this.load().catch(() => undefined);
   }
 
+  stats(): StoreStats | undefined {
+    return this.indexReady ? this.index.stats() : undefined;
+  }
+
   private emit(event: WatchEvent): void {
     this.events.emit('event', event);
   }
@@ -163,6 +169,7 @@ export class LocalDirectoryStore implements RequestStore {
       } catch {
         // Without inotify, hand edits reach the index only through our own writes.
       }
+      this.indexReady = true;
       return this.index;
     })().catch((err: unknown) => {
       this.loaded = undefined;

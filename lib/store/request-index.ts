@@ -3,7 +3,7 @@ import { normalizeEmail } from '../domain/key-request';
 import { QUEUE_ORDER, STATES, type State, isLive } from '../domain/states';
 import { InvalidCursorError } from './errors';
 import { oldestFirst } from './ordering';
-import type { Page, PageOptions, QueryPage, RequestQuery } from './types';
+import type { Page, PageOptions, QueryPage, RequestQuery, StoreStats } from './types';
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
@@ -187,6 +187,18 @@ export class RequestIndex {
 
   countByState(state: State): number {
     return this.byState.get(state)?.length ?? 0;
+  }
+
+  /** Counts per state and the oldest of each: a length and a first element per state, no scan. */
+  stats(): StoreStats {
+    const counts = emptyCounts();
+    const oldestCreatedAt: StoreStats['oldestCreatedAt'] = {};
+    for (const [state, arr] of this.byState) {
+      counts[state] = arr.length;
+      const first = arr[0];
+      if (first) oldestCreatedAt[state] = first.createdAt;
+    }
+    return { counts, oldestCreatedAt };
   }
 
   query(q: RequestQuery): QueryPage {

@@ -66,6 +66,11 @@ export class SecretInformer {
     return this.syncedOnce && this.healthy;
   }
 
+  /** Loaded at least once (its index may since have fallen behind a lost watch). */
+  get synced(): boolean {
+    return this.syncedOnce;
+  }
+
   /** Why it is not ready, for readyz. */
   get problem(): string | undefined {
     if (!this.syncedOnce) return this.lastError ? `the request cache has not synced: ${this.lastError}` : 'the request cache is still syncing';

@@ -53,6 +53,13 @@ export interface QueryPage {
   counts: Record<State, number>;
 }
 
+/** What a store's in-memory index holds at one moment: counts and ages, no request itself. */
+export interface StoreStats {
+  counts: Record<State, number>;
+  /** `createdAt` of the oldest request in each state that has any. */
+  oldestCreatedAt: Partial<Record<State, string>>;
+}
+
 export interface CreateResult {
   request: KeyRequest;
   /** False when a live request for the same email and model already existed and was returned. */
@@ -105,6 +112,11 @@ export interface RequestStore {
   ping(): Promise<void>;
   /** Starts loading the index now, so the first reader does not wait for it. */
   warm(): void;
+  /**
+   * The index's counts as they are now, without waiting for a load or asking the API server
+   * (metrics read it at every scrape); undefined until the index has loaded once.
+   */
+  stats(): StoreStats | undefined;
 }
 
 /** Changes code may make to a request; the store turns them into labels, annotations and data. */

@@ -3,7 +3,7 @@ import { type State, assertTransition } from '@/lib/domain/states';
 import { ConflictError, RequestNotFoundError } from '@/lib/store/errors';
 import { RequestIndex } from '@/lib/store/request-index';
 import { type SecretObject, applyChange, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, WatchEvent } from '@/lib/store/types';
+import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from '@/lib/store/types';
 
 /**
  * The store contract in memory, for unit tests of the loop: the same codec as the real stores
@@ -81,6 +81,10 @@ export class MemoryStore implements RequestStore {
   async ping(): Promise<void> {}
 
   warm(): void {}
+
+  stats(): StoreStats {
+    return this.index.stats();
+  }
 
   private save(secret: SecretObject): KeyRequest {
     secret.metadata.resourceVersion = String(++this.version);

@@ -109,7 +109,7 @@ describe('helm template renders what the portal can run', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.image).toBe('ghcr.io/keyportal/keyportal:0.1.0');
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 3000, protocol: 'TCP' }, { name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
     expect(c.readinessProbe?.httpGet).toMatchObject({ path: '/api/readyz', port: 'http' });
     expect(c.livenessProbe?.httpGet).toMatchObject({ path: '/api/healthz', port: 'http' });
     expect(c.resources?.requests).toBeDefined();
@@ -145,7 +145,7 @@ describe('helm template renders what the portal can run', () => {
     expect(two.filter((o) => o.kind === 'Ingress')).toHaveLength(0);
     expect(only<{ spec: { type: string; ports: unknown[] } }>(two, 'Service').spec).toMatchObject({
       type: 'ClusterIP',
-      ports: [{ port: 80, targetPort: 'http' }],
+      ports: [{ port: 80, targetPort: 'http' }, { name: 'metrics', port: 9464, targetPort: 'metrics' }],
     });
 
     const one = await render(

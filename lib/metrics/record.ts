@@ -1,0 +1,30 @@
+import { type DecisionOutcome, deciderLabel } from './labels';
+import { type LoopGauges, metrics } from './registry';
+
+// What the loop and the portal call when something worth counting happened. Each takes the
+// values as stored (decided-by, timestamps) and reduces them to fixed labels here, so no caller
+// can hand a free-form string to a label by mistake.
+
+/** A decision written to a request: by the plugin chain, a person, the webhook, kubectl or the loop. */
+export function countDecision(decidedBy: string | undefined, outcome: DecisionOutcome): void {
+  metrics().decisions.inc({ decider: deciderLabel(decidedBy), outcome });
+}
+
+/** A key issued: the time from the request's creation, once per request (the write that won). */
+export function observeIssued(createdAt: string, issuedAt: Date): void {
+  const created = Date.parse(createdAt);
+  if (Number.isNaN(created)) return;
+  metrics().issueDuration.observe(Math.max(0, (issuedAt.getTime() - created) / 1000));
+}
+
+/** The loop scheduled another attempt (a backoff after a gateway, mail or reconcile failure). */
+export function countRetry(): void {
+  metrics().retries.inc();
+}
+
+/** Shows a loop's queue and leadership at every scrape until the returned function is called. */
+export function observeLoop(loop: LoopGauges): () => void {
+  const { loops } = metrics().sources;
+  loops.add(loop);
+  return () => void loops.delete(loop);
+}
