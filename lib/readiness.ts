@@ -1,9 +1,10 @@
 import { ConfigError } from './config';
 import { getRuntime } from './runtime';
+import { isShuttingDown } from './shutdown';
 
 export interface Readiness {
   ready: boolean;
-  checks: Array<{ name: 'config' | 'store' | 'gateway'; ok: boolean; message?: string }>;
+  checks: Array<{ name: 'config' | 'store' | 'gateway' | 'shutdown'; ok: boolean; message?: string }>;
 }
 
 /**
@@ -13,6 +14,8 @@ export interface Readiness {
  * loop waits for the gateway, and the metrics alert on it. Messages carry no secret.
  */
 export async function checkReadiness(): Promise<Readiness> {
+  // A pod told to stop leaves its Service before it goes.
+  if (isShuttingDown()) return { ready: false, checks: [{ name: 'shutdown', ok: false, message: 'stopping' }] };
   let runtime;
   try {
     runtime = getRuntime();

@@ -3,7 +3,10 @@ import { getAuth } from './auth/runtime';
 import { ConfigError } from './config';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
+import { startMetricsServer } from './metrics/server';
+import { checkReadiness } from './readiness';
 import { getRuntime } from './runtime';
+import { installShutdown, onShutdown } from './shutdown';
 
 /**
  * What the Next.js server does before serving: load config, build the store, and (unless
@@ -11,6 +14,7 @@ import { getRuntime } from './runtime';
  */
 export async function startServer(): Promise<void> {
   try {
+    installShutdown('server');
     const { config, store } = getRuntime();
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
     const { settings: auth } = getAuth();
@@ -18,6 +22,7 @@ export async function startServer(): Promise<void> {
     if (auth.oidc?.trustUnverifiedEmail) log('warn', 'server: auth.oidc.trustUnverifiedEmail is on: an email the identity provider did not verify is taken as identity');
     // Fill the request cache before the first visitor; readyz says not-ready until it has.
     store.warm();
+    if (config.metrics.port) await startMetricsServer({ host: config.metrics.host, port: config.metrics.port }, { store, ready: async () => (await checkReadiness()).ready });
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
     // What an admin should hear before an employee does: a gateway that is down, a master key it
     // refuses, a LiteLLM too old, catalog models it does not serve.
@@ -30,9 +35,7 @@ export async function startServer(): Promise<void> {
     if (!config.loop.enabled) return;
     const { loop } = buildLoop(config, store);
     loop.start();
-    const stop = () => void loop.stop().finally(() => process.exit(0));
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    onShutdown('the approval loop', () => loop.stop());
   } catch (err) {
     if (err instanceof ConfigError || err instanceof AuthConfigError) {
       console.error(`keyportal: ${err.message}`);

@@ -2,6 +2,8 @@ import { ConfigError } from './config';
 import { getConfig } from './runtime';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
+import { startMetricsServer } from './metrics/server';
+import { installShutdown, onShutdown } from './shutdown';
 import { createStore } from './store';
 
 /**
@@ -27,15 +29,11 @@ async function main(): Promise<void> {
     console.error(`keyportal worker: ${(err as Error).message}`);
     process.exit(1);
   }
+  if (config.metrics.port) await startMetricsServer({ host: config.metrics.host, port: config.metrics.port }, { store });
   parts.loop.start();
   log('info', 'worker: running', { store: store.kind, gateway: parts.gateway.kind, mail: parts.mailer.kind });
-  const stop = async (signal: string) => {
-    log('info', 'worker: stopping', { signal });
-    await parts.loop.stop();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  installShutdown('worker');
+  onShutdown('the approval loop', () => parts.loop.stop());
 }
 
 void main();

@@ -35,6 +35,17 @@ if [ ! -f "${KEYPORTAL_CLUSTER_DIR:-.cluster}/kubeconfig" ]; then
 fi
 trap '[ "$started_cluster" = 1 ] && bash tests/cluster/down.sh >/dev/null 2>&1' EXIT
 
+# The image the chart runs (Dockerfile, podman, no daemon): built once here, then run as a pod by
+# tests/integration/image.test.ts. A failed build is a failed check, and that test says so too.
+echo "::: build the image"
+if image=$(bash scripts/image.sh | tail -n 1) && [ -n "$image" ]; then
+  export KEYPORTAL_TEST_IMAGE=$image
+else
+  echo "::: failed: npm run image" >&2
+  failed_checks=$((failed_checks + 1))
+  export KEYPORTAL_TEST_IMAGE_FAILED=1
+fi
+
 check "type check" npx tsc --noEmit
 check "lint" npx eslint --max-warnings 0 .
 runner "vitest" test-results/vitest.json \

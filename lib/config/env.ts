@@ -29,6 +29,8 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: readonly string[]
   { env: 'OIDC_ISSUER', path: ['auth', 'oidc', 'issuer'], as: 'string' },
   { env: 'OIDC_CLIENT_ID', path: ['auth', 'oidc', 'clientId'], as: 'string' },
   { env: 'KEYPORTAL_DEV_SIGNIN', path: ['auth', 'devSignIn'], as: 'bool' },
+  { env: 'KEYPORTAL_METRICS_PORT', path: ['metrics', 'port'], as: 'int' },
+  { env: 'KEYPORTAL_METRICS_HOST', path: ['metrics', 'host'], as: 'string' },
 ];
 
 /** Secrets: read only from the environment, or from a file named by `<NAME>_FILE`. */

@@ -6,6 +6,8 @@ import { createGateway, gatewayPublicUrl } from '../gateway';
 import type { Gateway } from '../gateway/types';
 import { createMailer } from '../mail';
 import type { Mailer } from '../mail/types';
+import { instrumentGateway, instrumentMailer } from '../metrics/instrument';
+import { observeLoop } from '../metrics/record';
 import type { RequestStore } from '../store/types';
 import { type EventRecorder, KubernetesEventRecorder, LogEventRecorder } from './events';
 import { LeaseElector } from './lease';
@@ -27,8 +29,9 @@ export function buildLoop(
   env: Readonly<Record<string, string | undefined>> = process.env,
   options: { watch?: boolean } = {},
 ): LoopParts {
-  const gateway = createGateway(config);
-  const mailer = createMailer(config);
+  // Counted and timed at the interface, whichever gateway and mailer the config picks.
+  const gateway = instrumentGateway(createGateway(config));
+  const mailer = instrumentMailer(createMailer(config));
   const kube = store.cluster;
   const events: EventRecorder = kube ? new KubernetesEventRecorder(kube.kubeConfig, kube.namespace) : new LogEventRecorder();
   const reconciler = new Reconciler({
@@ -51,9 +54,12 @@ export function buildLoop(
       revealWindowDays: config.portal.revealWindowDays,
     },
   });
+  // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;
+  // pid and a random suffix keep two processes on one host apart.
+  const who = process.env.POD_NAME || hostname();
   const elector =
     kube && config.loop.leaderElection
-      ? new LeaseElector(kube.kubeConfig, { namespace: kube.namespace, identity: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` })
+      ? new LeaseElector(kube.kubeConfig, { namespace: kube.namespace, identity: `${who}-${process.pid}-${randomBytes(3).toString('hex')}` })
       : undefined;
   const loop = new ApprovalLoop(store, (id, signal) => reconciler.reconcile(id, signal), {
     concurrency: config.loop.concurrency,
@@ -61,12 +67,16 @@ export function buildLoop(
     errorBackoff: config.loop.retry,
     elector,
     watch: options.watch ?? true,
-    onStopped: () => mailer.close(),
+    onStopped: () => {
+      mailer.close();
+      unobserve();
+    },
     onMalformed: (error) =>
       void events.recordOnSecret(
         { name: error.secretName, uid: error.uid },
         { type: 'Warning', reason: 'Malformed', message: `not a valid key request, skipped until it changes: ${error.problems}` },
       ),
   });
+  const unobserve = observeLoop(loop);
   return { loop, reconciler, gateway, mailer, events };
 }

@@ -11,6 +11,9 @@ export function closedPort(): Promise<number> {
   });
 }
 
+/** A loopback port free right now, for a server the test starts (the same kernel pick). */
+export const freePort = closedPort;
+
 /**
  * A TCP relay on 127.0.0.1 in front of another loopback server, so a test can cut every
  * connection (a network blip, an API server restart) without touching the server itself.

@@ -42,6 +42,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: portal
 {{- end }}
 
+{{/* The worker pods: same release, their own component, so the portal's Service never selects them. */}}
+{{- define "keyportal.workerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "keyportal.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: worker
+{{- end }}
+
+{{- define "keyportal.workerLabels" -}}
+helm.sh/chart: {{ include "keyportal.chart" . }}
+{{ include "keyportal.workerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{- define "keyportal.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "keyportal.fullname" .) .Values.serviceAccount.name }}
@@ -87,6 +101,13 @@ error rather than a silent surprise, because the Role is granted only there.
 {{- end }}
 {{- include "keyportal.noSecrets" (list "config" $config) }}
 {{- $_ := set $config "store" (dict "type" "kubernetes") }}
+{{- if .Values.metrics.enabled }}
+{{- if eq (int .Values.metrics.port) 3000 }}
+{{- fail "metrics.port: 3000 is the web server's port; pick another (the default is 9464)" }}
+{{- end }}
+{{- /* All interfaces: Prometheus scrapes the pod's address, not loopback. */}}
+{{- $_ := set $config "metrics" (dict "port" (int .Values.metrics.port) "host" "0.0.0.0") }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
@@ -110,5 +131,58 @@ field, never the value. Called with (list "<path>" <node>).
 {{- range $i, $value := $node }}
 {{- include "keyportal.noSecrets" (list (printf "%s[%d]" $path $i) $value) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The environment both Deployments (web and worker) run with: where config.yaml is, the store's
+namespace, the public URL, and the secrets from secrets.existingSecret.
+*/}}
+{{- define "keyportal.env" -}}
+- name: NODE_ENV
+  value: production
+- name: PORT
+  value: "3000"
+- name: HOSTNAME
+  value: "0.0.0.0"
+- name: KEYPORTAL_CONFIG
+  value: /etc/keyportal/config.yaml
+- name: KEYPORTAL_STORE_TYPE
+  value: kubernetes
+- name: KEYPORTAL_NAMESPACE
+  value: {{ include "keyportal.storeNamespace" . | quote }}
+# The pod's name: the Lease holder identity starts with it (lib/loop/wiring.ts), so
+# `kubectl get lease keyportal-loop` says which pod leads.
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: KEYPORTAL_PUBLIC_URL
+  value: {{ .Values.portal.publicUrl | quote }}
+- name: NEXTAUTH_URL
+  value: {{ .Values.portal.publicUrl | quote }}
+{{- with .Values.auth.oidc.issuer }}
+- name: OIDC_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.auth.oidc.clientId }}
+- name: OIDC_CLIENT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- $secret := .Values.secrets.existingSecret }}
+{{- if $secret }}
+{{- range $name, $key := .Values.secrets.keys }}
+{{- if $key }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret | quote }}
+      key: {{ $key | quote }}
+      optional: true
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{- toYaml . | nindent 0 }}
 {{- end }}
 {{- end }}
