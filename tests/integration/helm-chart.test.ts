@@ -90,8 +90,13 @@ describe('helm template renders what the portal can run', () => {
     expect(ingress.code).not.toBe(0);
     expect(ingress.stderr).toMatch(/ingress\/enabled|ingress\.enabled/);
 
+    // A duration prometheus-operator's CRDs would refuse (units out of order) is refused here first.
+    const interval = await helm('template', RELEASE, chart, '--set', 'metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=30s1m');
+    expect(interval.code).not.toBe(0);
+    expect(interval.stderr).toMatch(/serviceMonitor\/interval/);
+
     // A well-typed value of the same fields renders, so the refusals above are the schema's.
-    expect((await helm('template', RELEASE, chart, '--set', 'replicaCount=3,ingress.enabled=true')).code).toBe(0);
+    expect((await helm('template', RELEASE, chart, '--set', 'replicaCount=3,ingress.enabled=true,metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=1h30m')).code).toBe(0);
   });
 
   it('runs the portal hardened: non-root, read-only root, no capabilities, probes on readyz and healthz', async () => {
