@@ -24,6 +24,14 @@ stop() {
   rm -f "$pidf"
 }
 
+# A node first (node-down.sh does nothing if there is none): its pods, mounts and bridge are
+# removed through the processes it still has. If anything of it is left, the state dir stays, so
+# that nothing under a stuck mount is deleted and the leftovers can be looked at.
+keep_state=false
+if [ -d "$state/node" ] || [ -f "$state/kubelet.pid" ] || [ -f "$state/containerd.pid" ]; then
+  "$here/node-down.sh" || { echo "cluster:down: the node was not removed completely (see above); kept $state" >&2; keep_state=true; }
+fi
+
 # The API server first, so it does not log a storm of etcd errors on its way down.
 stop kube-apiserver
 stop etcd
@@ -33,6 +41,9 @@ if [ -f "$state/datadir" ]; then
   case "$data" in
     */keyportal-cluster.*) rm -rf "$data" ;;
   esac
+fi
+if $keep_state; then
+  exit 1
 fi
 rm -rf "$state"
 echo "cluster:down: stopped" >&2

@@ -6,7 +6,19 @@
 # Writes an admin kubeconfig to $KEYPORTAL_CLUSTER_DIR/kubeconfig (default .cluster/ in the
 # checkout) and prints its path on the last line. If the cluster recorded there is already
 # running and ready, it is reused.
+#
+# With --with-node (or KEYPORTAL_CLUSTER_NODE=1) the cluster also gets a real node, so pods
+# really run: node-up.sh, after the API server is ready (on a reused cluster too).
 set -euo pipefail
+
+with_node=false
+[ "${KEYPORTAL_CLUSTER_NODE:-0}" = 1 ] && with_node=true
+for arg in "$@"; do
+  case "$arg" in
+    --with-node) with_node=true ;;
+    *) echo "cluster:up: unknown argument '$arg' (only --with-node)" >&2; exit 2 ;;
+  esac
+done
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -40,13 +52,18 @@ ready() {
 
 if alive etcd && alive kube-apiserver && ready && [ -f "$kubeconfig" ]; then
   echo "cluster:up: already running at $(cat "$state/server")" >&2
+  # Others may be using this control plane: if the node fails to start, node-up.sh removes the
+  # node alone and the control plane keeps running.
+  if $with_node; then "$here/node-up.sh" || { echo "cluster:up: step 'start node' failed (see above)" >&2; exit 1; }; fi
   echo "$kubeconfig"
   exit 0
 fi
 "$here/down.sh" >/dev/null 2>&1 || true
 mkdir -p "$state"
 
-bin=$("$here/build.sh" | tail -n 1) || { echo "cluster:up: step 'build' failed (see above)" >&2; exit 1; }
+build_args=()
+$with_node && build_args=(--with-node)
+bin=$("$here/build.sh" "${build_args[@]}" | tail -n 1) || { echo "cluster:up: step 'build' failed (see above)" >&2; exit 1; }
 echo "$bin" >"$state/bin"
 
 data=$(mktemp -d "${TMPDIR:-/tmp}/keyportal-cluster.XXXXXX")
@@ -72,6 +89,22 @@ read -r etcd_port peer_port api_port < <(node -e '
   openssl genrsa -out "$pki/sa.key" 2048
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub"
 } >"$state/openssl.log" 2>&1 || fail "make certificates" "openssl (see openssl.log)"
+
+# With a node, the API server calls its kubelet (logs, exec, port-forward) with a client
+# certificate from our CA, which the kubelet requires (node-up.sh; anonymous access stays off),
+# and checks the kubelet's serving certificate against the same CA.
+kubelet_flags=()
+if $with_node; then
+  {
+    openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+      -keyout "$pki/kubelet-client.key" -out "$pki/kubelet-client.csr"
+    printf 'extendedKeyUsage=clientAuth\n' >"$pki/client-ext.cnf"
+    openssl x509 -req -in "$pki/kubelet-client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 2 -extfile "$pki/client-ext.cnf" -out "$pki/kubelet-client.crt"
+  } >>"$state/openssl.log" 2>&1 || fail "make kubelet client certificate" "openssl (see openssl.log)"
+  kubelet_flags=(--kubelet-client-certificate "$pki/kubelet-client.crt" --kubelet-client-key "$pki/kubelet-client.key"
+    --kubelet-certificate-authority "$pki/ca.crt")
+fi
 
 token=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 umask 077
@@ -107,6 +140,7 @@ start kube-apiserver \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-cluster-ip-range 10.0.0.0/24 \
   --endpoint-reconciler-type none \
+  "${kubelet_flags[@]}" \
   --profiling=false
 
 # (No endpoint reconciler: it refuses a loopback advertise address, and no Service needs it.)
@@ -138,5 +172,8 @@ contexts:
     user: keyportal-admin
 current-context: keyportal-test
 EOF
+if $with_node; then
+  "$here/node-up.sh" || fail "start node" "node-up.sh (see above)"
+fi
 echo "cluster:up: ready at $server; kubeconfig $kubeconfig; binaries in $bin" >&2
 echo "$kubeconfig"
