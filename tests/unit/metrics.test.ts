@@ -6,7 +6,7 @@ import { parseConfig } from '@/lib/config/load';
 import { LocalGateway } from '@/lib/gateway/local';
 import { GatewayAuthError, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '@/lib/gateway/types';
 import type { EventRecorder } from '@/lib/loop/events';
-import { Reconciler, type ReconcilerSettings } from '@/lib/loop/reconciler';
+import { Reconciler } from '@/lib/loop/reconciler';
 import type { MailMessage, Mailer } from '@/lib/mail/types';
 import { instrumentGateway, instrumentMailer } from '@/lib/metrics/instrument';
 import { LABEL_VALUES, deciderLabel, gatewayOutcome } from '@/lib/metrics/labels';
@@ -17,6 +17,7 @@ import { applyDecision } from '@/lib/portal/requests';
 import { buildPlugins } from '@/plugins';
 import { MemoryStore } from '../helpers/memory-store';
 import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
+import { RECONCILER_SETTINGS } from '../helpers/reconciler-settings';
 
 // What the metrics say, and what they must never say: every label value from a closed set.
 
@@ -182,19 +183,7 @@ describe('the loop and the portal count what they decide', () => {
     const sent: MailMessage[] = [];
     const mailer: Mailer = instrumentMailer({ kind: 'outbox', send: async (message) => void sent.push(message), close: () => undefined });
     const events: EventRecorder = { record: async () => undefined, recordOnSecret: async () => undefined };
-    const settings: ReconcilerSettings = {
-      approvalsDefault: 'review',
-      models: TEST_MODELS.map((m) => ({ description: '', featured: false, limits: {}, ...m })),
-      keyDelivery: 'email',
-      portalUrl: 'http://portal.test',
-      portalTitle: 'Keyportal',
-      gatewayUrl: 'https://llm.test',
-      reviewNotify: ['approvers@example.com'],
-      retry: { initialSeconds: 1, maxSeconds: 8, giveUpAfterSeconds: 3600 },
-      notifyClaimSeconds: 30,
-      kubectlGraceSeconds: 15,
-      revealWindowDays: 7,
-    };
+    const settings = RECONCILER_SETTINGS;
     const reconciler = new Reconciler({ store, gateway, mailer, events, plugins: buildPlugins(TEST_PLUGINS, {}), settings, failpoint: () => undefined });
     const signal = new AbortController().signal;
     return { store, sent, run: (id: string) => reconciler.reconcile(id, signal) };

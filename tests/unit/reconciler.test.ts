@@ -12,6 +12,7 @@ import type { MailMessage, Mailer } from '@/lib/mail/types';
 import { buildPlugins } from '@/plugins';
 import { MemoryStore } from '../helpers/memory-store';
 import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
+import { RECONCILER_SETTINGS } from '../helpers/reconciler-settings';
 
 // The reconciler alone, with in-memory fakes and a clock the test moves: no servers, no sleeps.
 
@@ -72,19 +73,7 @@ class FakeEvents implements EventRecorder {
 /** Stands in for SIGKILL at a failpoint: the pass stops there, as the process would. */
 class Crash extends Error {}
 
-const SETTINGS: ReconcilerSettings = {
-  approvalsDefault: 'review',
-  models: TEST_MODELS.map((m) => ({ description: '', featured: false, limits: {}, ...m })),
-  keyDelivery: 'email',
-  portalUrl: 'http://portal.test',
-  portalTitle: 'Keyportal',
-  gatewayUrl: 'https://llm.test',
-  reviewNotify: ['approvers@example.com'],
-  retry: { initialSeconds: 1, maxSeconds: 8, giveUpAfterSeconds: 3600 },
-  notifyClaimSeconds: 30,
-  kubectlGraceSeconds: 15,
-  revealWindowDays: 7,
-};
+const SETTINGS = RECONCILER_SETTINGS;
 
 function world(options: { crashAt?: FailpointName; settings?: Partial<ReconcilerSettings> } = {}) {
   let now = Date.parse('2026-02-01T12:00:00Z');
