@@ -144,10 +144,11 @@ async function runPod(w: World, deployment: V1Deployment, containerName: string)
   if (!container) throw new Error(`no container ${containerName} in ${deployment.metadata?.name}`);
   const name = `${deployment.metadata?.name}-${randomBytes(3).toString('hex')}`;
   const { args, metricsPort } = await podmanArgs(w, deployment, container, name);
-  await podman('run', '-d', '--name', name, ...args, image, ...(container.command ?? []), ...(container.args ?? []));
+  // Registered first: a container podman created but could not start is removed too.
   afterThisTest(async () => {
     await podmanStatus('rm', '-f', '-t', '0', name);
   });
+  await podman('run', '-d', '--name', name, ...args, image, ...(container.command ?? []), ...(container.args ?? []));
   return { name, metricsPort, logs: async () => (await podmanStatus('logs', name)).stdout + (await podmanStatus('logs', name)).stderr };
 }
 
