@@ -16,7 +16,7 @@ export function instrumentGateway(inner: Gateway, m: KeyportalMetrics = metrics(
       m.gatewayCalls.inc({ operation, outcome: outcomeOf(value) });
       return value;
     } catch (err) {
-      m.gatewayCalls.inc({ operation, outcome: err === undefined ? 'error' : gatewayOutcome(err) });
+      m.gatewayCalls.inc({ operation, outcome: gatewayOutcome(err) });
       throw err;
     } finally {
       end();

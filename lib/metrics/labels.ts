@@ -60,9 +60,8 @@ export function deciderLabels(): string[] {
   return [...DECIDER_CATEGORIES, ...Object.keys(PLUGINS)];
 }
 
-/** How a gateway call ended, from what it returned or threw. */
-export function gatewayOutcome(err: unknown): GatewayOutcome {
-  if (err === undefined) return 'ok';
+/** How a failed gateway call ended, from what it threw (a call that returns is `ok` or `not_found`). */
+export function gatewayOutcome(err: unknown): Exclude<GatewayOutcome, 'ok' | 'not_found'> {
   if (err instanceof KeyAlreadyExistsError) return 'exists';
   if (err instanceof GatewayAuthError) return 'auth';
   if (err instanceof GatewayUnavailableError) return 'unavailable';

@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { type Ran, exec } from './helm';
 
 const run = promisify(execFile);
 
@@ -12,20 +13,16 @@ export const PODMAN_GLOBAL = ['--runtime', 'runc'];
 const files = execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim();
 export const PODMAN_LIMITS = ['--ulimit', `nofile=${files}:${files}`, '--ulimit', 'nproc=4096:4096'];
 
-export async function podman(...args: string[]): Promise<string> {
-  const { stdout } = await run('podman', [...PODMAN_GLOBAL, ...args], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
-  return stdout;
+/** podman, resolving with its exit code and output instead of throwing on a non-zero exit. */
+export function podmanStatus(...args: string[]): Promise<Ran> {
+  return exec('podman', [...PODMAN_GLOBAL, ...args]);
 }
 
-/** podman, resolving with its exit code and output instead of throwing on a non-zero exit. */
-export async function podmanStatus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('podman', [...PODMAN_GLOBAL, ...args], { timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+/** podman that must succeed; resolves with its stdout. */
+export async function podman(...args: string[]): Promise<string> {
+  const r = await podmanStatus(...args);
+  if (r.code !== 0) throw new Error(`podman ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  return r.stdout;
 }
 
 /**

@@ -149,7 +149,12 @@ async function runPod(w: World, deployment: V1Deployment, containerName: string)
     await podmanStatus('rm', '-f', '-t', '0', name);
   });
   await podman('run', '-d', '--name', name, ...args, image, ...(container.command ?? []), ...(container.args ?? []));
-  return { name, metricsPort, logs: async () => (await podmanStatus('logs', name)).stdout + (await podmanStatus('logs', name)).stderr };
+  // podman logs replays the container's stdout and stderr on its own two.
+  const logs = async () => {
+    const { stdout, stderr } = await podmanStatus('logs', name);
+    return stdout + stderr;
+  };
+  return { name, metricsPort, logs };
 }
 
 async function waitReady(w: World, pod: Running, timeoutMs = 60_000): Promise<number> {
