@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
+import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
 import { type Gateway, GatewayAuthError, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
 
 /** LiteLLM's error body: `{"error": {"message", "type", "param", "code"}}`; FastAPI's 422: `{"detail": [...]}`. */
@@ -64,7 +65,9 @@ export class LiteLLMGateway implements Gateway {
     this.expectOk(res, 'look the key up');
     const parsed = infoResponseSchema.safeParse(res.json);
     if (!parsed.success) throw new GatewayUnavailableError('the gateway answered /key/info without the key\'s info; will check again');
-    return expiry(parsed.data.info.expires);
+    // Usage is read apart: a field of an odd type must not stop a mint from finding its key.
+    const usage = liteLLMKeyInfoSchema.safeParse(parsed.data.info);
+    return { ...expiry(parsed.data.info.expires), ...(usage.success ? { usage: usageFromLiteLLM(usage.data) } : {}) };
   }
 
   /** By alias: the portal never needs the key (or its hash) to take it away. */

@@ -7,6 +7,7 @@ import { randomKey } from './key-value';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
 import { describeIssues } from '../validations/issues';
+import type { KeyUsage } from './usage';
 
 /** Development keys say what they are: they work with nothing but this stand-in. */
 export const DEV_KEY_PREFIX = 'sk-dev-keyportal-';
@@ -18,9 +19,17 @@ const recordSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   expires: z.string().nullable(),
   created_at: z.string(),
+  // Limits as LiteLLM keeps them; optional, so a keys.json written before they were kept still loads.
+  max_budget: z.number().nullish(),
+  budget_duration: z.string().nullish(),
+  rpm_limit: z.number().nullish(),
+  tpm_limit: z.number().nullish(),
+  /** The stand-in serves no completions, so spend stays 0 unless a developer edits keys.json to see the bar move. */
+  spend: z.number().nonnegative().optional(),
 });
 const fileSchema = z.record(z.string(), recordSchema);
 type KeyFile = z.infer<typeof fileSchema>;
+type KeyRecord = z.infer<typeof recordSchema>;
 
 const DURATION_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, mo: 2_592_000_000 } as const;
 export function durationMs(duration: string): number | undefined {
@@ -62,6 +71,11 @@ export class LocalGateway implements Gateway {
         metadata: { request_id: input.requestId },
         expires,
         created_at: this.clock().toISOString(),
+        max_budget: input.limits.max_budget ?? null,
+        budget_duration: input.limits.budget_duration ?? null,
+        rpm_limit: input.limits.rpm_limit ?? null,
+        tpm_limit: input.limits.tpm_limit ?? null,
+        spend: 0,
       };
       await this.save(keys);
       return expires ? { expiresAt: expires } : {};
@@ -71,7 +85,28 @@ export class LocalGateway implements Gateway {
   async keyInfo(keySha256: string): Promise<KeyInfo | undefined> {
     const found = (await this.load())[keySha256];
     if (!found) return undefined;
-    return found.expires ? { expiresAt: found.expires } : {};
+    return { ...(found.expires ? { expiresAt: found.expires } : {}), usage: this.usageOf(found) };
+  }
+
+  /** Usage as LiteLLM would report it; the budget resets a whole budget_duration after creation, counted forward to the next one due. */
+  private usageOf(k: KeyRecord): KeyUsage {
+    const period = k.budget_duration ? durationMs(k.budget_duration) : undefined;
+    let resetAt: string | null = null;
+    if (period) {
+      const created = Date.parse(k.created_at);
+      const now = this.clock().getTime();
+      const periods = Math.max(1, Math.ceil((now - created) / period));
+      resetAt = Number.isNaN(created) ? null : rfc3339(new Date(created + periods * period));
+    }
+    return {
+      spend: k.spend ?? 0,
+      maxBudget: k.max_budget ?? null,
+      budgetDuration: k.budget_duration ?? null,
+      budgetResetAt: resetAt,
+      rpmLimit: k.rpm_limit ?? null,
+      tpmLimit: k.tpm_limit ?? null,
+      expiresAt: k.expires,
+    };
   }
 
   deleteKey(alias: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/schema';
+import type { KeyUsage } from './usage';
 
 export type ModelLimits = ModelConfig['limits'];
 
@@ -17,6 +18,8 @@ export interface MintInput {
 /** What the gateway knows of a key; never the key itself. */
 export interface KeyInfo {
   expiresAt?: string;
+  /** Spend and limits, when the gateway reports them (the status page's usage bar). */
+  usage?: KeyUsage;
 }
 
 /** The LLM gateway's admin API, as the loop needs it. */

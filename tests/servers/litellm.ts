@@ -14,7 +14,8 @@ import type { AddressInfo } from 'node:net';
  * - GET /key/info (404 "Key not found in database"), POST /key/delete (404 "No keys found"),
  *   GET /v1/models;
  * - errors as `{"error": {"message", "type", "param", "code"}}` with `code` a string.
- * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down.
+ * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down;
+ * `setSpend()` bills a key, so /key/info reports spend against its budget.
  */
 export interface StoredKey {
   key: string;
@@ -153,6 +154,21 @@ export class TestGateway {
   /** The next `n` generate calls store the key, then drop the connection before answering. */
   loseAnswerNext(n: number): void {
     this.losses += n;
+  }
+
+  /**
+   * Bills a request's key, as LiteLLM's spend tracking does after each completion: `spend` is
+   * the key's running total in USD for its budget period. Throws if the request has no key.
+   */
+  setSpend(requestId: string, spend: number): void {
+    const keys = this.keysFor(requestId);
+    if (keys.length === 0) throw new Error(`the test gateway has no key for request ${requestId}`);
+    for (const k of keys) k.spend = spend;
+  }
+
+  /** How many GET /key/info calls arrived: a test can prove a cache answered instead. */
+  get infoCalls(): number {
+    return this.requestLog.filter((l) => l.startsWith('GET /key/info')).length;
   }
 
   /** Keys minted for one request (by the metadata LiteLLM stores). */

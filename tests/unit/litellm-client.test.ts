@@ -35,7 +35,11 @@ describe('the LiteLLM admin API client', () => {
     expect(await gw.keyInfo(keyHash(key))).toBeUndefined();
     const { expiresAt } = await gw.generateKey({ ...mint(key), changedBy: 'user:boss@example.com' });
     expect(expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(await gw.keyInfo(keyHash(key))).toEqual({ expiresAt });
+    // The same call reports usage: LiteLLM's null for a limit the key does not have stays null.
+    expect(await gw.keyInfo(keyHash(key))).toEqual({
+      expiresAt,
+      usage: { spend: 0, maxBudget: 5, budgetDuration: null, budgetResetAt: null, rpmLimit: 10, tpmLimit: null, expiresAt },
+    });
     expect(server.keys.get(keyHash(key))).toMatchObject({ key_alias: 'keyportal-aaaaaaaaaaaa', max_budget: 5, rpm_limit: 10, metadata: { request_id: 'aaaaaaaaaaaa' } });
     expect(server.ignoredFields).toEqual([]);
     await gw.deleteKey('keyportal-aaaaaaaaaaaa', { changedBy: 'user:boss@example.com' });
