@@ -6,6 +6,7 @@ import { Pager, useCursorTrail } from '../_components/pager';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
+import { UsageGlance, useUsageGlance } from './usage-glance';
 
 const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
 
@@ -14,6 +15,7 @@ export function MyRequests({ initial, pageSize }: { initial: ListPage; pageSize:
   const trail = useCursorTrail();
   const query = new URLSearchParams({ limit: String(pageSize), ...(trail.cursor ? { cursor: trail.cursor } : {}) });
   const { data, error, loading } = usePoll(`/api/requests?${query}`, initial, pick);
+  const usage = useUsageGlance(data.requests.filter((r) => r.state === 'issued').map((r) => r.id));
   if (data.total === 0 && trail.index === 0) {
     return (
       <p className="mt-6 text-slate-700">
@@ -34,6 +36,7 @@ export function MyRequests({ initial, pageSize }: { initial: ListPage; pageSize:
             <span className="text-sm text-slate-600">
               requested <Time iso={r.createdAt} />
             </span>
+            {r.state === 'issued' && <UsageGlance usage={usage[r.id]} modelTitle={r.modelTitle} />}
             {r.reason && <span className="w-full text-sm text-slate-700">{r.reason}</span>}
           </li>
         ))}

@@ -74,7 +74,7 @@ const paging = (p: PageParams): Pick<RequestQuery, 'cursor' | 'limit'> => ({
 });
 
 /** Reads a request the user may see. Another user's request is "not found", exactly like a missing one. */
-async function readVisible(deps: PortalDeps, user: User, id: string): Promise<KeyRequest> {
+export async function readVisible(deps: PortalDeps, user: User, id: string): Promise<KeyRequest> {
   if (!idSchema.safeParse(id).success) throw requestNotFound(id);
   try {
     const r = await deps.store.get(id);

@@ -7,6 +7,8 @@ import { postJson } from '../../_components/api';
 import { StateBadge } from '../../_components/state-badge';
 import { Time } from '../../_components/time';
 import { usePoll } from '../../_components/use-poll';
+import { KeySnippet } from './key-snippet';
+import { KeyUsage } from './key-usage';
 
 const pick = (json: unknown) => (json as { request?: RequestView }).request;
 
@@ -75,6 +77,8 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
         )}
       </dl>
       {r.state === 'issued' && own && <KeyDelivery r={r} gatewayUrl={gatewayUrl} />}
+      {r.state === 'issued' && own && <KeySnippet gatewayUrl={gatewayUrl} model={r.model} />}
+      {r.state === 'issued' && <KeyUsage id={r.id} modelTitle={r.modelTitle} />}
       {r.trace.length > 0 && (
         <section className="mt-8" aria-labelledby="trace-title">
           <h2 id="trace-title" className="text-lg font-semibold">
