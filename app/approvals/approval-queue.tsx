@@ -9,6 +9,7 @@ import { Pager, formatCount, useCursorTrail } from '../_components/pager';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
+import { OffboardPerson } from './offboard-person';
 
 type Action = { kind: 'approve' | 'deny' | 'revoke'; request: RequestView };
 const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
@@ -121,6 +122,7 @@ export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage
                         Revoke<span className="sr-only"> the key of {r.email} for {r.modelTitle}</span>
                       </button>
                     )}
+                    {['pending', 'in-review', 'approved', 'issued'].includes(r.state) && <span className="ml-2 inline-block"><OffboardPerson email={r.email} onDone={setResult} /></span>}
                   </td>
                 </tr>
               ))}

@@ -36,12 +36,7 @@ export interface WebhookResult {
  * its own decision already made, or a request decided since, which is a 409 as for anyone.
  */
 export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, signature: string | null): Promise<WebhookResult> {
-  if (deps.clients.length === 0) throw new PortalError(503, 'not_configured', 'the approval webhook is off: set KEYPORTAL_WEBHOOK_SECRETS');
-  const now = deps.clock?.() ?? new Date();
-  const verified = verifySignature(signature, rawBody, deps.clients.map((c) => c.secret), { now, toleranceSeconds: deps.toleranceSeconds });
-  if (!verified.ok) throw new PortalError(401, `signature_${verified.problem}`, `${SIGNATURE_HEADER}: ${verified.message}`, { field: SIGNATURE_HEADER });
-  const client = deps.clients[verified.index]?.client as string;
-  deps.limits?.check('webhook', client);
+  const { client, now } = authenticateWebhook(deps, rawBody, signature, 'approval');
   const body = parseJson(rawBody, approvalWebhookBody);
   const reason = body.actor ? `${body.reason} (${body.actor}, via ${client})` : body.reason;
   try {
@@ -52,4 +47,19 @@ export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, 
     if (err instanceof DecidedError) throw conflict(err.message, { request_id: err.request.id, state: err.request.state });
     throw err;
   }
+}
+
+/**
+ * Every signed webhook's gate (approval, offboarding): the same secrets, scheme, clock tolerance
+ * and per-caller limit. Runs before the body is parsed, so an unsigned caller learns nothing
+ * about what the body should hold. Returns the caller that signed and the time it was checked at.
+ */
+export function authenticateWebhook(deps: WebhookDeps, rawBody: string, signature: string | null, which: string): { client: string; now: Date; signedAt: Date } {
+  if (deps.clients.length === 0) throw new PortalError(503, 'not_configured', `the ${which} webhook is off: set KEYPORTAL_WEBHOOK_SECRETS`);
+  const now = deps.clock?.() ?? new Date();
+  const verified = verifySignature(signature, rawBody, deps.clients.map((c) => c.secret), { now, toleranceSeconds: deps.toleranceSeconds });
+  if (!verified.ok) throw new PortalError(401, `signature_${verified.problem}`, `${SIGNATURE_HEADER}: ${verified.message}`, { field: SIGNATURE_HEADER });
+  const client = deps.clients[verified.index]?.client as string;
+  deps.limits?.check('webhook', client);
+  return { client, now, signedAt: new Date(verified.timestamp * 1000) };
 }

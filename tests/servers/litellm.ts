@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
  *   GET /v1/models;
  * - errors as `{"error": {"message", "type", "param", "code"}}` with `code` a string.
  * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down;
- * `setSpend()` bills a key, so /key/info reports spend against its budget.
+ * `setSpend()` (or POST /key/update `{key, spend}`, as LiteLLM takes it) bills a key, so
+ * /key/info reports spend against its budget.
  */
 export interface StoredKey {
   key: string;
@@ -229,6 +230,20 @@ export class TestGateway {
       // The stored row without the raw key, computed afresh for every call.
       const { key: _k, token: _t, ...info } = found;
       return send(200, { key: asked, info: { ...info, token: found.token } });
+    }
+    if (req.method === 'POST' && url.pathname === '/key/update') {
+      // key_management_endpoints.py update_key_fn: the key (or its hash) and the fields to change;
+      // only `spend` is modelled, which is how an admin (or an end-to-end test) sets a key's spend.
+      const parsed = safeJson(body) as { key?: unknown; spend?: unknown } | undefined;
+      if (typeof parsed?.key !== 'string') return send(422, { detail: [{ type: 'missing', loc: ['body', 'key'], msg: 'Field required' }] });
+      const found = this.keys.get(parsed.key.startsWith('sk-') ? hash(parsed.key) : parsed.key);
+      if (!found) return error(404, `Key not found: ${parsed.key.slice(0, 6)}...`, 'not_found_error', 'key');
+      if (parsed.spend !== undefined) {
+        if (typeof parsed.spend !== 'number') return send(422, { detail: [{ type: 'float_type', loc: ['body', 'spend'], msg: 'Input should be a valid number' }] });
+        found.spend = parsed.spend;
+      }
+      const { key: _k, ...rest } = found;
+      return send(200, { ...rest, key: found.token });
     }
     if (req.method === 'POST' && url.pathname === '/key/delete') {
       const parsed = safeJson(body) as { keys?: unknown; key_aliases?: unknown } | undefined;

@@ -1,0 +1,13 @@
+import { readBody } from '@/lib/http/body';
+import { webhookDeps } from '@/lib/http/context';
+import { handle, json } from '@/lib/http/respond';
+import { SIGNATURE_HEADER } from '@/lib/crypto/signature';
+import { handleOffboardingWebhook } from '@/lib/portal/offboarding-webhook';
+
+// Server to server: authenticated by its HMAC signature, so no session and no Origin check.
+export function POST(req: Request) {
+  return handle(async () => {
+    const raw = await readBody(req);
+    return json(await handleOffboardingWebhook(webhookDeps(), raw, req.headers.get(SIGNATURE_HEADER)));
+  });
+}

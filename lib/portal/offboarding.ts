@@ -1,0 +1,120 @@
+import { type KeyRequest, normalizeEmail, rfc3339 } from '../domain/key-request';
+import { isLive } from '../domain/states';
+import { countDecision } from '../metrics/record';
+import { ConflictError, RequestNotFoundError } from '../store/errors';
+import { retryOnConflict } from '../store/retry-on-conflict';
+import type { RequestChange, RequestStore } from '../store/types';
+import type { User } from '../auth/roles';
+import { approversOnly, conflict } from './errors';
+import type { PortalDeps } from './requests';
+
+/**
+ * Offboarding: someone left, so nothing they hold may keep working. The one code path behind
+ * the signed webhook, the approvers' "revoke all keys of this person" and (by the same labels)
+ * kubectl. It only writes states; the loop does the rest as for any revoke: deletes each key at
+ * the gateway by alias, then emails the requester once, exactly as DESIGN.md's loop promises.
+ *
+ * Per state, along the transition table (lib/domain/states.ts):
+ * - `issued` → `revoked`: a key exists; `revoked` is the state that says "taken away".
+ * - `pending`, `in-review`, `approved` → `denied`: no key was delivered, and the table allows
+ *   `revoked` only from `issued`. `denied` is the final state that mints nothing: a pending
+ *   request never reaches the plugins, an approved one is not minted, and an approved one that a
+ *   mint attempt already registered is cleaned up at the gateway by the loop's denied path.
+ * - `denied`, `revoked`, `expired`: already over. `failed` holds no key either and is left
+ *   alone: its only way on is an administrator relabelling it, which is theirs to judge.
+ */
+export interface OffboardInput {
+  email: string;
+  /** What the requester and the audit trail read. */
+  reason: string;
+  /** `user:<email>` (an approver) or `webhook:<client>`. */
+  decidedBy: string;
+  now: () => Date;
+  /**
+   * Only requests created at or before this time are touched. The webhook passes its signed
+   * timestamp, so a replay of a captured call (within the signature's tolerance) cannot reach a
+   * request made after the call was signed, say by someone rehired the same morning.
+   */
+  createdUpTo?: string;
+}
+
+export interface OffboardResult {
+  email: string;
+  /** Issued keys now revoked: each is deleted at the gateway and emailed about by the loop. */
+  revoked: string[];
+  /** Open requests now denied, none of which will be minted. */
+  closed: string[];
+  /** False when nothing needed doing: a repeat of the same offboarding, or a person with nothing live. */
+  changed: boolean;
+}
+
+export interface OffboardPreview {
+  email: string;
+  issued: number;
+  open: number;
+}
+
+/** Pages of one person's requests; one person holds a few, so collecting them first is cheap and keeps paging stable while they change. */
+async function requestsOf(store: RequestStore, email: string): Promise<KeyRequest[]> {
+  const out: KeyRequest[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.listByRequester(email, { limit: 250, ...(token ? { continue: token } : {}) });
+    out.push(...page.items);
+    token = page.continue;
+  } while (token);
+  return out;
+}
+
+/** What offboarding this person would change now: the approvers' confirmation shows it before they commit. */
+export async function previewOffboarding(store: RequestStore, email: string): Promise<OffboardPreview> {
+  const live = (await requestsOf(store, email)).filter((r) => isLive(r.state));
+  const issued = live.filter((r) => r.state === 'issued').length;
+  return { email: normalizeEmail(email), issued, open: live.length - issued };
+}
+
+export async function offboard(store: RequestStore, input: OffboardInput): Promise<OffboardResult> {
+  const email = normalizeEmail(input.email);
+  const candidates = (await requestsOf(store, email)).filter((r) => isLive(r.state) && (!input.createdUpTo || r.createdAt <= input.createdUpTo));
+  const result: OffboardResult = { email, revoked: [], closed: [], changed: false };
+  for (const candidate of candidates) {
+    // Each request is re-read on a conflict: the loop may have moved it on (approved → issued)
+    // since it was listed, and what it is now decides between revoked and denied.
+    const ended = await retryOnConflict(async () => {
+      const r = await store.get(candidate.id).catch((err: unknown) => {
+        // Deleted since it was listed (an admin's kubectl delete): nothing left to end.
+        if (err instanceof RequestNotFoundError) return undefined;
+        throw err;
+      });
+      if (!r || !isLive(r.state)) return undefined;
+      const decidedAt = rfc3339(input.now());
+      const change: RequestChange =
+        r.state === 'issued'
+          ? { state: 'revoked', decidedBy: input.decidedBy, decidedAt, reason: input.reason }
+          : { state: 'denied', decision: 'denied', decidedBy: input.decidedBy, decidedAt, reason: input.reason };
+      await store.update(r, change);
+      return change.state;
+    }).catch((err: unknown) => {
+      if (err instanceof ConflictError) throw conflict(`request ${candidate.id} of ${email} keeps changing; send the offboarding again (it is safe to repeat)`);
+      throw err;
+    });
+    if (ended === 'revoked') result.revoked.push(candidate.id);
+    if (ended === 'denied') result.closed.push(candidate.id);
+    if (ended) countDecision(input.decidedBy, ended === 'revoked' ? 'revoke' : 'deny');
+  }
+  result.changed = result.revoked.length + result.closed.length > 0;
+  return result;
+}
+
+/** The approver queue's "revoke all keys of this person" (after its confirmation step). */
+export async function offboardPerson(deps: PortalDeps, user: User, email: string, reason: string): Promise<OffboardResult> {
+  if (!user.approver) throw approversOnly();
+  deps.limits?.check('decide', user.email);
+  return offboard(deps.store, { email, reason, decidedBy: `user:${user.email}`, now: deps.clock ?? (() => new Date()) });
+}
+
+/** What the confirmation step shows: approvers only, as the queue is. */
+export async function previewOffboardPerson(deps: PortalDeps, user: User, email: string): Promise<OffboardPreview> {
+  if (!user.approver) throw approversOnly();
+  return previewOffboarding(deps.store, email);
+}
