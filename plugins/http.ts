@@ -17,7 +17,8 @@ const replySchema = z.object({
 });
 
 /**
- * Asks an external system (HR, ticketing): POSTs `{request_id, email, model}` and expects
+ * Asks an external system (HR, ticketing): POSTs `{request_id, email, model, renews}` (`renews`:
+ * the id of the request a renewal renews, or null) and expects
  * `{decision, reason?}`. Errors, timeouts, non-2xx and malformed replies throw; the chain then
  * answers what `onError` says and records why.
  */
@@ -55,7 +56,7 @@ export default definePlugin({
     const where = `${target.origin}${target.pathname}`;
     return {
       async decide(request, signal) {
-        const body = JSON.stringify({ request_id: request.id, email: request.email, model: request.model });
+        const body = JSON.stringify({ request_id: request.id, email: request.email, model: request.model, renews: request.renews ?? null });
         const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
         if (config.auth?.type === 'bearer') headers.authorization = `Bearer ${secret}`;
         if (config.auth?.type === 'hmac') headers[SIGNATURE_HEADER] = signatureHeader(secret as string, body);

@@ -15,6 +15,12 @@ export interface PluginRequest {
   id: string;
   email: string;
   model: string;
+  /**
+   * Set when this request renews an earlier key of the same requester and model that was
+   * issued (and may since have expired): the id of that request. A renewal of a key that was
+   * revoked meanwhile is not one.
+   */
+  renews?: string;
 }
 
 export interface ApprovalPlugin {

@@ -141,6 +141,16 @@ const loopSchema = z.strictObject({
   notifyClaimSeconds: z.number().positive().max(3600).default(120),
   /** A kubectl denial waits this long for a `kubectl annotate … reason=` before the email. */
   kubectlGraceSeconds: z.number().min(0).max(600).default(15),
+  /**
+   * Days before a key's expiry on which its requester is reminded (each once, with a link to
+   * renew); [] sends none. Descending, so the list reads in the order the emails go out.
+   */
+  reminders: z
+    .array(z.int('each reminder is a whole number of days').positive('each reminder is at least 1 day before expiry').max(365, 'a reminder is at most 365 days before expiry'))
+    .max(10, 'at most 10 reminders')
+    .refine((days) => new Set(days).size === days.length, { message: 'each reminder day appears once' })
+    .refine((days) => days.every((d, i) => i === 0 || (days[i - 1] as number) > d), { message: 'list the reminder days from most to fewest, e.g. [7, 3, 1]' })
+    .default([7, 3, 1]),
 });
 
 /**
@@ -235,6 +245,7 @@ export const configFileSchema = z.strictObject({
     retry: { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 86_400 },
     notifyClaimSeconds: 120,
     kubectlGraceSeconds: 15,
+    reminders: [7, 3, 1],
   }),
   metrics: metricsSchema.default({ port: null, host: '127.0.0.1' }),
 });

@@ -35,6 +35,10 @@ export interface KeyRequest {
   issuedAt?: string;
   /** True while `data.key` holds a key; the value itself is read only through the store's `readKey`. */
   hasKey: boolean;
+  /** The request this one renews (same requester and model); the old key keeps working until its own expiry. */
+  renews?: string;
+  /** Days before expiry of the last expiry reminder sent: every reminder at or before that many days is done. */
+  reminded?: number;
   /** Opaque version of the stored object; every update must carry the one it read. */
   resourceVersion: string;
 }
@@ -42,6 +46,8 @@ export interface KeyRequest {
 export interface NotifyClaim {
   state: State;
   at: string;
+  /** Set when the claim is on an expiry reminder (that many days before expiry), not on the state's email. */
+  reminder?: number;
 }
 
 // Crockford-free lowercase base32 (RFC 4648 alphabet, lower-cased): valid in DNS names and labels.

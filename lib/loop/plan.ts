@@ -17,6 +17,8 @@ export interface PlanSettings {
   notifyClaimSeconds: number;
   /** A kubectl denial waits this long for a following `kubectl annotate … reason=`. */
   kubectlGraceSeconds: number;
+  /** Days before expiry on which the requester is reminded, most first ([7, 3, 1]); [] for none. */
+  reminderDays: readonly number[];
 }
 
 /** Emails go out once per state; these are the states that send one, and to whom. */
@@ -31,7 +33,7 @@ export type Step =
   /** Nothing to do until the request changes. */
   | { kind: 'done' }
   /** Nothing to do for `ms` (a retry is due, another replica holds a claim, a grace period, an expiry). */
-  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' }
+  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' }
   /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
   | { kind: 'decide' }
   /** approved or denied by a label edit: record who decided (kubectl) and why. */
@@ -56,7 +58,40 @@ export type Step =
    */
   | { kind: 'delete-at-gateway'; notice?: Notice }
   /** An email is owed for the current state. */
-  | { kind: 'notify'; notice: Notice };
+  | { kind: 'notify'; notice: Notice }
+  /** issued: the expiry reminder `days` before expiry is due (the latest due one, if several are). */
+  | { kind: 'remind'; days: number };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Where an issued request stands with its expiry reminders: the one due now (`due`, in days
+ * before expiry) and when the next one falls due. A reminder is owed once its moment has come,
+ * it is later than the last one sent (`reminded`), and its moment came after the key was issued
+ * (the "is ready" email already told the expiry). Of several due at once (the loop was down),
+ * only the latest is sent: one email saying "in 1 day", not three.
+ */
+export function reminderSchedule(r: Pick<KeyRequest, 'expiresAt' | 'issuedAt' | 'reminded'>, now: number, days: readonly number[]): { due?: number; nextAt?: number } {
+  if (!r.expiresAt) return {};
+  const expires = Date.parse(r.expiresAt);
+  const issued = r.issuedAt ? Date.parse(r.issuedAt) : Number.NEGATIVE_INFINITY;
+  const open = days.filter((d) => d < (r.reminded ?? Number.POSITIVE_INFINITY) && expires - d * DAY_MS > issued);
+  const due = open.filter((d) => expires - d * DAY_MS <= now);
+  const later = open.filter((d) => expires - d * DAY_MS > now).map((d) => expires - d * DAY_MS);
+  return {
+    ...(due.length ? { due: Math.min(...due) } : {}),
+    ...(later.length ? { nextAt: Math.min(...later) } : {}),
+  };
+}
+
+/** The reminder due now, unless a replica holds a live claim on one or a failed send waits for its retry. */
+function remindStep(r: KeyRequest, days: number, now: number, s: PlanSettings): Step {
+  const retry = retryWait(r, 'notify', now);
+  if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
+  const claim = r.notifying?.reminder !== undefined ? claimWait(r, 'issued', now, s.notifyClaimSeconds * 1000) : 0;
+  if (claim > 0) return { kind: 'wait', ms: claim, why: 'claim' };
+  return { kind: 'remind', days };
+}
 
 /**
  * Whether the decision the request records is the one its state label shows. A label edit
@@ -125,13 +160,17 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
       if (r.notified !== 'issued') return notifyStep(r, { state: 'issued', to: 'requester' }, now, s);
       // Delivered: by email (the message went out) or on the reveal page (it was shown).
       if (r.hasKey && (s.keyDelivery === 'email' || r.revealedAt)) return { kind: 'erase-key' };
-      const waits: number[] = [];
-      if (r.expiresAt) waits.push(Date.parse(r.expiresAt) - now);
-      if (s.keyDelivery === 'portal' && !r.revealedAt && r.issuedAt) waits.push(Date.parse(r.issuedAt) + s.revealWindowSeconds * 1000 - now);
+      const waits: Array<{ ms: number; why: 'expiry' | 'reveal-window' | 'reminder' }> = [];
+      if (r.expiresAt) waits.push({ ms: Date.parse(r.expiresAt) - now, why: 'expiry' });
+      if (s.keyDelivery === 'portal' && !r.revealedAt && r.issuedAt) waits.push({ ms: Date.parse(r.issuedAt) + s.revealWindowSeconds * 1000 - now, why: 'reveal-window' });
+      // Ending the key comes before any reminder of its end.
+      if (waits.some((w) => w.ms <= 0)) return r.expiresAt && Date.parse(r.expiresAt) <= now ? { kind: 'expire' } : { kind: 'reveal-window-passed' };
+      const reminders = reminderSchedule(r, now, s.reminderDays);
+      if (reminders.due !== undefined) return remindStep(r, reminders.due, now, s);
+      if (reminders.nextAt !== undefined) waits.push({ ms: reminders.nextAt - now, why: 'reminder' });
       if (waits.length === 0) return { kind: 'done' };
-      const left = Math.min(...waits);
-      if (left > 0) return { kind: 'wait', ms: left, why: 'expiry' };
-      return r.expiresAt && Date.parse(r.expiresAt) <= now ? { kind: 'expire' } : { kind: 'reveal-window-passed' };
+      const next = waits.reduce((a, b) => (b.ms < a.ms ? b : a));
+      return { kind: 'wait', ms: next.ms, why: next.why };
     }
     case 'revoked':
     case 'expired': {

@@ -3,6 +3,7 @@ import type { ApprovalPlugin } from '../approval/types';
 import type { ModelConfig } from '../config/schema';
 import { type KeyRequest, keyHash, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
+import { duplicateOf } from '../domain/renewal';
 import { isLive } from '../domain/states';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '../gateway/types';
 import { type Rendered, type TemplateContext, endingMessage, issuedMessage, reviewNotice } from '../mail/templates';
@@ -15,6 +16,8 @@ import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
 import { type FailpointName, failpoint as envFailpoint } from './failpoints';
 import { LEGACY_HELD_PREFIX, type Notice, type PlanSettings, type Step, plan } from './plan';
+import { pluginView } from './plugin-view';
+import { type ReminderDeps, remind } from './reminders';
 
 export interface ReconcilerSettings {
   approvalsDefault: 'deny' | 'review';
@@ -32,6 +35,8 @@ export interface ReconcilerSettings {
   kubectlGraceSeconds: number;
   /** Portal delivery: a key not revealed this long after it was issued is taken back. */
   revealWindowDays: number;
+  /** Days before expiry on which the requester is reminded (config `loop.reminders`); none when absent. */
+  reminderDays?: readonly number[];
 }
 
 export interface ReconcilerDeps {
@@ -92,6 +97,7 @@ export class Reconciler {
       giveUpAfterSeconds: s.retry.giveUpAfterSeconds,
       keyDelivery: s.keyDelivery,
       revealWindowSeconds: s.revealWindowDays * 86_400,
+      reminderDays: s.reminderDays ?? [],
     };
   }
 
@@ -152,7 +158,22 @@ export class Reconciler {
         return this.deleteAtGateway(r, step.notice, signal, known);
       case 'notify':
         return this.notify(r, step.notice, known);
+      case 'remind':
+        return remind(this.reminderDeps, r, step.days);
     }
+  }
+
+  private get reminderDeps(): ReminderDeps {
+    const { store, mailer, events } = this.deps;
+    return {
+      store,
+      mailer,
+      events,
+      clock: this.clock,
+      failpoint: this.failpoint,
+      context: (r) => this.context(r),
+      retryLater: (r, error, extra) => this.retryLater(r, 'notify', error, 'EmailFailed', extra),
+    };
   }
 
   private async revokeUncollected(r: KeyRequest): Promise<void> {
@@ -178,7 +199,7 @@ export class Reconciler {
       await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'catalog', decidedAt: now, reason }, { type: 'Warning', reason: 'Denied', message: `denied: ${reason}` });
       return countDecision('catalog', 'deny');
     }
-    const result = await runChain(this.deps.plugins, r, { fallback: this.deps.settings.approvalsDefault, signal });
+    const result = await runChain(this.deps.plugins, await pluginView(this.deps.store, r), { fallback: this.deps.settings.approvalsDefault, signal });
     const summary = result.trace.map((t) => `${t.plugin}=${t.outcome}`).join(', ') || 'no plugins';
     if (result.outcome === 'review') {
       await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
@@ -356,9 +377,9 @@ export class Reconciler {
     return { portalUrl: s.portalUrl, portalTitle: s.portalTitle, gatewayUrl: s.gatewayUrl, modelTitle: this.models.get(r.model)?.title ?? r.model };
   }
 
-  /** An older live request for the same email and model, if one exists. */
+  /** An older live request for the same email and model that this one duplicates (a renewal may sit beside the key it renews). */
   private async olderLiveTwin(r: KeyRequest): Promise<KeyRequest | undefined> {
     const { items } = await this.deps.store.query({ email: r.email, model: r.model, limit: 500 });
-    return items.filter((x) => x.id !== r.id && isLive(x.state) && oldestFirst(x, r) < 0).sort(oldestFirst)[0];
+    return duplicateOf(items.filter((x) => x.id !== r.id && isLive(x.state) && oldestFirst(x, r) < 0).sort(oldestFirst), r.renews);
   }
 }

@@ -27,7 +27,7 @@ export function buildLoop(
   config: Config,
   store: RequestStore,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  options: { watch?: boolean } = {},
+  options: { watch?: boolean; clock?: () => Date } = {},
 ): LoopParts {
   // Counted and timed at the interface, whichever gateway and mailer the config picks.
   const gateway = instrumentGateway(createGateway(config));
@@ -52,7 +52,10 @@ export function buildLoop(
       notifyClaimSeconds: config.loop.notifyClaimSeconds,
       kubectlGraceSeconds: config.loop.kubectlGraceSeconds,
       revealWindowDays: config.portal.revealWindowDays,
+      reminderDays: config.loop.reminders,
     },
+    // Tests move time forward (expiry reminders days ahead); production runs on the wall clock.
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;
   // pid and a random suffix keep two processes on one host apart.

@@ -24,9 +24,11 @@ export function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 200);
 }
 
-const link = (base: string, p: string) => new URL(p, base.endsWith('/') ? base : `${base}/`).toString();
+/** An absolute link under the portal's public URL (which may or may not end in `/`). */
+export const link = (base: string, p: string) => new URL(p, base.endsWith('/') ? base : `${base}/`).toString();
 
-function render(subject: string, text: string[], body: SafeHtml): Rendered {
+/** One message in both forms: the subject as a heading, the same text as plain lines. */
+export function render(subject: string, text: string[], body: SafeHtml): Rendered {
   const title = oneLine(subject);
   const page = html`<!doctype html><html><body style="font-family:system-ui,sans-serif;color:#0f172a;line-height:1.5"><h1 style="font-size:18px">${title}</h1>${body}</body></html>`;
   return { subject: title, text: `${text.join('\n')}\n`, html: page.value };
@@ -122,10 +124,11 @@ export function endingMessage(state: keyof typeof ENDINGS, r: KeyRequest, ctx: T
 export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
   const queueUrl = link(ctx.portalUrl, 'approvals');
   const reason = r.reason ?? 'A plugin held it for review.';
+  const renewal = r.renews ? ` It renews request ${r.renews}, whose key keeps working until it expires.` : '';
   return render(
-    `Key request for ${ctx.modelTitle} waits for review`,
+    `${r.renews ? 'Renewal' : 'Key request'} for ${ctx.modelTitle} waits for review`,
     [
-      `${r.email} asked for a key for ${r.model} (request ${r.id}).`,
+      `${r.email} asked for a key for ${r.model} (request ${r.id}).${renewal}`,
       `Why it waits: ${reason}`,
       '',
       `Review it: ${queueUrl}`,
@@ -133,7 +136,7 @@ export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
     ],
     html`
       <p>
-        ${r.email} asked for a key for <strong>${r.model}</strong> (request <code>${r.id}</code>).
+        ${r.email} asked for a key for <strong>${r.model}</strong> (request <code>${r.id}</code>).${renewal}
       </p>
       <p>Why it waits: ${reason}</p>
       <p>

@@ -1,5 +1,6 @@
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type KeyRequest, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
+import { duplicateOf } from '../domain/renewal';
 import { type State, assertTransition } from '../domain/states';
 import { KeyedLock } from '../fs/keyed-lock';
 import { withKeepAlive } from '../kube/keep-alive';
@@ -7,7 +8,7 @@ import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './er
 import type { RequestIndex } from './request-index';
 import { type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
 import { SecretInformer } from './secret-informer';
-import type { ClusterHandle, CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
+import type { ClusterHandle, CreateResult, NewRequest, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
 
 export interface KubernetesStoreOptions {
   namespace: string;
@@ -71,12 +72,12 @@ export class KubernetesSecretStore implements RequestStore {
     this.informer.stop();
   }
 
-  async create(input: { email: string; model: string }): Promise<CreateResult> {
+  async create(input: NewRequest): Promise<CreateResult> {
     const index = await this.synced();
     // Within a process one lock per pair makes check-then-create atomic; across replicas the
     // loop withdraws the younger of two live requests for a pair (see the reconciler).
     return this.locks.run(`pair:${pairHash(input.email, input.model)}`, async () => {
-      const existing = index.livePair(input.email, input.model)[0];
+      const existing = duplicateOf(index.livePair(input.email, input.model), input.renews);
       if (existing) return { request: existing, created: false };
       for (let attempt = 0; attempt < 3; attempt++) {
         const body = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });

@@ -3,6 +3,7 @@ import { type FSWatcher, watch as fsWatch } from 'node:fs';
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type KeyRequest, idFromSecretName, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
+import { duplicateOf } from '../domain/renewal';
 import { type State, assertTransition } from '../domain/states';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
@@ -17,7 +18,7 @@ import {
   decodeRequest,
   encodeNewRequest,
 } from './secret-codec';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
+import type { CreateResult, NewRequest, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
 
 const FILE_RE = /^keyreq-[a-z2-7]{12}\.json$/;
 
@@ -49,11 +50,11 @@ export class LocalDirectoryStore implements RequestStore {
     this.events.setMaxListeners(100);
   }
 
-  async create(input: { email: string; model: string }): Promise<CreateResult> {
+  async create(input: NewRequest): Promise<CreateResult> {
     const index = await this.load();
     // One lock per pair makes check-then-create atomic within the process that owns the folder.
     return this.locks.run(`pair:${pairHash(input.email, input.model)}`, async () => {
-      const existing = index.livePair(input.email, input.model)[0];
+      const existing = duplicateOf(index.livePair(input.email, input.model), input.renews);
       if (existing) return { request: existing, created: false };
       for (let attempt = 0; attempt < 3; attempt++) {
         const secret = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });

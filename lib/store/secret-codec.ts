@@ -4,6 +4,7 @@ import {
   type NotifyClaim,
   emailSchema,
   idFromSecretName,
+  idSchema,
   modelIdSchema,
   pairHash,
   requesterHash,
@@ -49,6 +50,10 @@ export const ANNOTATION = {
   keySha256: 'keyportal.dev/key-sha256',
   // When the key was minted: the reveal window counts from here.
   issuedAt: 'keyportal.dev/issued-at',
+  // The id of the request this one renews: set once, at creation, by the portal.
+  renews: 'keyportal.dev/renews',
+  // Days before expiry of the last expiry reminder sent ("3"): each reminder goes out once.
+  reminded: 'keyportal.dev/reminded',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -98,6 +103,7 @@ export function toPatch(change: RequestChange): SecretPatch {
   set(ANNOTATION.revealedAt, change.revealedAt);
   set(ANNOTATION.keySha256, change.keySha256);
   set(ANNOTATION.issuedAt, change.issuedAt);
+  set(ANNOTATION.reminded, change.reminded?.toString());
   if (change.key !== undefined) patch.data = { key: change.key === null ? null : Buffer.from(change.key, 'utf8').toString('base64') };
   return patch;
 }
@@ -131,6 +137,8 @@ const storedSecretSchema = z.object({
       [ANNOTATION.revealedAt]: timestampSchema.optional(),
       [ANNOTATION.keySha256]: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex characters').optional(),
       [ANNOTATION.issuedAt]: timestampSchema.optional(),
+      [ANNOTATION.renews]: idSchema.optional(),
+      [ANNOTATION.reminded]: z.string().regex(/^[1-9][0-9]{0,2}$/, 'expected a whole number of days (1 to 999)').optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -173,6 +181,8 @@ export function decodeRequest(raw: unknown): KeyRequest {
   const claim = notifyClaim(a[ANNOTATION.notifying]);
   if (claim) request.notifying = claim;
   if (a[ANNOTATION.decision]) request.decision = a[ANNOTATION.decision];
+  if (a[ANNOTATION.renews]) request.renews = a[ANNOTATION.renews];
+  if (a[ANNOTATION.reminded]) request.reminded = Number(a[ANNOTATION.reminded]);
   const optional = {
     decidedAt: a[ANNOTATION.decidedAt],
     decidedBy: a[ANNOTATION.decidedBy],
@@ -197,7 +207,7 @@ export function decodeKey(secret: Pick<SecretObject, 'data'>): string | undefine
 }
 
 /** The Secret for a new request, in state `pending`. */
-export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string }): SecretObject {
+export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string; renews?: string }): SecretObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -215,6 +225,7 @@ export function encodeNewRequest(input: { id: string; email: string; model: stri
         [ANNOTATION.email]: input.email,
         [ANNOTATION.model]: input.model,
         [ANNOTATION.createdAt]: input.createdAt,
+        ...(input.renews ? { [ANNOTATION.renews]: input.renews } : {}),
       },
     },
   };
@@ -272,7 +283,7 @@ function sharedTrace(text: string | undefined): TraceEntry[] | undefined {
   return frozen as TraceEntry[];
 }
 
-const claimSchema = z.object({ state: stateSchema, at: timestampSchema });
+const claimSchema = z.object({ state: stateSchema, at: timestampSchema, reminder: z.int().positive().optional() });
 
 /** The email claim: JSON, or `<state> <time>` as replicas before the JSON form wrote it. */
 function notifyClaim(text: string | undefined): NotifyClaim | undefined {

@@ -84,8 +84,11 @@ export interface RequestStore {
   readonly kind: 'kubernetes' | 'local';
   /** Set when requests live in a cluster: the loop records Events and elects a leader there. */
   readonly cluster?: ClusterHandle;
-  /** Creates a `pending` request, or returns the live one for the same email and model. */
-  create(input: { email: string; model: string }): Promise<CreateResult>;
+  /**
+   * Creates a `pending` request, or returns the live one for the same email and model that it
+   * would duplicate (lib/domain/renewal.ts `duplicateOf`: a renewal may sit beside the key it renews).
+   */
+  create(input: NewRequest): Promise<CreateResult>;
   /** Throws RequestNotFoundError; a malformed Secret throws MalformedSecretError. */
   get(id: string): Promise<KeyRequest>;
   /** The minted key of a request, or undefined. Only the loop and the key's owner ask. */
@@ -119,6 +122,14 @@ export interface RequestStore {
   stats(): StoreStats | undefined;
 }
 
+/** What a new request is made of. */
+export interface NewRequest {
+  email: string;
+  model: string;
+  /** The id of the request this one renews (checked by the portal before it gets here). */
+  renews?: string;
+}
+
 /** Changes code may make to a request; the store turns them into labels, annotations and data. */
 export interface RequestChange {
   state?: KeyRequest['state'];
@@ -139,4 +150,6 @@ export interface RequestChange {
   keySha256?: string;
   issuedAt?: string;
   revealedAt?: string;
+  /** An expiry reminder went out (or was not needed) this many days before expiry. */
+  reminded?: number;
 }

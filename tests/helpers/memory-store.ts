@@ -1,9 +1,10 @@
 import { type KeyRequest, newRequestId, rfc3339, secretName } from '@/lib/domain/key-request';
+import { duplicateOf } from '@/lib/domain/renewal';
 import { type State, assertTransition } from '@/lib/domain/states';
 import { ConflictError, RequestNotFoundError } from '@/lib/store/errors';
 import { RequestIndex } from '@/lib/store/request-index';
 import { type SecretObject, applyChange, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
-import type { CreateResult, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from '@/lib/store/types';
+import type { CreateResult, NewRequest, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from '@/lib/store/types';
 
 /**
  * The store contract in memory, for unit tests of the loop: the same codec as the real stores
@@ -18,9 +19,9 @@ export class MemoryStore implements RequestStore {
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
-  async create(input: { email: string; model: string }): Promise<CreateResult> {
+  async create(input: NewRequest): Promise<CreateResult> {
     this.calls.create++;
-    const existing = this.index.livePair(input.email, input.model)[0];
+    const existing = duplicateOf(this.index.livePair(input.email, input.model), input.renews);
     if (existing) return { request: existing, created: false };
     const secret = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });
     return { request: this.save(secret), created: true };

@@ -128,7 +128,8 @@ describe('the http plugin against a real HTTP server', () => {
     const { url, seen } = await serve(() => ({ body: JSON.stringify({ decision, reason: 'HR says so' }) }));
     const r = await run(httpChain(url));
     expect(r).toMatchObject({ outcome, reason: 'HR says so', decidedBy: 'plugin:http' });
-    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model });
+    // `renews` is always there, null for a first request, so a receiver can rely on the field.
+    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model, renews: null });
   });
 
   it('CONTINUE lets the chain go on to the default', async () => {

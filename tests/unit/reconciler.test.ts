@@ -118,6 +118,7 @@ const PLAN: PlanSettings = {
   giveUpAfterSeconds: 3600,
   keyDelivery: 'email',
   revealWindowSeconds: 7 * 86_400,
+  reminderDays: [],
 };
 const NOW = Date.parse('2026-02-01T12:00:00Z');
 const at = (ms: number) => new Date(NOW + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
