@@ -98,6 +98,11 @@ export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage
                     <Link href={`/requests/${r.id}`} className="underline underline-offset-2">
                       {r.modelTitle}
                     </Link>
+                    {r.renews && (
+                      <span data-testid="renewal-marker" title={`renews request ${r.renews}`} className="ml-2 rounded bg-indigo-100 px-1.5 py-0.5 text-xs font-medium text-indigo-900 ring-1 ring-inset ring-indigo-300">
+                        renewal
+                      </span>
+                    )}
                   </td>
                   <td className="px-3 py-2">
                     <StateBadge state={r.state} />

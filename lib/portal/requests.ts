@@ -1,9 +1,11 @@
 import type { User } from '../auth/roles';
 import type { Config } from '../config';
 import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
+import { duplicateOf } from '../domain/renewal';
 import { type State, isLive } from '../domain/states';
 import { countDecision } from '../metrics/record';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
+import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
 import { PortalError, approversOnly, badCursor, badInput, conflict, requestNotFound } from './errors';
@@ -86,7 +88,12 @@ export async function readVisible(deps: PortalDeps, user: User, id: string): Pro
   }
 }
 
-export async function createRequest(deps: PortalDeps, user: User, modelId: string): Promise<{ request: RequestView; created: boolean }> {
+/**
+ * A new request for a model. With `renews` (lib/portal/renewal.ts checked it is the user's own
+ * renewable request for this model) it is a renewal: the key it renews does not count as a
+ * duplicate, anything else live for the model still does.
+ */
+export async function createRequest(deps: PortalDeps, user: User, modelId: string, options: { renews?: KeyRequest } = {}): Promise<{ request: RequestView; created: boolean }> {
   if (!deps.config.models.some((m) => m.id === modelId)) {
     throw badInput('model', `"${modelId}" is not in the catalog; GET /api/models lists the models you can request`);
   }
@@ -95,14 +102,15 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
   const since = rfc3339(new Date(nowMs - windowSeconds * 1000));
   const own = await all((p) => deps.store.listByRequester(user.email, p));
   const recent = own.filter((r) => r.createdAt >= since);
-  const live = own.find((r) => r.model === modelId && isLive(r.state));
+  const renews = options.renews?.id;
+  const live = duplicateOf(own.filter((r) => r.model === modelId && isLive(r.state)).sort(oldestFirst), renews);
   if (live) throw conflict(`you already have a ${live.state} request for ${modelId}`, toView(live, deps.config));
   if (recent.length >= requests) {
     const oldest = recent.map((r) => Date.parse(r.createdAt)).sort((a, b) => a - b)[0] ?? nowMs;
     const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - nowMs) / 1000));
     throw new PortalError(429, 'rate_limited', `at most ${requests} requests per ${windowSeconds} s; try again in ${retry} s`, { retryAfterSeconds: retry });
   }
-  const { request, created } = await deps.store.create({ email: user.email, model: modelId });
+  const { request, created } = await deps.store.create({ email: user.email, model: modelId, ...(renews ? { renews } : {}) });
   // A request made a moment ago by another tab or replica: the store returned it instead.
   if (!created) throw conflict(`you already have a ${request.state} request for ${modelId}`, toView(request, deps.config));
   return { request: toView(request, deps.config), created };

@@ -24,6 +24,8 @@ export interface RequestView {
   revealable: boolean;
   revealedAt?: string;
   expiresAt?: string;
+  /** The request this one renews: approvers see a renewal as one. */
+  renews?: string;
 }
 
 /** One page of a listing (GET /api/approvals, GET /api/requests), with what the page around it needs. */
@@ -57,5 +59,6 @@ export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>): 
     revealable: delivery === 'portal' && r.state === 'issued' && r.hasKey && !r.revealedAt,
     ...(r.revealedAt ? { revealedAt: r.revealedAt } : {}),
     ...(r.expiresAt ? { expiresAt: r.expiresAt } : {}),
+    ...(r.renews ? { renews: r.renews } : {}),
   };
 }

@@ -7,6 +7,7 @@ import { postJson } from '../../_components/api';
 import { StateBadge } from '../../_components/state-badge';
 import { Time } from '../../_components/time';
 import { usePoll } from '../../_components/use-poll';
+import { RenewalPanel } from './renewal-panel';
 import { KeySnippet } from './key-snippet';
 import { KeyUsage } from './key-usage';
 
@@ -94,6 +95,7 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
           </ol>
         </section>
       )}
+      <RenewalPanel r={r} own={own} />
     </article>
   );
 }

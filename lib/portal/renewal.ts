@@ -1,0 +1,52 @@
+import type { User } from '../auth/roles';
+import { type KeyRequest, idSchema } from '../domain/key-request';
+import { type RenewalChain, RENEWABLE_STATES, chainOf, isRenewable } from '../domain/renewal';
+import { RequestNotFoundError } from '../store/errors';
+import { conflict, requestNotFound } from './errors';
+import { type PortalDeps, createRequest } from './requests';
+import { type RequestView, toView } from './view';
+
+/** Reads a request only its requester may act on: anyone else's is "not found", as elsewhere. */
+async function readOwn(deps: PortalDeps, user: User, id: string): Promise<KeyRequest> {
+  if (!idSchema.safeParse(id).success) throw requestNotFound(id);
+  try {
+    const r = await deps.store.get(id);
+    if (r.email !== user.email) throw requestNotFound(id);
+    return r;
+  } catch (err) {
+    if (err instanceof RequestNotFoundError) throw requestNotFound(id);
+    throw err;
+  }
+}
+
+/**
+ * One click: a new request for the same model, linked to the old one (`keyportal.dev/renews`).
+ * It goes through the plugin chain like any request; the old key keeps working until its own
+ * expiry. Only the requester renews, and only a key that was issued (issued or expired): a
+ * revoked key stays revoked. The rate limit and the duplicate rule apply as to any request, so a
+ * second renewal while one is on its way is refused (409, naming the one under way).
+ */
+export async function renewRequest(deps: PortalDeps, user: User, id: string): Promise<RequestView> {
+  const old = await readOwn(deps, user, id);
+  if (!isRenewable(old)) {
+    throw conflict(`request ${id} is ${old.state}; only ${RENEWABLE_STATES.join(' or ')} keys can be renewed. Request the model again from the catalog instead`, toView(old, deps.config));
+  }
+  const { request } = await createRequest(deps, user, old.model, { renews: old });
+  return request;
+}
+
+/** The renewal chain around a request its viewer may see (the requester, or an approver). */
+export async function renewalChain(deps: PortalDeps, user: User, id: string): Promise<RenewalChain> {
+  if (!idSchema.safeParse(id).success) throw requestNotFound(id);
+  let r: KeyRequest;
+  try {
+    r = await deps.store.get(id);
+  } catch (err) {
+    if (err instanceof RequestNotFoundError) throw requestNotFound(id);
+    throw err;
+  }
+  if (r.email !== user.email && !user.approver) throw requestNotFound(id);
+  // The pair's requests come from the store's index (one lookup), never a namespace listing.
+  const { items } = await deps.store.query({ email: r.email, model: r.model, limit: 500 });
+  return chainOf(r, items);
+}
