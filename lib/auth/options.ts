@@ -33,8 +33,14 @@ const oidcProfile = z.looseObject({
   name: z.string().optional(),
 });
 
+/** What sign-in does beyond next-auth, injected so options stay free of the store. */
+export interface AuthHooks {
+  /** Someone signed in without `auth.oidc.requiredGroup`: their keys are revoked before the sign-in is refused. */
+  missingRequiredGroup?: (email: string, group: string) => Promise<void>;
+}
+
 /** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
-export function buildAuthOptions(config: Config, auth: AuthSettings): NextAuthOptions {
+export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: AuthHooks = {}): NextAuthOptions {
   const providers: NextAuthOptions['providers'] = [];
   const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
   if (auth.oidc) {
@@ -84,8 +90,15 @@ export function buildAuthOptions(config: Config, auth: AuthSettings): NextAuthOp
     // Secure cookies follow the public URL's scheme: https in production, http on a laptop.
     useSecureCookies: config.portal.publicUrl.startsWith('https://'),
     callbacks: {
-      signIn({ user }) {
-        return Boolean(user.email);
+      async signIn({ user, account }) {
+        if (!user.email) return false;
+        // Only an OIDC sign-in carries groups; the development sign-in has none to check.
+        const required = auth.oidc?.requiredGroup;
+        if (required && account?.provider === 'oidc' && !groupsSchema.parse((user as { groups?: unknown }).groups ?? []).includes(required)) {
+          await hooks.missingRequiredGroup?.(normalizeEmail(user.email), required);
+          return false;
+        }
+        return true;
       },
       jwt({ token, user }) {
         if (user) {

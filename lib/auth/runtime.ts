@@ -1,6 +1,7 @@
 import type { NextAuthOptions } from 'next-auth';
 import { getRuntime } from '../runtime';
 import { buildAuthOptions } from './options';
+import { revokeForMissingGroup } from './required-group';
 import { type AuthSettings, resolveAuth } from './settings';
 
 let built: { settings: AuthSettings; options: NextAuthOptions } | undefined;
@@ -12,7 +13,8 @@ export function getAuth(): { settings: AuthSettings; options: NextAuthOptions } 
     const settings = resolveAuth(config);
     // next-auth v4 builds its callback URLs from NEXTAUTH_URL; the config's public URL is the truth.
     process.env.NEXTAUTH_URL ??= config.portal.publicUrl;
-    built = { settings, options: buildAuthOptions(config, settings) };
+    const { store } = getRuntime();
+    built = { settings, options: buildAuthOptions(config, settings, { missingRequiredGroup: (email, group) => revokeForMissingGroup(store, email, group) }) };
   }
   return built;
 }

@@ -12,6 +12,8 @@ export interface OidcSettings {
   groupsClaim: string;
   groupsMaxAgeSeconds: number;
   trustUnverifiedEmail: boolean;
+  /** Signing in without this group revokes the person's keys (config auth.oidc.requiredGroup). */
+  requiredGroup?: string;
 }
 
 export interface AuthSettings {

@@ -204,6 +204,11 @@ const authSchema = z.strictObject({
        * with this on, an unverified address is taken as the requester's identity.
        */
       trustUnverifiedEmail: z.boolean().default(false),
+      /**
+       * A group a person must hold to keep keys: signing in without it revokes every key they
+       * hold (and closes their open requests) through the offboarding path, and refuses the sign-in.
+       */
+      requiredGroup: z.string().min(1).max(256).optional(),
     })
     .optional(),
   /**
