@@ -31,7 +31,7 @@ export async function remind(deps: ReminderDeps, r: KeyRequest, days: number): P
   // Already renewed (the renewal is on its way or issued): a "renew now" email would only confuse.
   // Recorded as done all the same; should the renewal be denied, the next reminder still comes.
   if (await renewalUnderway(deps.store, r)) {
-    const updated = await deps.store.update(r, { reminded: days });
+    const updated = await deps.store.update(r, { reminded: days, notifying: null });
     await deps.events.record(updated, { type: 'Normal', reason: 'ReminderSkipped', message: `no ${days}-day expiry reminder: a renewal is already under way` });
     return;
   }

@@ -83,7 +83,11 @@ export function RenewalPanel({ r, own }: { r: RequestView; own: boolean }) {
       )}
       {underway && own && (
         <p className="mt-3 text-sm text-slate-700">
-          A renewal is on its way: <Link href={`/requests/${underway.id}`} className="font-mono underline">{underway.id}</Link>. This key keeps working until it expires.
+          {underway.state === 'issued' ? 'Renewed: the new key is on request ' : 'A renewal is on its way: '}
+          <Link href={`/requests/${underway.id}`} className="font-mono underline">
+            {underway.id}
+          </Link>
+          . This key keeps working until it expires.
         </p>
       )}
       {canRenew && (
