@@ -1,6 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyHash } from '@/lib/domain/key-request';
 import { LiteLLMGateway } from '@/lib/gateway/litellm';
+import { LocalGateway } from '@/lib/gateway/local';
 import { GatewayUnavailableError, type KeyInfo } from '@/lib/gateway/types';
 import { UsageCache } from '@/lib/gateway/usage-cache';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from '@/lib/gateway/usage';
@@ -69,6 +73,16 @@ describe('usage from the gateway', () => {
       blocked: null,
     };
     expect(usageFromLiteLLM(liteLLMKeyInfoSchema.parse(row))).toEqual({ spend: 0.0123, maxBudget: null, budgetDuration: null, budgetResetAt: null, rpmLimit: null, tpmLimit: 1000, expiresAt: '2026-01-31T10:00:00Z' });
+  });
+
+  it('the embedded stand-in reports usage too: no spend yet, the model\'s budget, its next reset and limits', async () => {
+    const start = new Date('2026-03-01T12:00:00Z');
+    let now = start;
+    const gw = new LocalGateway(mkdtempSync(path.join(tmpdir(), 'kp-local-usage-')), ['gpt-4o'], () => now);
+    const key = gw.newKey();
+    await gw.generateKey({ key, alias: 'keyportal-cccccccccccc', model: 'gpt-4o', userId: 'ada@example.com', requestId: 'cccccccccccc', limits: { duration: '30d', max_budget: 10, budget_duration: '1d', rpm_limit: 60 } });
+    now = new Date('2026-03-02T18:00:00Z');
+    expect((await gw.keyInfo(keyHash(key)))?.usage).toEqual({ spend: 0, maxBudget: 10, budgetDuration: '1d', budgetResetAt: '2026-03-03T12:00:00Z', rpmLimit: 60, tpmLimit: null, expiresAt: '2026-03-31T12:00:00Z' });
   });
 
   it('asks the gateway once a minute per key, however many pages ask, and shares a call in flight', async () => {
