@@ -18,7 +18,7 @@ state=${KEYPORTAL_CLUSTER_DIR:-$repo/.cluster}
 [ -d "$state" ] || exit 0
 state=$(cd "$state" && pwd -P)
 node_dir="$state/node"
-node_procs="kubelet kube-proxy kube-scheduler kube-controller-manager containerd"
+node_procs="kubelet kube-proxy kube-scheduler kube-controller-manager api-door containerd"
 any=false
 [ -d "$node_dir" ] && any=true
 for p in $node_procs; do [ -f "$state/$p.pid" ] && any=true; done
@@ -72,7 +72,13 @@ stop() { # stop NAME...: the recorded processes that are still ours, together
 }
 
 # The kubelet (so it stops restarting what we remove) and the control loops, before the pods.
-stop kubelet kube-proxy kube-scheduler kube-controller-manager
+stop kubelet kube-proxy kube-scheduler kube-controller-manager api-door
+# The `kubernetes` Service's slice named the door; a cluster that stays up without the node
+# must not keep pointing pods' traffic at it.
+if [ -f "$state/kubeconfig" ] && [ -f "$node_dir/bin" ]; then
+  timeout 15 "$(cat "$node_dir/bin")/kubectl" --kubeconfig "$state/kubeconfig" --request-timeout 10s \
+    delete endpointslice kubernetes -n default --ignore-not-found >/dev/null 2>&1 || true
+fi
 
 # Pods outlive the kubelet (their shims are containerd's children, not its). Remove them
 # through the CRI while containerd still runs, which tears down their networking properly.

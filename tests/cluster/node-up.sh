@@ -66,7 +66,7 @@ node_ready() {
   [ "$(kubectl get node "$node_name" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 
-if alive containerd && alive kube-controller-manager && alive kube-scheduler && alive kubelet && alive kube-proxy &&
+if alive containerd && alive kube-controller-manager && alive kube-scheduler && alive kubelet && alive kube-proxy && alive api-door &&
   node_ready; then
   echo "cluster:up: node $node_name already running" >&2
   exit 0
@@ -210,6 +210,14 @@ cat >"$node_dir/cni/net.d/10-keyportal.conflist" <<EOF
 }
 EOF
 
+# The bridge is made here rather than by the CNI plugin at the first pod, so its gateway address
+# exists for the API server's door below before any pod does (the plugin adopts it as it is).
+gateway_ip="${subnet%.0/24}.1"
+ip link add "$bridge" type bridge >/dev/null 2>&1 || ip link show "$bridge" >/dev/null 2>&1 || fail "make bridge" "ip link add $bridge type bridge"
+ip addr replace "$gateway_ip/24" dev "$bridge" || fail "address bridge" "ip addr add $gateway_ip/24 dev $bridge"
+ip link set "$bridge" up || fail "bring bridge up" "ip link set $bridge up"
+echo "$gateway_ip" >"$node_dir/gateway-ip"
+
 start containerd "$(command -v containerd)" --config "$node_dir/containerd/config.toml"
 ctr() { timeout 30 ctr --address "$sock" --namespace k8s.io "$@"; }
 for _ in $(seq 1 100); do
@@ -311,9 +319,36 @@ EOF
 touch "$node_dir/kube-proxy.tables"
 start kube-proxy "$bin/kube-proxy" --config "$node_dir/kube-proxy.yaml"
 
+# --- the API server, for pods. It listens on loopback only, which a pod cannot reach, so a door
+# on the bridge's gateway address (the machine's own, on the pods' side) passes connections
+# through to it, TLS untouched, and the `kubernetes` Service's EndpointSlice names that door:
+# pods dial 10.0.0.1:443 as in any cluster (its certificate names 10.0.0.1), kube-proxy sends
+# them to the door. The API server's own endpoint reconciler stays off (it refuses a loopback
+# advertise address), so the slice is ours, and node-down.sh deletes it.
+api_port=$(sed -E 's|.*:([0-9]+)/?$|\1|' "$state/server")
+start api-door "$bin/forward" -listen "$gateway_ip:$api_port" -to "127.0.0.1:$api_port"
+kubectl apply -f - >/dev/null <<EOF || fail "point the kubernetes Service at the door" "kubectl apply of EndpointSlice default/kubernetes"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kubernetes
+  namespace: default
+  labels:
+    kubernetes.io/service-name: kubernetes
+    endpointslice.kubernetes.io/managed-by: keyportal-test-node
+addressType: IPv4
+endpoints:
+- addresses: ["$gateway_ip"]
+  conditions: { ready: true }
+ports:
+- name: https
+  port: $api_port
+  protocol: TCP
+EOF
+
 deadline=$((SECONDS + ready_timeout))
 until node_ready; do
-  for p in containerd kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  for p in containerd kube-controller-manager kube-scheduler kubelet kube-proxy api-door; do
     alive "$p" || fail "start $p" "$p exited (see $p.log)"
   done
   [ $SECONDS -lt $deadline ] || fail "wait for node Ready" "node $node_name not Ready after $ready_timeout s"

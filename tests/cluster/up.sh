@@ -83,7 +83,9 @@ read -r etcd_port peer_port api_port < <(node -e '
     -keyout "$pki/ca.key" -out "$pki/ca.crt"
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
     -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr"
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$pki/ext.cnf"
+  # 10.0.0.1 and the kubernetes.default names: what a pod on the optional node dials (the
+  # `kubernetes` Service, through node-up.sh's door); loopback: what everything else dials.
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n' >"$pki/ext.cnf"
   openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
     -days 2 -extfile "$pki/ext.cnf" -out "$pki/apiserver.crt"
   openssl genrsa -out "$pki/sa.key" 2048
