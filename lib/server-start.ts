@@ -1,6 +1,7 @@
 import { AuthConfigError } from './auth/settings';
 import { getAuth } from './auth/runtime';
 import { ConfigError } from './config';
+import { closeConnectionsWhileStopping } from './http/close-when-stopping';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
 import { startMetricsServer } from './metrics/server';
@@ -8,13 +9,17 @@ import { checkReadiness } from './readiness';
 import { getRuntime } from './runtime';
 import { installShutdown, onShutdown } from './shutdown';
 
+/** How long the web server keeps answering after SIGTERM (lib/shutdown.ts says why). */
+const SERVER_DRAIN_MS = 3_000;
+
 /**
  * What the Next.js server does before serving: load config, build the store, and (unless
  * `loop.enabled` is off because `npm run worker` runs it) start the approval loop.
  */
 export async function startServer(): Promise<void> {
   try {
-    installShutdown('server');
+    installShutdown('server', { drainMs: SERVER_DRAIN_MS });
+    closeConnectionsWhileStopping();
     const { config, store } = getRuntime();
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
     const { settings: auth } = getAuth();

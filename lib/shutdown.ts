@@ -29,7 +29,20 @@ export function onShutdown(name: string, run: () => Promise<void>): void {
   state().tasks.push({ name, run });
 }
 
-export function installShutdown(role: 'server' | 'worker', graceMs = 8_000): void {
+export interface ShutdownTiming {
+  /** Everything must be done by then; the process then exits 1 anyway. */
+  graceMs?: number;
+  /**
+   * The web server keeps answering this long after the signal (saying not-ready, and closing each
+   * connection after its answer) before it exits: Kubernetes takes a terminating pod out of its
+   * Service's endpoints at the same moment it signals it, and kube-proxies and load balancers
+   * take a moment to follow. Exiting at once drops the requests they still send, and the idle
+   * kept-alive connections clients hold (a rolling upgrade would fail requests).
+   */
+  drainMs?: number;
+}
+
+export function installShutdown(role: 'server' | 'worker', { graceMs = 8_000, drainMs = 0 }: ShutdownTiming = {}): void {
   const s = state();
   if (s.installed) return;
   s.installed = true;
@@ -51,6 +64,8 @@ export function installShutdown(role: 'server' | 'worker', graceMs = 8_000): voi
           log('error', `${role}: ${task.name} failed while stopping`, { error: err instanceof Error ? err.message : String(err) });
         }
       }
+      const draining = started + drainMs - Date.now();
+      if (draining > 0) await new Promise((resolve) => setTimeout(resolve, draining));
       log('info', `${role}: stopped`, { ms: Date.now() - started });
       process.exit(0);
     })();
