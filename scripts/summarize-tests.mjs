@@ -1,7 +1,7 @@
 // Adds up the JSON reports in a folder (vitest's and Playwright's) and prints `N passed, N
 // failed` as the last line. Checks that have no report (type check, lint, a runner that died
 // before writing one) come in as a count of failed checks, so a red step never prints green.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const [dir = 'test-results', failedChecks = '0'] = process.argv.slice(2);
@@ -9,9 +9,9 @@ let passed = 0;
 let failed = Number(failedChecks) || 0;
 let skipped = 0;
 
-const vitest = path.join(dir, 'vitest.json');
-if (existsSync(vitest)) {
-  const r = JSON.parse(readFileSync(vitest, 'utf8'));
+// One report per vitest run: vitest.json (unit and integration), vitest-node.json (the node suite).
+for (const name of readdirSync(dir).filter((f) => /^vitest.*\.json$/.test(f)).sort()) {
+  const r = JSON.parse(readFileSync(path.join(dir, name), 'utf8'));
   passed += r.numPassedTests ?? 0;
   failed += r.numFailedTests ?? 0;
   // A suite that failed to load (or a failed global setup) fails no single test.

@@ -50,6 +50,10 @@ check "type check" npx tsc --noEmit
 check "lint" npx eslint --max-warnings 0 .
 runner "vitest" test-results/vitest.json \
   npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json
+# The chart on a real node (kubelet, containerd, kube-proxy) from the image built above, in a
+# cluster of its own that the suite brings up and removes (tests/setup/node-cluster.ts).
+runner "vitest: the chart on a real node" test-results/vitest-node.json \
+  npx vitest run --config vitest.node.config.ts --reporter=default --reporter=json --outputFile.json=test-results/vitest-node.json
 # The browser tests run against the production build, as users get it.
 rm -rf .next
 if check "production build" npx next build; then

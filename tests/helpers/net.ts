@@ -16,7 +16,9 @@ export const freePort = closedPort;
 
 /**
  * A TCP relay on 127.0.0.1 in front of another loopback server, so a test can cut every
- * connection (a network blip, an API server restart) without touching the server itself.
+ * connection (a network blip, an API server restart) without touching the server itself. The
+ * node suite also uses one as a door between loopback and the test node's pod bridge
+ * (`listenHost` the bridge's gateway address).
  */
 export class CuttableRelay {
   private readonly sockets = new Set<Socket>();
@@ -24,7 +26,10 @@ export class CuttableRelay {
   private holding = false;
   port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {
+  constructor(
+    private readonly target: { host: string; port: number },
+    private readonly listenHost = '127.0.0.1',
+  ) {
     this.server = createServer((client) => {
       if (this.holding) return void client.destroy();
       const upstream = connect(this.target.port, this.target.host);
@@ -40,7 +45,10 @@ export class CuttableRelay {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, this.listenHost, resolve);
+    });
     this.port = (this.server.address() as { port: number }).port;
   }
 

@@ -8,6 +8,7 @@ import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
 import { FULLNAME, RELEASE, chart, helmOn, withHelmHome } from '../helpers/helm';
 import { freePort } from '../helpers/net';
 import { MASTER_KEY } from '../helpers/portal';
+import { requestKey } from '../helpers/portal-client';
 import { PODMAN_LIMITS, podman, podmanStatus, testImage } from '../helpers/podman';
 import { until } from '../helpers/wait';
 import { afterThisTest } from '../helpers/world';
@@ -172,29 +173,6 @@ async function waitReady(w: World, pod: Running, timeoutMs = 60_000): Promise<nu
   return Date.now() - started;
 }
 
-/** Signs in the way a browser does with the development provider; returns the session cookie. */
-async function signIn(url: string, email: string): Promise<string> {
-  const csrf = await fetch(`${url}/api/auth/csrf`);
-  const { csrfToken } = (await csrf.json()) as { csrfToken: string };
-  const jar = csrf.headers.getSetCookie().map((c) => c.split(';')[0]);
-  const res = await fetch(`${url}/api/auth/callback/dev`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.join('; ') },
-    body: new URLSearchParams({ csrfToken, email, callbackUrl: url, json: 'true' }),
-  });
-  const session = res.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('next-auth.session-token='));
-  if (!session) throw new Error(`sign-in as ${email} gave no session (HTTP ${res.status})`);
-  return session;
-}
-
-async function requestKey(w: World, email: string, model: string): Promise<string> {
-  const cookie = await signIn(w.url, email);
-  const res = await fetch(`${w.url}/api/requests`, { method: 'POST', headers: { cookie, origin: w.url, 'content-type': 'application/json' }, body: JSON.stringify({ model }) });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { request: { id: string } }).request.id;
-}
-
 async function stateOf(w: World, id: string): Promise<string> {
   const secret = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: `keyreq-${id}`, namespace: w.requestsNs });
   return secret.metadata?.labels?.['keyportal.dev/state'] ?? '';
@@ -238,7 +216,7 @@ describe('the image, run as the chart’s pod', () => {
     const coldStartMs = await waitReady(w, pod);
     console.info(`image: ${image}, cold start to ready ${coldStartMs} ms`);
 
-    const id = await requestKey(w, 'ada@example.com', 'gpt-4o-mini');
+    const id = await requestKey(w.url, 'ada@example.com', 'gpt-4o-mini');
     await watching(pod, until(async () => (await stateOf(w, id)) === 'issued', 'the request to be issued by the loop in the container', 30_000, 200));
     expect([...w.gateway.keys.values()].filter((k) => k.key_alias?.includes(id))).toHaveLength(1);
     await watching(pod, until(() => w.smtp.messages.filter((m) => m.to.includes('ada@example.com')).length === 1, 'one email to the requester', 15_000));
@@ -264,7 +242,7 @@ describe('the image, run as the chart’s pod', () => {
     const worker = await runPod(w, workerDeployment, 'worker');
     await watching(worker, until(async () => (await leaseHolder(w).catch(() => '')).includes(worker.name), 'the worker to take the Lease', 30_000, 200));
 
-    const id = await requestKey(w, 'grace@example.com', 'gpt-4o-mini');
+    const id = await requestKey(w.url, 'grace@example.com', 'gpt-4o-mini');
     await watching(worker, until(async () => (await stateOf(w, id)) === 'issued', 'the worker to issue the request', 30_000, 200));
     // The web pod never led: its loop is off. Each pod's metrics say which one leads.
     expect(await web.logs()).not.toMatch(/"loop: started"/);
