@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import { QUEUE_ORDER } from '@/lib/domain/state-names';
 import type { ListPage, RequestView } from '@/lib/portal/view';
 import { postJson } from '../_components/api';
+import { ReasonDialog } from '../_components/reason-dialog';
 import { Pager, formatCount, useCursorTrail } from '../_components/pager';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
@@ -195,56 +196,30 @@ function ConfirmDialog({ action, onClose }: { action: Action; onClose: (outcome?
   }
 
   return (
-    <dialog ref={ref} onCancel={() => onClose()} aria-labelledby="confirm-title" className="m-auto w-[min(32rem,calc(100vw-2rem))] rounded-lg p-0 shadow-xl backdrop:bg-slate-900/50">
-      <form
-        className="p-5"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void confirm();
-        }}
-      >
-        <h2 id="confirm-title" className="text-lg font-semibold">
+    <ReasonDialog
+      dialogRef={ref}
+      id="confirm"
+      title={
+        <>
           {VERB[action.kind]} {action.kind === 'revoke' ? 'the key of ' : ''}
           {r.email} for {r.modelTitle}?
-        </h2>
-        <p className="mt-2 text-sm text-slate-700">
-          {action.kind === 'approve' && 'A key will be minted and emailed to the requester.'}
-          {action.kind === 'deny' && 'The requester is emailed this reason.'}
-          {action.kind === 'revoke' && 'The key stops working at the gateway and the requester is told why.'}
-        </p>
-        <label htmlFor="confirm-reason" className="mt-4 block text-sm font-medium text-slate-800">
-          Reason{needsReason ? '' : ' (optional)'}
-        </label>
-        <textarea
-          id="confirm-reason"
-          value={reason}
-          required={needsReason}
-          maxLength={500}
-          onChange={(e) => setReason(e.target.value)}
-          rows={3}
-          className="mt-1 w-full rounded-md border border-slate-300 px-3 py-2 text-sm"
-        />
-        {problem && (
-          <p role="alert" className="mt-2 text-sm text-rose-800">
-            {problem}
-          </p>
-        )}
-        <div className="mt-4 flex justify-end gap-2">
-          <button
-            type="button"
-            onClick={() => {
-              ref.current?.close();
-              onClose();
-            }}
-            className="rounded-md px-3 py-2 text-sm text-slate-800 hover:bg-slate-100"
-          >
-            Cancel
-          </button>
-          <button type="submit" disabled={busy} className={`rounded-md px-3 py-2 text-sm font-medium text-white disabled:opacity-60 ${action.kind === 'approve' ? 'bg-emerald-700 hover:bg-emerald-800' : 'bg-rose-700 hover:bg-rose-800'}`}>
-            {busy ? 'Working…' : `Confirm: ${VERB[action.kind]}`}
-          </button>
-        </div>
-      </form>
-    </dialog>
+        </>
+      }
+      reason={reason}
+      onReason={setReason}
+      reasonRequired={needsReason}
+      problem={problem}
+      busy={busy}
+      confirmLabel={`Confirm: ${VERB[action.kind]}`}
+      confirmColours={action.kind === 'approve' ? 'bg-emerald-700 hover:bg-emerald-800' : 'bg-rose-700 hover:bg-rose-800'}
+      onConfirm={() => void confirm()}
+      onCancel={() => onClose()}
+    >
+      <p className="mt-2 text-sm text-slate-700">
+        {action.kind === 'approve' && 'A key will be minted and emailed to the requester.'}
+        {action.kind === 'deny' && 'The requester is emailed this reason.'}
+        {action.kind === 'revoke' && 'The key stops working at the gateway and the requester is told why.'}
+      </p>
+    </ReasonDialog>
   );
 }

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { OffboardPreview, OffboardResult } from '@/lib/portal/offboarding';
 import { postJson } from '../_components/api';
+import { ReasonDialog } from '../_components/reason-dialog';
 
 type Outcome = { ok: boolean; message: string };
 
@@ -73,47 +74,25 @@ function OffboardDialog({ email, onClose }: { email: string; onClose: (outcome?:
   }
 
   return (
-    <dialog ref={ref} onCancel={() => onClose()} aria-labelledby="offboard-title" className="m-auto w-[min(32rem,calc(100vw-2rem))] rounded-lg p-0 shadow-xl backdrop:bg-slate-900/50">
-      <form
-        className="p-5"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void confirm();
-        }}
-      >
-        <h2 id="offboard-title" className="text-lg font-semibold">
-          Revoke all keys of {email}?
-        </h2>
-        <p className="mt-2 text-sm text-slate-700" data-testid="offboard-preview">
-          {preview
-            ? `This revokes ${plural(preview.issued, 'issued key', 'issued keys')} and closes ${plural(preview.open, 'open request', 'open requests')} (denied, never minted). For someone who has left.`
-            : 'Counting their keys…'}
-        </p>
-        <label htmlFor="offboard-reason" className="mt-4 block text-sm font-medium text-slate-800">
-          Reason
-        </label>
-        <textarea id="offboard-reason" value={reason} required maxLength={500} onChange={(e) => setReason(e.target.value)} rows={3} className="mt-1 w-full rounded-md border border-slate-300 px-3 py-2 text-sm" />
-        {problem && (
-          <p role="alert" className="mt-2 text-sm text-rose-800">
-            {problem}
-          </p>
-        )}
-        <div className="mt-4 flex justify-end gap-2">
-          <button
-            type="button"
-            onClick={() => {
-              ref.current?.close();
-              onClose();
-            }}
-            className="rounded-md px-3 py-2 text-sm text-slate-800 hover:bg-slate-100"
-          >
-            Cancel
-          </button>
-          <button type="submit" disabled={busy} className="rounded-md bg-rose-700 px-3 py-2 text-sm font-medium text-white hover:bg-rose-800 disabled:opacity-60">
-            {busy ? 'Working…' : 'Confirm: revoke all'}
-          </button>
-        </div>
-      </form>
-    </dialog>
+    <ReasonDialog
+      dialogRef={ref}
+      id="offboard"
+      title={<>Revoke all keys of {email}?</>}
+      reason={reason}
+      onReason={setReason}
+      reasonRequired
+      problem={problem}
+      busy={busy}
+      confirmLabel="Confirm: revoke all"
+      confirmColours="bg-rose-700 hover:bg-rose-800"
+      onConfirm={() => void confirm()}
+      onCancel={() => onClose()}
+    >
+      <p className="mt-2 text-sm text-slate-700" data-testid="offboard-preview">
+        {preview
+          ? `This revokes ${plural(preview.issued, 'issued key', 'issued keys')} and closes ${plural(preview.open, 'open request', 'open requests')} (denied, never minted). For someone who has left.`
+          : 'Counting their keys…'}
+      </p>
+    </ReasonDialog>
   );
 }
