@@ -56,7 +56,7 @@ test('an approver approves one in-review request and denies another with a reaso
 
   // Revoking the key it got: confirmed, then gone at the gateway, and the requester told why.
   await approver.getByLabel('State').selectOption('issued');
-  await row.getByRole('button', { name: /^Revoke/ }).click();
+  await row.getByRole('button', { name: /^Revoke the key/ }).click();
   await approver.getByLabel('Reason').fill('Project ended');
   await approver.getByRole('button', { name: 'Confirm: Revoke' }).click();
   await expect(approver.getByTestId('action-result')).toContainText('is now revoked');

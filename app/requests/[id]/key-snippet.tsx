@@ -40,7 +40,8 @@ export function KeySnippet({ gatewayUrl, model }: { gatewayUrl?: string; model: 
         ))}
       </div>
       <div id="snippet-panel" role="tabpanel" aria-labelledby={`snippet-tab-${current.id}`} className="relative mt-2">
-        <pre className="overflow-x-auto rounded-md bg-slate-900 p-3 pr-20 text-xs leading-relaxed text-slate-100" data-testid="snippet-code">
+        {/* Focusable: on a narrow screen the code scrolls sideways, and a keyboard must reach it. */}
+        <pre tabIndex={0} aria-label={`${current.label} example`} className="overflow-x-auto rounded-md bg-slate-900 p-3 pr-20 text-xs leading-relaxed text-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-400" data-testid="snippet-code">
           <code>{current.code}</code>
         </pre>
         <button
