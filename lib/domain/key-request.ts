@@ -24,7 +24,7 @@ export interface KeyRequest {
   /** Set while a step waits to be retried (gateway or SMTP down). */
   retry?: RetryInfo;
   /** Which decision decidedBy/decidedAt/reason describe; a state label that differs was edited by hand (kubectl). */
-  decision?: 'approved' | 'denied';
+  decision?: 'approved' | 'denied' | 'revoked';
   /** A replica claimed sending that state's email at that time. */
   notifying?: NotifyClaim;
   /** The Secret's uid, so Kubernetes Events attach to it. */

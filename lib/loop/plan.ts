@@ -36,8 +36,8 @@ export type Step =
   | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' }
   /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
   | { kind: 'decide' }
-  /** approved or denied by a label edit: record who decided (kubectl) and why. */
-  | { kind: 'record-kubectl-decision'; state: 'approved' | 'denied' }
+  /** approved, denied or revoked by a label edit: record who decided (kubectl) and why. */
+  | { kind: 'record-kubectl-decision'; state: 'approved' | 'denied' | 'revoked' }
   /** approved, and the gateway has failed for longer than the retry budget: end failed. */
   | { kind: 'give-up-mint'; since: string; error: string }
   /** approved, but the model left the catalog: end failed. */
@@ -139,6 +139,12 @@ function gatewayCleanup(r: KeyRequest, now: number): Step {
   return retry > 0 ? { kind: 'wait', ms: retry, why: 'retry' } : { kind: 'delete-at-gateway' };
 }
 
+/** Milliseconds left for a `kubectl annotate … reason=` that follows a kubectl label edit to land. */
+function kubectlGrace(r: KeyRequest, now: number, s: PlanSettings): number {
+  if (r.decidedBy !== 'kubectl' || !r.decidedAt) return 0;
+  return Date.parse(r.decidedAt) + s.kubectlGraceSeconds * 1000 - now;
+}
+
 /** The state → next step table. Pure: the same request, time and settings give the same step. */
 export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
   switch (r.state) {
@@ -175,6 +181,12 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
     case 'revoked':
     case 'expired': {
       if (r.notified === r.state) return r.hasKey ? { kind: 'erase-key' } : { kind: 'done' };
+      if (r.state === 'revoked') {
+        // `kubectl label … state=revoked`: the reason on the Secret is still the approval's.
+        if (r.decision !== 'revoked') return { kind: 'record-kubectl-decision', state: 'revoked' };
+        const grace = kubectlGrace(r, now, s);
+        if (grace > 0) return { kind: 'wait', ms: grace, why: 'kubectl-grace' };
+      }
       const retry = retryWait(r, 'revoke', now);
       if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
       // Deleting at the gateway is repeatable ("already gone" is fine), so it is done again on
@@ -185,11 +197,8 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
     case 'denied': {
       if (r.notified === 'denied') return r.hasKey ? gatewayCleanup(r, now) : { kind: 'done' };
       if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'denied' };
-      // Give `kubectl annotate … reason=` that follows `kubectl label … denied` time to land.
-      if (r.decidedBy === 'kubectl' && r.decidedAt) {
-        const grace = Date.parse(r.decidedAt) + s.kubectlGraceSeconds * 1000 - now;
-        if (grace > 0) return { kind: 'wait', ms: grace, why: 'kubectl-grace' };
-      }
+      const grace = kubectlGrace(r, now, s);
+      if (grace > 0) return { kind: 'wait', ms: grace, why: 'kubectl-grace' };
       return notifyStep(r, { state: 'denied', to: 'requester' }, now, s);
     }
     case 'failed':

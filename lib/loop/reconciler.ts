@@ -61,6 +61,11 @@ const MAX_STEPS = 12;
 /** The reason an in-review request shows; also how pre-`decision` requests are recognised. */
 const HELD_PREFIX = LEGACY_HELD_PREFIX;
 
+/** Whether decided-at was written after the key was issued: then it (and its reason) are the revocation's. */
+function annotatedAfterIssue(r: KeyRequest): boolean {
+  return Boolean(r.decidedAt && r.issuedAt && Date.parse(r.decidedAt) > Date.parse(r.issuedAt));
+}
+
 /** The key's alias at the gateway: per request, so the key can be deleted without the key. */
 const aliasOf = (r: Pick<KeyRequest, 'id'>): string => `keyportal-${r.id}`;
 
@@ -179,7 +184,7 @@ export class Reconciler {
   private async revokeUncollected(r: KeyRequest): Promise<void> {
     const days = this.deps.settings.revealWindowDays;
     const reason = `The key was not revealed within ${days} day${days === 1 ? '' : 's'} of being issued, so it was deleted at the gateway. Request the model again if you still need it.`;
-    await this.write(r, { state: 'revoked', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'NotCollected', message: `not revealed within ${days} days: revoking` });
+    await this.write(r, { state: 'revoked', decision: 'revoked', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'NotCollected', message: `not revealed within ${days} days: revoking` });
     countDecision('keyportal', 'revoke');
   }
 
@@ -220,12 +225,20 @@ export class Reconciler {
   }
 
   /** A label edit (kubectl) decided: record who, and replace a reason that explained something else. */
-  private async recordKubectlDecision(r: KeyRequest, state: 'approved' | 'denied'): Promise<void> {
+  private async recordKubectlDecision(r: KeyRequest, state: 'approved' | 'denied' | 'revoked'): Promise<void> {
+    const verb = { approved: 'Approved', denied: 'Denied', revoked: 'Revoked' }[state];
+    // A revocation annotated before its label (npm run requester-label prints it so) carries its
+    // own reason and decider, stamped after the key was issued: keep them.
+    if (state === 'revoked' && annotatedAfterIssue(r)) {
+      await this.write(r, { decision: 'revoked' }, { type: 'Normal', reason: verb, message: `revoked with kubectl` });
+      countDecision('kubectl', 'revoke');
+      return;
+    }
     const change: RequestChange = { decision: state, decidedBy: 'kubectl', decidedAt: rfc3339(this.clock()) };
     const stale = !r.reason || r.reason.startsWith(HELD_PREFIX) || (r.decision !== undefined && r.decision !== state);
-    if (stale) change.reason = `${state === 'approved' ? 'Approved' : 'Denied'} by an administrator`;
-    await this.write(r, change, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} with kubectl` });
-    countDecision('kubectl', state === 'approved' ? 'approve' : 'deny');
+    if (stale) change.reason = `${verb} by an administrator`;
+    await this.write(r, change, { type: 'Normal', reason: verb, message: `${state} with kubectl` });
+    countDecision('kubectl', ({ approved: 'approve', denied: 'deny', revoked: 'revoke' } as const)[state]);
   }
 
   // approved, no key: the key value is chosen and stored first, so a crash or a rival replica

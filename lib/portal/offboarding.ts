@@ -90,7 +90,7 @@ export async function offboard(store: RequestStore, input: OffboardInput): Promi
       const decidedAt = rfc3339(input.now());
       const change: RequestChange =
         r.state === 'issued'
-          ? { state: 'revoked', decidedBy: input.decidedBy, decidedAt, reason: input.reason }
+          ? { state: 'revoked', decision: 'revoked', decidedBy: input.decidedBy, decidedAt, reason: input.reason }
           : { state: 'denied', decision: 'denied', decidedBy: input.decidedBy, decidedAt, reason: input.reason };
       await store.update(r, change);
       return change.state;

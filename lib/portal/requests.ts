@@ -222,7 +222,7 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
   return retryOnConflict(async () => {
     const r = await readVisible(deps, user, id);
     if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config));
-    const revoked = await deps.store.update(r, { state: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason });
+    const revoked = await deps.store.update(r, { state: 'revoked', decision: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason });
     countDecision(revoked.decidedBy, 'revoke');
     return toView(revoked, deps.config);
   }).catch((err: unknown) => {

@@ -133,7 +133,7 @@ const storedSecretSchema = z.object({
       [ANNOTATION.trace]: z.string().optional(),
       [ANNOTATION.retry]: z.string().optional(),
       [ANNOTATION.notifying]: z.string().optional(),
-      [ANNOTATION.decision]: z.enum(['approved', 'denied']).optional(),
+      [ANNOTATION.decision]: z.enum(['approved', 'denied', 'revoked']).optional(),
       [ANNOTATION.revealedAt]: timestampSchema.optional(),
       [ANNOTATION.keySha256]: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 hex characters').optional(),
       [ANNOTATION.issuedAt]: timestampSchema.optional(),

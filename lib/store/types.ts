@@ -143,7 +143,7 @@ export interface RequestChange {
   retry?: RetryInfo | null;
   /** A claim on sending the email for a state; null releases it. */
   notifying?: NotifyClaim | null;
-  decision?: 'approved' | 'denied';
+  decision?: KeyRequest['decision'];
   /** The minted key; stored base64 in `data.key` and nowhere else. null erases it (delivered). */
   key?: string | null;
   /** The key's SHA-256 (hex), written with the key and kept after it is erased. */

@@ -227,6 +227,9 @@ describe('the approval loop', () => {
     await settled(request.id, 'revoked');
     expect(gateway.keysFor(request.id)).toHaveLength(0);
     expect(smtp.to('jo@example.com').map((m) => m.subject)).toEqual(['Your API key for GPT-4o is ready', 'Your GPT-4o key request was revoked']);
+    // The admin's label edit is recorded as theirs: the email does not repeat the approval's reason.
+    expect(smtp.to('jo@example.com')[1]?.text).toContain('Revoked by an administrator');
+    expect(await store.get(request.id)).toMatchObject({ decision: 'revoked', decidedBy: 'kubectl' });
   });
 
   it('portal delivery: the email links to the request and never holds the key', async () => {

@@ -253,7 +253,7 @@ describe('renewal through the plugin chain', () => {
     await expect(createRequest(deps, user, 'gpt-4o')).rejects.toMatchObject({ status: 409 });
     // Someone else's request is not theirs to renew; a revoked one is not renewable.
     await expect(renewRequest(deps, { ...user, email: 'other@example.com' }, first.id)).rejects.toMatchObject({ status: 404 });
-    const revoked: KeyRequest = await store.update(await store.get(first.id), { state: 'revoked', reason: 'left the team' });
+    const revoked: KeyRequest = await store.update(await store.get(first.id), { state: 'revoked', decision: 'revoked', decidedBy: 'user:admin@example.com', reason: 'left the team' });
     await expect(renewRequest(deps, user, revoked.id)).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/only issued or expired keys can be renewed/) });
   });
 });

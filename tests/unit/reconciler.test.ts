@@ -147,7 +147,9 @@ describe('plan: the state → next step table', () => {
     ['issued and emailed waits for its expiry', req('issued', { notified: 'issued', expiresAt: at(3_600_000) }), { kind: 'wait', ms: 3_600_000, why: 'expiry' }],
     ['issued past its expiry', req('issued', { notified: 'issued', expiresAt: at(-1) }), { kind: 'expire' }],
     ['issued, no expiry', req('issued', { notified: 'issued' }), { kind: 'done' }],
-    ['revoked: deleted at the gateway by alias, then emailed', req('revoked', { hasKey: false }), { kind: 'delete-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
+    ['revoked: deleted at the gateway by alias, then emailed', req('revoked', { hasKey: false, decision: 'revoked', decidedBy: 'user:b@example.com' }), { kind: 'delete-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
+    ['revoked with kubectl (the approval still on record) is recorded first', req('revoked', decided('approved')), { kind: 'record-kubectl-decision', state: 'revoked' }],
+    ['revoked with kubectl waits for the reason', req('revoked', { decision: 'revoked', decidedBy: 'kubectl', decidedAt: at(-5000) }), { kind: 'wait', ms: 10_000, why: 'kubectl-grace' }],
     ['revoked and emailed, a key still stored: erased', req('revoked', { hasKey: true, notified: 'revoked' }), { kind: 'erase-key' }],
     ['revoked and emailed', req('revoked', { notified: 'revoked' }), { kind: 'done' }],
     ['expired: deleted at the gateway too, then emailed', req('expired'), { kind: 'delete-at-gateway', notice: { state: 'expired', to: 'requester' } }],
@@ -245,6 +247,44 @@ describe('the reconciler with in-memory fakes', () => {
     expect(w.gateway.keys.size).toBe(0);
   });
 
+  it('a key revoked with kubectl label alone is recorded as the admin’s and the requester is told that, not the approval’s reason', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', notified: 'issued', reason: expect.any(String) });
+    w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'revoked'));
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'revoked', decision: 'revoked', decidedBy: 'kubectl', reason: 'Revoked by an administrator' });
+    expect(w.mailer.sent).toHaveLength(1); // only the "issued" email: the grace for `kubectl annotate … reason=`
+    w.advance(16_000);
+    await w.run(request.id);
+    expect(w.gateway.keys.size).toBe(0);
+    expect(w.mailer.sent).toHaveLength(2);
+    expect(w.mailer.sent[1]?.text).toContain('Revoked by an administrator');
+  });
+
+  it('a key revoked with kubectl after annotating the reason and decider keeps them', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await w.run(request.id);
+    w.advance(60_000);
+    const { issuedAt } = await w.store.get(request.id);
+    const annotatedAt = new Date(Date.parse(issuedAt ?? '') + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    w.store.edit(request.id, (s) => {
+      s.metadata.annotations['keyportal.dev/reason'] = 'Left the company';
+      s.metadata.annotations['keyportal.dev/decided-by'] = 'kubectl';
+      s.metadata.annotations['keyportal.dev/decided-at'] = annotatedAt;
+      s.metadata.labels['keyportal.dev/state'] = 'revoked';
+    });
+    for (let i = 0; i < 3; i++) {
+      await w.run(request.id);
+      w.advance(16_000);
+    }
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'revoked', decision: 'revoked', decidedBy: 'kubectl', reason: 'Left the company', notified: 'revoked' });
+    expect(w.gateway.keys.size).toBe(0);
+    expect(w.mailer.sent.at(-1)?.text).toContain('Left the company');
+  });
+
   it('a gateway that is down: the wait is stored, the request stays approved, and the retry mints once', async () => {
     const w = world();
     w.gateway.faults.push(new GatewayUnavailableError('connection refused'));
@@ -328,7 +368,7 @@ describe('the reconciler with in-memory fakes', () => {
     const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
     await w.run(request.id);
     const issued = await w.store.get(request.id);
-    await w.store.update(issued, { state: 'revoked', reason: 'left the company' });
+    await w.store.update(issued, { state: 'revoked', decision: 'revoked', decidedBy: 'user:b@example.com', reason: 'left the company' });
     w.gateway.faults.push(new GatewayRefusedError(404, 'Not Found'));
     await w.run(request.id);
     expect(await w.store.get(request.id)).toMatchObject({ state: 'revoked', retry: { step: 'revoke', attempt: 1 } });

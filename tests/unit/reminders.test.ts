@@ -64,7 +64,7 @@ describe('plan: expiry reminders', () => {
     ],
     ['the issued email comes before any reminder', issued(DAY / 2, { notified: undefined }), { kind: 'notify', notice: { state: 'issued', to: 'requester' } }],
     ['a key that never expires is never reminded', issued(0, { expiresAt: undefined }), { kind: 'done' }],
-    ['revoked: no reminder, the revocation is handled', issued(DAY / 2, { state: 'revoked' }), { kind: 'delete-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
+    ['revoked: no reminder, the revocation is handled', issued(DAY / 2, { state: 'revoked', decision: 'revoked' }), { kind: 'delete-at-gateway', notice: { state: 'revoked', to: 'requester' } }],
     ['expired and told: nothing', issued(-DAY, { state: 'expired', notified: 'expired' }), { kind: 'done' }],
   ];
   it.each(rows)('%s', (_name, r, expected) => {
