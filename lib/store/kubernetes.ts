@@ -1,9 +1,10 @@
-import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { type KeyRequest, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
 import { duplicateOf } from '../domain/renewal';
 import { type State, assertTransition } from '../domain/states';
 import { KeyedLock } from '../fs/keyed-lock';
 import { withKeepAlive } from '../kube/keep-alive';
+import { rawCall } from '../kube/raw';
 import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './errors';
 import type { RequestIndex } from './request-index';
 import { type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
@@ -41,7 +42,6 @@ export class KubernetesSecretStore implements RequestStore {
   readonly kind = 'kubernetes' as const;
   readonly namespace: string;
   readonly kc: KubeConfig;
-  private readonly api: CoreV1Api;
   private readonly clock: () => Date;
   /** The list+watch cache every read comes from (metrics and tests look at it). */
   readonly informer: SecretInformer;
@@ -50,9 +50,13 @@ export class KubernetesSecretStore implements RequestStore {
   constructor(options: KubernetesStoreOptions) {
     this.namespace = options.namespace;
     this.kc = withKeepAlive(options.kubeConfig ?? loadKubeConfig(options.kubeconfigPath));
-    this.api = this.kc.makeApiClient(CoreV1Api);
     this.clock = options.clock ?? (() => new Date());
-    this.informer = new SecretInformer(this.kc, this.api, this.namespace);
+    this.informer = new SecretInformer(this.kc, this.namespace);
+  }
+
+  /** Writes and reads of one Secret go out as plain JSON (lib/kube/raw.ts says why). */
+  private get secretsPath(): string {
+    return `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/secrets`;
   }
 
   get cluster(): ClusterHandle {
@@ -82,7 +86,7 @@ export class KubernetesSecretStore implements RequestStore {
       for (let attempt = 0; attempt < 3; attempt++) {
         const body = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });
         try {
-          const created = await this.call('create', () => this.api.createNamespacedSecret({ namespace: this.namespace, body }));
+          const created = await this.call('create', () => rawCall<unknown>(this.kc, { method: 'POST', path: this.secretsPath, body }));
           return { request: this.informer.offer(created), created: true };
         } catch (err) {
           // 409 on create is an id collision (60 random bits: practically never); draw again.
@@ -137,11 +141,7 @@ export class KubernetesSecretStore implements RequestStore {
     try {
       const result = await this.call(
         'update',
-        () =>
-          this.api.patchNamespacedSecret(
-            { name: secretName(read.id), namespace: this.namespace, body },
-            setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-          ),
+        () => rawCall<unknown>(this.kc, { method: 'PATCH', path: `${this.secretsPath}/${secretName(read.id)}`, body, contentType: PatchStrategy.MergePatch }),
         read.id,
       );
       return this.informer.offer(result);
@@ -187,8 +187,7 @@ export class KubernetesSecretStore implements RequestStore {
 
   /** The raw Secret, for the key owner's reads and a cache miss. */
   private async read(id: string): Promise<SecretObject> {
-    const secret = await this.call('get', () => this.api.readNamespacedSecret({ name: secretName(id), namespace: this.namespace }), id);
-    return secret as unknown as SecretObject;
+    return this.call('get', () => rawCall<SecretObject>(this.kc, { method: 'GET', path: `${this.secretsPath}/${secretName(id)}` }), id);
   }
 
   /** Runs one API call and turns its failure into one of the store's typed errors. */

@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyChange, encodeNewRequest, type SecretObject } from '@/lib/store/secret-codec';
 import { SecretInformer } from '@/lib/store/secret-informer';
@@ -71,7 +71,7 @@ describe('the request cache when its version has expired', () => {
       contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
       currentContext: 'c',
     });
-    const informer = new SecretInformer(kc, kc.makeApiClient(CoreV1Api), 'ns');
+    const informer = new SecretInformer(kc, 'ns');
     const events: WatchEvent[] = [];
     informer.subscribe((e) => events.push(e));
     try {
