@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type KeyRequest, secretName } from '../domain/key-request';
+import { rawCall } from '../kube/raw';
 import { log } from '../log';
 
 export interface LoopEvent {
@@ -15,38 +16,56 @@ export interface EventRecorder {
   record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void>;
   /** On a Secret that is not (or no longer) a valid request, named as it is. */
   recordOnSecret(secret: { name: string; uid?: string }, event: LoopEvent): Promise<void>;
+  /** Resolves once every Event recorded so far has been written (or given up on). */
+  flush?(): Promise<void>;
 }
 
-/** Kubernetes Events on the request's Secret, so `kubectl describe secret keyreq-…` tells the story. */
+/**
+ * Kubernetes Events on the request's Secret, so `kubectl describe secret keyreq-…` tells the story.
+ *
+ * Writes go out as plain JSON (lib/kube/raw.ts). The reconciler does not wait for them (see
+ * `tell` there); `flush` waits for the ones still in flight when the loop stops.
+ */
 export class KubernetesEventRecorder implements EventRecorder {
-  private readonly api: CoreV1Api;
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(
-    kc: KubeConfig,
+    private readonly kc: KubeConfig,
     private readonly namespace: string,
     private readonly component = 'keyportal',
-  ) {
-    this.api = kc.makeApiClient(CoreV1Api);
-  }
+  ) {}
 
   record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void> {
     return this.recordOnSecret({ name: secretName(request.id), uid: request.uid }, event);
   }
 
-  async recordOnSecret({ name, uid }: { name: string; uid?: string }, event: LoopEvent): Promise<void> {
-    const now = new Date();
+  recordOnSecret(secret: { name: string; uid?: string }, event: LoopEvent): Promise<void> {
+    const write = this.write(secret, event, new Date());
+    this.pending.add(write);
+    return write.finally(() => this.pending.delete(write));
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  private async write({ name, uid }: { name: string; uid?: string }, event: LoopEvent, now: Date): Promise<void> {
+    const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
     try {
-      await this.api.createNamespacedEvent({
-        namespace: this.namespace,
+      await rawCall(this.kc, {
+        method: 'POST',
+        path: `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/events`,
         body: {
+          apiVersion: 'v1',
+          kind: 'Event',
           metadata: { name: `${name}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace: this.namespace },
           involvedObject: { apiVersion: 'v1', kind: 'Secret', name, namespace: this.namespace, uid },
           type: event.type,
           reason: event.reason,
           message: event.message.slice(0, 1000),
           source: { component: this.component },
-          firstTimestamp: now,
-          lastTimestamp: now,
+          firstTimestamp: time,
+          lastTimestamp: time,
           count: 1,
           reportingComponent: this.component,
         },

@@ -18,8 +18,8 @@ export interface LoopOptions {
   requeues?: { perSecond: number; burst: number };
   /** Off: only the periodic resync finds work (the original design, kept for the bench). */
   watch?: boolean;
-  /** Run once the loop has stopped for good: close what the loop alone uses (SMTP pool). */
-  onStopped?: () => void;
+  /** Run once the loop has stopped for good: close what the loop alone uses (SMTP pool, Events in flight). */
+  onStopped?: () => void | Promise<void>;
   /** Told once per version of a request Secret that does not decode (a Warning Event). */
   onMalformed?: (error: MalformedSecretError) => void;
 }
@@ -81,7 +81,7 @@ export class ApprovalLoop {
     this.shutdown.abort();
     await this.deactivate();
     await this.leaderRun;
-    this.options.onStopped?.();
+    await this.options.onStopped?.();
   }
 
   /** Queue a request now (a watch event, a resync, an API handler that just wrote it). */

@@ -292,7 +292,7 @@ export class Reconciler {
     if (expiresAt) change.expiresAt = expiresAt;
     const issued = await this.deps.store.update(r, change);
     observeIssued(r.createdAt, this.clock());
-    await this.deps.events.record(issued, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
+    this.tell(issued, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
     this.failpoint('after-issued');
     await this.send(issued, { state: 'issued', to: 'requester' }, known);
   }
@@ -334,7 +334,7 @@ export class Reconciler {
       throw err;
     }
     this.failpoint('after-email-sent');
-    await this.deps.events.record(r, { type: 'Normal', reason: 'EmailSent', message: `emailed ${notice.to === 'requester' ? 'the requester' : `${to.length} approver(s)`} about "${notice.state}"` });
+    this.tell(r, { type: 'Normal', reason: 'EmailSent', message: `emailed ${notice.to === 'requester' ? 'the requester' : `${to.length} approver(s)`} about "${notice.state}"` });
     let current = r;
     await retryOnConflict(async () => {
       if (current.notified === notice.state) return;
@@ -382,7 +382,12 @@ export class Reconciler {
 
   private async write(r: KeyRequest, change: RequestChange, event: LoopEvent): Promise<void> {
     const updated = await this.deps.store.update(r, change);
-    await this.deps.events.record(updated, event);
+    this.tell(updated, event);
+  }
+
+  /** An Event never fails a step, so no step waits an API round trip for one: written beside the next. */
+  private tell(r: KeyRequest, event: LoopEvent): void {
+    this.deps.events.record(r, event).catch(() => undefined);
   }
 
   private context(r: KeyRequest): TemplateContext {

@@ -70,7 +70,8 @@ export function buildLoop(
     errorBackoff: config.loop.retry,
     elector,
     watch: options.watch ?? true,
-    onStopped: () => {
+    onStopped: async () => {
+      await events.flush?.();
       mailer.close();
       unobserve();
     },
