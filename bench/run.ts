@@ -6,7 +6,9 @@
  *
  * Environment: BENCH_BASELINE (a commit; default the one before the cache work), BENCH_SCALE
  * (stored requests for the queue figures: 10000, or 100000 for the document), BENCH_WRITE (1; 0
- * leaves the document alone), BENCH_ONLY (comma list of baseline,current), KEYPORTAL_CLUSTER_DIR.
+ * leaves the document alone), BENCH_ONLY (comma list of baseline,current), BENCH_CURRENT (the
+ * checkout measured as current; default this one: a built copy keeps a shared checkout's .next
+ * out of it), KEYPORTAL_CLUSTER_DIR.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-bench-'));
   const checkouts = [
     { name: 'baseline', dir: baselineCheckout() },
-    { name: 'current', dir: repo },
+    { name: 'current', dir: process.env.BENCH_CURRENT ?? repo },
   ].filter((c) => ONLY.includes(c.name));
   const figures: Figures = { scale: SCALE, baseline: BASELINE, runs: {}, machine: `${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}` };
   // One namespace of stored requests for the queue figures, read by each portal in turn.

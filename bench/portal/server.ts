@@ -25,6 +25,8 @@ export interface PortalSetup {
   workDir: string;
   loop: boolean;
   resyncSeconds?: number;
+  /** Node flags for the portal process (a CPU profile: not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
 }
 
 /** `next build` in a checkout, unless it holds a build already. Returns seconds taken (0 if reused). */
@@ -52,7 +54,7 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
   const tlsFile = path.join(s.workDir, `${s.name}-tls.count`);
   const log = path.join(s.workDir, `${s.name}.log`);
   const out = createWriteStream(log);
-  const child = spawn(process.execPath, [path.join(s.checkout, 'node_modules/next/dist/bin/next'), 'start', '-p', String(s.port), '-H', '127.0.0.1'], {
+  const child = spawn(process.execPath, [...(s.nodeArgs ?? []), path.join(s.checkout, 'node_modules/next/dist/bin/next'), 'start', '-p', String(s.port), '-H', '127.0.0.1'], {
     cwd: s.checkout,
     env: {
       PATH: process.env.PATH ?? '',

@@ -1,0 +1,121 @@
+/**
+ * `npx tsx bench/probe.ts`: one checkout's portal, one figure, for finding where time and memory
+ * go (not for the document: `npm run bench` measures side by side).
+ *
+ * PROBE_CHECKOUT (a built checkout; default this one), PROBE_MODE (`loop`: 500 POSTs then 1,000
+ * to issued; `rss`: the portal's RSS idle on an empty namespace and holding PROBE_NAMESPACE's
+ * requests; `apiserver`: the API server alone at the same concurrency; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ */
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { TestGateway } from '@/tests/servers/litellm';
+import { TestSmtp } from '@/tests/servers/smtp';
+import { MASTER_KEY } from '@/tests/helpers/portal';
+import { clusterUp, freshNamespace } from './cluster';
+import { drained, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
+import { rssBytes, startPortal, stopPortal } from './portal/server';
+import { pool } from './portal/clients';
+import { summarize } from './stats';
+import { PatchStrategy } from '@kubernetes/client-node';
+import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
+import { rawCall } from '@/lib/kube/raw';
+import { type SecretObject, encodeNewRequest } from '@/lib/store/secret-codec';
+
+const checkout = path.resolve(process.env.PROBE_CHECKOUT ?? path.join(import.meta.dirname, '..'));
+const mode = process.env.PROBE_MODE ?? 'loop';
+const nodeArgs = process.env.PROBE_NODE_ARGS?.split(' ').filter(Boolean);
+const say = (s: string) => process.stderr.write(`probe: ${s}\n`);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+async function loop(): Promise<void> {
+  const { kubeconfig, kc } = clusterUp();
+  const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
+  const gateway = new TestGateway(MASTER_KEY);
+  await gateway.start();
+  const smtp = new TestSmtp();
+  await smtp.start();
+  const namespace = await freshNamespace(kc, 'probe');
+  const portal = await startPortal({ checkout, name: 'probe', port: 3390, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, nodeArgs });
+  try {
+    await postLoad(portal, 'warm', 20, 10);
+    const post = await postLoad(portal, 'post', 500, 50);
+    say(`POST p50 ${post.latency.p50.toFixed(0)} ms p99 ${post.latency.p99.toFixed(0)} ms, ${post.perSecond.toFixed(1)} req/s, ${post.failures} failed`);
+    await drained(kc, namespace, 120_000);
+    const issue = await toIssued(portal, kc, namespace, 'issue', 1000);
+    say(`1,000 to issued: ${issue.wallSeconds.toFixed(1)} s, ${issue.issued} issued, ${issue.secretCallsPerRequest.toFixed(1)} secret calls, ${issue.eventsPerRequest.toFixed(1)} events per request`);
+    say(`RSS after: ${mib(rssBytes(portal))}`);
+  } finally {
+    await stopPortal(portal);
+    await gateway.stop();
+    await smtp.stop();
+  }
+}
+
+async function rss(): Promise<void> {
+  const { kubeconfig, kc } = clusterUp();
+  const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
+  const empty = await freshNamespace(kc, 'probe-empty');
+  const stored = process.env.PROBE_NAMESPACE;
+  const n = Number(process.env.PROBE_STORED ?? 100_000);
+  for (const [i, namespace] of [empty, stored].entries()) {
+    if (!namespace) continue;
+    const p = await startPortal({ checkout, name: `rss${i}`, port: 3391 + i, namespace, kubeconfig, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 }, workDir: work, loop: false, nodeArgs });
+    try {
+      say(`${namespace}: RSS at ready ${mib(rssBytes(p))}`);
+      if (namespace !== empty) await queueHolds(p, n);
+      const q = await queueFirstPage(p, namespace === empty ? 0 : n);
+      say(`${namespace}: queue API ${q.apiMs.toFixed(0)} ms, page ${q.pageMs.toFixed(0)} ms, RSS after the queue ${mib(q.rss)}`);
+    } finally {
+      await stopPortal(p);
+    }
+  }
+}
+
+/**
+ * The floor: the API server alone, creating request Secrets from 50 kept-alive clients at once
+ * (as the portal's POST does, minus the portal), then the three merge patches and three Events a
+ * request costs in the loop, from 16 at once (the loop's concurrency).
+ */
+async function apiserver(): Promise<void> {
+  const { kc } = clusterUp();
+  const ns = await freshNamespace(kc, 'probe-api');
+  const path = `/api/v1/namespaces/${ns}`;
+  const n = Number(process.env.PROBE_N ?? 2000);
+  const t0 = performance.now();
+  const created = await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
+    const t = performance.now();
+    const body = encodeNewRequest({ id: newRequestId(), email: `api${i}@bench.example.com`, model: 'gpt-4o', createdAt: rfc3339(new Date()) });
+    const s = await rawCall<SecretObject>(kc, { method: 'POST', path: `${path}/secrets`, body });
+    return { ms: performance.now() - t, s };
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const l = summarize(created.map((c) => c.ms));
+  say(`API server alone, ${n} Secret creates 50 at a time: p50 ${l.p50.toFixed(0)} ms p99 ${l.p99.toFixed(0)} ms, ${(n / wall).toFixed(0)}/s`);
+  const t1 = performance.now();
+  await pool(created, 16, async ({ s }) => {
+    let rv = s.metadata.resourceVersion;
+    for (const state of ['approved', 'issued', 'issued']) {
+      const body = { metadata: { resourceVersion: rv, labels: { 'keyportal.dev/state': state }, annotations: { 'keyportal.dev/notified': String(Math.random()) } } };
+      const r = await rawCall<SecretObject>(kc, { method: 'PATCH', path: `${path}/secrets/${s.metadata.name}`, body, contentType: PatchStrategy.MergePatch });
+      rv = r.metadata.resourceVersion;
+      const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      await rawCall(kc, { method: 'POST', path: `${path}/events`, body: { metadata: { generateName: `${s.metadata.name}.` }, involvedObject: { kind: 'Secret', name: s.metadata.name, namespace: ns }, reason: 'Probe', message: 'probe', type: 'Normal', firstTimestamp: now, lastTimestamp: now, count: 1 } });
+    }
+  });
+  const loopWall = (performance.now() - t1) / 1000;
+  say(`API server alone, the loop's 3 patches + 3 Events for ${n} requests, 16 at a time: ${loopWall.toFixed(1)} s, ${(n / loopWall).toFixed(0)} requests/s`);
+}
+
+/** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */
+async function seedOnly(): Promise<void> {
+  const { kc } = clusterUp();
+  const namespace = await freshNamespace(kc, 'probe-stored');
+  await seed(kc, namespace, Number(process.env.PROBE_STORED ?? 100_000));
+  process.stdout.write(`${namespace}\n`);
+}
+
+(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'apiserver' ? apiserver() : loop()).catch((err: unknown) => {
+  process.stderr.write(`probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
