@@ -70,14 +70,30 @@ export function callsBetween(before: Map<string, number>, after: Map<string, num
 
 /** Notes when each request Secret of a namespace is first seen issued, through one watch. */
 export async function watchIssued(kc: KubeConfig, namespace: string, seen: Map<string, number>): Promise<() => void> {
-  const request = await new Watch(kc).watch(
-    `/api/v1/namespaces/${namespace}/secrets`,
-    { labelSelector: 'keyportal.dev/state=issued' },
-    (type: string, obj: V1Secret) => {
-      const id = obj.metadata?.name?.replace(/^keyreq-/, '');
-      if (id && (type === 'ADDED' || type === 'MODIFIED') && !seen.has(id)) seen.set(id, performance.now());
-    },
-    () => undefined,
-  );
-  return () => request.abort();
+  // The API server (or client-node's fetch) closes a long watch now and then; a watch that is not
+  // resumed sees nothing after that, and the figure comes out as n/a. Each resume lists the issued
+  // Secrets afresh (ADDED for each): ids already seen keep their first time, and one issued during
+  // the gap is timed when it reappears, a little late rather than never. Bounded, like every loop.
+  let stopped = false;
+  let current: { abort: () => void } | undefined;
+  let resumes = 0;
+  const start = async (): Promise<void> => {
+    current = await new Watch(kc).watch(
+      `/api/v1/namespaces/${namespace}/secrets`,
+      { labelSelector: 'keyportal.dev/state=issued' },
+      (type: string, obj: V1Secret) => {
+        const id = obj.metadata?.name?.replace(/^keyreq-/, '');
+        if (id && (type === 'ADDED' || type === 'MODIFIED') && !seen.has(id)) seen.set(id, performance.now());
+      },
+      () => {
+        if (stopped || resumes++ >= 200) return;
+        setTimeout(() => void start().catch(() => undefined), 100);
+      },
+    );
+  };
+  await start();
+  return () => {
+    stopped = true;
+    current?.abort();
+  };
 }
