@@ -3,6 +3,9 @@ import { type RequestOptions, request as httpsRequest } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 
+/** How long one call may go without any traffic from the API server. */
+const RAW_TIMEOUT_MS = 60_000;
+
 export interface RawCall {
   method: 'GET' | 'POST' | 'PATCH';
   /** The API path, e.g. `/api/v1/namespaces/x/secrets`. */
@@ -59,6 +62,9 @@ export async function rawCall<T>(kc: KubeConfig, call: RawCall): Promise<T> {
       });
     });
     req.on('error', reject);
+    // A call that hangs (an API server stuck, a connection lost without a reset) must fail and be
+    // retried rather than hold a request or the loop for ever; a list page of 500 takes well under this.
+    req.setTimeout(RAW_TIMEOUT_MS, () => req.destroy(new Error(`${call.method} ${call.path}: no answer from the API server within ${RAW_TIMEOUT_MS / 1000} s`)));
     req.end(body);
   });
   if (text.status < 200 || text.status > 299) {
