@@ -41,7 +41,7 @@ export function kubectlOffboarding(rawEmail: string, options: { namespace?: stri
       '',
       '# Revoke every issued key: record why first (the email carries it), then relabel. The loop',
       '# deletes each key at the gateway and emails the requester once per key.',
-      `kubectl ${ns} annotate secrets -l ${issued} --overwrite ${q(`${ANNOTATION.reason}=${reason}`)} ${ANNOTATION.decidedBy}=kubectl "${ANNOTATION.decidedAt}=$(date -u +%Y-%m-%dT%H:%M:%SZ)"`,
+      `kubectl ${ns} annotate secrets -l ${issued} --overwrite ${q(`${ANNOTATION.reason}=${reason}`)} ${ANNOTATION.decision}=revoked ${ANNOTATION.decidedBy}=kubectl "${ANNOTATION.decidedAt}=$(date -u +%Y-%m-%dT%H:%M:%SZ)"`,
       `kubectl ${ns} label secrets -l ${issued} --overwrite ${LABEL.state}=revoked`,
       '',
       '# Optional: close their open requests too (denied, never minted). The loop records',
