@@ -2,6 +2,7 @@ import { checkPluginEntry } from '@/plugins';
 import { type Config, loadConfig } from './config';
 import { createGateway } from './gateway';
 import { GatewayStatus } from './gateway/status';
+import { UsageCache } from './gateway/usage-cache';
 import { instrumentGateway } from './metrics/instrument';
 import { createStore } from './store';
 import type { RequestStore } from './store/types';
@@ -11,6 +12,8 @@ export interface Runtime {
   store: RequestStore;
   /** The gateway's setup, checked at most every 30 s (readyz, start-up, the approvers' page). */
   gatewayStatus: GatewayStatus;
+  /** Keys' spend and limits from the gateway, a minute old at most (status page, My requests). */
+  usage: UsageCache;
 }
 
 /**
@@ -41,8 +44,10 @@ export function getRuntime(): Runtime {
   const s = slot();
   if (!s.runtime) {
     const config = getConfig();
-    // The setup check's calls (health, models) are counted like the loop's.
-    s.runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(instrumentGateway(createGateway(config)), config.models.map((m) => m.id)) };
+    // One client of the gateway for the portal's own reads (setup check, usage), its calls
+    // counted like the loop's.
+    const gateway = instrumentGateway(createGateway(config));
+    s.runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)), usage: new UsageCache(gateway) };
   }
   return s.runtime;
 }
