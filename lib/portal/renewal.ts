@@ -1,22 +1,15 @@
 import type { User } from '../auth/roles';
-import { type KeyRequest, idSchema } from '../domain/key-request';
+import type { KeyRequest } from '../domain/key-request';
 import { type RenewalChain, RENEWABLE_STATES, chainOf, isRenewable } from '../domain/renewal';
-import { RequestNotFoundError } from '../store/errors';
 import { conflict, requestNotFound } from './errors';
-import { type PortalDeps, createRequest } from './requests';
+import { type PortalDeps, createRequest, readVisible } from './requests';
 import { type RequestView, toView } from './view';
 
 /** Reads a request only its requester may act on: anyone else's is "not found", as elsewhere. */
 async function readOwn(deps: PortalDeps, user: User, id: string): Promise<KeyRequest> {
-  if (!idSchema.safeParse(id).success) throw requestNotFound(id);
-  try {
-    const r = await deps.store.get(id);
-    if (r.email !== user.email) throw requestNotFound(id);
-    return r;
-  } catch (err) {
-    if (err instanceof RequestNotFoundError) throw requestNotFound(id);
-    throw err;
-  }
+  const r = await readVisible(deps, user, id);
+  if (r.email !== user.email) throw requestNotFound(id);
+  return r;
 }
 
 /**
@@ -37,15 +30,7 @@ export async function renewRequest(deps: PortalDeps, user: User, id: string): Pr
 
 /** The renewal chain around a request its viewer may see (the requester, or an approver). */
 export async function renewalChain(deps: PortalDeps, user: User, id: string): Promise<RenewalChain> {
-  if (!idSchema.safeParse(id).success) throw requestNotFound(id);
-  let r: KeyRequest;
-  try {
-    r = await deps.store.get(id);
-  } catch (err) {
-    if (err instanceof RequestNotFoundError) throw requestNotFound(id);
-    throw err;
-  }
-  if (r.email !== user.email && !user.approver) throw requestNotFound(id);
+  const r = await readVisible(deps, user, id);
   // The pair's requests come from the store's index (one lookup), never a namespace listing.
   const { items } = await deps.store.query({ email: r.email, model: r.model, limit: 500 });
   return chainOf(r, items);
