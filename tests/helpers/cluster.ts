@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 
 const run = promisify(execFile);
@@ -57,4 +57,16 @@ export async function statusOf(p: Promise<unknown>): Promise<number> {
     if (err instanceof ApiException) return err.code;
     throw err;
   }
+}
+
+/** A request's state as its Secret's label says, read by the admin. */
+export async function requestState(requestsNs: string, id: string): Promise<string> {
+  const secret = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: `keyreq-${id}`, namespace: requestsNs });
+  return secret.metadata?.labels?.['keyportal.dev/state'] ?? '';
+}
+
+/** Who holds the approval loop's Lease ('' once handed back). */
+export async function loopLeaseHolder(requestsNs: string): Promise<string> {
+  const lease = await adminKubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'keyportal-loop', namespace: requestsNs });
+  return lease.spec?.holderIdentity ?? '';
 }

@@ -1,10 +1,10 @@
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Container, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Container, type V1Deployment } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
+import { adminKubeConfig, freshNamespace, kubectl, loopLeaseHolder, requestState } from '../helpers/cluster';
 import { FULLNAME, RELEASE, chart, helmOn, withHelmHome } from '../helpers/helm';
 import { freePort } from '../helpers/net';
 import { MASTER_KEY } from '../helpers/portal';
@@ -173,15 +173,8 @@ async function waitReady(w: World, pod: Running, timeoutMs = 60_000): Promise<nu
   return Date.now() - started;
 }
 
-async function stateOf(w: World, id: string): Promise<string> {
-  const secret = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: `keyreq-${id}`, namespace: w.requestsNs });
-  return secret.metadata?.labels?.['keyportal.dev/state'] ?? '';
-}
-
-async function leaseHolder(w: World): Promise<string> {
-  const lease = await adminKubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'keyportal-loop', namespace: w.requestsNs });
-  return lease.spec?.holderIdentity ?? '';
-}
+const stateOf = (w: World, id: string) => requestState(w.requestsNs, id);
+const leaseHolder = (w: World) => loopLeaseHolder(w.requestsNs);
 
 /** A failed wait says what the container logged, which is all there is to go on. */
 async function watching<T>(pod: Running, wait: Promise<T>): Promise<T> {

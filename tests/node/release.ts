@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
+import { adminKubeConfig, freshNamespace, kubectl, loopLeaseHolder, requestState } from '../helpers/cluster';
 import { RELEASE, chart, exec, helmOn } from '../helpers/helm';
 import { CuttableRelay } from '../helpers/net';
 import { MASTER_KEY } from '../helpers/portal';
@@ -130,24 +130,14 @@ export async function rolledOut(r: Release): Promise<boolean> {
   return (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) && s?.updatedReplicas === want && s?.availableReplicas === want && s?.replicas === want;
 }
 
-export async function leaseHolder(r: Release): Promise<string> {
-  try {
-    const lease = await adminKubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'keyportal-loop', namespace: r.requestsNs });
-    return lease.spec?.holderIdentity ?? '';
-  } catch {
-    return '';
-  }
-}
+export const leaseHolder = (r: Release): Promise<string> => loopLeaseHolder(r.requestsNs);
 
 /** The pod whose name the Lease's holder identity starts with (it is POD_NAME plus a suffix). */
 export function holderPod(pods: V1Pod[], holder: string): V1Pod | undefined {
   return pods.find((p) => p.metadata?.name && holder.startsWith(p.metadata.name));
 }
 
-export async function stateOf(r: Release, id: string): Promise<string> {
-  const secret = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: `keyreq-${id}`, namespace: r.requestsNs });
-  return secret.metadata?.labels?.['keyportal.dev/state'] ?? '';
-}
+export const stateOf = (r: Release, id: string): Promise<string> => requestState(r.requestsNs, id);
 
 /** Keys the gateway holds for a request (its alias names the request). */
 export const keysFor = (r: Release, id: string) => [...r.gateway.keys.values()].filter((k) => k.key_alias?.includes(id));
