@@ -3,6 +3,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { type KeyRequest, secretName } from '../domain/key-request';
 import { rawCall } from '../kube/raw';
 import { log } from '../log';
+import { countEventsDropped } from '../metrics/record';
+import { EventQueue } from './event-queue';
 
 export interface LoopEvent {
   type: 'Normal' | 'Warning';
@@ -16,37 +18,53 @@ export interface EventRecorder {
   record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void>;
   /** On a Secret that is not (or no longer) a valid request, named as it is. */
   recordOnSecret(secret: { name: string; uid?: string }, event: LoopEvent): Promise<void>;
-  /** Resolves once every Event recorded so far has been written (or given up on). */
-  flush?(): Promise<void>;
+  /** Resolves once every Event recorded so far has been written (or given up on, after `withinMs`). */
+  flush?(withinMs?: number): Promise<void>;
 }
 
 /**
- * Kubernetes Events on the request's Secret, so `kubectl describe secret keyreq-…` tells the story.
+ * Kubernetes Events on the request's Secret, so `kubectl events --for secret/keyreq-…` tells the story.
  *
- * Writes go out as plain JSON (lib/kube/raw.ts). The reconciler does not wait for them (see
- * `tell` there); `flush` waits for the ones still in flight when the loop stops.
+ * Writes go out as plain JSON (lib/kube/raw.ts) from a queue of their own (lib/loop/event-queue.ts):
+ * the reconciler does not wait for them, and under a burst they follow the writes users wait for
+ * instead of taking the API server's capacity from them. Each Event keeps the time it was recorded.
  */
 export class KubernetesEventRecorder implements EventRecorder {
-  private readonly pending = new Set<Promise<void>>();
+  private droppedSinceLog = 0;
+  private loggedDropAt = Number.NEGATIVE_INFINITY;
+  private readonly queue: EventQueue<{ secret: { name: string; uid?: string }; event: LoopEvent; at: Date }>;
 
   constructor(
     private readonly kc: KubeConfig,
     private readonly namespace: string,
     private readonly component = 'keyportal',
-  ) {}
+    queue: { capacity: number; writers: number } = { capacity: 10_000, writers: 2 },
+  ) {
+    this.queue = new EventQueue((e) => this.write(e.secret, e.event, e.at), {
+      ...queue,
+      onDrop: (count) => {
+        countEventsDropped(count);
+        // One line a minute at most: a queue that overflows would otherwise log once per Event.
+        this.droppedSinceLog += count;
+        if (Date.now() - this.loggedDropAt < 60_000) return;
+        log('warn', 'Kubernetes Events dropped: the queue was full or the loop stopped first', { count: this.droppedSinceLog });
+        this.loggedDropAt = Date.now();
+        this.droppedSinceLog = 0;
+      },
+    });
+  }
 
   record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void> {
     return this.recordOnSecret({ name: secretName(request.id), uid: request.uid }, event);
   }
 
   recordOnSecret(secret: { name: string; uid?: string }, event: LoopEvent): Promise<void> {
-    const write = this.write(secret, event, new Date());
-    this.pending.add(write);
-    return write.finally(() => this.pending.delete(write));
+    return this.queue.push({ secret, event, at: new Date() });
   }
 
-  async flush(): Promise<void> {
-    await Promise.all([...this.pending]);
+  /** Events still waiting when the loop stops get `withinMs`; a rolling update does not wait longer. */
+  flush(withinMs = 5_000): Promise<void> {
+    return this.queue.flush(withinMs);
   }
 
   private async write({ name, uid }: { name: string; uid?: string }, event: LoopEvent, now: Date): Promise<void> {

@@ -22,6 +22,11 @@ export function countRetry(): void {
   metrics().retries.inc();
 }
 
+/** Kubernetes Events dropped (their queue was full, or the loop stopped before it drained). */
+export function countEventsDropped(count: number): void {
+  metrics().eventsDropped.inc(count);
+}
+
 /** Shows a loop's queue and leadership at every scrape until the returned function is called. */
 export function observeLoop(loop: LoopGauges): () => void {
   const { loops } = metrics().sources;

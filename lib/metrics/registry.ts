@@ -26,6 +26,7 @@ export interface KeyportalMetrics {
   readonly gatewayDuration: Histogram<'operation'>;
   readonly mailSends: Counter<'outcome'>;
   readonly retries: Counter;
+  readonly eventsDropped: Counter;
   /** Adds the process and Node.js runtime metrics, once. */
   withDefaults(): void;
 }
@@ -139,6 +140,11 @@ export function createMetrics(): KeyportalMetrics {
     help: 'Retries the loop scheduled: a gateway or mail failure backing off, or a reconcile that failed.',
     registers,
   });
+  const eventsDropped = new Counter({
+    name: 'keyportal_events_dropped_total',
+    help: 'Kubernetes Events not written: their queue was full, or the loop stopped before it drained.',
+    registers,
+  });
   // Series that alerts take increase() of exist from the start: a first failure then counts as
   // 0 → 1 instead of appearing already at 1, which increase() cannot see.
   for (const operation of GATEWAY_OPERATIONS) for (const outcome of GATEWAY_OUTCOMES) gatewayCalls.inc({ operation, outcome }, 0);
@@ -153,6 +159,7 @@ export function createMetrics(): KeyportalMetrics {
     gatewayDuration,
     mailSends,
     retries,
+    eventsDropped,
     withDefaults() {
       if (defaults) return;
       defaults = true;
