@@ -56,9 +56,9 @@ export async function toIssued(p: Portal, kc: KubeConfig, namespace: string, tag
   const { ids } = await postLoad(p, tag, n, 50);
   await until(() => ids.every((id) => seen.has(id)), 120_000);
   const last = Math.max(...ids.map((id) => seen.get(id) ?? Number.NaN));
-  await sleep(1500); // the emails and their writes, after `issued`
-  const after = await apiRequestCounts(kc);
-  await sleep(600);
+  // The emails and their writes follow `issued`, and Events may be queued behind them: the
+  // calls are counted once the API server's counters stop moving (bounded).
+  const after = await settledCounts(kc, 60_000);
   stop();
   const secrets = callsBetween(before, after, 'secrets');
   const events = callsBetween(before, after, 'events');
@@ -73,6 +73,19 @@ export async function toIssued(p: Portal, kc: KubeConfig, namespace: string, tag
     eventsPerRequest: events.total / ids.length,
     tlsPerApiCall: (tlsCount(p) - tlsBefore) / Math.max(1, apiCalls),
   };
+}
+
+/** The API server's counters once two readings a second apart agree (or at the deadline). */
+async function settledCounts(kc: KubeConfig, timeoutMs: number): Promise<Map<string, number>> {
+  const deadline = performance.now() + timeoutMs;
+  const busy = (m: Map<string, number>) => ['secrets', 'events'].map((r) => [...m].filter(([k]) => k.startsWith(`${r} `)).reduce((sum, [, v]) => sum + v, 0)).join('/');
+  let last = await apiRequestCounts(kc);
+  for (;;) {
+    await sleep(1000);
+    const now = await apiRequestCounts(kc);
+    if (busy(now) === busy(last) || performance.now() > deadline) return now;
+    last = now;
+  }
 }
 
 /** Creation → issued at a paced rate: each request's wait, from its POST answer to `issued` seen. */
