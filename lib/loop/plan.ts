@@ -42,9 +42,9 @@ export type Step =
   | { kind: 'give-up-mint'; since: string; error: string }
   /** approved, but the model left the catalog: end failed. */
   | { kind: 'fail-not-in-catalog' }
-  /** approved without a key: generate one and store it (before the gateway hears of it). */
+  /** approved without a key: generate one and store it with the email's claim (before the gateway hears of it), then mint. */
   | { kind: 'store-key' }
-  /** approved with a stored key: register it at the gateway unless it exists, then issued + email. */
+  /** approved with a stored key and no live claim: claim, register it at the gateway unless it exists, email, then issued + notified in one write. */
   | { kind: 'mint' }
   /** issued past its expiry. */
   | { kind: 'expire' }
@@ -160,7 +160,12 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
       const retry = retryWait(r, 'mint', now);
       if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
       if (!s.catalog.has(r.model)) return { kind: 'fail-not-in-catalog' };
-      return r.hasKey ? { kind: 'mint' } : { kind: 'store-key' };
+      if (!r.hasKey) return { kind: 'store-key' };
+      // The "ready" email is claimed with the key: a live claim is a replica minting now (or one
+      // that died doing so), whose email may already be out. Waited out, then taken over.
+      const claim = claimWait(r, 'issued', now, s.notifyClaimSeconds * 1000);
+      if (claim > 0) return { kind: 'wait', ms: claim, why: 'claim' };
+      return { kind: 'mint' };
     }
     case 'issued': {
       if (r.notified !== 'issued') return notifyStep(r, { state: 'issued', to: 'requester' }, now, s);

@@ -1,20 +1,21 @@
 import { runChain } from '../approval/chain';
 import type { ApprovalPlugin } from '../approval/types';
 import type { ModelConfig } from '../config/schema';
-import { type KeyRequest, keyHash, rfc3339 } from '../domain/key-request';
+import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
 import { duplicateOf } from '../domain/renewal';
 import { isLive } from '../domain/states';
-import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '../gateway/types';
+import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
 import { type Rendered, type TemplateContext, endingMessage, issuedMessage, reviewNotice } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
-import { countDecision, countRetry, observeIssued } from '../metrics/record';
+import { countDecision, countRetry } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
 import { type FailpointName, failpoint as envFailpoint } from './failpoints';
+import { type IssueDeps, type Known, aliasOf, issue, keyWithClaim } from './issue';
 import { LEGACY_HELD_PREFIX, type Notice, type PlanSettings, type Step, plan } from './plan';
 import { pluginView } from './plugin-view';
 import { type ReminderDeps, remind } from './reminders';
@@ -66,16 +67,6 @@ function annotatedAfterIssue(r: KeyRequest): boolean {
   return Boolean(r.decidedAt && r.issuedAt && Date.parse(r.decidedAt) > Date.parse(r.issuedAt));
 }
 
-/** The key's alias at the gateway: per request, so the key can be deleted without the key. */
-const aliasOf = (r: Pick<KeyRequest, 'id'>): string => `keyportal-${r.id}`;
-
-/** A key is stored with its hash, which outlives it once the key is delivered and erased. */
-const keyChange = (key: string): RequestChange => ({ key, keySha256: keyHash(key) });
-
-/** Within one reconcile pass: the key it stored itself, so it is not read back from the API. */
-interface Known {
-  key?: { id: string; value: string };
-}
 
 /**
  * Executes the plan (lib/loop/plan.ts) like a controller-runtime Reconcile: read the request,
@@ -149,9 +140,9 @@ export class Reconciler {
       case 'fail-not-in-catalog':
         return this.write(r, { state: 'failed', reason: `model ${r.model} is no longer in the catalog`, retry: null }, { type: 'Warning', reason: 'MintFailed', message: `not minted: model ${r.model} is no longer in the catalog` });
       case 'store-key':
-        return this.storeKey(r, known);
+        return this.storeKey(r, signal, known);
       case 'mint':
-        return this.mint(r, signal, known);
+        return issue(this.issueDeps, r, signal, known, false);
       case 'expire':
         return this.write(r, { state: 'expired', reason: `The key expired at ${r.expiresAt ?? 'its expiry'}` }, { type: 'Normal', reason: 'Expired', message: 'key expired' });
       case 'reveal-window-passed':
@@ -212,15 +203,18 @@ export class Reconciler {
     }
     const state = result.outcome === 'approve' ? 'approved' : 'denied';
     const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace };
-    // An approval stores the key value in the same write: still before the gateway hears of
-    // it (exactly-once holds), one write fewer.
-    if (state === 'approved') Object.assign(change, keyChange(this.deps.gateway.newKey()));
-    await this.write(r, change, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
+    // An approval stores the key value (and the claim on its email) in the same write: still
+    // before the gateway hears of it (exactly-once holds), one write fewer.
+    if (state === 'approved') Object.assign(change, keyWithClaim(this.deps.gateway.newKey(), this.clock()));
+    const decided = await this.deps.store.update(r, change);
+    this.tell(decided, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
     countDecision(result.decidedBy, result.outcome);
     // Only once the write won: a rival whose write won instead stored its own key.
     if (change.key) {
       known.key = { id: r.id, value: change.key };
       this.failpoint('after-key-stored');
+      // This pass holds the claim, so it goes on to the gateway rather than wait it out.
+      await issue(this.issueDeps, decided, signal, known, true);
     }
   }
 
@@ -241,60 +235,31 @@ export class Reconciler {
     countDecision('kubectl', ({ approved: 'approve', denied: 'deny', revoked: 'revoke' } as const)[state]);
   }
 
-  // approved, no key: the key value is chosen and stored first, so a crash or a rival replica
-  // can only ever register this one value.
-  private async storeKey(r: KeyRequest, known: Known): Promise<void> {
+  // approved, no key: the key value (and the claim on its email) is stored first, so a crash or
+  // a rival replica can only ever register this one value; then on to the gateway.
+  private async storeKey(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
     const value = this.deps.gateway.newKey();
-    await this.deps.store.update(r, keyChange(value));
+    const stored = await this.deps.store.update(r, keyWithClaim(value, this.clock()));
     known.key = { id: r.id, value };
     this.failpoint('after-key-stored');
+    await issue(this.issueDeps, stored, signal, known, true);
   }
 
-  // approved with a key: register it exactly once, then `issued` and the email.
-  private async mint(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
-    const model = this.models.get(r.model) as ModelConfig;
-    const storedThisPass = known.key?.id === r.id;
-    const key = storedThisPass ? known.key?.value : await this.deps.store.readKey(r.id);
-    if (!key) return;
-    if (!storedThisPass) known.key = { id: r.id, value: key };
-    // Register it, unless a previous attempt already did. A key this pass stored itself has had
-    // no earlier attempt; a rival that raced us to it shows up as the alias conflict below.
-    const hash = r.keySha256 ?? keyHash(key);
-    let expiresAt: string | undefined;
-    try {
-      // An earlier attempt (or a rival replica) may have registered it already: then its expiry
-      // is the gateway's, read back, not lost.
-      const existing = storedThisPass ? undefined : await this.deps.gateway.keyInfo(hash, signal);
-      if (existing) expiresAt = existing.expiresAt;
-      else {
-        try {
-          ({ expiresAt } = await this.deps.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: model.limits, changedBy: r.decidedBy }, signal));
-        } catch (err) {
-          if (!(err instanceof KeyAlreadyExistsError)) throw err;
-          // Our alias is taken: by our own key (an earlier attempt, a rival replica) or not.
-          const ours = await this.deps.gateway.keyInfo(hash, signal);
-          if (!ours) throw new GatewayRefusedError(409, `the alias ${aliasOf(r)} belongs to another key at the gateway`);
-          expiresAt = ours.expiresAt;
-        }
-        this.failpoint('after-gateway-generate');
-      }
-    } catch (err) {
-      if (err instanceof GatewayRefusedError) {
-        return this.write(r, { state: 'failed', reason: `The gateway refused to create the key: ${err.message}`, retry: null }, { type: 'Warning', reason: 'GatewayRefused', message: `gateway refused (HTTP ${err.status}): ${err.message}` });
-      }
-      if (err instanceof GatewayUnavailableError) return this.retryLater(r, 'mint', err.message, 'GatewayUnavailable');
-      throw err;
-    }
-    // Issued, with the claim on the requester's email taken in the same write.
-    const now = rfc3339(this.clock());
-    const change: RequestChange = { state: 'issued', issuedAt: now, retry: null, notifying: { state: 'issued', at: now } };
-    if (!r.keySha256) change.keySha256 = hash;
-    if (expiresAt) change.expiresAt = expiresAt;
-    const issued = await this.deps.store.update(r, change);
-    observeIssued(r.createdAt, this.clock());
-    this.tell(issued, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
-    this.failpoint('after-issued');
-    await this.send(issued, { state: 'issued', to: 'requester' }, known);
+  private get issueDeps(): IssueDeps {
+    const { store, gateway, mailer, settings } = this.deps;
+    return {
+      store,
+      gateway,
+      mailer,
+      models: this.models,
+      keyDelivery: settings.keyDelivery,
+      clock: this.clock,
+      failpoint: this.failpoint,
+      write: (r, change, event) => this.write(r, change, event),
+      tell: (r, event) => this.tell(r, event),
+      retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
+      message: (r, notice, known) => this.message(r, notice, known),
+    };
   }
 
   private async deleteAtGateway(r: KeyRequest, notice: Notice | undefined, signal: AbortSignal, known: Known): Promise<void> {

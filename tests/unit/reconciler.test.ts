@@ -8,7 +8,7 @@ import type { EventRecorder, LoopEvent } from '@/lib/loop/events';
 import type { FailpointName } from '@/lib/loop/failpoints';
 import { type PlanSettings, type Step, plan } from '@/lib/loop/plan';
 import { Reconciler, type ReconcilerSettings } from '@/lib/loop/reconciler';
-import type { MailMessage, Mailer } from '@/lib/mail/types';
+import { type MailMessage, type Mailer, MailUnavailableError } from '@/lib/mail/types';
 import { buildPlugins } from '@/plugins';
 import { MemoryStore } from '../helpers/memory-store';
 import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
@@ -137,6 +137,8 @@ describe('plan: the state → next step table', () => {
     ['approved by a label edit is recorded first', req('approved'), { kind: 'record-kubectl-decision', state: 'approved' }],
     ['approved, key not stored yet', req('approved', decided('approved')), { kind: 'store-key' }],
     ['approved with a stored key is minted', req('approved', { ...decided('approved'), hasKey: true }), { kind: 'mint' }],
+    ['approved with a key, another replica is minting (its claim is live)', req('approved', { ...decided('approved'), hasKey: true, notifying: { state: 'issued', at: at(-10_000) } }), { kind: 'wait', ms: 20_000, why: 'claim' }],
+    ['approved with a key, the claim of a replica that died is taken over', req('approved', { ...decided('approved'), hasKey: true, notifying: { state: 'issued', at: at(-31_000) } }), { kind: 'mint' }],
     ['approved, retry not due', req('approved', { ...decided('approved'), hasKey: true, retry: { step: 'mint', attempt: 2, at: at(4000), error: 'x' } }), { kind: 'wait', ms: 4000, why: 'retry' }],
     ['approved, failing past the retry budget, gives up', req('approved', { ...decided('approved'), hasKey: true, retry: { step: 'mint', attempt: 40, at: at(5000), since: at(-3_600_000), error: 'HTTP 500' } }), { kind: 'give-up-mint', since: at(-3_600_000), error: 'HTTP 500' }],
     ['approved, model left the catalog', req('approved', { ...decided('approved'), model: 'gone' }), { kind: 'fail-not-in-catalog' }],
@@ -175,7 +177,7 @@ describe('plan: the state → next step table', () => {
 });
 
 describe('the reconciler with in-memory fakes', () => {
-  it('a whitelisted request is issued and emailed in three writes after creation: no re-read, no key read, one key, one email, and the key erased', async () => {
+  it('a whitelisted request is issued and emailed in two writes after creation: no re-read, no key read, one key, one email, and the key erased', async () => {
     const w = world();
     const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
     expect(await w.run(request.id)).toEqual({ requeueAfterMs: expect.any(Number) });
@@ -183,8 +185,9 @@ describe('the reconciler with in-memory fakes', () => {
     const minted = [...w.gateway.keys.keys()][0] as string;
     expect(done).toMatchObject({ state: 'issued', notified: 'issued', decision: 'approved', decidedBy: 'plugin:whitelist', expiresAt: '2026-03-01T00:00:00Z', issuedAt: '2026-02-01T12:00:00Z' });
     expect(done.notifying).toBeUndefined();
-    // approve + key, issued + claim, notified + erased: the key is at rest nowhere but the gateway.
-    expect(w.store.calls).toMatchObject({ create: 1, update: 3, readKey: 0 });
+    // approve + key + the email's claim; then, once the email is out, issued + notified + erased:
+    // the key is at rest nowhere but the gateway.
+    expect(w.store.calls).toMatchObject({ create: 1, update: 2, readKey: 0 });
     expect(done).toMatchObject({ hasKey: false, keySha256: keyHash(minted) });
     expect(w.store.secrets.get(request.id)?.data?.key).toBeUndefined();
     expect(JSON.stringify(w.store.secrets.get(request.id))).not.toContain(minted);
@@ -200,6 +203,74 @@ describe('the reconciler with in-memory fakes', () => {
     expect(w.store.calls.update).toBe(before.update);
     expect(w.mailer.sent).toHaveLength(1);
     expect(w.gateway.keys.size).toBe(1);
+  });
+
+  it('a rival replica mid-mint is waited out: no second email while its claim stands, one key when it is taken over', async () => {
+    const w = world({ crashAt: 'after-gateway-generate' });
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await expect(w.run(request.id)).rejects.toBeInstanceOf(Crash);
+    // The key is at the gateway, the email not sent: a second replica must not send it yet.
+    const rival = w.restart();
+    expect(await w.run(request.id, rival)).toEqual({ requeueAfterMs: 30_000 });
+    expect(w.mailer.sent).toHaveLength(0);
+    expect((await w.store.get(request.id)).state).toBe('approved');
+    w.advance(31_000);
+    const writes = w.store.calls.update;
+    await w.run(request.id, rival);
+    // Taking the claim over is the one extra write; the key is found at the gateway, not made again.
+    expect(w.store.calls.update - writes).toBe(2);
+    expect(w.gateway.keys.size).toBe(1);
+    expect(w.gateway.calls.filter((c) => c === 'generate')).toHaveLength(1);
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', notified: 'issued', hasKey: false });
+  });
+
+  it('a gateway outage lets go of the claim, so the retry mints and emails as soon as it is due', async () => {
+    const w = world();
+    w.gateway.faults.push(new GatewayUnavailableError('gateway: connection refused'));
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await w.run(request.id);
+    const waiting = await w.store.get(request.id);
+    expect(waiting).toMatchObject({ state: 'approved', hasKey: true, retry: { step: 'mint', attempt: 1 } });
+    expect(waiting.notifying).toBeUndefined();
+    w.advance(2_000);
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', notified: 'issued', hasKey: false });
+    expect(w.mailer.sent).toHaveLength(1);
+  });
+
+  it('an SMTP outage after the mint records issued and retries the email from there', async () => {
+    const w = world();
+    const send = w.mailer.send;
+    w.mailer.send = async () => {
+      throw new MailUnavailableError('SMTP 127.0.0.1:1 did not take the message (ECONNREFUSED)');
+    };
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    await w.run(request.id);
+    const issued = await w.store.get(request.id);
+    expect(issued).toMatchObject({ state: 'issued', hasKey: true, retry: { step: 'notify', attempt: 1 }, expiresAt: '2026-03-01T00:00:00Z' });
+    expect(issued.notified).toBeUndefined();
+    expect(issued.notifying).toBeUndefined();
+    w.mailer.send = send;
+    w.advance(2_000);
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'issued', notified: 'issued', hasKey: false });
+    expect(w.mailer.sent).toHaveLength(1);
+    expect(w.gateway.keys.size).toBe(1);
+  });
+
+  it('a denial with kubectl that lands while the email is out is not overwritten by issued', async () => {
+    const w = world();
+    const send = w.mailer.send;
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    w.mailer.send = async (m) => {
+      w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'denied'));
+      await send(m);
+    };
+    await w.run(request.id);
+    const after = await w.store.get(request.id);
+    expect(after.state).toBe('denied');
+    expect(after.decidedBy).toBe('kubectl');
   });
 
   it.each<FailpointName>(['after-key-stored', 'after-gateway-generate', 'after-issued', 'after-email-sent'])(
