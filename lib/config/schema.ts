@@ -83,6 +83,13 @@ const smtpSchema = z.strictObject({
   user: z.string().optional(),
   /** PEM file of the CA that signed the server's certificate, for an internal CA. */
   caFile: z.string().optional(),
+  /**
+   * SMTP connections the pool keeps open at once. Each sends one message at a time, and a key
+   * counts as issued once its email is out, so this bounds how fast keys go out (about 20 a
+   * second per connection against the test SMTP server, docs/BENCHMARKS.md). Lower it for a
+   * relay that allows few connections per account.
+   */
+  maxConnections: z.int().min(1).max(64).default(16),
 }).refine((s) => s.security !== 'none' || isLoopbackHost(s.host), {
   path: ['security'],
   message: '"none" sends mail (and keys, with keyDelivery: email) in the clear: only to a loopback host; use "starttls" or "tls"',
@@ -121,8 +128,8 @@ const loopSchema = z.strictObject({
   /** Kubernetes store only: one replica at a time holds the Lease and runs the loop. */
   leaderElection: z.boolean().default(true),
   resyncSeconds: z.number().positive().max(86_400).default(60),
-  /** Requests reconciled at once: the work is waiting on the API server, the gateway and SMTP, not CPU. */
-  concurrency: z.int().min(1).max(64).default(16),
+  /** Requests reconciled at once: the work is waiting on the API server, the gateway and SMTP, not CPU (keep it at or above mail.smtp.maxConnections). */
+  concurrency: z.int().min(1).max(128).default(32),
   retry: z
     .strictObject({
       initialSeconds: z.number().positive().default(1),
@@ -246,7 +253,7 @@ export const configFileSchema = z.strictObject({
     enabled: true,
     leaderElection: true,
     resyncSeconds: 60,
-    concurrency: 16,
+    concurrency: 32,
     retry: { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 86_400 },
     notifyClaimSeconds: 120,
     kubectlGraceSeconds: 15,

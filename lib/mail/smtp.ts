@@ -20,7 +20,7 @@ export class SmtpMailer implements Mailer {
     // own timeout or socketTimeout, whichever comes first.
     this.transport = nodemailer.createTransport({
       pool: true,
-      maxConnections: 4,
+      maxConnections: smtp.maxConnections,
       maxMessages: 100,
       host: smtp.host,
       port: smtp.port,

@@ -46,7 +46,7 @@ describe('helm install on the real API server', () => {
     const service = await core.readNamespacedService({ name: FULLNAME, namespace: ns });
     expect(service.spec?.clusterIP).toMatch(/^10\.0\.0\.\d+$/);
     const configMap = await core.readNamespacedConfigMap({ name: FULLNAME, namespace: ns });
-    expect(parseYaml(configMap.data?.['config.yaml'] ?? '')).toMatchObject({ loop: { concurrency: 16 } });
+    expect(parseYaml(configMap.data?.['config.yaml'] ?? '')).toMatchObject({ loop: { concurrency: 32 } });
 
     // The secret values stay in the admin's Secret: not in the release, its values or its objects.
     const everything = await helmOn(ns, 'get', 'all', RELEASE);

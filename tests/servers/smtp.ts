@@ -29,6 +29,10 @@ export interface TestSmtpOptions {
 /** A real SMTP server (npm smtp-server) on 127.0.0.1 that parses what it gets with mailparser. */
 export class TestSmtp {
   readonly messages: ReceivedMail[] = [];
+  /** Connections open now, the most open at once, and all ever opened (pooling shows in these). */
+  openConnections = 0;
+  peakConnections = 0;
+  connectionsOpened = 0;
   private server: SMTPServer | undefined;
   private port = 0;
 
@@ -50,6 +54,14 @@ export class TestSmtp {
       authOptional: !auth,
       allowInsecureAuth: false,
       logger: false,
+      onConnect: (_session, cb) => {
+        this.connectionsOpened++;
+        this.peakConnections = Math.max(this.peakConnections, ++this.openConnections);
+        cb();
+      },
+      onClose: () => {
+        this.openConnections--;
+      },
       onAuth: (a, _session, cb) => {
         if (auth && a.username === auth.user && a.password === auth.pass) cb(null, { user: a.username });
         else cb(new Error('Invalid username or password'));

@@ -91,7 +91,7 @@ describe('config.yaml', () => {
       env: { KEYPORTAL_STORE_TYPE: 'kubernetes', KEYPORTAL_NAMESPACE: 'keys', SMTP_HOST: 'smtp.example.com', SMTP_PORT: '465', SMTP_SECURITY: 'tls' },
     });
     expect(c.store).toEqual({ type: 'kubernetes', namespace: 'keys' });
-    expect(c.mail.smtp).toEqual({ host: 'smtp.example.com', port: 465, security: 'tls' });
+    expect(c.mail.smtp).toEqual({ host: 'smtp.example.com', port: 465, security: 'tls', maxConnections: 16 });
     expect(problemsOf(minimal, { SMTP_HOST: 'h', SMTP_PORT: 'twenty-five' })).toEqual([
       expect.stringMatching(/^mail\.smtp\.port: .*\(set by SMTP_PORT\)$/),
     ]);
@@ -177,5 +177,15 @@ describe('mail in the clear', () => {
     expect(problemsOf(withSmtp('127.0.0.1', 'none'))).toEqual([]);
     expect(problemsOf(withSmtp('localhost', 'none'))).toEqual([]);
     expect(problemsOf(withSmtp('smtp.example.com', 'starttls'))).toEqual([]);
+  });
+
+  it('bounds the SMTP connections and the loop workers, naming the field', () => {
+    const smtp = (maxConnections: unknown) => ({ ...minimal, mail: { smtp: { host: 'smtp.example.com', maxConnections } } });
+    expect(problemsOf(smtp(0))).toEqual([expect.stringMatching(/^mail\.smtp\.maxConnections: /)]);
+    expect(problemsOf(smtp(65))).toEqual([expect.stringMatching(/^mail\.smtp\.maxConnections: /)]);
+    expect(problemsOf(smtp(2.5))).toEqual([expect.stringMatching(/^mail\.smtp\.maxConnections: /)]);
+    expect(problemsOf(smtp(16))).toEqual([]);
+    expect(problemsOf({ ...minimal, loop: { concurrency: 129 } })).toEqual([expect.stringMatching(/^loop\.concurrency: /)]);
+    expect(parseConfig(minimal, { source: 'x', env: {} }).loop.concurrency).toBe(32);
   });
 });

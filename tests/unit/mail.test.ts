@@ -31,8 +31,9 @@ afterEach(async () => {
   for (const m of mailers.splice(0)) m.close();
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
-function mailerFor(...args: ConstructorParameters<typeof SmtpMailer>): SmtpMailer {
-  const m = new SmtpMailer(...args);
+type SmtpConfig = ConstructorParameters<typeof SmtpMailer>[1];
+function mailerFor(from: string, config: Omit<SmtpConfig, 'maxConnections'> & Partial<SmtpConfig>, password: string | undefined): SmtpMailer {
+  const m = new SmtpMailer(from, { maxConnections: 2, ...config }, password);
   mailers.push(m);
   return m;
 }
@@ -76,6 +77,17 @@ describe('SMTP delivery to a real SMTP server', () => {
     expect(server.messages).toHaveLength(1);
     expect(server.messages[0]?.to).toEqual(['ada@example.com']);
     expect(server.messages[0]?.headerLines.some((l) => /^bcc:/i.test(l))).toBe(false);
+  });
+
+  it('sends a burst over at most maxConnections connections at once, every message delivered', async () => {
+    const server = await smtp({});
+    const mailer = mailerFor('k@example.com', { ...server.address, security: 'none', maxConnections: 3 }, undefined);
+    await Promise.all(Array.from({ length: 12 }, (_, i) => mailer.send({ ...message, to: [`u${i}@example.com`] })));
+    expect(server.messages.map((m) => m.to[0]).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `u${i}@example.com`).sort());
+    // Pooled and parallel: more than one connection, never more than allowed, each reused.
+    expect(server.peakConnections).toBeGreaterThan(1);
+    expect(server.peakConnections).toBeLessThanOrEqual(3);
+    expect(server.connectionsOpened).toBeLessThanOrEqual(3);
   });
 
   it('requires STARTTLS and authenticates, trusting the CA named in config', async () => {
