@@ -44,7 +44,7 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
     models: TEST_MODELS,
     approvals: { default: 'review', notify: ['approvers@example.com'], plugins: TEST_PLUGINS, approvers: { emails: ['approver@bench.example.com'], groups: [] } },
     gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 5000 },
-    mail: { from: 'Keyportal <keys@example.com>', keyDelivery: 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },
+    mail: { from: 'Keyportal <keys@example.com>', keyDelivery: 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none', ...(process.env.BENCH_SMTP_CONNECTIONS ? { maxConnections: Number(process.env.BENCH_SMTP_CONNECTIONS) } : {}) } },
     store: { type: 'kubernetes', namespace: s.namespace, kubeconfig: s.kubeconfig },
     loop: { enabled: s.loop, leaderElection: true, resyncSeconds: s.resyncSeconds ?? 60 },
   };
@@ -67,6 +67,8 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
       GATEWAY_MASTER_KEY: MASTER_KEY,
       NEXTAUTH_SECRET: secret,
       KEYPORTAL_DEV_SIGNIN: 'true',
+      // The loop's workers, for trying another setting (bench/probe.ts); the config's default otherwise.
+      ...(process.env.BENCH_CONCURRENCY ? { KEYPORTAL_CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
