@@ -4,7 +4,8 @@
  *
  * PROBE_CHECKOUT (a built checkout; default this one), PROBE_MODE (`loop`: 500 POSTs then 1,000
  * to issued; `rss`: the portal's RSS idle on an empty namespace and holding PROBE_NAMESPACE's
- * requests; `apiserver`: the API server alone at the same concurrency; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * requests; `apiserver`: the API server alone at the same concurrency; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), PROBE_WORKER (1: the loop in
+ * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
@@ -36,9 +37,15 @@ async function loop(): Promise<void> {
   const smtp = new TestSmtp();
   await smtp.start();
   const namespace = await freshNamespace(kc, 'probe');
-  const portal = await startPortal({ checkout, name: 'probe', port: 3390, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, nodeArgs });
+  const portal = await startPortal({ checkout, name: 'probe', port: 3390, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
   try {
     await postLoad(portal, 'warm', 20, 10);
+    // The portal's own cost, where the API server is not the queue: fewer clients at once.
+    for (const [users, width] of [[100, 1], [300, 10]] as const) {
+      const few = await postLoad(portal, `post${width}`, users, width);
+      say(`POST, ${width} at a time: p50 ${few.latency.p50.toFixed(0)} ms p99 ${few.latency.p99.toFixed(0)} ms, ${few.perSecond.toFixed(1)} req/s, ${few.failures} failed`);
+      await drained(kc, namespace, 120_000);
+    }
     const post = await postLoad(portal, 'post', 500, 50);
     say(`POST p50 ${post.latency.p50.toFixed(0)} ms p99 ${post.latency.p99.toFixed(0)} ms, ${post.perSecond.toFixed(1)} req/s, ${post.failures} failed`);
     await drained(kc, namespace, 120_000);

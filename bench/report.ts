@@ -6,6 +6,8 @@ export interface Run {
   buildSeconds: number;
   js: PageJs[];
   post?: PostFigures;
+  /** POSTs from fewer clients at once (`1`, `10`): the portal's own latency, below the API server's ceiling. */
+  postFew?: Record<string, PostFigures>;
   issue?: IssueFigures;
   paced: Record<string, Summary>;
   queue?: QueueFigures;
@@ -33,7 +35,10 @@ export function report(f: Figures): string {
     const y = b && get(b);
     return x !== undefined && y !== undefined && y > 0 ? fmtRatio(x / y) : 'n/a';
   };
+  const few = (width: string) => (r: Run) => r.postFew?.[width];
   const rows: Array<[string, (r: Run) => string, (r: Run) => number | undefined]> = [
+    ['POST /api/requests p50 / p99, 1 at a time (100 users)', (r) => `${fmtMs(few('1')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(few('1')(r)?.latency.p99 ?? Number.NaN)}`, (r) => few('1')(r)?.latency.p99],
+    ['POST /api/requests p50 / p99, 10 at a time (300 users)', (r) => `${fmtMs(few('10')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(few('10')(r)?.latency.p99 ?? Number.NaN)}`, (r) => few('10')(r)?.latency.p99],
     ['POST /api/requests p50 (500 users, 50 at a time)', (r) => fmtMs(r.post?.latency.p50 ?? Number.NaN), (r) => r.post?.latency.p50],
     ['POST /api/requests p99', (r) => fmtMs(r.post?.latency.p99 ?? Number.NaN), (r) => r.post?.latency.p99],
     ['POST /api/requests throughput', (r) => `${num(r.post?.perSecond)} req/s`, (r) => r.post?.perSecond],
@@ -44,7 +49,7 @@ export function report(f: Figures): string {
     ['creation → issued p99 at 50/s', (r) => fmtMs(r.paced['50/s']?.p99 ?? Number.NaN), (r) => r.paced['50/s']?.p99],
     ['Secret API calls per request (creation to emailed)', (r) => `${num(r.issue?.secretCallsPerRequest)} (${Object.entries(r.issue?.secretCallsByVerb ?? {}).map(([v, n]) => `${v} ${n.toFixed(1)}`).join(', ')})`, (r) => r.issue?.secretCallsPerRequest],
     ['Event writes per request', (r) => num(r.issue?.eventsPerRequest), (r) => r.issue?.eventsPerRequest],
-    ['TLS handshakes per API call (portal process)', (r) => num(r.issue?.tlsPerApiCall, 3), (r) => r.issue?.tlsPerApiCall],
+    ['TLS handshakes per API call (portal processes)', (r) => num(r.issue?.tlsPerApiCall, 3), (r) => r.issue?.tlsPerApiCall],
     [`GET /api/approvals?state=all, ${f.scale.toLocaleString('en')} stored`, (r) => `${fmtMs(r.queue?.apiMs ?? Number.NaN)}, ${kb(r.queue?.apiBytes)}`, (r) => r.queue?.apiMs],
     [`/approvals page, ${f.scale.toLocaleString('en')} stored`, (r) => `${fmtMs(r.queue?.pageMs ?? Number.NaN)}, ${kb(r.queue?.pageBytes)}`, (r) => r.queue?.pageMs],
     [`server RSS after the queue, ${f.scale.toLocaleString('en')} stored`, (r) => fmtMiB(r.queue?.rss ?? Number.NaN), (r) => r.queue?.rss],
@@ -54,12 +59,22 @@ export function report(f: Figures): string {
   for (const page of (c ?? b)?.js ?? []) {
     rows.push([`first-load JS ${page.page} (gzip, what Chromium fetches)`, (r) => kb(r.js.find((p) => p.page === page.page)?.gzipBytes), (r) => r.js.find((p) => p.page === page.page)?.gzipBytes]);
   }
+  // The loop in a worker process: the load figures only (its queue and pages are `current`'s).
+  const w = f.runs['current-worker'];
+  const loadRows = 13;
+  const workerCells = (i: number, show: (r: Run) => string, value: (r: Run) => number | undefined) => {
+    if (!w) return '';
+    if (i >= loadRows) return '  |  |';
+    const x = value(w);
+    const y = b && value(b);
+    return ` ${show(w)} | ${x !== undefined && y !== undefined && y > 0 ? fmtRatio(x / y) : 'n/a'} |`;
+  };
   const lines = [
     `Run of ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} on ${f.machine}; baseline = commit ${f.baseline}; ${f.scale.toLocaleString('en')} stored requests seeded in ${num(f.seedSeconds, 0)} s; whole run ${num(f.totalSeconds, 0)} s.`,
     '',
-    '| figure | baseline | current | current / baseline |',
-    '|---|---:|---:|---:|',
-    ...rows.map(([label, show, value]) => `| ${label} | ${b ? show(b) : 'n/a'} | ${c ? show(c) : 'n/a'} | ${ratio(value)} |`),
+    `| figure | baseline | current | current / baseline |${w ? ' current, loop in a worker process | worker / baseline |' : ''}`,
+    `|---|---:|---:|---:|${w ? '---:|---:|' : ''}`,
+    ...rows.map(([label, show, value], i) => `| ${label} | ${b ? show(b) : 'n/a'} | ${c ? show(c) : 'n/a'} | ${ratio(value)} |${workerCells(i, show, value)}`),
   ];
   return lines.join('\n');
 }

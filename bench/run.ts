@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: the portal as users and operators meet it, today's committed code (the
  * baseline) and the working tree side by side in one run, on the real test cluster with the
- * LiteLLM-compatible test gateway and a real SMTP server, all on 127.0.0.1. Writes the numbers
- * between the markers in docs/BENCHMARKS.md (the prose around them is written by a person).
+ * LiteLLM-compatible test gateway and a real SMTP server, all on 127.0.0.1; the working tree
+ * also with its loop in a worker process (the chart's `worker.enabled`). Load figures first, then
+ * the stored requests are seeded for the queue figures. Writes the numbers between the markers
+ * in docs/BENCHMARKS.md (the prose around them is written by a person).
  *
  * Environment: BENCH_BASELINE (a commit; default the one before the cache work), BENCH_SCALE
  * (stored requests for the queue figures: 10000, or 100000 for the document), BENCH_WRITE (1; 0
- * leaves the document alone), BENCH_ONLY (comma list of baseline,current), BENCH_CURRENT (the
+ * leaves the document alone), BENCH_ONLY (comma list of baseline,current,current-worker), BENCH_CURRENT (the
  * checkout measured as current; default this one: a built copy keeps a shared checkout's .next
  * out of it), KEYPORTAL_CLUSTER_DIR.
  */
@@ -18,15 +20,15 @@ import { TestGateway } from '@/tests/servers/litellm';
 import { TestSmtp } from '@/tests/servers/smtp';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
-import { type PageJs, firstLoadJs } from './first-load-js';
+import { firstLoadJs } from './first-load-js';
 import { type Portal, buildOnce, startPortal, stopPortal } from './portal/server';
-import { type IssueFigures, type PostFigures, type QueueFigures, drained, malformedNoise, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
-import { type Figures, report } from './report';
+import { drained, malformedNoise, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
+import { type Figures, type Run, report } from './report';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const BASELINE = process.env.BENCH_BASELINE ?? '799723b';
 const SCALE = Number(process.env.BENCH_SCALE ?? 10_000);
-const ONLY = (process.env.BENCH_ONLY ?? 'baseline,current').split(',');
+const ONLY = (process.env.BENCH_ONLY ?? 'baseline,current,current-worker').split(',');
 const say = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
 /** The baseline commit in a worktree of its own beside the checkout, sharing node_modules. */
@@ -52,73 +54,98 @@ async function servers() {
   return { gateway, smtp, stop: async () => (await gateway.stop(), await smtp.stop()) };
 }
 
+interface Variant {
+  name: 'baseline' | 'current' | 'current-worker';
+  dir: string;
+  /** The loop in a process of its own, as the chart's worker Deployment runs it. */
+  worker: boolean;
+}
+
+/**
+ * Each variant's load figures: POST, 1,000 to issued, creation to issued at 10/s and 50/s. Run
+ * before the stored requests are seeded: 100,000 extra Secrets make every API call slower, for
+ * every variant alike (bench/probe.ts measures the load on a seeded cluster).
+ */
+async function load(v: Variant, port: number, kc: Parameters<typeof freshNamespace>[0], kubeconfig: string, work: string): Promise<Pick<Run, 'post' | 'postFew' | 'issue' | 'paced'>> {
+  const env = await servers();
+  const namespace = await freshNamespace(kc, `bench-${v.name}`);
+  let portal: Portal | undefined;
+  const paced: Run['paced'] = {};
+  try {
+    portal = await startPortal({ checkout: v.dir, name: v.name, port, namespace, kubeconfig, gatewayUrl: env.gateway.url, smtp: env.smtp.address, workDir: work, loop: true, worker: v.worker });
+    await postLoad(portal, `warm-${v.name}`, 20, 10);
+    const postFew: Run['postFew'] = {};
+    for (const [users, width] of [[100, 1], [300, 10]] as const) {
+      say(`${v.name}: POST, ${users} users, ${width} at a time`);
+      postFew[String(width)] = await postLoad(portal, `post${width}-${v.name}`, users, width);
+      await drained(kc, namespace, 120_000);
+    }
+    say(`${v.name}: POST, 500 users, 50 at a time`);
+    const post = await postLoad(portal, `post-${v.name}`, 500, 50);
+    // Let the loop finish those before the next figure starts counting calls.
+    await drained(kc, namespace, 120_000);
+    say(`${v.name}: 1,000 requests to issued`);
+    const issue = await toIssued(portal, kc, namespace, `issue-${v.name}`, 1000);
+    await drained(kc, namespace, 120_000);
+    for (const rate of [10, 50]) {
+      say(`${v.name}: creation to issued at ${rate}/s`);
+      paced[`${rate}/s`] = await pacedToIssued(portal, kc, namespace, `paced${rate}-${v.name}`, rate === 10 ? 150 : 500, rate);
+    }
+    return { post, postFew, issue, paced };
+  } finally {
+    if (portal) await stopPortal(portal);
+    await env.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const { kubeconfig, kc, stop: stopCluster } = clusterUp();
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-bench-'));
-  const checkouts = [
-    { name: 'baseline', dir: baselineCheckout() },
-    { name: 'current', dir: process.env.BENCH_CURRENT ?? repo },
-  ].filter((c) => ONLY.includes(c.name));
+  const current = process.env.BENCH_CURRENT ?? repo;
+  const variants: Variant[] = (
+    [
+      { name: 'baseline', dir: baselineCheckout(), worker: false },
+      { name: 'current', dir: current, worker: false },
+      { name: 'current-worker', dir: current, worker: true },
+    ] as const
+  ).filter((v) => ONLY.includes(v.name));
   const figures: Figures = { scale: SCALE, baseline: BASELINE, runs: {}, machine: `${cpus().length} CPUs, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}` };
-  // One namespace of stored requests for the queue figures, read by each portal in turn.
-  const stored = await freshNamespace(kc, 'bench-stored');
-  say(`seeding ${SCALE} stored requests in ${stored}`);
-  const seedStart = Date.now();
-  await seed(kc, stored, SCALE);
-  figures.seedSeconds = (Date.now() - seedStart) / 1000;
   try {
-    for (const [i, c] of checkouts.entries()) {
-      say(`${c.name}: next build`);
-      const buildSeconds = buildOnce(c.dir);
-      const js: PageJs[] = firstLoadJs(c.dir);
+    for (const [i, v] of variants.entries()) {
+      say(`${v.name}: next build`);
+      const buildSeconds = buildOnce(v.dir);
+      figures.runs[v.name] = { buildSeconds, js: firstLoadJs(v.dir), ...(await load(v, 3300 + i * 10, kc, kubeconfig, work)) };
+    }
+    // One namespace of stored requests for the queue figures, read by each portal in turn.
+    const stored = await freshNamespace(kc, 'bench-stored');
+    say(`seeding ${SCALE} stored requests in ${stored}`);
+    const seedStart = Date.now();
+    await seed(kc, stored, SCALE);
+    figures.seedSeconds = (Date.now() - seedStart) / 1000;
+    for (const [i, v] of variants.entries()) {
+      if (v.worker) continue; // the same code as `current`: its queue is the web server's
       const port = 3300 + i * 10;
-      const env = await servers();
-      const namespace = await freshNamespace(kc, `bench-${c.name}`);
-      let portal: Portal | undefined;
-      let post: PostFigures | undefined;
-      let issue: IssueFigures | undefined;
-      const paced: Record<string, ReturnType<typeof pacedToIssued> extends Promise<infer S> ? S : never> = {};
-      let queue: QueueFigures | undefined;
-      try {
-        portal = await startPortal({ checkout: c.dir, name: c.name, port, namespace, kubeconfig, gatewayUrl: env.gateway.url, smtp: env.smtp.address, workDir: work, loop: true });
-        await postLoad(portal, `warm-${c.name}`, 20, 10);
-        say(`${c.name}: POST, 500 users, 50 at a time`);
-        post = await postLoad(portal, `post-${c.name}`, 500, 50);
-        // Let the loop finish those before the next figure starts counting calls.
-        await drained(kc, namespace, 120_000);
-        say(`${c.name}: 1,000 requests to issued`);
-        issue = await toIssued(portal, kc, namespace, `issue-${c.name}`, 1000);
-        await drained(kc, namespace, 120_000);
-        for (const rate of [10, 50]) {
-          say(`${c.name}: creation to issued at ${rate}/s`);
-          paced[`${rate}/s`] = await pacedToIssued(portal, kc, namespace, `paced${rate}-${c.name}`, rate === 10 ? 150 : 500, rate);
-        }
-      } finally {
-        if (portal) await stopPortal(portal);
-        await env.stop();
-      }
-      say(`${c.name}: the queue with ${SCALE} stored`);
-      const reader = await startPortal({ checkout: c.dir, name: `${c.name}-queue`, port: port + 1, namespace: stored, kubeconfig, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 }, workDir: work, loop: false });
+      const run = figures.runs[v.name] as Run;
+      say(`${v.name}: the queue with ${SCALE} stored`);
+      const reader = await startPortal({ checkout: v.dir, name: `${v.name}-queue`, port: port + 1, namespace: stored, kubeconfig, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 }, workDir: work, loop: false });
       try {
         await queueHolds(reader, SCALE);
-        queue = await queueFirstPage(reader, SCALE);
+        run.queue = await queueFirstPage(reader, SCALE);
       } finally {
         await stopPortal(reader);
       }
-      say(`${c.name}: 2,000 Secrets that do not parse, 30 s`);
-      const noisy = await freshNamespace(kc, `bench-noise-${c.name}`);
+      say(`${v.name}: 2,000 Secrets that do not parse, 30 s`);
+      const noisy = await freshNamespace(kc, `bench-noise-${v.name}`);
       const quiet = await servers();
-      const watcher = await startPortal({ checkout: c.dir, name: `${c.name}-noise`, port: port + 2, namespace: noisy, kubeconfig, gatewayUrl: quiet.gateway.url, smtp: quiet.smtp.address, workDir: work, loop: true, resyncSeconds: 5 });
+      const watcher = await startPortal({ checkout: v.dir, name: `${v.name}-noise`, port: port + 2, namespace: noisy, kubeconfig, gatewayUrl: quiet.gateway.url, smtp: quiet.smtp.address, workDir: work, loop: true, resyncSeconds: 5 });
       const warnLines = () => readFileSync(watcher.log, 'utf8').split('\n').filter((l) => l.includes('"level":"warn"') && /malformed/i.test(l)).length;
-      let noise;
       try {
-        noise = await malformedNoise(watcher, kc, noisy, 2000, 30, warnLines);
+        run.noise = await malformedNoise(watcher, kc, noisy, 2000, 30, warnLines);
       } finally {
         await stopPortal(watcher);
         await quiet.stop();
       }
-      figures.runs[c.name] = { buildSeconds, js, post, issue, paced, queue, noise };
     }
   } finally {
     stopCluster();

@@ -12,6 +12,8 @@ export interface Portal {
   secret: string;
   tlsFile: string;
   log: string;
+  /** The approval loop's own process, when it runs apart from the web server (the chart's worker). */
+  worker?: ChildProcess;
 }
 
 export interface PortalSetup {
@@ -24,6 +26,8 @@ export interface PortalSetup {
   smtp: { host: string; port: number };
   workDir: string;
   loop: boolean;
+  /** The loop in a process of its own (`node dist/worker.mjs`, as the chart's worker Deployment runs it), not in the web server. */
+  worker?: boolean;
   resyncSeconds?: number;
   /** Node flags for the portal process (a CPU profile: not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
@@ -54,41 +58,52 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
   const tlsFile = path.join(s.workDir, `${s.name}-tls.count`);
   const log = path.join(s.workDir, `${s.name}.log`);
   const out = createWriteStream(log);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'production',
+    NEXT_TELEMETRY_DISABLED: '1',
+    NODE_OPTIONS: `--import ${path.join(import.meta.dirname, 'tls-counter.mjs')}`,
+    BENCH_TLS_COUNT_FILE: tlsFile,
+    KEYPORTAL_CONFIG: file,
+    GATEWAY_MASTER_KEY: MASTER_KEY,
+    NEXTAUTH_SECRET: secret,
+    KEYPORTAL_DEV_SIGNIN: 'true',
+    // The loop's workers, for trying another setting (bench/probe.ts); the config's default otherwise.
+    ...(process.env.BENCH_CONCURRENCY ? { KEYPORTAL_CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}),
+  };
   const child = spawn(process.execPath, [...(s.nodeArgs ?? []), path.join(s.checkout, 'node_modules/next/dist/bin/next'), 'start', '-p', String(s.port), '-H', '127.0.0.1'], {
     cwd: s.checkout,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      NODE_ENV: 'production',
-      NEXT_TELEMETRY_DISABLED: '1',
-      NODE_OPTIONS: `--import ${path.join(import.meta.dirname, 'tls-counter.mjs')}`,
-      BENCH_TLS_COUNT_FILE: tlsFile,
-      KEYPORTAL_CONFIG: file,
-      GATEWAY_MASTER_KEY: MASTER_KEY,
-      NEXTAUTH_SECRET: secret,
-      KEYPORTAL_DEV_SIGNIN: 'true',
-      // The loop's workers, for trying another setting (bench/probe.ts); the config's default otherwise.
-      ...(process.env.BENCH_CONCURRENCY ? { KEYPORTAL_CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}),
-    },
+    env: s.worker ? { ...env, KEYPORTAL_LOOP_ENABLED: 'false' } : env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   await waitForReady(url, child, log, 120_000);
-  return { name: s.name, url, child, secret, tlsFile, log };
+  if (!s.worker) return { name: s.name, url, child, secret, tlsFile, log };
+  // The web server serves only; the worker, with the same config and secrets, runs the loop.
+  if (!existsSync(path.join(s.checkout, 'dist/worker.mjs'))) execFileSync('npm', ['run', '--silent', 'build:worker'], { cwd: s.checkout, stdio: 'ignore' });
+  const worker = spawn(process.execPath, [path.join(s.checkout, 'dist/worker.mjs')], { cwd: s.checkout, env: { ...env, BENCH_TLS_COUNT_FILE: `${tlsFile}.worker` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  worker.stdout?.pipe(out);
+  worker.stderr?.pipe(out);
+  return { name: s.name, url, child, secret, tlsFile, log, worker };
 }
 
 export async function stopPortal(p: Portal): Promise<void> {
+  if (p.worker) await stopProcess(p.worker);
   await stopProcess(p.child);
 }
 
-/** TLS connections the portal process has opened so far. */
+/** TLS connections the portal's processes (web server, and worker if any) have opened so far. */
 export function tlsCount(p: Portal): number {
-  try {
-    return Number(readFileSync(p.tlsFile, 'utf8')) || 0;
-  } catch {
-    return 0;
-  }
+  const read = (file: string) => {
+    try {
+      return Number(readFileSync(file, 'utf8')) || 0;
+    } catch {
+      return 0;
+    }
+  };
+  return read(p.tlsFile) + (p.worker ? read(`${p.tlsFile}.worker`) : 0);
 }
 
 /** Resident memory of the portal: `next start` serves from its own process or a child it forks. */
