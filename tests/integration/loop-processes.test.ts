@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { keyHash } from '@/lib/domain/key-request';
 import type { FailpointName } from '@/lib/loop/failpoints';
 import { adminKubeConfig } from '../helpers/cluster';
-import { type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, writeConfigFile } from '../helpers/portal';
+import { type TestSetup, type WorkerProcess, exited, spawnWorker, stopProcess, stopWorker, writeConfigFile } from '../helpers/portal';
 import { until } from '../helpers/wait';
 import { afterThisTest, clusterWorld } from '../helpers/world';
 
@@ -56,6 +56,36 @@ describe('the loop as separate worker processes', () => {
     expect(new Set(smtp.messages.flatMap((m) => m.to)).size).toBe(200);
     expect(smtp.messages).toHaveLength(200);
     for (const id of ids.slice(0, 20)) expect((await store.get(id)).keySha256).toBe(keyHash(gateway.keysFor(id)[0]?.key as string));
+  });
+
+  it('a worker stopped with SIGTERM while the gateway holds its mint lets go of the email claim: the next worker issues at once', async () => {
+    // A claim left standing would hold the request for ten minutes: the test would time out.
+    const { gateway, smtp, store, worker } = await world({ loop: { notifyClaimSeconds: 600 } });
+    const first = worker();
+    const warm = (await store.create({ email: 'warm@example.com', model: 'gpt-4o' })).request;
+    await until(async () => (await store.get(warm.id)).notified === 'issued', 'the worker to lead and issue', 20_000);
+
+    gateway.hangNext(1);
+    const { request } = await store.create({ email: 'rollout@example.com', model: 'gpt-4o' });
+    await until(async () => {
+      const r = await store.get(request.id);
+      return r.state === 'approved' && r.notifying?.state === 'issued' ? r : undefined;
+    }, 'the approval, its key and its claim, with the gateway not answering', 20_000);
+    expect(await stopProcess(first.child)).toBe(true); // exited on its own, within the grace
+    const left = await store.get(request.id);
+    expect(left).toMatchObject({ state: 'approved', hasKey: true, retry: { step: 'mint' } });
+    expect(left.notifying).toBeUndefined();
+    // Let go because the stop aborted the call, not because the client's 2 s timeout fired.
+    expect(left.retry?.error).not.toMatch(/no answer within/);
+
+    worker();
+    const issued = await until(async () => {
+      const r = await store.get(request.id);
+      return r.state === 'issued' && r.notified === 'issued' ? r : undefined;
+    }, 'the next worker to issue without waiting out a claim', 20_000);
+    expect(gateway.keysFor(request.id)).toHaveLength(1);
+    expect(keyHash(gateway.keysFor(request.id)[0]?.key as string)).toBe(issued.keySha256);
+    expect(smtp.to('rollout@example.com')).toHaveLength(1);
   });
 
   it.each<FailpointName>(['after-key-stored', 'after-gateway-generate', 'after-issued', 'after-email-sent'])(
