@@ -28,6 +28,9 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 /** axe-core on the page as it stands: no serious or critical violation. */
 export async function accessible(page: Page): Promise<void> {
+  // After a client-side navigation Next sets the new <title> a moment later; axe takes one
+  // snapshot. A page that never gets a title still fails here, after the wait.
+  await expect(page).toHaveTitle(/\S/);
   const { violations } = await new AxeBuilder({ page }).analyze();
   const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)).toEqual([]);
