@@ -79,6 +79,7 @@ export class Reconciler {
   private readonly failpoint: (name: FailpointName) => void;
   private readonly models: Map<string, ModelConfig>;
   private readonly planSettings: PlanSettings;
+  private readonly issueDeps: IssueDeps;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -94,6 +95,19 @@ export class Reconciler {
       keyDelivery: s.keyDelivery,
       revealWindowSeconds: s.revealWindowDays * 86_400,
       reminderDays: s.reminderDays ?? [],
+    };
+    this.issueDeps = {
+      store: deps.store,
+      gateway: deps.gateway,
+      mailer: deps.mailer,
+      models: this.models,
+      keyDelivery: s.keyDelivery,
+      clock: this.clock,
+      failpoint: this.failpoint,
+      write: (r, change, event) => this.write(r, change, event),
+      tell: (r, event) => this.tell(r, event),
+      retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
+      message: (r, notice, known) => this.message(r, notice, known),
     };
   }
 
@@ -210,12 +224,7 @@ export class Reconciler {
     this.tell(decided, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
     countDecision(result.decidedBy, result.outcome);
     // Only once the write won: a rival whose write won instead stored its own key.
-    if (change.key) {
-      known.key = { id: r.id, value: change.key };
-      this.failpoint('after-key-stored');
-      // This pass holds the claim, so it goes on to the gateway rather than wait it out.
-      await issue(this.issueDeps, decided, signal, known, true);
-    }
+    if (change.key) await this.issueStored(decided, change.key, signal, known);
   }
 
   /** A label edit (kubectl) decided: record who, and replace a reason that explained something else. */
@@ -239,27 +248,14 @@ export class Reconciler {
   // a rival replica can only ever register this one value; then on to the gateway.
   private async storeKey(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
     const value = this.deps.gateway.newKey();
-    const stored = await this.deps.store.update(r, keyWithClaim(value, this.clock()));
-    known.key = { id: r.id, value };
-    this.failpoint('after-key-stored');
-    await issue(this.issueDeps, stored, signal, known, true);
+    await this.issueStored(await this.deps.store.update(r, keyWithClaim(value, this.clock())), value, signal, known);
   }
 
-  private get issueDeps(): IssueDeps {
-    const { store, gateway, mailer, settings } = this.deps;
-    return {
-      store,
-      gateway,
-      mailer,
-      models: this.models,
-      keyDelivery: settings.keyDelivery,
-      clock: this.clock,
-      failpoint: this.failpoint,
-      write: (r, change, event) => this.write(r, change, event),
-      tell: (r, event) => this.tell(r, event),
-      retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
-      message: (r, notice, known) => this.message(r, notice, known),
-    };
+  /** The key (and the claim on its email) is stored: this pass holds the claim, so it goes on to the gateway rather than wait it out. */
+  private async issueStored(stored: KeyRequest, value: string, signal: AbortSignal, known: Known): Promise<void> {
+    known.key = { id: stored.id, value };
+    this.failpoint('after-key-stored');
+    await issue(this.issueDeps, stored, signal, known, true);
   }
 
   private async deleteAtGateway(r: KeyRequest, notice: Notice | undefined, signal: AbortSignal, known: Known): Promise<void> {
