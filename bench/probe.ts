@@ -14,11 +14,11 @@ import { TestGateway } from '@/tests/servers/litellm';
 import { TestSmtp } from '@/tests/servers/smtp';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
-import { drained, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
+import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { rssBytes, startPortal, stopPortal } from './portal/server';
 import { pool } from './portal/clients';
 import { summarize } from './stats';
-import { PatchStrategy } from '@kubernetes/client-node';
+import { type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import { rawCall } from '@/lib/kube/raw';
 import { type SecretObject, encodeNewRequest } from '@/lib/store/secret-codec';
@@ -40,11 +40,8 @@ async function loop(): Promise<void> {
   const portal = await startPortal({ checkout, name: 'probe', port: 3390, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
   try {
     await postLoad(portal, 'warm', 20, 10);
-    // The portal's own cost, where the API server is not the queue: fewer clients at once.
-    for (const [users, width] of [[100, 1], [300, 10]] as const) {
-      const few = await postLoad(portal, `post${width}`, users, width);
+    for (const [width, few] of Object.entries(await fewClients(portal, kc, namespace, 'probe'))) {
       say(`POST, ${width} at a time: p50 ${few.latency.p50.toFixed(0)} ms p99 ${few.latency.p99.toFixed(0)} ms, ${few.perSecond.toFixed(1)} req/s, ${few.failures} failed`);
-      await drained(kc, namespace, 120_000);
     }
     const post = await postLoad(portal, 'post', 500, 50);
     say(`POST p50 ${post.latency.p50.toFixed(0)} ms p99 ${post.latency.p99.toFixed(0)} ms, ${post.perSecond.toFixed(1)} req/s, ${post.failures} failed`);
@@ -90,41 +87,37 @@ async function apiserver(): Promise<void> {
   const path = `/api/v1/namespaces/${ns}`;
   const n = Number(process.env.PROBE_N ?? 2000);
   // Latency against concurrency first: where it stops buying throughput is the server's ceiling.
-  for (const width of [1, 4, 16, 50]) {
-    const count = width === 1 ? 200 : 600;
-    const start = performance.now();
-    const ms = await pool(Array.from({ length: count }, (_, i) => i), width, async (i) => {
-      const t = performance.now();
-      const body = encodeNewRequest({ id: newRequestId(), email: `c${width}-${i}@bench.example.com`, model: 'gpt-4o', createdAt: rfc3339(new Date()) });
-      await rawCall(kc, { method: 'POST', path: `${path}/secrets`, body });
-      return performance.now() - t;
-    });
-    const l = summarize(ms);
-    say(`API server alone, ${count} Secret creates ${width} at a time: p50 ${l.p50.toFixed(0)} ms p99 ${l.p99.toFixed(0)} ms, ${(count / ((performance.now() - start) / 1000)).toFixed(0)}/s`);
-  }
-  const t0 = performance.now();
-  const created = await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
-    const t = performance.now();
-    const body = encodeNewRequest({ id: newRequestId(), email: `api${i}@bench.example.com`, model: 'gpt-4o', createdAt: rfc3339(new Date()) });
-    const s = await rawCall<SecretObject>(kc, { method: 'POST', path: `${path}/secrets`, body });
-    return { ms: performance.now() - t, s };
-  });
-  const wall = (performance.now() - t0) / 1000;
-  const l = summarize(created.map((c) => c.ms));
-  say(`API server alone, ${n} Secret creates 50 at a time: p50 ${l.p50.toFixed(0)} ms p99 ${l.p99.toFixed(0)} ms, ${(n / wall).toFixed(0)}/s`);
+  for (const width of [1, 4, 16, 50]) await creates(kc, path, width === 1 ? 200 : 600, width, `c${width}`);
+  const created = await creates(kc, path, n, 50, 'api');
   const t1 = performance.now();
-  await pool(created, 16, async ({ s }) => {
+  await pool(created, 16, async (s) => {
     let rv = s.metadata.resourceVersion;
     for (const state of ['approved', 'issued']) {
       const body = { metadata: { resourceVersion: rv, labels: { 'keyportal.dev/state': state }, annotations: { 'keyportal.dev/notified': String(Math.random()) } } };
       const r = await rawCall<SecretObject>(kc, { method: 'PATCH', path: `${path}/secrets/${s.metadata.name}`, body, contentType: PatchStrategy.MergePatch });
       rv = r.metadata.resourceVersion;
+    }
+    for (const reason of ['Approved', 'KeyMinted', 'EmailSent']) {
       const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      await rawCall(kc, { method: 'POST', path: `${path}/events`, body: { metadata: { generateName: `${s.metadata.name}.` }, involvedObject: { kind: 'Secret', name: s.metadata.name, namespace: ns }, reason: 'Probe', message: 'probe', type: 'Normal', firstTimestamp: now, lastTimestamp: now, count: 1 } });
+      await rawCall(kc, { method: 'POST', path: `${path}/events`, body: { metadata: { generateName: `${s.metadata.name}.` }, involvedObject: { kind: 'Secret', name: s.metadata.name, namespace: ns }, reason, message: 'probe', type: 'Normal', firstTimestamp: now, lastTimestamp: now, count: 1 } });
     }
   });
   const loopWall = (performance.now() - t1) / 1000;
   say(`API server alone, the loop's 2 patches + 3 Events for ${n} requests, 16 at a time: ${loopWall.toFixed(1)} s, ${(n / loopWall).toFixed(0)} requests/s`);
+}
+
+/** `count` request Secrets created `width` at a time, timed and reported; the created objects. */
+async function creates(kc: KubeConfig, path: string, count: number, width: number, tag: string): Promise<SecretObject[]> {
+  const start = performance.now();
+  const done = await pool(Array.from({ length: count }, (_, i) => i), width, async (i) => {
+    const t = performance.now();
+    const body = encodeNewRequest({ id: newRequestId(), email: `${tag}-${i}@bench.example.com`, model: 'gpt-4o', createdAt: rfc3339(new Date()) });
+    const secret = await rawCall<SecretObject>(kc, { method: 'POST', path: `${path}/secrets`, body });
+    return { ms: performance.now() - t, secret };
+  });
+  const l = summarize(done.map((d) => d.ms));
+  say(`API server alone, ${count} Secret creates ${width} at a time: p50 ${l.p50.toFixed(0)} ms p99 ${l.p99.toFixed(0)} ms, ${(count / ((performance.now() - start) / 1000)).toFixed(0)}/s`);
+  return done.map((d) => d.secret);
 }
 
 /** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */

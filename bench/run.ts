@@ -22,7 +22,7 @@ import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
 import { firstLoadJs } from './first-load-js';
 import { type Portal, buildOnce, startPortal, stopPortal } from './portal/server';
-import { drained, malformedNoise, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
+import { drained, fewClients, malformedNoise, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { type Figures, type Run, report } from './report';
 
 const repo = path.resolve(import.meta.dirname, '..');
@@ -74,12 +74,8 @@ async function load(v: Variant, port: number, kc: Parameters<typeof freshNamespa
   try {
     portal = await startPortal({ checkout: v.dir, name: v.name, port, namespace, kubeconfig, gatewayUrl: env.gateway.url, smtp: env.smtp.address, workDir: work, loop: true, worker: v.worker });
     await postLoad(portal, `warm-${v.name}`, 20, 10);
-    const postFew: Run['postFew'] = {};
-    for (const [users, width] of [[100, 1], [300, 10]] as const) {
-      say(`${v.name}: POST, ${users} users, ${width} at a time`);
-      postFew[String(width)] = await postLoad(portal, `post${width}-${v.name}`, users, width);
-      await drained(kc, namespace, 120_000);
-    }
+    say(`${v.name}: POST, 100 users one at a time, then 300 ten at a time`);
+    const postFew = await fewClients(portal, kc, namespace, v.name);
     say(`${v.name}: POST, 500 users, 50 at a time`);
     const post = await postLoad(portal, `post-${v.name}`, 500, 50);
     // Let the loop finish those before the next figure starts counting calls.

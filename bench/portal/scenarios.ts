@@ -37,6 +37,19 @@ export async function postLoad(p: Portal, tag: string, users: number, width: num
   return { latency: summarize(ok.map((r) => r.ms)), perSecond: ok.length / wall, failures: results.length - ok.length, ids, startedAt: t0, endedAt: t0 + wall * 1000 };
 }
 
+/**
+ * The portal's own latency, where the API server is not the queue: 100 users one at a time, then
+ * 300 ten at a time, each batch left to the loop before the next. Keyed by clients at once.
+ */
+export async function fewClients(p: Portal, kc: KubeConfig, namespace: string, tag: string): Promise<Record<string, PostFigures>> {
+  const out: Record<string, PostFigures> = {};
+  for (const [users, width] of [[100, 1], [300, 10]] as const) {
+    out[String(width)] = await postLoad(p, `post${width}-${tag}`, users, width);
+    await drained(kc, namespace, 120_000);
+  }
+  return out;
+}
+
 export interface IssueFigures {
   requests: number;
   wallSeconds: number;
