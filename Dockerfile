@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
-# Keyportal's image. One image, two commands: `node server.js` (the default) serves the portal on
-# port 3000; `node worker.mjs` runs the approval loop alone (the chart's worker Deployment).
+# Keyportal's image. One image, three commands: `node server.js` (the default) serves the portal on
+# port 3000; `node worker.mjs` runs the approval loop alone (the chart's worker Deployment);
+# `node keyportal.mjs <command>` is the administrators' command line (sweep, offboard, lift).
 #
 # Everyone else builds on the public Node 20 image. Machines that cannot pull it pass their own
 # through the two arguments (scripts/image.sh makes both from Debian packages with mmdebstrap):
@@ -39,7 +40,7 @@ ENV NODE_ENV=production \
 # only what the chart mounts as emptyDir: /tmp and /app/.next/cache.
 COPY --from=build /src/.next/standalone/ ./
 COPY --from=build /src/.next/static/ ./.next/static/
-COPY --from=build /src/dist/worker.mjs ./worker.mjs
+COPY --from=build /src/dist/worker.mjs /src/dist/keyportal.mjs ./
 USER 10001:10001
 EXPOSE 3000 9464
 CMD ["node", "server.js"]

@@ -9,6 +9,7 @@ export type Logger = (level: Level, msg: string, fields?: Record<string, unknown
 export const log: Logger = (level, msg, fields = {}) => {
   if (process.env.KEYPORTAL_LOG === 'silent') return;
   const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
-  if (level === 'info') console.log(line);
+  // `stderr`: every line there, so a command's own output (lib/cli.ts) stays alone on stdout.
+  if (level === 'info' && process.env.KEYPORTAL_LOG !== 'stderr') console.log(line);
   else console.error(line);
 };

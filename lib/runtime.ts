@@ -4,6 +4,8 @@ import { createGateway } from './gateway';
 import { GatewayStatus } from './gateway/status';
 import { UsageCache } from './gateway/usage-cache';
 import { instrumentGateway } from './metrics/instrument';
+import { createPeopleStore } from './people';
+import type { PeopleStore } from './people/types';
 import { createStore } from './store';
 import type { RequestStore } from './store/types';
 
@@ -14,6 +16,8 @@ export interface Runtime {
   gatewayStatus: GatewayStatus;
   /** Keys' spend and limits from the gateway, a minute old at most (status page, My requests). */
   usage: UsageCache;
+  /** Who left: checked at sign-in, on every session use, creation, renewal and reveal. */
+  people: PeopleStore;
 }
 
 /**
@@ -47,7 +51,8 @@ export function getRuntime(): Runtime {
     // One client of the gateway for the portal's own reads (setup check, usage), its calls
     // counted like the loop's.
     const gateway = instrumentGateway(createGateway(config));
-    s.runtime = { config, store: createStore(config.store), gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)), usage: new UsageCache(gateway) };
+    const store = createStore(config.store);
+    s.runtime = { config, store, people: createPeopleStore(store), gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)), usage: new UsageCache(gateway) };
   }
   return s.runtime;
 }

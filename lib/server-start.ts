@@ -20,13 +20,14 @@ export async function startServer(): Promise<void> {
   try {
     installShutdown('server', { drainMs: SERVER_DRAIN_MS });
     closeConnectionsWhileStopping();
-    const { config, store } = getRuntime();
+    const { config, store, people } = getRuntime();
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
     const { settings: auth } = getAuth();
     if (auth.devSignIn) log('warn', 'server: development sign-in is ON: anyone who can reach this portal signs in as any email they type', { publicUrl: config.portal.publicUrl });
     if (auth.oidc?.trustUnverifiedEmail) log('warn', 'server: auth.oidc.trustUnverifiedEmail is on: an email the identity provider did not verify is taken as identity');
     // Fill the request cache before the first visitor; readyz says not-ready until it has.
     store.warm();
+    people.warm();
     if (config.metrics.port) await startMetricsServer({ host: config.metrics.host, port: config.metrics.port }, { store, ready: async () => (await checkReadiness()).ready });
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
     // What an admin should hear before an employee does: a gateway that is down, a master key it
@@ -38,7 +39,7 @@ export async function startServer(): Promise<void> {
         if (missingModels.length) log('warn', 'server: the gateway does not serve these catalog models; requests for them will fail', { models: missingModels });
       });
     if (!config.loop.enabled) return;
-    const { loop } = buildLoop(config, store);
+    const { loop } = buildLoop(config, store, process.env, { people });
     loop.start();
     onShutdown('the approval loop', () => loop.stop());
   } catch (err) {

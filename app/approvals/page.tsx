@@ -3,7 +3,9 @@ import { requireUser } from '@/lib/http/pages';
 import { listQueue } from '@/lib/portal/requests';
 import { getRuntime } from '@/lib/runtime';
 import { PAGE_SIZE } from '@/lib/validations/requests';
+import { listOffboarded } from '@/lib/portal/offboarding';
 import { ApprovalQueue } from './approval-queue';
+import { OffboardedPeople } from './offboarded-people';
 
 export const metadata: Metadata = { title: 'Approvals' };
 export const dynamic = 'force-dynamic';
@@ -30,10 +32,11 @@ export default async function ApprovalsPage() {
       </main>
     );
   }
-  const { config, store, gatewayStatus } = getRuntime();
+  const { config, store, people, gatewayStatus } = getRuntime();
   const gateway = await gatewayStatus.current();
   // One page, not the namespace: the browser asks for the others as the approver moves.
   const first = await listQueue({ store, config }, user, { limit: PAGE_SIZE });
+  const offboarded = await listOffboarded({ store, people, config }, user);
   return (
     <main className="mx-auto max-w-6xl px-4 py-8">
       <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
@@ -47,6 +50,7 @@ export default async function ApprovalsPage() {
         </div>
       )}
       <ApprovalQueue initial={first} pageSize={PAGE_SIZE} models={config.models.map((m) => ({ id: m.id, title: m.title }))} />
+      <OffboardedPeople initial={offboarded} />
     </main>
   );
 }

@@ -13,6 +13,10 @@ const ERRORS: Record<string, string> = {
   AccessDenied: 'Your identity provider did not confirm an email address for you.',
   OAuthSignin: 'The identity provider could not be reached. Try again in a moment.',
   OAuthCallback: 'The identity provider answered something we could not use. Try again.',
+  Offboarded: 'Your access to API keys was withdrawn. If that is a mistake, ask an approver to let you back in.',
+  RequiredGroup: 'You are not in the group that API keys require, so your keys were revoked. Ask your administrator if that is a mistake.',
+  GroupsClaimMissing:
+    'Your identity provider did not say which groups you are in, so we cannot tell whether you may have keys. Ask your administrator to send the groups claim (Azure AD: use group filtering or app roles when a user is in more than 200 groups).',
 };
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<{ callbackUrl?: string; error?: string }> }) {

@@ -1,7 +1,8 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
-import { applyChange, encodeNewRequest } from '@/lib/store/secret-codec';
+import { encodeNewRequest } from '@/lib/store/secret-codec';
+import { applyChange } from '@/lib/store/write';
 import { apiRequestCounts, callsBetween, watchIssued } from '../cluster';
 import { type Summary, median, summarize } from '../stats';
 import { call, pool, sessionCookie } from './clients';

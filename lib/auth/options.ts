@@ -3,6 +3,7 @@ import CredentialsProvider from 'next-auth/providers/credentials';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { emailSchema, normalizeEmail } from '../domain/key-request';
+import { log } from '../log';
 import type { AuthSettings } from './settings';
 
 declare module 'next-auth/jwt' {
@@ -10,6 +11,8 @@ declare module 'next-auth/jwt' {
     groups?: string[];
     /** When the groups were read from the identity provider (ms since the epoch). */
     groupsAt?: number;
+    /** When the person signed in (ms since the epoch): the session ends a fixed time after, however often it is used. */
+    signedInAt?: number;
   }
 }
 
@@ -25,6 +28,21 @@ declare module 'next-auth' {
 const devCredentials = z.object({ email: emailSchema });
 const groupsSchema = z.array(z.string()).catch([]);
 
+/**
+ * Why a sign-in was refused, as the `error` the sign-in page reads (app/signin/page.tsx words it).
+ * A signIn callback that returns a URL sends the browser there instead of next-auth's generic page.
+ */
+export const SIGN_IN_REFUSED = {
+  offboarded: '/signin?error=Offboarded',
+  requiredGroup: '/signin?error=RequiredGroup',
+  groupsClaimMissing: '/signin?error=GroupsClaimMissing',
+} as const;
+
+/** A session that may not go on: the person was offboarded, or it reached its absolute lifetime. next-auth then clears the cookie. */
+export class SessionEndedError extends Error {
+  override readonly name = 'SessionEndedError';
+}
+
 /** The id-token claims we read; everything else in the profile is ignored. */
 const oidcProfile = z.looseObject({
   sub: z.string(),
@@ -37,12 +55,16 @@ const oidcProfile = z.looseObject({
 export interface AuthHooks {
   /** Someone signed in without `auth.oidc.requiredGroup`: their keys are revoked before the sign-in is refused. */
   missingRequiredGroup?: (email: string, group: string) => Promise<void>;
+  /** Whether this person was offboarded (and not let back in): checked at sign-in and on every use of a session. */
+  offboarded?: (email: string) => Promise<boolean>;
 }
 
 /** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
 export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: AuthHooks = {}): NextAuthOptions {
   const providers: NextAuthOptions['providers'] = [];
   const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
+  const sessionMaxAgeMs = config.auth.sessionMaxAgeHours * 3_600_000;
+  const isOffboarded = async (email: string) => (hooks.offboarded ? hooks.offboarded(normalizeEmail(email)) : false);
   if (auth.oidc) {
     const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail } = auth.oidc;
     providers.push({
@@ -63,7 +85,10 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
         // when it is an address at all.
         const verified = p.email_verified === true || p.email_verified === 'true' || (trustUnverifiedEmail && p.email_verified === undefined);
         const email = p.email && verified ? normalizeEmail(p.email) : undefined;
-        return { id: p.sub, email: email && emailSchema.safeParse(email).success ? email : null, name: p.name ?? null, groups };
+        // Whether the provider sent the claim at all: Azure AD leaves it out past 200 groups (the
+        // "group overage"), and a missing claim says nothing about membership.
+        const groupsClaimed = Array.isArray((raw as Record<string, unknown>)[groupsClaim]);
+        return { id: p.sub, email: email && emailSchema.safeParse(email).success ? email : null, name: p.name ?? null, groups, groupsClaimed };
       },
     });
   }
@@ -85,27 +110,53 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
   return {
     secret: auth.secret,
     providers,
-    session: { strategy: 'jwt', maxAge: 8 * 3600 },
+    // The cookie lasts no longer than the session may (the jwt callback holds the absolute bound).
+    session: { strategy: 'jwt', maxAge: config.auth.sessionMaxAgeHours * 3600 },
     pages: { signIn: '/signin', error: '/signin' },
+    // An ended session is expected traffic, not an error worth a stack trace.
+    logger: {
+      error(code, metadata) {
+        const err = (metadata as { error?: unknown } | undefined)?.error ?? metadata;
+        if (err instanceof Error && err.name === 'SessionEndedError') return log('info', 'auth: a session ended', { why: err.message });
+        log('error', `auth: ${code}`, { error: err instanceof Error ? err.message : String(code) });
+      },
+      warn(code) {
+        log('warn', `auth: ${code}`);
+      },
+      debug() {},
+    },
     // Secure cookies follow the public URL's scheme: https in production, http on a laptop.
     useSecureCookies: config.portal.publicUrl.startsWith('https://'),
     callbacks: {
       async signIn({ user, account }) {
         if (!user.email) return false;
+        if (await isOffboarded(user.email)) return SIGN_IN_REFUSED.offboarded;
         // Only an OIDC sign-in carries groups; the development sign-in has none to check.
         const required = auth.oidc?.requiredGroup;
-        if (required && account?.provider === 'oidc' && !groupsSchema.parse((user as { groups?: unknown }).groups ?? []).includes(required)) {
-          await hooks.missingRequiredGroup?.(normalizeEmail(user.email), required);
-          return false;
+        if (required && account?.provider === 'oidc') {
+          const claimed = (user as { groupsClaimed?: unknown }).groupsClaimed === true;
+          // No claim is no answer: refuse, and take nothing away on a guess.
+          if (!claimed) return SIGN_IN_REFUSED.groupsClaimMissing;
+          if (!groupsSchema.parse((user as { groups?: unknown }).groups ?? []).includes(required)) {
+            await hooks.missingRequiredGroup?.(normalizeEmail(user.email), required);
+            return SIGN_IN_REFUSED.requiredGroup;
+          }
         }
         return true;
       },
-      jwt({ token, user }) {
+      async jwt({ token, user }) {
         if (user) {
           token.email = user.email ? normalizeEmail(user.email) : null;
           token.groups = groupsSchema.parse((user as { groups?: unknown }).groups ?? []);
           token.groupsAt = Date.now();
+          token.signedInAt = Date.now();
+          return token;
         }
+        // Every use of a session: a fixed lifetime from sign-in (sessions from before it was
+        // recorded count from their groups' time), and nobody who left keeps one.
+        const since = token.signedInAt ?? token.groupsAt;
+        if (typeof since !== 'number' || Date.now() - since > sessionMaxAgeMs) throw new SessionEndedError('the session reached its lifetime (auth.sessionMaxAgeHours); sign in again');
+        if (token.email && (await isOffboarded(token.email))) throw new SessionEndedError('the person was offboarded');
         return token;
       },
       session({ session, token }) {

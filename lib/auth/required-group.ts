@@ -1,6 +1,5 @@
 import { log } from '../log';
-import { offboard } from '../portal/offboarding';
-import type { RequestStore } from '../store/types';
+import { type OffboardDeps, offboard } from '../portal/offboarding';
 
 /**
  * `auth.oidc.requiredGroup`: a person who signs in without the group has lost the right to keys
@@ -8,7 +7,7 @@ import type { RequestStore } from '../store/types';
  * same one as the webhook and the approvers' "revoke all". Recorded as decided by `keyportal`, as
  * the loop's own revocations are.
  */
-export async function revokeForMissingGroup(store: RequestStore, email: string, group: string): Promise<void> {
-  const result = await offboard(store, { email, reason: `You are no longer in the group ${group}, which keys require.`, decidedBy: 'keyportal', now: () => new Date() });
+export async function revokeForMissingGroup(deps: OffboardDeps, email: string, group: string): Promise<void> {
+  const result = await offboard(deps, { email, reason: `You are no longer in the group ${group}, which keys require.`, decidedBy: 'keyportal', now: () => new Date() });
   if (result.changed) log('info', 'auth: signed in without the required group; keys revoked', { revoked: result.revoked.length, closed: result.closed.length, group });
 }

@@ -13,8 +13,14 @@ export function getAuth(): { settings: AuthSettings; options: NextAuthOptions } 
     const settings = resolveAuth(config);
     // next-auth v4 builds its callback URLs from NEXTAUTH_URL; the config's public URL is the truth.
     process.env.NEXTAUTH_URL ??= config.portal.publicUrl;
-    const { store } = getRuntime();
-    built = { settings, options: buildAuthOptions(config, settings, { missingRequiredGroup: (email, group) => revokeForMissingGroup(store, email, group) }) };
+    const { store, people } = getRuntime();
+    built = {
+      settings,
+      options: buildAuthOptions(config, settings, {
+        missingRequiredGroup: (email, group) => revokeForMissingGroup({ store, people }, email, group),
+        offboarded: async (email) => (await people.offboarded(email)) !== undefined,
+      }),
+    };
   }
   return built;
 }

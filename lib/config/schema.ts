@@ -158,6 +158,13 @@ const loopSchema = z.strictObject({
     .refine((days) => new Set(days).size === days.length, { message: 'each reminder day appears once' })
     .refine((days) => days.every((d, i) => i === 0 || (days[i - 1] as number) > d), { message: 'list the reminder days from most to fewest, e.g. [7, 3, 1]' })
     .default([7, 3, 1]),
+  /**
+   * Every this many minutes the Lease holder compares the gateway's keyportal- keys with the
+   * store (lib/loop/sweep.ts); 0 turns the periodic sweep off (`keyportal sweep` still runs it).
+   */
+  gatewaySweepMinutes: z.number().min(0).max(10_080).default(60),
+  /** What the sweep does with a key no issued request owns: `report` (a Warning and the metric) or `delete` it at the gateway. */
+  orphans: z.enum(['delete', 'report']).default('report'),
 });
 
 /**
@@ -223,6 +230,11 @@ const authSchema = z.strictObject({
    * exactly when the store and the gateway are both local; a real deployment must opt in.
    */
   devSignIn: z.boolean().optional(),
+  /**
+   * A session lasts this long from sign-in, however often it is used (not a sliding window);
+   * every use is also checked against the offboarding records.
+   */
+  sessionMaxAgeHours: z.number().positive().max(720).default(8),
 });
 
 /** The whole of config.yaml, after environment overrides. Secrets are never part of it. */
@@ -234,7 +246,7 @@ export const configFileSchema = z.strictObject({
     revealWindowDays: 7,
     webhookToleranceSeconds: 300,
   }),
-  auth: authSchema.default({}),
+  auth: authSchema.default({ sessionMaxAgeHours: 8 }),
   models: z
     .array(modelSchema)
     .min(1, 'the catalog needs at least one model')
@@ -258,6 +270,8 @@ export const configFileSchema = z.strictObject({
     notifyClaimSeconds: 120,
     kubectlGraceSeconds: 15,
     reminders: [7, 3, 1],
+    gatewaySweepMinutes: 60,
+    orphans: 'report',
   }),
   metrics: metricsSchema.default({ port: null, host: '127.0.0.1' }),
 });

@@ -39,9 +39,45 @@ export interface KeyRequest {
   renews?: string;
   /** Days before expiry of the last expiry reminder sent: every reminder at or before that many days is done. */
   reminded?: number;
+  /**
+   * The state the portal or the loop last wrote or accepted, and a fingerprint of the reason it
+   * last wrote: a `state` label that differs was edited by hand (kubectl) and is checked against
+   * the label-edit table; a reason that differs was annotated by an administrator. Absent on
+   * requests stored before it existed.
+   */
+  observed?: Observed;
+  /** Every finalizer on the Secret (ours, `keyportal.dev/gateway-key`, and any an admin added); absent when none. */
+  finalizers?: readonly string[];
+  /** Set once someone deleted the Secret while a finalizer held it (its deletionTimestamp). */
+  deletingSince?: string;
   /** Opaque version of the stored object; every update must carry the one it read. */
   resourceVersion: string;
 }
+
+export interface Observed {
+  state: State;
+  /** First 12 hex characters of the SHA-256 of the reason our code last wrote; absent if it wrote none. */
+  reason?: string;
+}
+
+/** The finalizer a request carries while a key of it may exist at the gateway: deleting the Secret deletes the key first. */
+export const GATEWAY_KEY_FINALIZER = 'keyportal.dev/gateway-key';
+
+export const holdsGatewayFinalizer = (r: Pick<KeyRequest, 'finalizers'>): boolean => r.finalizers?.includes(GATEWAY_KEY_FINALIZER) ?? false;
+
+/** Short fingerprint of a reason: tells "the reason we wrote" from "one an administrator annotated since". */
+export const reasonFingerprint = (reason: string | undefined): string | undefined =>
+  reason === undefined ? undefined : createHash('sha256').update(reason).digest('hex').slice(0, 12);
+
+/** The state the loop last accepted: a label that differs is an administrator's edit not yet judged. */
+export const acceptedState = (r: Pick<KeyRequest, 'state' | 'observed'>): State => r.observed?.state ?? r.state;
+
+/** An administrator changed the state label and the loop has not judged the edit yet. */
+export const hasPendingLabelEdit = (r: Pick<KeyRequest, 'state' | 'observed'>): boolean => acceptedState(r) !== r.state;
+
+/** Whether the reason on the request is one an administrator annotated after our last write. */
+export const reasonAnnotatedByHand = (r: Pick<KeyRequest, 'reason' | 'observed'>): boolean =>
+  r.reason !== undefined && r.observed !== undefined && reasonFingerprint(r.reason) !== r.observed.reason;
 
 export interface NotifyClaim {
   state: State;

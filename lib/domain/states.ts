@@ -22,6 +22,35 @@ const TRANSITIONS: Readonly<Record<State, readonly State[]>> = {
   expired: [],
 };
 
+/**
+ * The label edits an administrator may make with `kubectl label … keyportal.dev/state=…`, from
+ * the state the loop last accepted (`keyportal.dev/observed`). A subset of TRANSITIONS: the
+ * moves a person decides. The loop's own moves (a plugin's verdict, a mint, an expiry) are not
+ * for a label edit: `approved → issued` by hand would claim a key nobody minted, and
+ * `issued → expired` would tell the requester a lie. `pending` belongs to the plugin chain, but
+ * stopping it (`denied`) can mint nothing, so it is allowed. Anything else is put back.
+ */
+const LABEL_EDITS: Readonly<Record<State, readonly State[]>> = {
+  pending: ['denied'],
+  'in-review': ['approved', 'denied'],
+  approved: ['denied'],
+  issued: ['revoked'],
+  failed: ['approved'],
+  denied: [],
+  revoked: [],
+  expired: [],
+};
+
+/** Whether an administrator's label edit from `from` to `to` stands (the loop then acts on it). */
+export function canEditLabel(from: State, to: State): boolean {
+  return LABEL_EDITS[from].includes(to);
+}
+
+/** The label edits open from a state, for the message that refuses any other. */
+export function labelEditsFrom(from: State): readonly State[] {
+  return LABEL_EDITS[from];
+}
+
 /** States in which a request still counts: a second request for the same model is a duplicate. */
 export const LIVE_STATES: readonly State[] = ['pending', 'in-review', 'approved', 'issued'];
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
-import { type Gateway, GatewayAuthError, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
+import { type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
 
 /** LiteLLM's error body: `{"error": {"message", "type", "param", "code"}}`; FastAPI's 422: `{"detail": [...]}`. */
 const errorBodySchema = z.union([
@@ -12,6 +12,15 @@ const errorBodySchema = z.union([
 const generateResponseSchema = z.object({ key: z.string(), expires: z.string().nullish() });
 const infoResponseSchema = z.object({ info: z.object({ expires: z.string().nullish() }).loose() });
 const modelsResponseSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
+/** /key/list with return_full_object=true: each key's row, without the key itself. */
+const listResponseSchema = z.object({
+  keys: z.array(z.object({ token: z.string(), key_alias: z.string().nullish(), metadata: z.record(z.string(), z.unknown()).nullish() }).loose()),
+  total_pages: z.number().int().nonnegative().nullish(),
+});
+/** LiteLLM's page size ceiling for /key/list (`size: le=100`). */
+const LIST_PAGE_SIZE = 100;
+/** 1,000,000 keys: far past any gateway Keyportal serves; a bound so a misbehaving gateway cannot keep a sweep going. */
+const MAX_LIST_PAGES = 10_000;
 
 export interface LiteLLMOptions {
   baseUrl: string;
@@ -21,7 +30,7 @@ export interface LiteLLMOptions {
 
 /**
  * Client of LiteLLM's admin API (litellm/proxy/management_endpoints/key_management_endpoints.py):
- * POST /key/generate, GET /key/info, POST /key/delete, GET /v1/models. The master key travels
+ * POST /key/generate, GET /key/info, POST /key/delete, GET /key/list, GET /v1/models. The master key travels
  * only in the Authorization header; no message built here ever holds it or a minted key.
  */
 export class LiteLLMGateway implements Gateway {
@@ -78,6 +87,29 @@ export class LiteLLMGateway implements Gateway {
     if (res.status === 404 && /no keys found/i.test(res.error.message)) return;
     if (res.status === 404) throw new GatewayUnavailableError(`the gateway answered HTTP 404 ${res.error.message || 'Not Found'} for POST /key/delete: is gateway.baseUrl the LiteLLM proxy's own address?`);
     this.expectOk(res, 'delete the key');
+  }
+
+  /**
+   * GET /key/list?return_full_object=true, page by page (size 100, LiteLLM's ceiling; ordered by
+   * created_at since v1.63). LiteLLM filters `key_alias` by equality (by substring in some
+   * releases), never by prefix, so every key is read and the prefix is matched here.
+   */
+  async listKeys(aliasPrefix: string, signal?: AbortSignal): Promise<GatewayKey[]> {
+    const found: GatewayKey[] = [];
+    for (let page = 1; page <= MAX_LIST_PAGES; page++) {
+      const res = await this.call('GET', `/key/list?page=${page}&size=${LIST_PAGE_SIZE}&return_full_object=true`, undefined, signal, []);
+      this.expectOk(res, 'list keys');
+      const parsed = listResponseSchema.safeParse(res.json);
+      if (!parsed.success) throw new GatewayUnavailableError('the gateway answered /key/list with an unexpected body; is it LiteLLM v1.65.1 or later?');
+      for (const k of parsed.data.keys) {
+        if (!k.key_alias?.startsWith(aliasPrefix)) continue;
+        const requestId = k.metadata?.request_id;
+        found.push({ token: k.token, alias: k.key_alias, ...(typeof requestId === 'string' ? { requestId } : {}) });
+      }
+      const pages = parsed.data.total_pages ?? Number.POSITIVE_INFINITY;
+      if (parsed.data.keys.length < LIST_PAGE_SIZE || page >= pages) break;
+    }
+    return found;
   }
 
   /** LiteLLM's liveness probe (health_endpoints/_health_endpoints.py): no model calls, no database. */

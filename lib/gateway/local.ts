@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Gateway, type KeyInfo, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
+import { type Gateway, type GatewayKey, type KeyInfo, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
 import { keyHash, rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { writeFileAtomic } from '../fs/atomic-write';
@@ -115,6 +115,12 @@ export class LocalGateway implements Gateway {
       for (const [h, k] of Object.entries(keys)) if (k.key_alias === alias) delete keys[h];
       await this.save(keys);
     });
+  }
+
+  async listKeys(aliasPrefix: string): Promise<GatewayKey[]> {
+    return Object.entries(await this.load())
+      .filter(([, k]) => k.key_alias.startsWith(aliasPrefix))
+      .map(([token, k]) => ({ token, alias: k.key_alias, ...(typeof k.metadata.request_id === 'string' ? { requestId: k.metadata.request_id } : {}) }));
   }
 
   async alive(): Promise<void> {

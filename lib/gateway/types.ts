@@ -22,6 +22,15 @@ export interface KeyInfo {
   usage?: KeyUsage;
 }
 
+/** A key as the gateway lists it: never the key itself. */
+export interface GatewayKey {
+  /** The key's SHA-256 (hex), LiteLLM's `token`. */
+  token: string;
+  alias: string;
+  /** `metadata.request_id`, as the loop minted it. */
+  requestId?: string;
+}
+
 /** The LLM gateway's admin API, as the loop needs it. */
 export interface Gateway {
   readonly kind: 'litellm' | 'local';
@@ -33,6 +42,8 @@ export interface Gateway {
   keyInfo(keySha256: string, signal?: AbortSignal): Promise<KeyInfo | undefined>;
   /** Deletes the key registered under this alias; one that is already gone is not an error. */
   deleteKey(alias: string, options?: { signal?: AbortSignal; changedBy?: string }): Promise<void>;
+  /** Every key whose alias starts with `aliasPrefix`, page by page (the gateway sweep). */
+  listKeys(aliasPrefix: string, signal?: AbortSignal): Promise<GatewayKey[]>;
   listModels(signal?: AbortSignal): Promise<string[]>;
   /** Throws GatewayUnavailableError unless the gateway answers its liveness check. */
   alive(signal?: AbortSignal): Promise<void>;

@@ -6,14 +6,15 @@ import { ActionLimiter } from '../portal/rate-limit';
 import { parseWebhookSecrets } from '../config/webhook-secrets';
 import type { PortalDeps } from '../portal/requests';
 import type { WebhookDeps } from '../portal/webhook';
+import type { PeopleStore } from '../people/types';
 
 /** What a route handler needs: the deps of lib/portal and the signed-in user. */
 /** One per process: the per-caller limits of reveal, decisions and the webhook. */
 const limits = new ActionLimiter();
 
 export async function portalContext(): Promise<{ deps: PortalDeps; user: User | null }> {
-  const { config, store } = getRuntime();
-  return { deps: { store, config, limits }, user: await currentUser() };
+  const { config, store, people } = getRuntime();
+  return { deps: { store, people, config, limits }, user: await currentUser() };
 }
 
 export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
@@ -22,8 +23,8 @@ export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
   return { deps, user };
 }
 
-export function webhookDeps(): WebhookDeps {
-  const { config, store } = getRuntime();
+export function webhookDeps(): WebhookDeps & { people: PeopleStore } {
+  const { config, store, people } = getRuntime();
   // Config load already refused bad entries; what parses here is what was checked there.
-  return { store, clients: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS).clients, toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
+  return { store, people, clients: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS).clients, toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
 }

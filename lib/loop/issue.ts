@@ -38,12 +38,13 @@ export const aliasOf = (r: Pick<KeyRequest, 'id'>): string => `keyportal-${r.id}
 const ISSUED_NOTICE: Notice = { state: 'issued', to: 'requester' };
 
 /**
- * The key to store on an approved request, with the claim on its "your key is ready" email: one
- * write, before the gateway hears of the key, so a crash or a rival can only ever register this
- * value, and a rival replica waits out the claim instead of emailing too.
+ * The key to store on an approved request, with the claim on its "your key is ready" email and the
+ * finalizer that guards the key: one write, before the gateway hears of the key, so a crash or a
+ * rival can only ever register this value, a rival replica waits out the claim instead of
+ * emailing too, and deleting the Secret from now on deletes the key first.
  */
 export function keyWithClaim(key: string, now: Date): RequestChange {
-  return { key, keySha256: keyHash(key), notifying: { state: 'issued', at: rfc3339(now) } };
+  return { key, keySha256: keyHash(key), notifying: { state: 'issued', at: rfc3339(now) }, gatewayFinalizer: true };
 }
 
 /**

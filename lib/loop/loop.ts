@@ -22,6 +22,16 @@ export interface LoopOptions {
   onStopped?: () => void | Promise<void>;
   /** Told once per version of a request Secret that does not decode (a Warning Event). */
   onMalformed?: (error: MalformedSecretError) => void;
+  /** Work only the leader does, every `everyMs` while it leads (the gateway sweep); a failure is logged and waits for the next turn. */
+  periodic?: readonly PeriodicTask[];
+}
+
+export interface PeriodicTask {
+  name: string;
+  everyMs: number;
+  /** Wait this long after taking the lead before the first run (the cache and the loop settle first). */
+  firstAfterMs?: number;
+  run(signal: AbortSignal): Promise<unknown>;
 }
 
 type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
@@ -134,8 +144,31 @@ export class ApprovalLoop {
     signal.addEventListener('abort', () => clearInterval(resyncTimer), { once: true });
     void this.resync(signal);
     const workers = Array.from({ length: this.options.concurrency }, () => this.worker(signal));
-    this.running = Promise.all([watching, ...workers]).then(() => undefined);
+    const periodic = (this.options.periodic ?? []).filter((t) => t.everyMs > 0).map((t) => this.repeat(t, signal));
+    this.running = Promise.all([watching, ...workers, ...periodic]).then(() => undefined);
     log('info', 'loop: started', { store: this.store.kind, concurrency: this.options.concurrency });
+  }
+
+  /** Runs a task now and then while leading; one run at a time, never two overlapping. */
+  private async repeat(task: PeriodicTask, signal: AbortSignal): Promise<void> {
+    let wait = task.firstAfterMs ?? Math.min(task.everyMs, 30_000);
+    while (!signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        timer.unref();
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      if (signal.aborted) return;
+      try {
+        await task.run(signal);
+      } catch (err) {
+        if (!signal.aborted) log('warn', `loop: ${task.name} failed; it runs again at its next turn`, { error: (err as Error).message?.slice(0, 300) });
+      }
+      wait = task.everyMs;
+    }
   }
 
   private onWatchEvent(e: WatchEvent, signal: AbortSignal): void {

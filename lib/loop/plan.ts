@@ -1,6 +1,6 @@
-import type { KeyRequest } from '../domain/key-request';
+import { type KeyRequest, holdsGatewayFinalizer } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
-import type { State } from '../domain/states';
+import { type State, canEditLabel } from '../domain/states';
 
 /** What the planner needs to know beyond the request itself. */
 export interface PlanSettings {
@@ -36,8 +36,16 @@ export type Step =
   | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' }
   /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
   | { kind: 'decide' }
-  /** approved, denied or revoked by a label edit: record who decided (kubectl) and why. */
-  | { kind: 'record-kubectl-decision'; state: 'approved' | 'denied' | 'revoked' }
+  /** A request stored before `keyportal.dev/observed` existed: record its state as accepted (and guard a key it may hold). */
+  | { kind: 'adopt' }
+  /** An administrator's label edit along the label-edit table: record it as their decision, then act on it. */
+  | { kind: 'accept-label-edit'; from: State; to: State }
+  /** A label edit the table refuses: put the accepted state back, with a Warning Event; nothing else happens. */
+  | { kind: 'revert-label-edit'; from: State; to: State }
+  /** A key may exist at the gateway but the finalizer that guards it is missing (older request, removed by hand): add it. */
+  | { kind: 'guard-key' }
+  /** The Secret was deleted while it guarded a key: delete the key at the gateway, tell the requester, then let the Secret go. */
+  | { kind: 'finalize'; notice?: Notice }
   /** approved, and the gateway has failed for longer than the retry budget: end failed. */
   | { kind: 'give-up-mint'; since: string; error: string }
   /** approved, but the model left the catalog: end failed. */
@@ -93,18 +101,6 @@ function remindStep(r: KeyRequest, days: number, now: number, s: PlanSettings): 
   return { kind: 'remind', days };
 }
 
-/**
- * Whether the decision the request records is the one its state label shows. A label edit
- * (kubectl) changes the state without it; requests written before the `decision` annotation
- * existed count as recorded when they name a decider.
- */
-export function decisionRecorded(r: KeyRequest): boolean {
-  if (r.decision !== undefined) return r.decision === r.state;
-  return Boolean(r.decidedBy && r.decidedAt && !(r.reason ?? '').startsWith(LEGACY_HELD_PREFIX));
-}
-/** Only for requests stored before the `decision` annotation: how in-review reasons began. */
-export const LEGACY_HELD_PREFIX = 'Held for review: ';
-
 /** Milliseconds until a stored retry of `step` is due; 0 when none waits. */
 function retryWait(r: KeyRequest, step: RetryInfo['step'], now: number): number {
   if (r.retry?.step !== step) return 0;
@@ -130,13 +126,39 @@ function notifyStep(r: KeyRequest, notice: Notice, now: number, s: PlanSettings)
 }
 
 /**
- * Denied or failed with a key stored: an attempt may have registered it before the request was
- * turned down (a crash after the gateway answered), so once the requester is told, the gateway
- * is cleaned up, and then the key erased.
+ * Whether a key of this request may exist at the gateway: stored on the Secret (about to be
+ * minted, or not yet delivered), issued, or ended but not yet deleted there. Such a request
+ * carries the gateway-key finalizer.
+ */
+export function mayHoldGatewayKey(r: Pick<KeyRequest, 'state' | 'hasKey' | 'notified'>): boolean {
+  if (r.hasKey || r.state === 'issued') return true;
+  return (r.state === 'revoked' || r.state === 'expired') && r.notified !== r.state;
+}
+
+/**
+ * An ended request that still has a key stored or still carries the finalizer: once its email
+ * is out, the gateway is cleaned up (a crash may have registered the key before the request was
+ * turned down), then the key and the finalizer go.
  */
 function gatewayCleanup(r: KeyRequest, now: number): Step {
+  if (!r.hasKey && !holdsGatewayFinalizer(r)) return { kind: 'done' };
   const retry = retryWait(r, 'revoke', now);
   return retry > 0 ? { kind: 'wait', ms: retry, why: 'retry' } : { kind: 'delete-at-gateway' };
+}
+
+/**
+ * A deleted Secret that guards a key: the requester of an issued key (or of a revocation not yet
+ * told) hears once that it is gone, after the gateway deleted it.
+ */
+function deletionStep(r: KeyRequest, now: number, s: PlanSettings): Step {
+  if (!holdsGatewayFinalizer(r)) return { kind: 'done' };
+  const retry = retryWait(r, 'revoke', now);
+  if (retry > 0) return { kind: 'wait', ms: retry, why: 'retry' };
+  const owed: Notice | undefined =
+    r.state === 'issued' ? { state: 'revoked', to: 'requester' } : (r.state === 'revoked' || r.state === 'expired') && r.notified !== r.state ? { state: r.state, to: 'requester' } : undefined;
+  if (!owed) return { kind: 'finalize' };
+  const claim = claimWait(r, owed.state, now, s.notifyClaimSeconds * 1000);
+  return claim > 0 ? { kind: 'wait', ms: claim, why: 'claim' } : { kind: 'finalize', notice: owed };
 }
 
 /** Milliseconds left for a `kubectl annotate … reason=` that follows a kubectl label edit to land. */
@@ -145,15 +167,25 @@ function kubectlGrace(r: KeyRequest, now: number, s: PlanSettings): number {
   return Date.parse(r.decidedAt) + s.kubectlGraceSeconds * 1000 - now;
 }
 
-/** The state → next step table. Pure: the same request, time and settings give the same step. */
+/**
+ * The state → next step table. Pure: the same request, time and settings give the same step.
+ * Before any state's own step: a deletion, a request from before `observed`, an administrator's
+ * label edit (accepted or put back), and a key left unguarded.
+ */
 export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
+  if (r.deletingSince) return deletionStep(r, now, s);
+  if (!r.observed) return { kind: 'adopt' };
+  if (r.observed.state !== r.state) {
+    const edge = { from: r.observed.state, to: r.state };
+    return canEditLabel(edge.from, edge.to) ? { kind: 'accept-label-edit', ...edge } : { kind: 'revert-label-edit', ...edge };
+  }
+  if (mayHoldGatewayKey(r) && !holdsGatewayFinalizer(r)) return { kind: 'guard-key' };
   switch (r.state) {
     case 'pending':
       return { kind: 'decide' };
     case 'in-review':
       return notifyStep(r, { state: 'in-review', to: 'approvers' }, now, s);
     case 'approved': {
-      if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'approved' };
       if (r.retry?.step === 'mint' && r.retry.since && now - Date.parse(r.retry.since) >= s.giveUpAfterSeconds * 1000) {
         return { kind: 'give-up-mint', since: r.retry.since, error: r.retry.error };
       }
@@ -185,10 +217,8 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
     }
     case 'revoked':
     case 'expired': {
-      if (r.notified === r.state) return r.hasKey ? { kind: 'erase-key' } : { kind: 'done' };
+      if (r.notified === r.state) return gatewayCleanup(r, now);
       if (r.state === 'revoked') {
-        // `kubectl label … state=revoked`: the reason on the Secret is still the approval's.
-        if (r.decision !== 'revoked') return { kind: 'record-kubectl-decision', state: 'revoked' };
         const grace = kubectlGrace(r, now, s);
         if (grace > 0) return { kind: 'wait', ms: grace, why: 'kubectl-grace' };
       }
@@ -200,14 +230,13 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
       return next.kind === 'notify' ? { kind: 'delete-at-gateway', notice: next.notice } : next;
     }
     case 'denied': {
-      if (r.notified === 'denied') return r.hasKey ? gatewayCleanup(r, now) : { kind: 'done' };
-      if (!decisionRecorded(r)) return { kind: 'record-kubectl-decision', state: 'denied' };
+      if (r.notified === 'denied') return gatewayCleanup(r, now);
       const grace = kubectlGrace(r, now, s);
       if (grace > 0) return { kind: 'wait', ms: grace, why: 'kubectl-grace' };
       return notifyStep(r, { state: 'denied', to: 'requester' }, now, s);
     }
     case 'failed':
-      if (r.notified === 'failed') return r.hasKey ? gatewayCleanup(r, now) : { kind: 'done' };
+      if (r.notified === 'failed') return gatewayCleanup(r, now);
       return notifyStep(r, { state: 'failed', to: 'requester' }, now, s);
   }
 }

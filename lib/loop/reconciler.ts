@@ -14,9 +14,12 @@ import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
+import type { PeopleStore } from '../people/types';
 import { type FailpointName, failpoint as envFailpoint } from './failpoints';
 import { type IssueDeps, type Known, aliasOf, issue, keyWithClaim } from './issue';
-import { LEGACY_HELD_PREFIX, type Notice, type PlanSettings, type Step, plan } from './plan';
+import { type DeletionDeps, finalizeDeleted } from './deletion';
+import { type LabelEditDeps, acceptLabelEdit, adopt, guardKey, revertLabelEdit } from './label-edits';
+import { type Notice, type PlanSettings, type Step, plan } from './plan';
 import { pluginView } from './plugin-view';
 import { type ReminderDeps, remind } from './reminders';
 
@@ -47,6 +50,8 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   plugins: readonly ApprovalPlugin[];
   settings: ReconcilerSettings;
+  /** Who left: their pending requests are denied before any plugin sees them. */
+  people?: PeopleStore;
   clock?: () => Date;
   /** Crash points for the kill tests; by default KEYPORTAL_FAILPOINT names one. */
   failpoint?: (name: FailpointName) => void;
@@ -59,14 +64,18 @@ export interface ReconcileResult {
 
 /** Steps one pass may take before it is treated as a fight with another writer (and backs off). */
 const MAX_STEPS = 12;
-/** The reason an in-review request shows; also how pre-`decision` requests are recognised. */
-const HELD_PREFIX = LEGACY_HELD_PREFIX;
+/** What an in-review request's reason starts with: shown to people, never parsed. */
+const HELD_PREFIX = 'Held for review: ';
 
-/** Whether decided-at was written after the key was issued: then it (and its reason) are the revocation's. */
-function annotatedAfterIssue(r: KeyRequest): boolean {
-  return Boolean(r.decidedAt && r.issuedAt && Date.parse(r.decidedAt) > Date.parse(r.issuedAt));
+/**
+ * A revocation or expiry is emailed only after the key was deleted at the gateway (plan.ts), so
+ * the write that records the email also lets go of what guarded the key: the finalizer and any
+ * key still stored.
+ */
+function gatewayGone(r: KeyRequest, notice: Notice): RequestChange {
+  if (notice.state !== 'revoked' && notice.state !== 'expired') return {};
+  return { gatewayFinalizer: false, ...(r.hasKey ? { key: null } : {}) };
 }
-
 
 /**
  * Executes the plan (lib/loop/plan.ts) like a controller-runtime Reconcile: read the request,
@@ -80,6 +89,8 @@ export class Reconciler {
   private readonly models: Map<string, ModelConfig>;
   private readonly planSettings: PlanSettings;
   private readonly issueDeps: IssueDeps;
+  private readonly labelEditDeps: LabelEditDeps;
+  private readonly deletionDeps: DeletionDeps;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -108,6 +119,18 @@ export class Reconciler {
       tell: (r, event) => this.tell(r, event),
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
       message: (r, notice, known) => this.message(r, notice, known),
+    };
+    this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
+    this.deletionDeps = {
+      store: deps.store,
+      gateway: deps.gateway,
+      mailer: deps.mailer,
+      clock: this.clock,
+      giveUpAfterSeconds: s.retry.giveUpAfterSeconds,
+      write: (r, change, event) => this.write(r, change, event),
+      tell: (r, event) => this.tell(r, event),
+      retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
+      message: (r, notice) => this.message(r, notice, {}),
     };
   }
 
@@ -145,8 +168,16 @@ export class Reconciler {
     switch (step.kind) {
       case 'decide':
         return this.decide(r, signal, known);
-      case 'record-kubectl-decision':
-        return this.recordKubectlDecision(r, step.state);
+      case 'adopt':
+        return adopt(this.labelEditDeps, r);
+      case 'accept-label-edit':
+        return acceptLabelEdit(this.labelEditDeps, r, step.from, step.to);
+      case 'revert-label-edit':
+        return revertLabelEdit(this.labelEditDeps, r, step.from, step.to);
+      case 'guard-key':
+        return guardKey(this.labelEditDeps, r);
+      case 'finalize':
+        return finalizeDeleted(this.deletionDeps, r, step.notice, signal);
       case 'give-up-mint': {
         const reason = `The gateway kept failing since ${step.since}; gave up. Last error: ${step.error}`;
         return this.write(r, { state: 'failed', reason, retry: null }, { type: 'Warning', reason: 'GaveUp', message: reason.slice(0, 500) });
@@ -204,6 +235,14 @@ export class Reconciler {
       await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'duplicate', decidedAt: now, reason }, { type: 'Normal', reason: 'Denied', message: `denied: a duplicate of keyreq-${older.id}` });
       return countDecision('duplicate', 'deny');
     }
+    const offboarded = await this.deps.people?.offboarded(r.email);
+    if (offboarded) {
+      // Made in the instant the person was offboarded (offboarding writes its record first, then
+      // ends what it finds): closed here, so no plugin can wave it through.
+      const reason = `Your access to keys was withdrawn on ${offboarded.at.slice(0, 10)}.`;
+      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'keyportal', decidedAt: now, reason }, { type: 'Normal', reason: 'Denied', message: 'denied: the requester was offboarded' });
+      return countDecision('keyportal', 'deny');
+    }
     if (!this.models.has(r.model)) {
       const reason = `model ${r.model} is not in the catalog`;
       await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'catalog', decidedAt: now, reason }, { type: 'Warning', reason: 'Denied', message: `denied: ${reason}` });
@@ -225,23 +264,6 @@ export class Reconciler {
     countDecision(result.decidedBy, result.outcome);
     // Only once the write won: a rival whose write won instead stored its own key.
     if (change.key) await this.issueStored(decided, change.key, signal, known);
-  }
-
-  /** A label edit (kubectl) decided: record who, and replace a reason that explained something else. */
-  private async recordKubectlDecision(r: KeyRequest, state: 'approved' | 'denied' | 'revoked'): Promise<void> {
-    const verb = { approved: 'Approved', denied: 'Denied', revoked: 'Revoked' }[state];
-    // A revocation annotated before its label (npm run requester-label prints it so) carries its
-    // own reason and decider, stamped after the key was issued: keep them.
-    if (state === 'revoked' && annotatedAfterIssue(r)) {
-      await this.write(r, { decision: 'revoked' }, { type: 'Normal', reason: verb, message: `revoked with kubectl` });
-      countDecision('kubectl', 'revoke');
-      return;
-    }
-    const change: RequestChange = { decision: state, decidedBy: 'kubectl', decidedAt: rfc3339(this.clock()) };
-    const stale = !r.reason || r.reason.startsWith(HELD_PREFIX) || (r.decision !== undefined && r.decision !== state);
-    if (stale) change.reason = `${verb} by an administrator`;
-    await this.write(r, change, { type: 'Normal', reason: verb, message: `${state} with kubectl` });
-    countDecision('kubectl', ({ approved: 'approve', denied: 'deny', revoked: 'revoke' } as const)[state]);
   }
 
   // approved, no key: the key value (and the claim on its email) is stored first, so a crash or
@@ -268,7 +290,7 @@ export class Reconciler {
       throw err;
     }
     if (notice) await this.notify(r, notice, known);
-    else await this.write(r, { key: null, retry: null }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
+    else await this.write(r, { key: null, retry: null, gatewayFinalizer: false }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
   }
 
   /**
@@ -278,7 +300,7 @@ export class Reconciler {
    */
   private async notify(r: KeyRequest, notice: Notice, known: Known): Promise<void> {
     if (this.recipients(r, notice).length === 0) {
-      await this.deps.store.update(r, { notified: notice.state, notifying: null });
+      await this.deps.store.update(r, { notified: notice.state, notifying: null, ...gatewayGone(r, notice) });
       return;
     }
     const claimed = await this.deps.store.update(r, { notifying: { state: notice.state, at: rfc3339(this.clock()) } });
@@ -302,7 +324,7 @@ export class Reconciler {
       try {
         // An emailed key is delivered the moment the email leaves: erased in the same write.
         const erase = notice.state === 'issued' && this.deps.settings.keyDelivery === 'email' && current.hasKey;
-        await this.deps.store.update(current, { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}) });
+        await this.deps.store.update(current, { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}), ...gatewayGone(current, notice) });
       } catch (err) {
         if (err instanceof ConflictError) current = await this.deps.store.get(r.id);
         throw err;
@@ -341,9 +363,9 @@ export class Reconciler {
     countRetry();
   }
 
-  private async write(r: KeyRequest, change: RequestChange, event: LoopEvent): Promise<void> {
+  private async write(r: KeyRequest, change: RequestChange, event?: LoopEvent): Promise<void> {
     const updated = await this.deps.store.update(r, change);
-    this.tell(updated, event);
+    if (event) this.tell(updated, event);
   }
 
   /** An Event never fails a step, so no step waits an API round trip for one: written beside the next. */

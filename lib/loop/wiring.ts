@@ -9,10 +9,13 @@ import type { Mailer } from '../mail/types';
 import { instrumentGateway, instrumentMailer } from '../metrics/instrument';
 import { observeLoop } from '../metrics/record';
 import type { RequestStore } from '../store/types';
+import { createPeopleStore } from '../people';
+import type { PeopleStore } from '../people/types';
 import { type EventRecorder, KubernetesEventRecorder, LogEventRecorder } from './events';
 import { LeaseElector } from './lease';
 import { ApprovalLoop } from './loop';
 import { Reconciler } from './reconciler';
+import { sweepGateway } from './sweep';
 
 export interface LoopParts {
   loop: ApprovalLoop;
@@ -27,7 +30,7 @@ export function buildLoop(
   config: Config,
   store: RequestStore,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  options: { watch?: boolean; clock?: () => Date } = {},
+  options: { watch?: boolean; clock?: () => Date; people?: PeopleStore } = {},
 ): LoopParts {
   // Counted and timed at the interface, whichever gateway and mailer the config picks.
   const gateway = instrumentGateway(createGateway(config));
@@ -40,6 +43,7 @@ export function buildLoop(
     mailer,
     events,
     plugins: buildPlugins(config.approvals.plugins, env),
+    people: options.people ?? createPeopleStore(store),
     settings: {
       approvalsDefault: config.approvals.default,
       models: config.models,
@@ -75,6 +79,13 @@ export function buildLoop(
       mailer.close();
       unobserve();
     },
+    periodic: [
+      {
+        name: 'the gateway sweep',
+        everyMs: config.loop.gatewaySweepMinutes * 60_000,
+        run: (signal) => sweepGateway({ store, gateway, events, orphans: config.loop.orphans }, signal),
+      },
+    ],
     onMalformed: (error) =>
       void events.recordOnSecret(
         { name: error.secretName, uid: error.uid },

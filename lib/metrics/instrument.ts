@@ -28,6 +28,7 @@ export function instrumentGateway(inner: Gateway, m: KeyportalMetrics = metrics(
     generateKey: (input, signal) => timed('generate', () => inner.generateKey(input, signal)),
     keyInfo: (keySha256, signal) => timed('info', () => inner.keyInfo(keySha256, signal), (info) => (info ? 'ok' : 'not_found')),
     deleteKey: (alias, options) => timed('delete', () => inner.deleteKey(alias, options)),
+    listKeys: (prefix, signal) => timed('list', () => inner.listKeys(prefix, signal)),
     listModels: (signal) => timed('models', () => inner.listModels(signal)),
     alive: (signal) => timed('health', () => inner.alive(signal)),
   };

@@ -17,7 +17,10 @@ export type DeciderLabel = DeciderCategory | keyof typeof PLUGINS;
 export const DECISION_OUTCOMES = ['approve', 'deny', 'review', 'revoke'] as const;
 export type DecisionOutcome = (typeof DECISION_OUTCOMES)[number];
 
-export const GATEWAY_OPERATIONS = ['generate', 'info', 'delete', 'models', 'health'] as const;
+/** What the gateway sweep did with the orphans it found (config `loop.orphans`). */
+export const SWEEP_ACTIONS = ['deleted', 'reported'] as const;
+
+export const GATEWAY_OPERATIONS = ['generate', 'info', 'delete', 'list', 'models', 'health'] as const;
 export type GatewayOperation = (typeof GATEWAY_OPERATIONS)[number];
 
 /**
@@ -75,4 +78,5 @@ export const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   decider: deciderLabels(),
   outcome: [...new Set<string>([...DECISION_OUTCOMES, ...GATEWAY_OUTCOMES, ...MAIL_OUTCOMES])],
   operation: GATEWAY_OPERATIONS,
+  action: SWEEP_ACTIONS,
 };

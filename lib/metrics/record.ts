@@ -27,6 +27,19 @@ export function countEventsDropped(count: number): void {
   metrics().eventsDropped.inc(count);
 }
 
+/** An administrator's label edit the table refuses was put back. */
+export function countIllegalEdit(): void {
+  metrics().illegalEdits.inc();
+}
+
+/** What the last gateway sweep found: orphans (deleted or only reported) and issued requests missing their key. */
+export function recordSweep(orphans: number, action: 'deleted' | 'reported', missing: number): void {
+  const m = metrics();
+  m.gatewayOrphans.set({ action }, orphans);
+  m.gatewayOrphans.set({ action: action === 'deleted' ? 'reported' : 'deleted' }, 0);
+  m.gatewayMissing.set(missing);
+}
+
 /** Shows a loop's queue and leadership at every scrape until the returned function is called. */
 export function observeLoop(loop: LoopGauges): () => void {
   const { loops } = metrics().sources;

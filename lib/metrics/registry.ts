@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from '../store/types';
-import { GATEWAY_OPERATIONS, GATEWAY_OUTCOMES, MAIL_OUTCOMES, STATE_LABELS } from './labels';
+import { GATEWAY_OPERATIONS, GATEWAY_OUTCOMES, MAIL_OUTCOMES, STATE_LABELS, SWEEP_ACTIONS } from './labels';
 
 /** What a running approval loop shows at a scrape (lib/loop/loop.ts implements it). */
 export interface LoopGauges {
@@ -27,6 +27,11 @@ export interface KeyportalMetrics {
   readonly mailSends: Counter<'outcome'>;
   readonly retries: Counter;
   readonly eventsDropped: Counter;
+  readonly illegalEdits: Counter;
+  /** Keys at the gateway that no issued request owns, as the last sweep found them (by what it did). */
+  readonly gatewayOrphans: Gauge<'action'>;
+  /** Issued requests whose key the last sweep did not find at the gateway. */
+  readonly gatewayMissing: Gauge;
   /** Adds the process and Node.js runtime metrics, once. */
   withDefaults(): void;
 }
@@ -145,6 +150,23 @@ export function createMetrics(): KeyportalMetrics {
     help: 'Kubernetes Events not written: their queue was full, or the loop stopped before it drained.',
     registers,
   });
+  const illegalEdits = new Counter({
+    name: 'keyportal_illegal_label_edits_total',
+    help: 'State label edits the label-edit table refuses, put back by the loop (Warning Event IllegalTransition).',
+    registers,
+  });
+  const gatewayOrphans = new Gauge({
+    name: 'keyportal_gateway_orphans',
+    help: 'Keys with the keyportal- alias at the gateway that no issued request owns, as the last sweep found them: deleted, or only reported (loop.orphans).',
+    labelNames: ['action'] as const,
+    registers,
+  });
+  const gatewayMissing = new Gauge({
+    name: 'keyportal_gateway_missing_keys',
+    help: 'Issued requests whose key the last sweep did not find at the gateway (never re-minted: see their Warning Events).',
+    registers,
+  });
+  for (const action of SWEEP_ACTIONS) gatewayOrphans.set({ action }, 0);
   // Series that alerts take increase() of exist from the start: a first failure then counts as
   // 0 → 1 instead of appearing already at 1, which increase() cannot see.
   for (const operation of GATEWAY_OPERATIONS) for (const outcome of GATEWAY_OUTCOMES) gatewayCalls.inc({ operation, outcome }, 0);
@@ -160,6 +182,9 @@ export function createMetrics(): KeyportalMetrics {
     mailSends,
     retries,
     eventsDropped,
+    illegalEdits,
+    gatewayOrphans,
+    gatewayMissing,
     withDefaults() {
       if (defaults) return;
       defaults = true;

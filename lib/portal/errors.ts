@@ -26,3 +26,6 @@ export const badCursor = (): PortalError =>
   new PortalError(400, 'invalid_cursor', 'cursor: not one this listing handed out (or the filters changed since); start again from the first page, without a cursor', {
     field: 'cursor',
   });
+/** Someone offboarded (and not let back in): nothing new for them, whatever their session says. */
+export const offboardedError = (at: string): PortalError =>
+  new PortalError(403, 'offboarded', `your access to keys was withdrawn on ${at.slice(0, 10)}; if that is a mistake, ask an approver to let you back in`);

@@ -18,8 +18,10 @@ export interface KubectlOffboarding {
  * commands, for the same loop path as every revoke: an issued Secret relabelled `revoked` is
  * deleted at the gateway by alias and its requester emailed once.
  *
- * The reason is annotated before the label changes, so the one email already carries it (the
- * loop emails as soon as it sees `revoked`; nothing waits for a later annotation).
+ * The reason is annotated before the label changes: the loop tells an annotation made since its
+ * own last write (the reason's fingerprint in `keyportal.dev/observed`) as the administrator's,
+ * so the one email carries it. Label edits record nothing about the person, though: the command
+ * line's `offboard` does (and keeps them out afterwards), so it is printed first.
  */
 export function kubectlOffboarding(rawEmail: string, options: { namespace?: string; reason?: string } = {}): KubectlOffboarding {
   const email = emailSchema.parse(normalizeEmail(rawEmail));
@@ -39,9 +41,13 @@ export function kubectlOffboarding(rawEmail: string, options: { namespace?: stri
       '# What they hold:',
       `kubectl ${ns} get secrets -l ${q(selector)} -L ${LABEL.state}`,
       '',
-      '# Revoke every issued key: record why first (the email carries it), then relabel. The loop',
-      '# deletes each key at the gateway and emails the requester once per key.',
-      `kubectl ${ns} annotate secrets -l ${issued} --overwrite ${q(`${ANNOTATION.reason}=${reason}`)} ${ANNOTATION.decision}=revoked ${ANNOTATION.decidedBy}=kubectl "${ANNOTATION.decidedAt}=$(date -u +%Y-%m-%dT%H:%M:%SZ)"`,
+      '# The whole offboarding, recorded so they stay out (run in the portal\'s namespace):',
+      `#   kubectl -n <release-namespace> exec deploy/<release> -- node keyportal.mjs offboard ${email} --reason ${q(reason.replace(/^Offboarded: /, ''))}`,
+      '',
+      '# Or by label edits alone (nothing recorded: they could sign in and ask again). Record why',
+      '# first (the email carries it), then relabel. The loop deletes each key at the gateway and',
+      '# emails the requester once per key.',
+      `kubectl ${ns} annotate secrets -l ${issued} --overwrite ${q(`${ANNOTATION.reason}=${reason}`)}`,
       `kubectl ${ns} label secrets -l ${issued} --overwrite ${LABEL.state}=revoked`,
       '',
       '# Optional: close their open requests too (denied, never minted). The loop records',

@@ -5,8 +5,15 @@ import { ConflictError, RequestNotFoundError } from '../store/errors';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { User } from '../auth/roles';
+import type { OffboardingRecord, PeopleStore } from '../people/types';
 import { approversOnly, conflict } from './errors';
 import type { PortalDeps } from './requests';
+
+/** What offboarding writes to: the requests, and the record that keeps the person out afterwards. */
+export interface OffboardDeps {
+  store: RequestStore;
+  people: PeopleStore;
+}
 
 /**
  * Offboarding: someone left, so nothing they hold may keep working. The one code path behind
@@ -31,15 +38,17 @@ export interface OffboardInput {
   decidedBy: string;
   now: () => Date;
   /**
-   * Only requests created at or before this time are touched. The webhook passes its signed
-   * timestamp, so a replay of a captured call (within the signature's tolerance) cannot reach a
-   * request made after the call was signed, say by someone rehired the same morning.
+   * When the caller decided it (the webhook's signed timestamp). An offboarding lifted since then
+   * is not put back: a replay of a captured call, or one that arrived late, cannot undo letting
+   * someone back in.
    */
-  createdUpTo?: string;
+  decidedAt?: string;
 }
 
 export interface OffboardResult {
   email: string;
+  /** The person is recorded as offboarded from now on (false: a record already stood, or a lift since the signed time wins). */
+  recorded: boolean;
   /** Issued keys now revoked: each is deleted at the gateway and emailed about by the loop. */
   revoked: string[];
   /** Open requests now denied, none of which will be minted. */
@@ -52,6 +61,8 @@ export interface OffboardPreview {
   email: string;
   issued: number;
   open: number;
+  /** The standing offboarding, if any. */
+  offboarded?: OffboardingRecord;
 }
 
 /** Pages of one person's requests; one person holds a few, so collecting them first is cheap and keeps paging stable while they change. */
@@ -67,16 +78,26 @@ async function requestsOf(store: RequestStore, email: string): Promise<KeyReques
 }
 
 /** What offboarding this person would change now: the approvers' confirmation shows it before they commit. */
-export async function previewOffboarding(store: RequestStore, email: string): Promise<OffboardPreview> {
-  const live = (await requestsOf(store, email)).filter((r) => isLive(r.state));
+export async function previewOffboarding(deps: OffboardDeps, email: string): Promise<OffboardPreview> {
+  const live = (await requestsOf(deps.store, email)).filter((r) => isLive(r.state));
   const issued = live.filter((r) => r.state === 'issued').length;
-  return { email: normalizeEmail(email), issued, open: live.length - issued };
+  const offboarded = await deps.people.offboarded(email);
+  return { email: normalizeEmail(email), issued, open: live.length - issued, ...(offboarded ? { offboarded } : {}) };
 }
 
-export async function offboard(store: RequestStore, input: OffboardInput): Promise<OffboardResult> {
+/**
+ * Records the person as offboarded, then ends what they hold. The record comes first: from that
+ * moment sign-in, sessions, new requests, renewals and reveals refuse them on every replica, and
+ * a request created in the instant between is denied by the loop before any plugin sees it.
+ */
+export async function offboard(deps: OffboardDeps, input: OffboardInput): Promise<OffboardResult> {
+  const { store } = deps;
   const email = normalizeEmail(input.email);
-  const candidates = (await requestsOf(store, email)).filter((r) => isLive(r.state) && (!input.createdUpTo || r.createdAt <= input.createdUpTo));
-  const result: OffboardResult = { email, revoked: [], closed: [], changed: false };
+  const existing = await deps.people.offboardingOf(email);
+  const result: OffboardResult = { email, recorded: false, revoked: [], closed: [], changed: false };
+  if (input.decidedAt && existing?.lifted && existing.lifted.at >= input.decidedAt) return result;
+  ({ changed: result.recorded } = await deps.people.recordOffboarding({ email, at: rfc3339(input.now()), by: input.decidedBy, reason: input.reason }));
+  const candidates = (await requestsOf(store, email)).filter((r) => isLive(r.state));
   for (const candidate of candidates) {
     // Each request is re-read on a conflict: the loop may have moved it on (approved → issued)
     // since it was listed, and what it is now decides between revoked and denied.
@@ -102,19 +123,52 @@ export async function offboard(store: RequestStore, input: OffboardInput): Promi
     if (ended === 'denied') result.closed.push(candidate.id);
     if (ended) countDecision(input.decidedBy, ended === 'revoked' ? 'revoke' : 'deny');
   }
-  result.changed = result.revoked.length + result.closed.length > 0;
+  result.changed = result.recorded || result.revoked.length + result.closed.length > 0;
   return result;
+}
+
+export interface LiftResult {
+  email: string;
+  /** False when no offboarding stood. */
+  changed: boolean;
+  record?: OffboardingRecord;
+}
+
+/** Lets someone back in (rehired, a mistake): recorded beside the offboarding. Their ended requests stay ended. */
+export async function liftOffboarding(deps: OffboardDeps, input: { email: string; reason: string; liftedBy: string; now: () => Date }): Promise<LiftResult> {
+  const email = normalizeEmail(input.email);
+  const { record, changed } = await deps.people.liftOffboarding({ email, at: rfc3339(input.now()), by: input.liftedBy, reason: input.reason });
+  return { email, changed, ...(record ? { record } : {}) };
+}
+
+/** The approver queue's "let back in". */
+export async function liftPerson(deps: PortalDeps, user: User, email: string, reason: string): Promise<LiftResult> {
+  if (!user.approver) throw approversOnly();
+  deps.limits?.check('decide', user.email);
+  return liftOffboarding(peopleDeps(deps), { email, reason, liftedBy: `user:${user.email}`, now: deps.clock ?? (() => new Date()) });
+}
+
+/** Who is offboarded (and who was let back in), newest first: approvers only. */
+export async function listOffboarded(deps: PortalDeps, user: User): Promise<OffboardingRecord[]> {
+  if (!user.approver) throw approversOnly();
+  return peopleDeps(deps).people.listOffboardings();
+}
+
+/** Offboarding needs the people store beside the requests. */
+function peopleDeps(deps: PortalDeps): OffboardDeps {
+  if (!deps.people) throw new Error('offboarding needs the people store (PortalDeps.people)');
+  return { store: deps.store, people: deps.people };
 }
 
 /** The approver queue's "revoke all keys of this person" (after its confirmation step). */
 export async function offboardPerson(deps: PortalDeps, user: User, email: string, reason: string): Promise<OffboardResult> {
   if (!user.approver) throw approversOnly();
   deps.limits?.check('decide', user.email);
-  return offboard(deps.store, { email, reason, decidedBy: `user:${user.email}`, now: deps.clock ?? (() => new Date()) });
+  return offboard(peopleDeps(deps), { email, reason, decidedBy: `user:${user.email}`, now: deps.clock ?? (() => new Date()) });
 }
 
 /** What the confirmation step shows: approvers only, as the queue is. */
 export async function previewOffboardPerson(deps: PortalDeps, user: User, email: string): Promise<OffboardPreview> {
   if (!user.approver) throw approversOnly();
-  return previewOffboarding(deps.store, email);
+  return previewOffboarding(peopleDeps(deps), email);
 }

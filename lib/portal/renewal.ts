@@ -24,6 +24,13 @@ export async function renewRequest(deps: PortalDeps, user: User, id: string): Pr
   if (!isRenewable(old)) {
     throw conflict(`request ${id} is ${old.state}; only ${RENEWABLE_STATES.join(' or ')} keys can be renewed. Request the model again from the catalog instead`, toView(old, deps.config));
   }
+  // Someone decided against this person and model since: a renewal of the older key would get
+  // round that decision (a renewals-only whitelist approves it unseen).
+  const { items } = await deps.store.query({ email: old.email, model: old.model, limit: 500 });
+  const overruled = items.find((r) => r.createdAt > old.createdAt && (r.state === 'revoked' || (r.state === 'denied' && r.decidedBy !== 'duplicate')));
+  if (overruled) {
+    throw conflict(`request ${overruled.id} for ${old.model}, newer than this one, was ${overruled.state}${overruled.decidedAt ? ` on ${overruled.decidedAt.slice(0, 10)}` : ''}; renewing this older key would get round that. Request the model again from the catalog, or ask an approver`, toView(old, deps.config));
+  }
   const { request } = await createRequest(deps, user, old.model, { renews: old });
   return request;
 }

@@ -8,14 +8,17 @@ import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../stor
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
-import { PortalError, approversOnly, badCursor, badInput, conflict, requestNotFound } from './errors';
+import { PortalError, approversOnly, badCursor, badInput, conflict, offboardedError, requestNotFound } from './errors';
 import type { ActionLimiter } from './rate-limit';
+import type { PeopleStore } from '../people/types';
 import { type ListPage, type RequestView, toView } from './view';
 
 export type { ListPage } from './view';
 
 export interface PortalDeps {
   store: RequestStore;
+  /** Who left: refused at creation, renewal and reveal (and offboarding writes here). */
+  people?: PeopleStore;
   /** Per-caller limits on reveal and decisions; none in tests that do not ask. */
   limits?: ActionLimiter;
   config: Pick<Config, 'models' | 'mail' | 'portal' | 'approvals'>;
@@ -97,6 +100,7 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
   if (!deps.config.models.some((m) => m.id === modelId)) {
     throw badInput('model', `"${modelId}" is not in the catalog; GET /api/models lists the models you can request`);
   }
+  await refuseOffboarded(deps, user);
   const { requests, windowSeconds } = deps.config.portal.rateLimit;
   const nowMs = clockOf(deps)().getTime();
   const since = rfc3339(new Date(nowMs - windowSeconds * 1000));
@@ -114,6 +118,12 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
   // A request made a moment ago by another tab or replica: the store returned it instead.
   if (!created) throw conflict(`you already have a ${request.state} request for ${modelId}`, toView(request, deps.config));
   return { request: toView(request, deps.config), created };
+}
+
+/** Refuses someone offboarded: their session may still be open, their access is not. */
+export async function refuseOffboarded(deps: PortalDeps, user: User): Promise<void> {
+  const record = await deps.people?.offboarded(user.email);
+  if (record) throw offboardedError(record.at);
 }
 
 /** A person's own requests, newest first, one page at a time. */
@@ -237,6 +247,7 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
  */
 export async function reveal(deps: PortalDeps, user: User, id: string): Promise<{ key: string; revealedAt: string }> {
   deps.limits?.check('reveal', user.email);
+  await refuseOffboarded(deps, user);
   const r = await readVisible(deps, user, id);
   // Approvers see requests, never other people's keys.
   if (r.email !== user.email) throw requestNotFound(id);

@@ -1,13 +1,14 @@
 import { ApiException, KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { type KeyRequest, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
 import { duplicateOf } from '../domain/renewal';
-import { type State, assertTransition } from '../domain/states';
+import type { State } from '../domain/states';
 import { KeyedLock } from '../fs/keyed-lock';
 import { withKeepAlive } from '../kube/keep-alive';
 import { rawCall } from '../kube/raw';
 import { ConflictError, RequestNotFoundError, StoreUnavailableError } from './errors';
 import type { RequestIndex } from './request-index';
-import { type SecretObject, decodeKey, encodeNewRequest, toPatch } from './secret-codec';
+import { type SecretObject, decodeKey, encodeNewRequest } from './secret-codec';
+import { type ReadRequest, toPatch } from './write';
 import { SecretInformer } from './secret-informer';
 import type { ClusterHandle, CreateResult, NewRequest, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
 
@@ -129,14 +130,13 @@ export class KubernetesSecretStore implements RequestStore {
     return (await this.synced()).query(q);
   }
 
-  async update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest> {
-    if (change.state !== undefined && change.state !== read.state) assertTransition(read.state, change.state);
+  async update(read: ReadRequest, change: RequestChange): Promise<KeyRequest> {
     // A merge patch that names the resourceVersion is conditional: the API server answers 409
-    // if the Secret moved since it was read, so the state checked above is the state changed.
-    const patch = toPatch(change);
-    const body: Record<string, unknown> = {
-      metadata: { resourceVersion: read.resourceVersion, labels: patch.labels, annotations: patch.annotations },
-    };
+    // if the Secret moved since it was read, so the state checked by toPatch is the state changed.
+    const patch = toPatch(read, change);
+    const metadata: Record<string, unknown> = { resourceVersion: read.resourceVersion, labels: patch.labels, annotations: patch.annotations };
+    if (patch.finalizers !== undefined) metadata.finalizers = patch.finalizers;
+    const body: Record<string, unknown> = { metadata };
     if (patch.data) body.data = patch.data;
     try {
       const result = await this.call(

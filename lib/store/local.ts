@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type KeyRequest, idFromSecretName, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
 import { duplicateOf } from '../domain/renewal';
-import { type State, assertTransition } from '../domain/states';
+import type { State } from '../domain/states';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
 import { ConflictError, MalformedSecretError, RequestNotFoundError, StoreUnavailableError } from './errors';
@@ -13,11 +13,11 @@ import {
   COMPONENT,
   LABEL,
   type SecretObject,
-  applyChange,
   decodeKey,
   decodeRequest,
   encodeNewRequest,
 } from './secret-codec';
+import { type ReadRequest, applyPatch, toPatch } from './write';
 import type { CreateResult, NewRequest, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from './types';
 
 const FILE_RE = /^keyreq-[a-z2-7]{12}\.json$/;
@@ -101,15 +101,14 @@ export class LocalDirectoryStore implements RequestStore {
     return (await this.load()).query(q);
   }
 
-  async update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest> {
-    if (change.state !== undefined && change.state !== read.state) assertTransition(read.state, change.state);
+  async update(read: ReadRequest, change: RequestChange): Promise<KeyRequest> {
     const index = await this.load();
     return this.locks.run(`id:${read.id}`, async () => {
       // The file, not the index, is the truth a version is checked against: a hand edit may
       // not have reached the index yet.
       const current = await this.read(read.id);
       if (current.metadata.resourceVersion !== read.resourceVersion) throw new ConflictError(read.id);
-      const next = applyChange(current, change);
+      const next = applyPatch(current, toPatch(read, change));
       next.metadata.resourceVersion = String(Number(current.metadata.resourceVersion ?? '0') + 1);
       await this.write(this.file(next.metadata.name), next);
       const request = decodeRequest(next);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   type KeyRequest,
   type NotifyClaim,
+  type Observed,
   emailSchema,
   idFromSecretName,
   idSchema,
@@ -14,7 +15,6 @@ import {
 import { stateSchema } from '../domain/states';
 import { describeIssues } from '../validations/issues';
 import { MalformedSecretError } from './errors';
-import type { RequestChange } from './types';
 import { type TraceEntry, traceSchema } from '../domain/trace';
 import { retryInfoSchema } from '../domain/retry';
 
@@ -54,6 +54,9 @@ export const ANNOTATION = {
   renews: 'keyportal.dev/renews',
   // Days before expiry of the last expiry reminder sent ("3"): each reminder goes out once.
   reminded: 'keyportal.dev/reminded',
+  // The state our code last wrote or accepted, and a fingerprint of the reason it last wrote
+  // (JSON): a label that differs is an administrator's edit, judged against the label-edit table.
+  observed: 'keyportal.dev/observed',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -73,39 +76,10 @@ export interface SecretObject {
     annotations: Record<string, string>;
     resourceVersion?: string;
     uid?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string;
   };
   data?: Record<string, string>;
-}
-
-/** A change as the fields it writes; null deletes an annotation (merge-patch semantics). */
-export interface SecretPatch {
-  labels: Record<string, string>;
-  annotations: Record<string, string | null>;
-  /** null erases the key (merge-patch semantics). */
-  data?: Record<string, string | null>;
-}
-
-export function toPatch(change: RequestChange): SecretPatch {
-  const patch: SecretPatch = { labels: {}, annotations: {} };
-  if (change.state !== undefined) patch.labels[LABEL.state] = change.state;
-  const set = (key: string, value: string | null | undefined) => {
-    if (value !== undefined) patch.annotations[key] = value;
-  };
-  set(ANNOTATION.decidedAt, change.decidedAt);
-  set(ANNOTATION.decidedBy, change.decidedBy);
-  set(ANNOTATION.reason, change.reason);
-  set(ANNOTATION.notified, change.notified);
-  set(ANNOTATION.expiresAt, change.expiresAt);
-  set(ANNOTATION.trace, change.trace && JSON.stringify(change.trace));
-  set(ANNOTATION.retry, change.retry === null ? null : change.retry && JSON.stringify(change.retry));
-  set(ANNOTATION.notifying, change.notifying === null ? null : change.notifying && JSON.stringify(change.notifying));
-  set(ANNOTATION.decision, change.decision);
-  set(ANNOTATION.revealedAt, change.revealedAt);
-  set(ANNOTATION.keySha256, change.keySha256);
-  set(ANNOTATION.issuedAt, change.issuedAt);
-  set(ANNOTATION.reminded, change.reminded?.toString());
-  if (change.key !== undefined) patch.data = { key: change.key === null ? null : Buffer.from(change.key, 'utf8').toString('base64') };
-  return patch;
 }
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64');
@@ -116,6 +90,8 @@ const storedSecretSchema = z.object({
     name: z.string().refine((n) => idFromSecretName(n) !== undefined, 'expected keyreq-<12 base32 chars>'),
     resourceVersion: z.string().min(1),
     uid: z.string().optional(),
+    finalizers: z.array(z.string()).nullish(),
+    deletionTimestamp: z.string().nullish(),
     labels: z.object({
       [LABEL.state]: stateSchema,
       [LABEL.requester]: z.string(),
@@ -139,6 +115,7 @@ const storedSecretSchema = z.object({
       [ANNOTATION.issuedAt]: timestampSchema.optional(),
       [ANNOTATION.renews]: idSchema.optional(),
       [ANNOTATION.reminded]: z.string().regex(/^[1-9][0-9]{0,2}$/, 'expected a whole number of days (1 to 999)').optional(),
+      [ANNOTATION.observed]: z.string().optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -174,6 +151,10 @@ export function decodeRequest(raw: unknown): KeyRequest {
     resourceVersion: metadata.resourceVersion,
   };
   if (metadata.uid) request.uid = metadata.uid;
+  if (metadata.finalizers?.length) request.finalizers = metadata.finalizers;
+  if (metadata.deletionTimestamp) request.deletingSince = metadata.deletionTimestamp;
+  const observed = sharedObserved(a[ANNOTATION.observed]);
+  if (observed) request.observed = observed;
   const trace = sharedTrace(a[ANNOTATION.trace]);
   if (trace) request.trace = trace;
   const retry = lenientJson(a[ANNOTATION.retry], retryInfoSchema);
@@ -225,34 +206,10 @@ export function encodeNewRequest(input: { id: string; email: string; model: stri
         [ANNOTATION.email]: input.email,
         [ANNOTATION.model]: input.model,
         [ANNOTATION.createdAt]: input.createdAt,
+        [ANNOTATION.observed]: JSON.stringify({ state: 'pending' }),
         ...(input.renews ? { [ANNOTATION.renews]: input.renews } : {}),
       },
     },
-  };
-}
-
-/**
- * Applies a change to a Secret read from storage, keeping the read `resourceVersion` so the
- * write fails with a conflict if anyone moved first. Labels, annotations and data keys that the
- * change does not name are kept, including ones an admin added.
- */
-export function applyChange(secret: SecretObject, change: RequestChange): SecretObject {
-  const patch = toPatch(change);
-  const annotations = { ...secret.metadata.annotations };
-  for (const [k, v] of Object.entries(patch.annotations)) {
-    if (v === null) delete annotations[k];
-    else annotations[k] = v;
-  }
-  const data: Record<string, string> = { ...(secret.data ?? {}) };
-  for (const [k, v] of Object.entries(patch.data ?? {})) {
-    if (v === null) delete data[k];
-    else data[k] = v;
-  }
-  const { data: _old, ...rest } = secret;
-  return {
-    ...rest,
-    metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, ...patch.labels }, annotations },
-    ...(Object.keys(data).length ? { data } : {}),
   };
 }
 
@@ -281,6 +238,20 @@ function sharedTrace(text: string | undefined): TraceEntry[] | undefined {
   const frozen = Object.freeze(parsed.map((t) => Object.freeze(t)));
   if (traces.size < INTERN_LIMIT) traces.set(text, frozen);
   return frozen as TraceEntry[];
+}
+
+const observedSchema = z.object({ state: stateSchema, reason: z.string().regex(/^[0-9a-f]{12}$/).optional() });
+const observations = new Map<string, Observed>();
+/** The observed annotation, parsed once per distinct text (most requests share a few). */
+function sharedObserved(text: string | undefined): Observed | undefined {
+  if (!text) return undefined;
+  const found = observations.get(text);
+  if (found) return found;
+  const parsed = lenientJson(text, observedSchema);
+  if (!parsed) return undefined;
+  const observed: Observed = Object.freeze(parsed.reason === undefined ? { state: parsed.state } : { state: parsed.state, reason: parsed.reason });
+  if (observations.size < INTERN_LIMIT) observations.set(text, observed);
+  return observed;
 }
 
 const claimSchema = z.object({ state: stateSchema, at: timestampSchema, reminder: z.int().positive().optional() });

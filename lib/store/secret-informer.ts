@@ -137,6 +137,11 @@ export class SecretInformer {
   offer(raw: unknown): KeyRequest {
     const request = decodeRequest(raw);
     const current = this.index.get(request.id);
+    // A write that removed the last finalizer of a Secret being deleted: the API server has deleted it.
+    if (request.deletingSince && !request.finalizers) {
+      if (this.index.remove(request.id)) this.emit({ type: 'delete', id: request.id });
+      return request;
+    }
     if (!current || isNewer(request.resourceVersion, current.resourceVersion)) {
       this.index.put(request);
       this.malformed.delete((raw as RawObject).metadata?.name ?? '');

@@ -4,6 +4,7 @@ import type { RetryInfo } from '../domain/retry';
 import type { TraceEntry } from '../domain/trace';
 import type { State } from '../domain/states';
 import type { MalformedSecretError } from './errors';
+import type { ReadRequest } from './write';
 
 export interface PageOptions {
   /** Items per page; the store may cap it. */
@@ -100,12 +101,13 @@ export interface RequestStore {
   /** A page of requests in a stable order; throws InvalidCursorError for a cursor it cannot use. */
   query(q: RequestQuery): Promise<QueryPage>;
   /**
-   * Writes a change on top of the request as it was read. A stale `resourceVersion` throws
-   * ConflictError; a state change that the transition table refuses throws
-   * IllegalTransitionError. Since the write is conditional on the version, the state read is the
-   * state changed.
+   * Writes a change on top of the request as it was read, under the rules of lib/store/write.ts.
+   * A stale `resourceVersion` throws ConflictError; a state change that the transition table
+   * refuses (from the state last accepted) throws IllegalTransitionError; a state change over an
+   * administrator's label edit not yet judged throws ConflictError. Since the write is
+   * conditional on the version, the state read is the state changed.
    */
-  update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest>;
+  update(read: ReadRequest, change: RequestChange): Promise<KeyRequest>;
   /**
    * Calls `onEvent` with an upsert for every request already stored, then on every change,
    * until `signal` aborts. Resolves when stopped.
@@ -152,4 +154,8 @@ export interface RequestChange {
   revealedAt?: string;
   /** An expiry reminder went out (or was not needed) this many days before expiry. */
   reminded?: number;
+  /** The loop judged an administrator's label edit to this state legal: it becomes the accepted state. */
+  acceptState?: KeyRequest['state'];
+  /** Adds (true) or removes (false) the gateway-key finalizer: set before a key can exist at the gateway, removed once it is gone there. */
+  gatewayFinalizer?: boolean;
 }

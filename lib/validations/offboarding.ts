@@ -16,3 +16,6 @@ export const offboardPersonBody = z.strictObject({ email: emailSchema, reason: r
 
 /** GET /api/offboarding?email=: what that would change, for the confirmation step. */
 export const offboardPreviewQuery = z.object({ email: emailSchema });
+
+/** DELETE /api/offboarding: an approver lets someone back in, saying why. */
+export const liftPersonBody = z.strictObject({ email: emailSchema, reason: reasonSchema });

@@ -128,3 +128,42 @@ test('an approver revokes all keys of a person from the queue, after confirming'
   await expect.poll(() => liveKeysOf(keys.map((k) => k.hash)), { timeout: 20_000 }).toBe(0);
   expect(await waitForMail(email, /was revoked/, 2)).toHaveLength(2);
 });
+
+test('someone offboarded loses the session they hold at once, cannot sign in again, and is let back in by an approver', async ({ browser }) => {
+  const leaver = await personPage(browser);
+  const email = unique('gone');
+  await signIn(leaver, email);
+  await issuedKey(leaver.request, 'gpt-4o-mini');
+
+  const res = await leaver.request.post('/api/webhooks/offboarding', signedWebhook({ email, reason: 'left the company' }));
+  expect(await res.json()).toMatchObject({ recorded: true, changed: true });
+
+  // The very next use of the open session: signed out, and the API refuses.
+  await leaver.goto('/requests');
+  await expect(leaver).toHaveURL(/\/signin/);
+  expect((await leaver.request.post('/api/requests', json({ model: 'gpt-4o' }))).status()).toBe(401);
+  // Signing in again is refused, saying why.
+  await leaver.getByLabel('Email').fill(email);
+  await leaver.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(leaver).toHaveURL(/error=Offboarded/);
+  await expect(leaver.getByRole('alert')).toContainText('Your access to API keys was withdrawn');
+  await accessible(leaver);
+  await leaver.screenshot({ path: 'test-results/screenshots/offboarded-sign-in.png' });
+  expect(await kubectl('get', 'configmaps', '-l', 'app.kubernetes.io/component=offboarding', '-o', 'jsonpath={.items[*].data.email}')).toContain(email);
+
+  // An approver lets them back in, saying why; they sign in and request again.
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com', '/approvals');
+  await approver.goto('/approvals');
+  const row = approver.getByTestId('offboarded-row').filter({ hasText: email });
+  await expect(row).toContainText('left the company');
+  await row.getByRole('button', { name: `Let back in ${email}` }).click();
+  await approver.getByRole('dialog').getByLabel('Reason').fill('Rehired');
+  await accessible(approver);
+  await approver.screenshot({ path: 'test-results/screenshots/offboarded-let-back-in.png' });
+  await approver.getByRole('button', { name: 'Confirm: let back in' }).click();
+  await expect(approver.getByRole('status').filter({ hasText: 'may sign in and request keys again' })).toBeVisible();
+  await expect(row).toContainText('Let back in');
+  await signIn(leaver, email);
+  expect((await leaver.request.post('/api/requests', json({ model: 'gpt-4o' }))).status()).toBe(201);
+});

@@ -1,9 +1,10 @@
 import { type KeyRequest, newRequestId, rfc3339, secretName } from '@/lib/domain/key-request';
 import { duplicateOf } from '@/lib/domain/renewal';
-import { type State, assertTransition } from '@/lib/domain/states';
+import type { State } from '@/lib/domain/states';
 import { ConflictError, RequestNotFoundError } from '@/lib/store/errors';
 import { RequestIndex } from '@/lib/store/request-index';
-import { type SecretObject, applyChange, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
+import { type SecretObject, decodeKey, decodeRequest, encodeNewRequest } from '@/lib/store/secret-codec';
+import { type ReadRequest, applyPatch, toPatch } from '@/lib/store/write';
 import type { CreateResult, NewRequest, Page, PageOptions, QueryPage, RequestChange, RequestQuery, RequestStore, StoreStats, WatchEvent } from '@/lib/store/types';
 
 /**
@@ -58,13 +59,31 @@ export class MemoryStore implements RequestStore {
     return this.index.query(q);
   }
 
-  async update(read: Pick<KeyRequest, 'id' | 'state' | 'resourceVersion'>, change: RequestChange): Promise<KeyRequest> {
+  async update(read: ReadRequest, change: RequestChange): Promise<KeyRequest> {
     this.calls.update++;
-    if (change.state !== undefined && change.state !== read.state) assertTransition(read.state, change.state);
     const current = this.secrets.get(read.id);
     if (!current) throw new RequestNotFoundError(read.id);
     if (current.metadata.resourceVersion !== read.resourceVersion) throw new ConflictError(read.id);
-    return this.save(applyChange(current, change));
+    const next = applyPatch(current, toPatch(read, change));
+    // As the API server does: a Secret being deleted goes once its last finalizer is removed.
+    if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) {
+      this.remove(read.id);
+      return decodeRequest({ ...next, metadata: { ...next.metadata, resourceVersion: String(++this.version) } });
+    }
+    return this.save(next);
+  }
+
+  /** What `kubectl delete secret` does: gone at once, or marked for deletion while a finalizer holds it. */
+  delete(id: string, at: string = rfc3339(this.clock())): void {
+    const current = this.secrets.get(id);
+    if (!current) throw new RequestNotFoundError(id);
+    if (!current.metadata.finalizers?.length) return this.remove(id);
+    if (!current.metadata.deletionTimestamp) this.save({ ...structuredClone(current), metadata: { ...structuredClone(current.metadata), deletionTimestamp: at } });
+  }
+
+  private remove(id: string): void {
+    this.secrets.delete(id);
+    this.index.remove(id);
   }
 
   /** What `kubectl label`/`annotate` does: a write that skips the transition table. */

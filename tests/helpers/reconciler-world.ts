@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { keyHash } from '@/lib/domain/key-request';
-import { type Gateway, GatewayUnavailableError, KeyAlreadyExistsError, type KeyInfo, type MintInput } from '@/lib/gateway/types';
+import { type Gateway, type GatewayKey, GatewayUnavailableError, KeyAlreadyExistsError, type KeyInfo, type MintInput } from '@/lib/gateway/types';
 import type { EventRecorder, LoopEvent } from '@/lib/loop/events';
 import type { FailpointName } from '@/lib/loop/failpoints';
 import { Reconciler, type ReconcilerSettings } from '@/lib/loop/reconciler';
@@ -46,6 +46,10 @@ export class FakeGateway implements Gateway {
     const fault = this.faults.shift();
     if (fault) throw fault;
     for (const [k, v] of this.keys) if (v.alias === alias) this.keys.delete(k);
+  }
+  async listKeys(prefix: string): Promise<GatewayKey[]> {
+    this.calls.push('list');
+    return [...this.keys].filter(([, v]) => v.alias.startsWith(prefix)).map(([k, v]) => ({ token: keyHash(k), alias: v.alias, requestId: v.requestId }));
   }
   async listModels(): Promise<string[]> {
     return TEST_MODELS.map((m) => m.id);

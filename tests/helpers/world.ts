@@ -1,4 +1,5 @@
 import { afterEach } from 'vitest';
+import { createPeopleStore } from '@/lib/people';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { TestGateway } from '../servers/litellm';
 import { TestSmtp } from '../servers/smtp';
@@ -31,10 +32,12 @@ export async function clusterWorld(prefix: string, overrides: Partial<TestSetup>
   await smtp.start();
   const setup: TestSetup = { store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() }, gatewayUrl: gateway.url, smtp: smtp.address, ...overrides };
   const store = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
+  const people = createPeopleStore(store);
   afterThisTest(async () => {
     store.close();
+    people.close();
     await gateway.stop();
     await smtp.stop();
   });
-  return { namespace, gateway, smtp, setup, store };
+  return { namespace, gateway, smtp, setup, store, people };
 }

@@ -179,7 +179,7 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
     expect(await statusOf(api.listSecretForAllNamespaces())).toBe(403);
     expect(await statusOf(api.listPodForAllNamespaces())).toBe(403);
     expect(await statusOf(api.listConfigMapForAllNamespaces())).toBe(403);
-    expect(await statusOf(api.listNamespacedConfigMap({ namespace: ns }))).toBe(403);
+    expect(await statusOf(api.listNamespacedConfigMap({ namespace: release }))).toBe(403);
     await expect(new KubernetesSecretStore({ namespace: other, kubeConfig: kc }).create({ email: 'ada@example.com', model: 'gpt-4o-mini' })).rejects.toThrow(
       StoreUnavailableError,
     );
@@ -191,7 +191,7 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
       ['watch', 'secrets', ns, true],
       ['create', 'secrets', ns, true],
       ['patch', 'secrets', ns, true],
-      ['delete', 'secrets', ns, true],
+      ['delete', 'secrets', ns, false],
       ['update', 'secrets', ns, false],
       ['deletecollection', 'secrets', ns, false],
       ['create', 'events', ns, true],
@@ -203,7 +203,11 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
       ['get', 'leases.coordination.k8s.io/kube-scheduler', ns, false],
       ['list', 'leases.coordination.k8s.io', ns, false],
       ['delete', 'leases.coordination.k8s.io/keyportal-loop', ns, false],
-      ['get', 'configmaps', ns, false],
+      ['get', 'configmaps', ns, true],
+      ['watch', 'configmaps', ns, true],
+      ['patch', 'configmaps', ns, true],
+      ['delete', 'configmaps', ns, false],
+      ['get', 'configmaps', release, false],
       ['create', 'pods', ns, false],
       ['create', 'roles.rbac.authorization.k8s.io', ns, false],
       ['create', 'serviceaccounts/token', ns, false],
@@ -220,7 +224,8 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
     // The Role as installed holds exactly these rules.
     const role: V1Role = await adminKubeConfig().makeApiClient(RbacAuthorizationV1Api).readNamespacedRole({ name: FULLNAME, namespace: ns });
     expect(role.rules?.map((r) => ({ ...r, verbs: [...r.verbs].sort() }))).toEqual([
-      { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'get', 'list', 'patch', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list', 'patch', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['keyportal-loop'], verbs: ['get', 'update'] },

@@ -214,6 +214,13 @@ describe('the image, run as the chart’s pod', () => {
     expect([...w.gateway.keys.values()].filter((k) => k.key_alias?.includes(id))).toHaveLength(1);
     await watching(pod, until(() => w.smtp.messages.filter((m) => m.to.includes('ada@example.com')).length === 1, 'one email to the requester', 15_000));
     expect(await leaseHolder(w)).toContain(pod.name);
+    // The administrators' command line, in the same container with the pod's own credentials: a
+    // key deleted at the gateway by hand is reported missing, nothing else is wrong.
+    const sweep = async () => JSON.parse(await podman('exec', pod.name, 'node', 'keyportal.mjs', 'sweep', '--json')) as { keys: number; orphans: unknown[]; missing: string[] };
+    expect(await sweep()).toMatchObject({ keys: 1, orphans: [], missing: [] });
+    await fetch(`${w.gateway.url}/key/delete`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ key_aliases: [`keyportal-${id}`] }) });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await sweep()).toMatchObject({ keys: 0, orphans: [], missing: [id] });
 
     const stopped = await terminate(pod);
     console.info(`image: SIGTERM to exit ${stopped.ms} ms`);
@@ -262,6 +269,7 @@ describe('the image, run as the chart’s pod', () => {
     expect(out.uid).toBe(10001);
     expect(out.files).toContain('/app/server.js');
     expect(out.files).toContain('/app/worker.mjs');
+    expect(out.files).toContain('/app/keyportal.mjs');
     expect(out.files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(out.files.filter((f) => /\/\.env/.test(f))).toEqual([]);
     expect(out.files.filter((f) => /^\/app\/(tests|bench|lib|app|plugins)\//.test(f))).toEqual([]);

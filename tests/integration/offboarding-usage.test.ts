@@ -8,7 +8,7 @@ import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { UsageCache } from '@/lib/gateway/usage-cache';
 import { buildLoop } from '@/lib/loop/wiring';
 import { PortalError } from '@/lib/portal/errors';
-import { offboardPerson } from '@/lib/portal/offboarding';
+import { liftOffboarding, offboardPerson } from '@/lib/portal/offboarding';
 import { kubectlOffboarding } from '@/lib/portal/offboarding-kubectl';
 import { handleOffboardingWebhook } from '@/lib/portal/offboarding-webhook';
 import { usageOf, usageOfMany } from '@/lib/portal/usage';
@@ -27,7 +27,7 @@ const employee: User = { email: 'eve@example.com', groups: [], approver: false }
 async function world(overrides: Partial<TestSetup> = {}) {
   const w = await clusterWorld('offb', overrides);
   const config = testConfig(w.setup);
-  const { loop } = buildLoop(config, w.store, {});
+  const { loop } = buildLoop(config, w.store, {}, { people: w.people });
   loop.start();
   afterThisTest(() => loop.stop());
   const settled = (id: string, state: State, timeoutMs = 15_000) =>
@@ -87,7 +87,7 @@ describe('offboarding', () => {
   it('the signed webhook revokes every key of the person at the gateway, one email per key, and a repeat changes nothing', async () => {
     const w = await world();
     const eve = await eveWithKeys(w);
-    const deps = { store: w.store, clients: [HR], toleranceSeconds: 300 };
+    const deps = { store: w.store, people: w.people, clients: [HR], toleranceSeconds: 300 };
     const { raw, signature } = signed({ email: 'Eve@Example.com', reason: 'left the company', actor: 'hr-bot' });
     const result = await handleOffboardingWebhook(deps, raw, signature);
     expect(result).toMatchObject({ email: 'eve@example.com', changed: true });
@@ -98,25 +98,29 @@ describe('offboarding', () => {
 
     // The HR system retries (or an attacker replays within the tolerance): nothing happens twice.
     const again = await handleOffboardingWebhook(deps, raw, signature);
-    expect(again).toEqual({ email: 'eve@example.com', revoked: [], closed: [], changed: false });
+    expect(again).toEqual({ email: 'eve@example.com', recorded: false, revoked: [], closed: [], changed: false });
     await new Promise((r) => setTimeout(r, 1500));
     expect(w.smtp.to('eve@example.com').filter((m) => m.subject.endsWith('was revoked'))).toHaveLength(2);
   });
 
-  it('a replayed offboarding call cannot reach a key requested after it was signed', async () => {
+  it('a replayed offboarding call cannot shut out someone let back in since it was signed', async () => {
     const w = await world();
-    const signedAt = new Date(Date.now() - 60_000);
-    const { raw, signature } = signed({ email: 'rehired@example.com', reason: 'left' }, signedAt);
+    const deps = { store: w.store, people: w.people, clients: [HR], toleranceSeconds: 300 };
+    const { raw, signature } = signed({ email: 'rehired@example.com', reason: 'left' }, new Date(Date.now() - 60_000));
+    expect(await handleOffboardingWebhook(deps, raw, signature)).toMatchObject({ recorded: true, changed: true });
+    expect(await w.people.offboarded('rehired@example.com')).toMatchObject({ by: 'webhook:workday' });
+    await liftOffboarding(w, { email: 'rehired@example.com', reason: 'rehired', liftedBy: 'user:boss@example.com', now: () => new Date() });
     const fresh = (await w.store.create({ email: 'rehired@example.com', model: 'gpt-4o' })).request;
     await w.settled(fresh.id, 'issued');
-    const result = await handleOffboardingWebhook({ store: w.store, clients: [HR], toleranceSeconds: 300 }, raw, signature);
-    expect(result.changed).toBe(false);
+    // The captured call again, within its five minutes: nothing.
+    expect(await handleOffboardingWebhook(deps, raw, signature)).toEqual({ email: 'rehired@example.com', recorded: false, revoked: [], closed: [], changed: false });
+    expect(await w.people.offboarded('rehired@example.com')).toBeUndefined();
     expect((await w.store.get(fresh.id)).state).toBe('issued');
   });
 
   it('bad webhook calls are refused with a 4xx that names the field', async () => {
     const w = await world();
-    const deps = { store: w.store, clients: [HR], toleranceSeconds: 300 };
+    const deps = { store: w.store, people: w.people, clients: [HR], toleranceSeconds: 300 };
     const call = (body: unknown) => {
       const { raw, signature } = signed(body);
       return refusal(handleOffboardingWebhook(deps, raw, signature));
@@ -137,7 +141,7 @@ describe('offboarding', () => {
   it("an approver's \"revoke all keys of this person\" ends the same way; others are refused", async () => {
     const w = await world();
     const eve = await eveWithKeys(w);
-    const deps = { store: w.store, config: w.config };
+    const deps = { store: w.store, people: w.people, config: w.config };
     expect(await refusal(offboardPerson(deps, employee, 'eve@example.com', 'left'))).toMatchObject({ status: 403 });
     const result = await offboardPerson(deps, approver, 'eve@example.com', 'Offboarded: left on Friday');
     expect(result.revoked).toHaveLength(2);

@@ -1,6 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type StoredKey, listKeys } from './litellm-keys';
+import { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
+
+export { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
 
 /**
  * A LiteLLM-compatible admin API on 127.0.0.1, following LiteLLM's own code
@@ -12,30 +16,13 @@ import type { AddressInfo } from 'node:net';
  * - unknown body fields are ignored, as LiteLLM's pydantic models do (extra="ignore"); they are
  *   recorded in `ignoredFields`, so a test can prove the client sends none;
  * - GET /key/info (404 "Key not found in database"), POST /key/delete (404 "No keys found"),
- *   GET /v1/models;
+ *   GET /key/list (paged, as tests/servers/litellm-keys.ts says), GET /v1/models;
  * - errors as `{"error": {"message", "type", "param", "code"}}` with `code` a string.
  * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down;
  * `setSpend()` (or POST /key/update `{key, spend}`, as LiteLLM takes it) bills a key, so
  * /key/info reports spend against its budget.
  */
-export interface StoredKey {
-  key: string;
-  token: string;
-  key_alias: string | null;
-  models: string[];
-  user_id: string | null;
-  metadata: Record<string, unknown>;
-  max_budget: number | null;
-  budget_duration: string | null;
-  rpm_limit: number | null;
-  tpm_limit: number | null;
-  team_id: string | null;
-  key_type: string | null;
-  expires: string | null;
-  budget_reset_at: string | null;
-  spend: number;
-  created_at: string;
-}
+export type { StoredKey } from './litellm-keys';
 
 const KNOWN_FIELDS: Record<string, 'str' | 'float' | 'int' | 'list' | 'dict'> = {
   key: 'str',
@@ -55,41 +42,6 @@ const KNOWN_FIELDS: Record<string, 'str' | 'float' | 'int' | 'list' | 'dict'> = 
   tags: 'list',
   key_type: 'str',
 };
-
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/**
- * litellm_core_utils/duration_parser.py `duration_in_seconds`: s, m, h, d, w; `mo` is a calendar
- * month counted from now, and only `1mo` is understood (any other count raises, which LiteLLM
- * turns into a 500). Returns undefined for what LiteLLM cannot parse.
- */
-export function liteLLMDurationEnd(duration: string, now: Date): Date | undefined {
-  const m = /^(\d+)(mo|[smhdw])$/.exec(duration);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (m[2] === 'mo') {
-    if (n !== 1) return undefined;
-    // The same day next month, clamped to that month's last day (Jan 31 → Feb 28).
-    const year = now.getUTCFullYear() + (now.getUTCMonth() === 11 ? 1 : 0);
-    const month = (now.getUTCMonth() + 1) % 12;
-    const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-    return new Date(Date.UTC(year, month, Math.min(now.getUTCDate(), lastDay), now.getUTCHours(), now.getUTCMinutes(), now.getUTCSeconds()));
-  }
-  return new Date(now.getTime() + n * (UNITS[m[2] as string] as number) * 1000);
-}
-
-/**
- * proxy/common_utils/timezone_utils.py `get_budget_reset_time` → `get_next_standardized_reset_time`:
- * budgets reset at standard points, not a duration after creation: `1d` at the next midnight
- * (UTC), `7d`/`1w` on the next Monday, `30d`/`1mo` on the 1st of the next month.
- */
-export function liteLLMBudgetResetAt(budgetDuration: string, now: Date): Date | undefined {
-  const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  if (budgetDuration === '1d' || budgetDuration === '24h') return new Date(day.getTime() + 86_400_000);
-  if (budgetDuration === '7d' || budgetDuration === '1w') return new Date(day.getTime() + (((8 - day.getUTCDay()) % 7) || 7) * 86_400_000);
-  if (budgetDuration === '30d' || budgetDuration === '1mo') return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-  return liteLLMDurationEnd(budgetDuration, now);
-}
 
 export class TestGateway {
   readonly keys = new Map<string, StoredKey>();
@@ -230,6 +182,10 @@ export class TestGateway {
       // The stored row without the raw key, computed afresh for every call.
       const { key: _k, token: _t, ...info } = found;
       return send(200, { key: asked, info: { ...info, token: found.token } });
+    }
+    if (req.method === 'GET' && url.pathname === '/key/list') {
+      const answer = listKeys(this.keys, url.searchParams);
+      return send(answer.status, answer.body);
     }
     if (req.method === 'POST' && url.pathname === '/key/update') {
       // key_management_endpoints.py update_key_fn: the key (or its hash) and the fields to change;

@@ -1,7 +1,8 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyChange, encodeNewRequest, type SecretObject } from '@/lib/store/secret-codec';
+import { encodeNewRequest, type SecretObject } from '@/lib/store/secret-codec';
+import { applyChange } from '@/lib/store/write';
 import { SecretInformer } from '@/lib/store/secret-informer';
 import type { WatchEvent } from '@/lib/store/types';
 import { until } from '../helpers/wait';

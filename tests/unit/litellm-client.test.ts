@@ -117,4 +117,31 @@ describe('the LiteLLM admin API client', () => {
     const gw = new LiteLLMGateway({ baseUrl: `http://127.0.0.1:${await closedPort()}`, masterKey: MASTER, timeoutMs: 500 });
     await expect(gw.keyInfo(keyHash('sk-x'))).rejects.toThrow(/unreachable.*ECONNREFUSED/);
   });
+  it('lists every keyportal- key page by page, as LiteLLM pages /key/list (size 100 at most), and nobody else\'s', async () => {
+    const { gw, server } = await setup();
+    const ids = Array.from({ length: 230 }, (_, i) => `k${String(i).padStart(3, '0')}aaaaaaaa`.replace(/[0189]/g, 'a'));
+    for (const [i, id] of ids.entries()) await gw.generateKey({ ...mint(gw.newKey(), `keyportal-${id}${i}`), requestId: id });
+    await gw.generateKey({ ...mint(gw.newKey(), 'team-shared-key'), requestId: 'x' });
+    const listed = await gw.listKeys('keyportal-');
+    expect(listed).toHaveLength(230);
+    expect(new Set(listed.map((k) => k.alias)).size).toBe(230);
+    expect(listed.every((k) => /^[0-9a-f]{64}$/.test(k.token) && server.keys.has(k.token))).toBe(true);
+    expect(listed.find((k) => k.alias === `keyportal-${ids[7]}7`)?.requestId).toBe(ids[7]);
+    // 231 keys: three pages of 100, each asked once, full objects (LiteLLM's default lists only hashes).
+    const pages = server.requestLog.filter((l) => l.startsWith('GET /key/list'));
+    expect(pages).toEqual([1, 2, 3].map((p) => `GET /key/list?page=${p}&size=100&return_full_object=true`));
+  });
+
+  it('the test gateway answers /key/list as LiteLLM does: hashes by default, 422 past its size bound, an empty page past the end', async () => {
+    const { gw, server } = await setup();
+    await gw.generateKey(mint(gw.newKey()));
+    const get = (q: string) => fetch(`${server.url}/key/list${q}`, { headers: { authorization: `Bearer ${MASTER}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    expect(await get('')).toEqual({ status: 200, body: { keys: [[...server.keys.keys()][0]], total_count: 1, current_page: 1, total_pages: 1 } });
+    expect((await get('?size=101')).status).toBe(422);
+    expect((await get('?page=0')).status).toBe(422);
+    expect(await get('?page=5')).toEqual({ status: 200, body: { keys: [], total_count: 1, current_page: 5, total_pages: 1 } });
+    expect((await get('?key_alias=keyportal-aaaaaaaaaaaa&return_full_object=true')).body.keys).toEqual([expect.objectContaining({ key_alias: 'keyportal-aaaaaaaaaaaa', key_name: expect.stringMatching(/^sk-\.\.\./) })]);
+    expect(JSON.stringify((await get('?return_full_object=true')).body)).not.toContain([...server.keys.values()][0]?.key);
+    expect((await get('?key_alias=keyportal-')).body.total_count).toBe(0);
+  });
 });

@@ -132,6 +132,7 @@ describe('no metric label carries an email, a request id or a key', () => {
         throw new GatewayRefusedError(403, `refused ${input.userId} ${input.key}`);
       },
       keyInfo: async () => undefined,
+      listKeys: async () => [{ token: 'f'.repeat(64), alias: 'keyportal-k3x9q2m7abcd' }],
       deleteKey: async () => {
         throw new GatewayAuthError('master key refused for ada@example.com');
       },

@@ -45,19 +45,12 @@ describe('the reconciler and kubectl label edits', () => {
     expect(w.mailer.sent[1]?.text).toContain('Revoked by an administrator');
   });
 
-  it('a key revoked with kubectl after annotating the reason and decider keeps them', async () => {
+  it('a key revoked the README way (annotate the reason, then label) emails the administrator’s reason, not the approval’s', async () => {
     const w = world();
     const { request } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
     await w.run(request.id);
-    w.advance(60_000);
-    const { issuedAt } = await w.store.get(request.id);
-    const annotatedAt = new Date(Date.parse(issuedAt ?? '') + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    w.store.edit(request.id, (s) => {
-      s.metadata.annotations['keyportal.dev/reason'] = 'Left the company';
-      s.metadata.annotations['keyportal.dev/decided-by'] = 'kubectl';
-      s.metadata.annotations['keyportal.dev/decided-at'] = annotatedAt;
-      s.metadata.labels['keyportal.dev/state'] = 'revoked';
-    });
+    w.store.edit(request.id, (s) => void (s.metadata.annotations['keyportal.dev/reason'] = 'Left the company'));
+    w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'revoked'));
     for (let i = 0; i < 3; i++) {
       await w.run(request.id);
       w.advance(16_000);
@@ -65,5 +58,36 @@ describe('the reconciler and kubectl label edits', () => {
     expect(await w.store.get(request.id)).toMatchObject({ state: 'revoked', decision: 'revoked', decidedBy: 'kubectl', reason: 'Left the company', notified: 'revoked' });
     expect(w.gateway.keys.size).toBe(0);
     expect(w.mailer.sent.at(-1)?.text).toContain('Left the company');
+  });
+
+  it('a reason annotated before a label edit that is put back stays the administrator’s, but decides nothing', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'internal/secret-model' });
+    await w.run(request.id);
+    w.store.edit(request.id, (s) => {
+      s.metadata.annotations['keyportal.dev/reason'] = 'Please';
+      s.metadata.labels['keyportal.dev/state'] = 'approved';
+    });
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'denied', decidedBy: 'plugin:blacklist' });
+    expect(w.gateway.calls).toEqual([]);
+  });
+
+  it('two administrators relabelling at once: the last label the loop sees is judged from the accepted state', async () => {
+    const w = world();
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'experimental' });
+    await w.run(request.id);
+    // A approves, B denies, before the loop looks: in-review → denied is legal, so B's stands.
+    w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'approved'));
+    w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'denied'));
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'denied', decidedBy: 'kubectl', observed: { state: 'denied' } });
+    // A's approval arrives late, over the denial: put back.
+    w.store.edit(request.id, (s) => void (s.metadata.labels['keyportal.dev/state'] = 'approved'));
+    w.advance(16_000);
+    await w.run(request.id);
+    expect(await w.store.get(request.id)).toMatchObject({ state: 'denied', notified: 'denied' });
+    expect(w.gateway.keys.size).toBe(0);
+    expect(w.events.events.filter((e) => e.reason === 'IllegalTransition')).toHaveLength(1);
   });
 });

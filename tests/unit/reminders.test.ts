@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '@/lib/config/load';
-import type { KeyRequest } from '@/lib/domain/key-request';
+import { GATEWAY_KEY_FINALIZER, type KeyRequest } from '@/lib/domain/key-request';
 import { chainOf, duplicateOf } from '@/lib/domain/renewal';
 import type { State } from '@/lib/domain/states';
-import { type PlanSettings, type Step, plan, reminderSchedule } from '@/lib/loop/plan';
+import { type PlanSettings, type Step, mayHoldGatewayKey, plan, reminderSchedule } from '@/lib/loop/plan';
 import { expiryInWords, reminderMessage, timeLeftInWords } from '@/lib/mail/reminder';
 import { buildPlugins, checkPluginEntry } from '@/plugins';
 import { runChain } from '@/lib/approval/chain';
@@ -29,7 +29,7 @@ const PLAN: PlanSettings = {
 
 /** An issued key, emailed and erased from the Secret (delivered), issued 30 days before it expires. */
 function issued(expiresInMs: number, over: Partial<KeyRequest> = {}): KeyRequest {
-  return {
+  const r: KeyRequest = {
     id: 'aaaaaaaaaaaa',
     email: 'ada@example.com',
     model: 'gpt-4o',
@@ -38,10 +38,13 @@ function issued(expiresInMs: number, over: Partial<KeyRequest> = {}): KeyRequest
     issuedAt: at(expiresInMs - 30 * DAY),
     expiresAt: at(expiresInMs),
     notified: 'issued',
+    observed: { state: over.state ?? 'issued' },
     hasKey: false,
     resourceVersion: '9',
     ...over,
   };
+  // As our code leaves it: the finalizer on while a key may be live at the gateway.
+  return mayHoldGatewayKey(r) ? { ...r, finalizers: [GATEWAY_KEY_FINALIZER] } : r;
 }
 
 describe('plan: expiry reminders', () => {

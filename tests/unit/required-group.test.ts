@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildAuthOptions } from '@/lib/auth/options';
+import { SessionEndedError, buildAuthOptions } from '@/lib/auth/options';
 import { revokeForMissingGroup } from '@/lib/auth/required-group';
 import { resolveAuth } from '@/lib/auth/settings';
 import { parseConfig } from '@/lib/config/load';
+import { MemoryPeople } from '../helpers/memory-people';
 import { MemoryStore } from '../helpers/memory-store';
 
 const oidcEnv = { NEXTAUTH_SECRET: 'n'.repeat(32), OIDC_CLIENT_SECRET: 'client-secret' };
@@ -20,15 +21,16 @@ async function storeWithKeys() {
   return { store, issued: issued.id, open: open.id };
 }
 
-type SignIn = (a: { user: { email?: string | null; groups?: string[] }; account: { provider: string } }) => Promise<boolean | string>;
+type SignIn = (a: { user: { email?: string | null; groups?: string[]; groupsClaimed?: boolean }; account: { provider: string } }) => Promise<boolean | string>;
+type Jwt = (a: { token: Record<string, unknown>; user?: { email?: string | null; groups?: string[] } }) => Promise<Record<string, unknown>>;
 
 describe('auth.oidc.requiredGroup', () => {
   it('a person who signs in without the group is refused, and every key they hold is revoked through offboarding', async () => {
     const { store, issued, open } = await storeWithKeys();
-    const { callbacks } = buildAuthOptions(config, resolveAuth(config), { missingRequiredGroup: (email, group) => revokeForMissingGroup(store, email, group) });
+    const { callbacks } = buildAuthOptions(config, resolveAuth(config), { missingRequiredGroup: (email, group) => revokeForMissingGroup({ store, people: new MemoryPeople() }, email, group) });
     const signIn = callbacks?.signIn as unknown as SignIn;
 
-    expect(await signIn({ user: { email: 'Leaver@Example.com', groups: ['contractors'] }, account: { provider: 'oidc' } })).toBe(false);
+    expect(await signIn({ user: { email: 'Leaver@Example.com', groups: ['contractors'], groupsClaimed: true }, account: { provider: 'oidc' } })).toBe('/signin?error=RequiredGroup');
     expect(await store.get(issued)).toMatchObject({ state: 'revoked', decidedBy: 'keyportal', reason: 'You are no longer in the group staff, which keys require.' });
     expect(await store.get(open)).toMatchObject({ state: 'denied', decision: 'denied' });
   });
@@ -38,8 +40,49 @@ describe('auth.oidc.requiredGroup', () => {
     let called = false;
     const { callbacks } = buildAuthOptions(config, resolveAuth(config), { missingRequiredGroup: async () => void (called = true) });
     const signIn = callbacks?.signIn as unknown as SignIn;
-    expect(await signIn({ user: { email: 'leaver@example.com', groups: ['staff'] }, account: { provider: 'oidc' } })).toBe(true);
+    expect(await signIn({ user: { email: 'leaver@example.com', groups: ['staff'], groupsClaimed: true }, account: { provider: 'oidc' } })).toBe(true);
     expect(called).toBe(false);
     expect((await store.get(issued)).state).toBe('issued');
+  });
+
+  it('a sign-in without any groups claim (Azure AD past 200 groups, a provider that omits it) is refused with its own message, and takes nothing away', async () => {
+    const { store, issued, open } = await storeWithKeys();
+    let called = false;
+    const { callbacks } = buildAuthOptions(config, resolveAuth(config), { missingRequiredGroup: async () => void (called = true) });
+    const signIn = callbacks?.signIn as unknown as SignIn;
+    expect(await signIn({ user: { email: 'leaver@example.com', groups: [], groupsClaimed: false }, account: { provider: 'oidc' } })).toBe('/signin?error=GroupsClaimMissing');
+    expect(called).toBe(false);
+    expect((await store.get(issued)).state).toBe('issued');
+    expect((await store.get(open)).state).toBe('pending');
+  });
+});
+
+describe('sessions', () => {
+  const hooks = (offboarded: Set<string>) => ({ offboarded: async (email: string) => offboarded.has(email) });
+
+  it('someone offboarded is refused at sign-in, and a session they still hold ends at its next use', async () => {
+    const gone = new Set<string>();
+    const { callbacks } = buildAuthOptions(config, resolveAuth(config), hooks(gone));
+    const signIn = callbacks?.signIn as unknown as SignIn;
+    const jwt = callbacks?.jwt as unknown as Jwt;
+    const token = await jwt({ token: {}, user: { email: 'eve@example.com', groups: ['staff'] } });
+    expect(await jwt({ token })).toMatchObject({ email: 'eve@example.com' });
+    gone.add('eve@example.com');
+    await expect(jwt({ token })).rejects.toThrow(SessionEndedError);
+    expect(await signIn({ user: { email: 'Eve@example.com', groups: ['staff'], groupsClaimed: true }, account: { provider: 'oidc' } })).toBe('/signin?error=Offboarded');
+  });
+
+  it('a session has an absolute lifetime: using it does not extend it', async () => {
+    const { callbacks } = buildAuthOptions(config, resolveAuth(config), hooks(new Set()));
+    const jwt = callbacks?.jwt as unknown as Jwt;
+    const token = await jwt({ token: {}, user: { email: 'eve@example.com', groups: [] } });
+    const hours = (h: number) => h * 3_600_000;
+    // Used every hour for seven hours: still the sign-in's time.
+    const used = await jwt({ token: { ...token, signedInAt: Date.now() - hours(7) } });
+    expect(used.signedInAt).toBe((token.signedInAt as number) - hours(7));
+    await expect(jwt({ token: { ...token, signedInAt: Date.now() - hours(8) - 1000 } })).rejects.toThrow(/lifetime/);
+    // A session from before signedInAt existed counts from its groups' time.
+    await expect(jwt({ token: { email: 'eve@example.com', groupsAt: Date.now() - hours(9) } })).rejects.toThrow(SessionEndedError);
+    expect(config.auth.sessionMaxAgeHours).toBe(8);
   });
 });

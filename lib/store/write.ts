@@ -1,0 +1,95 @@
+import { GATEWAY_KEY_FINALIZER, type KeyRequest, acceptedState, reasonFingerprint } from '../domain/key-request';
+import { assertTransition } from '../domain/states';
+import { ConflictError } from './errors';
+import { ANNOTATION, LABEL, type SecretObject, decodeRequest } from './secret-codec';
+import type { RequestChange } from './types';
+
+/** What a write needs to know of the request it was read as. */
+export type ReadRequest = Pick<KeyRequest, 'id' | 'state' | 'resourceVersion' | 'observed' | 'reason' | 'finalizers'>;
+
+/** A change as the fields it writes; null deletes an annotation (merge-patch semantics). */
+export interface SecretPatch {
+  labels: Record<string, string>;
+  annotations: Record<string, string | null>;
+  /** null erases the key (merge-patch semantics). */
+  data?: Record<string, string | null>;
+  /** The whole list (a merge patch replaces lists); null when none is left. */
+  finalizers?: string[] | null;
+}
+
+/**
+ * The rules every write of every store obeys, in one place:
+ * - a state change is checked against the transition table from the state our code last
+ *   accepted (`observed`), not from the label, which an administrator may have edited;
+ * - while such an edit waits to be judged, no state is written over it (a conflict: the caller
+ *   reads again, and the loop judges the edit first), except putting the accepted state back;
+ * - `observed` follows every state and reason our code writes, so the next label or reason
+ *   that differs is known to be an administrator's;
+ * - the gateway-key finalizer is added or removed within the Secret's own list, keeping any
+ *   other finalizer an administrator added.
+ */
+export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
+  const accepted = acceptedState(read);
+  if (change.acceptState !== undefined && change.acceptState !== read.state) throw new ConflictError(read.id);
+  if (change.state !== undefined && change.state !== accepted) {
+    if (accepted !== read.state) throw new ConflictError(read.id);
+    assertTransition(accepted, change.state);
+  }
+  const patch: SecretPatch = { labels: {}, annotations: {} };
+  if (change.state !== undefined && change.state !== read.state) patch.labels[LABEL.state] = change.state;
+  const set = (key: string, value: string | null | undefined) => {
+    if (value !== undefined) patch.annotations[key] = value;
+  };
+  set(ANNOTATION.decidedAt, change.decidedAt);
+  set(ANNOTATION.decidedBy, change.decidedBy);
+  set(ANNOTATION.reason, change.reason);
+  set(ANNOTATION.notified, change.notified);
+  set(ANNOTATION.expiresAt, change.expiresAt);
+  set(ANNOTATION.trace, change.trace && JSON.stringify(change.trace));
+  set(ANNOTATION.retry, change.retry === null ? null : change.retry && JSON.stringify(change.retry));
+  set(ANNOTATION.notifying, change.notifying === null ? null : change.notifying && JSON.stringify(change.notifying));
+  set(ANNOTATION.decision, change.decision);
+  set(ANNOTATION.revealedAt, change.revealedAt);
+  set(ANNOTATION.keySha256, change.keySha256);
+  set(ANNOTATION.issuedAt, change.issuedAt);
+  set(ANNOTATION.reminded, change.reminded?.toString());
+  const observed = { state: change.state ?? change.acceptState ?? accepted, reason: reasonFingerprint(change.reason ?? read.reason) };
+  if (!read.observed || observed.state !== read.observed.state || observed.reason !== read.observed.reason) {
+    set(ANNOTATION.observed, JSON.stringify(observed.reason === undefined ? { state: observed.state } : observed));
+  }
+  if (change.key !== undefined) patch.data = { key: change.key === null ? null : Buffer.from(change.key, 'utf8').toString('base64') };
+  if (change.gatewayFinalizer !== undefined) {
+    const others = (read.finalizers ?? []).filter((f) => f !== GATEWAY_KEY_FINALIZER);
+    const next = change.gatewayFinalizer ? [...others, GATEWAY_KEY_FINALIZER] : others;
+    if (next.length !== (read.finalizers?.length ?? 0)) patch.finalizers = next.length ? next : null;
+  }
+  return patch;
+}
+
+/** Applies a patch to a Secret, as the API server's merge patch does. */
+export function applyPatch(secret: SecretObject, patch: SecretPatch): SecretObject {
+  const annotations = { ...secret.metadata.annotations };
+  for (const [k, v] of Object.entries(patch.annotations)) {
+    if (v === null) delete annotations[k];
+    else annotations[k] = v;
+  }
+  const data: Record<string, string> = { ...(secret.data ?? {}) };
+  for (const [k, v] of Object.entries(patch.data ?? {})) {
+    if (v === null) delete data[k];
+    else data[k] = v;
+  }
+  const { data: _old, ...rest } = secret;
+  const metadata: SecretObject['metadata'] = { ...secret.metadata, labels: { ...secret.metadata.labels, ...patch.labels }, annotations };
+  if (patch.finalizers === null) delete metadata.finalizers;
+  else if (patch.finalizers) metadata.finalizers = patch.finalizers;
+  return { ...rest, metadata, ...(Object.keys(data).length ? { data } : {}) };
+}
+
+/**
+ * Applies a change to a Secret read from storage (the local store, tests), under the same rules
+ * as a write to the API server. Labels, annotations and data keys that the change does not name
+ * are kept, including ones an admin added.
+ */
+export function applyChange(secret: SecretObject, change: RequestChange): SecretObject {
+  return applyPatch(secret, toPatch(decodeRequest(secret), change));
+}
