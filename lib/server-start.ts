@@ -1,6 +1,7 @@
 import { AuthConfigError } from './auth/settings';
 import { getAuth } from './auth/runtime';
 import { ConfigError } from './config';
+import { startupWarnings } from './config/warnings';
 import { closeConnectionsWhileStopping } from './http/close-when-stopping';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
@@ -24,6 +25,7 @@ export async function startServer(): Promise<void> {
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
     const { settings: auth } = getAuth();
     if (auth.devSignIn) log('warn', 'server: development sign-in is ON: anyone who can reach this portal signs in as any email they type', { publicUrl: config.portal.publicUrl });
+    for (const warning of startupWarnings(config)) log('warn', `server: ${warning}`);
     if (auth.oidc?.trustUnverifiedEmail) log('warn', 'server: auth.oidc.trustUnverifiedEmail is on: an email the identity provider did not verify is taken as identity');
     // Fill the request cache before the first visitor; readyz says not-ready until it has.
     store.warm();

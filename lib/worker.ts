@@ -1,4 +1,5 @@
 import { ConfigError } from './config';
+import { startupWarnings } from './config/warnings';
 import { getConfig } from './runtime';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  for (const warning of startupWarnings(config)) log('warn', `worker: ${warning}`);
   const store = createStore(config.store);
   let parts;
   try {

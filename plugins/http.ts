@@ -5,7 +5,16 @@ import { isLoopbackHost } from '@/lib/domain/loopback';
 import { readCapped } from '@/lib/io/read-capped';
 
 const MAX_REPLY_BYTES = 64 * 1024;
-const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable');
+/**
+ * Only variables named for plugins: a config file (or whoever edits it) must not be able to
+ * point the plugin's token at the gateway master key, the SMTP password, NEXTAUTH_SECRET or the
+ * webhook secrets and have the portal send it to an endpoint of their choosing.
+ */
+export const PLUGIN_ENV_PREFIX = 'KEYPORTAL_PLUGIN_';
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable')
+  .refine((n) => n.startsWith(PLUGIN_ENV_PREFIX) && n.length > PLUGIN_ENV_PREFIX.length, { message: `must start with ${PLUGIN_ENV_PREFIX} (e.g. ${PLUGIN_ENV_PREFIX}HR_TOKEN): the portal's own secrets are never sent to a plugin's endpoint` });
 
 /** The reply we expect; decisions are accepted in any case (`APPROVE`, `approve`). */
 const replySchema = z.object({
@@ -59,7 +68,7 @@ export default definePlugin({
         const body = JSON.stringify({ request_id: request.id, email: request.email, model: request.model, renews: request.renews ?? null });
         const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
         if (config.auth?.type === 'bearer') headers.authorization = `Bearer ${secret}`;
-        if (config.auth?.type === 'hmac') headers[SIGNATURE_HEADER] = signatureHeader(secret as string, body);
+        if (config.auth?.type === 'hmac') headers[SIGNATURE_HEADER] = signatureHeader(secret as string, 'decide', body);
         let res: Response;
         try {
           res = await fetch(config.url, { method: 'POST', headers, body, signal, redirect: 'error' });

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config';
 import { isLoopbackHost } from '../domain/loopback';
+import { type Exposure, beyondLoopback, detectExposure } from './exposure';
 
 export interface OidcSettings {
   issuer: string;
@@ -44,14 +45,23 @@ export const isEmbedded = (config: Pick<Config, 'store' | 'gateway'>): boolean =
  * deployment with a real store or gateway gets it only with `auth.devSignIn: true`
  * (KEYPORTAL_DEV_SIGNIN=true), and must otherwise configure OIDC.
  */
-export function resolveAuth(config: Config): AuthSettings {
+export function resolveAuth(config: Config, exposure: Exposure = detectExposure()): AuthSettings {
   const embedded = isEmbedded(config);
   const devSignIn = config.auth.devSignIn ?? embedded;
   // Whatever the setting says: a portal that real users reach is never one where typing an
-  // email signs you in as that person.
+  // email signs you in as that person. The public URL is what the config claims; where the
+  // server listens and whether it runs in a pod is what anyone on the network can find.
   if (devSignIn && !isLoopbackHttp(config.portal.publicUrl)) {
     throw new AuthConfigError(
       `development sign-in cannot be used when portal.publicUrl is ${config.portal.publicUrl}: it is only for http:// on a loopback host (localhost, 127.0.0.1, [::1]); configure auth.oidc`,
+    );
+  }
+  if (devSignIn && exposure.inPod) {
+    throw new AuthConfigError('development sign-in cannot be used in a Kubernetes pod: any pod of the cluster could sign in as anyone; configure auth.oidc (the chart\'s trial values bring a test identity provider)');
+  }
+  if (devSignIn && beyondLoopback(exposure)) {
+    throw new AuthConfigError(
+      `development sign-in cannot be used while the server listens on ${exposure.listening.join(', ')}, beyond loopback: start it with -H 127.0.0.1 (HOSTNAME=127.0.0.1 for server.js), or configure auth.oidc`,
     );
   }
   const { oidc } = config.auth;

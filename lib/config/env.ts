@@ -42,6 +42,8 @@ export const SECRET_ENV = [
   'OIDC_CLIENT_SECRET',
   // `client:secret` pairs, comma-separated; a client listed twice rotates without downtime.
   'KEYPORTAL_WEBHOOK_SECRETS',
+  // The same, for the offboarding webhook alone (else it takes KEYPORTAL_WEBHOOK_SECRETS).
+  'KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS',
 ] as const;
 export type SecretName = (typeof SECRET_ENV)[number];
 export type Secrets = Partial<Record<SecretName, string>>;

@@ -88,6 +88,7 @@ export function parseConfig(raw: unknown, options: { source: string; env: Env; c
   const { secrets, problems: secretProblems } = readSecrets(options.env);
   problems.push(...secretProblems);
   problems.push(...parseWebhookSecrets(secrets.KEYPORTAL_WEBHOOK_SECRETS).problems);
+  problems.push(...parseWebhookSecrets(secrets.KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS, 'KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS').problems);
   if (secrets.NEXTAUTH_SECRET !== undefined && Buffer.byteLength(secrets.NEXTAUTH_SECRET, 'utf8') < MIN_SECRET_BYTES) {
     problems.push(`NEXTAUTH_SECRET: fewer than ${MIN_SECRET_BYTES} bytes; generate one with \`openssl rand -base64 32\``);
   }
@@ -95,6 +96,10 @@ export function parseConfig(raw: unknown, options: { source: string; env: Env; c
     const c = parsed.data;
     if (c.gateway.type === 'litellm' && !secrets.GATEWAY_MASTER_KEY) {
       problems.push('gateway: type "litellm" needs the master key in GATEWAY_MASTER_KEY (or GATEWAY_MASTER_KEY_FILE)');
+    }
+    if (c.gateway.type === 'litellm' && !c.mail.smtp && !c.mail.outbox) {
+      // Real keys (or links to them) would be written to a folder on disk without anyone asking.
+      problems.push('mail: with a real gateway (gateway.type litellm) mail needs mail.smtp; an outbox folder is used only when mail.outbox names it explicitly');
     }
     if (c.mail.smtp?.user && !secrets.SMTP_PASSWORD) {
       problems.push('mail.smtp.user: is set, so SMTP_PASSWORD (or SMTP_PASSWORD_FILE) is needed');

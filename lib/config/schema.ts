@@ -14,6 +14,12 @@ const durationSchema = z
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' });
 
+/** http:// to anything but this machine: what a credential must not travel over unless someone said so. */
+export const isPlaintextBeyondLoopback = (url: string): boolean => {
+  const u = new URL(url);
+  return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+};
+
 /** Per-model limits, passed to the gateway's /key/generate under LiteLLM's own names. */
 const limitsSchema = z.strictObject({
   duration: durationSchema.optional(),
@@ -60,13 +66,20 @@ const approvalsSchema = z.strictObject({
 });
 
 const gatewaySchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('litellm'),
-    baseUrl: httpUrl,
-    /** The address users point their clients at; defaults to baseUrl. */
-    publicUrl: httpUrl.optional(),
-    timeoutMs: z.int().positive().max(120_000).default(10_000),
-  }),
+  z
+    .strictObject({
+      type: z.literal('litellm'),
+      baseUrl: httpUrl,
+      /** The address users point their clients at; defaults to baseUrl. */
+      publicUrl: httpUrl.optional(),
+      timeoutMs: z.int().positive().max(120_000).default(10_000),
+      /** Plain http:// to a gateway beyond loopback sends the master key in the clear: only when said so (a warning at start-up). */
+      allowPlaintext: z.boolean().default(false),
+    })
+    .refine((g) => g.allowPlaintext || !isPlaintextBeyondLoopback(g.baseUrl), {
+      path: ['baseUrl'],
+      message: 'plain http:// beyond loopback sends the master key in the clear: use https://, or set gateway.allowPlaintext: true knowingly (a mesh that encrypts pod traffic, say)',
+    }),
   z.strictObject({
     type: z.literal('local'),
     publicUrl: httpUrl.default('http://localhost:4000'),
@@ -223,6 +236,12 @@ const authSchema = z.strictObject({
        * hold (and closes their open requests) through the offboarding path, and refuses the sign-in.
        */
       requiredGroup: z.string().min(1).max(256).optional(),
+      /** Plain http:// to an identity provider beyond loopback lets tokens and the client secret be read on the way: only when said so. */
+      allowPlaintext: z.boolean().default(false),
+    })
+    .refine((o) => o.allowPlaintext || !isPlaintextBeyondLoopback(o.issuer), {
+      path: ['issuer'],
+      message: 'plain http:// beyond loopback lets the client secret and ID tokens be read on the way: use https://, or set auth.oidc.allowPlaintext: true knowingly',
     })
     .optional(),
   /**

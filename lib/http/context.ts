@@ -3,7 +3,7 @@ import type { User } from '../auth/roles';
 import { getRuntime } from '../runtime';
 import { notSignedIn } from '../portal/errors';
 import { ActionLimiter } from '../portal/rate-limit';
-import { parseWebhookSecrets } from '../config/webhook-secrets';
+import { webhookClients } from '../config/webhook-secrets';
 import type { PortalDeps } from '../portal/requests';
 import type { WebhookDeps } from '../portal/webhook';
 import type { PeopleStore } from '../people/types';
@@ -23,8 +23,8 @@ export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
   return { deps, user };
 }
 
-export function webhookDeps(): WebhookDeps & { people: PeopleStore } {
+export function webhookDeps(endpoint: 'approval' | 'offboarding'): WebhookDeps & { people: PeopleStore } {
   const { config, store, people } = getRuntime();
   // Config load already refused bad entries; what parses here is what was checked there.
-  return { store, people, clients: parseWebhookSecrets(config.secrets.KEYPORTAL_WEBHOOK_SECRETS).clients, toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
+  return { store, people, clients: webhookClients(config.secrets)[endpoint], toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
 }

@@ -3,14 +3,11 @@ import type { ApprovalPlugin } from '../approval/types';
 import type { ModelConfig } from '../config/schema';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
-import { duplicateOf } from '../domain/renewal';
-import { isLive } from '../domain/states';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
 import { type Rendered, type TemplateContext, endingMessage, issuedMessage, reviewNotice } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import { countDecision, countRetry } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
-import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
@@ -18,6 +15,8 @@ import type { PeopleStore } from '../people/types';
 import { type FailpointName, failpoint as envFailpoint } from './failpoints';
 import { type IssueDeps, type Known, aliasOf, issue, keyWithClaim } from './issue';
 import { type DeletionDeps, finalizeDeleted } from './deletion';
+import { type GateDeps, closedBeforeChain } from './gates';
+import type { RateLimit } from '../domain/rate-limit';
 import { type LabelEditDeps, acceptLabelEdit, adopt, guardKey, revertLabelEdit } from './label-edits';
 import { type Notice, type PlanSettings, type Step, plan } from './plan';
 import { pluginView } from './plugin-view';
@@ -41,6 +40,8 @@ export interface ReconcilerSettings {
   revealWindowDays: number;
   /** Days before expiry on which the requester is reminded (config `loop.reminders`); none when absent. */
   reminderDays?: readonly number[];
+  /** The per-person limit (config `portal.rateLimit`): a request that got past it anyway is closed before any plugin sees it. */
+  rateLimit?: RateLimit;
 }
 
 export interface ReconcilerDeps {
@@ -91,6 +92,7 @@ export class Reconciler {
   private readonly issueDeps: IssueDeps;
   private readonly labelEditDeps: LabelEditDeps;
   private readonly deletionDeps: DeletionDeps;
+  private readonly gateDeps: GateDeps;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -120,6 +122,7 @@ export class Reconciler {
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
       message: (r, notice, known) => this.message(r, notice, known),
     };
+    this.gateDeps = { store: deps.store, catalog: this.planSettings.catalog, ...(deps.people ? { people: deps.people } : {}), ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
     this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
     this.deletionDeps = {
       store: deps.store,
@@ -227,26 +230,10 @@ export class Reconciler {
   // pending: close a duplicate, check the catalog, run the plugin chain, record the decision.
   private async decide(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
     const now = rfc3339(this.clock());
-    const older = await this.olderLiveTwin(r);
-    if (older) {
-      // Two replicas each let one of two simultaneous requests for the same model through: the
-      // older one counts, everywhere, and this one is closed before any plugin sees it.
-      const reason = `You already have request ${older.id} for ${r.model}; this duplicate was closed.`;
-      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'duplicate', decidedAt: now, reason }, { type: 'Normal', reason: 'Denied', message: `denied: a duplicate of keyreq-${older.id}` });
-      return countDecision('duplicate', 'deny');
-    }
-    const offboarded = await this.deps.people?.offboarded(r.email);
-    if (offboarded) {
-      // Made in the instant the person was offboarded (offboarding writes its record first, then
-      // ends what it finds): closed here, so no plugin can wave it through.
-      const reason = `Your access to keys was withdrawn on ${offboarded.at.slice(0, 10)}.`;
-      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'keyportal', decidedAt: now, reason }, { type: 'Normal', reason: 'Denied', message: 'denied: the requester was offboarded' });
-      return countDecision('keyportal', 'deny');
-    }
-    if (!this.models.has(r.model)) {
-      const reason = `model ${r.model} is not in the catalog`;
-      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'catalog', decidedAt: now, reason }, { type: 'Warning', reason: 'Denied', message: `denied: ${reason}` });
-      return countDecision('catalog', 'deny');
+    const closed = await closedBeforeChain(this.gateDeps, r);
+    if (closed) {
+      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: closed.decidedBy, decidedAt: now, reason: closed.reason }, closed.event);
+      return countDecision(closed.decidedBy, 'deny');
     }
     const result = await runChain(this.deps.plugins, await pluginView(this.deps.store, r), { fallback: this.deps.settings.approvalsDefault, signal });
     const summary = result.trace.map((t) => `${t.plugin}=${t.outcome}`).join(', ') || 'no plugins';
@@ -376,11 +363,5 @@ export class Reconciler {
   private context(r: KeyRequest): TemplateContext {
     const s = this.deps.settings;
     return { portalUrl: s.portalUrl, portalTitle: s.portalTitle, gatewayUrl: s.gatewayUrl, modelTitle: this.models.get(r.model)?.title ?? r.model };
-  }
-
-  /** An older live request for the same email and model that this one duplicates (a renewal may sit beside the key it renews). */
-  private async olderLiveTwin(r: KeyRequest): Promise<KeyRequest | undefined> {
-    const { items } = await this.deps.store.query({ email: r.email, model: r.model, limit: 500 });
-    return duplicateOf(items.filter((x) => x.id !== r.id && isLive(x.state) && oldestFirst(x, r) < 0).sort(oldestFirst), r.renews);
   }
 }

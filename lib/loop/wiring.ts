@@ -57,6 +57,7 @@ export function buildLoop(
       kubectlGraceSeconds: config.loop.kubectlGraceSeconds,
       revealWindowDays: config.portal.revealWindowDays,
       reminderDays: config.loop.reminders,
+      rateLimit: config.portal.rateLimit,
     },
     // Tests move time forward (expiry reminders days ahead); production runs on the wall clock.
     ...(options.clock ? { clock: options.clock } : {}),

@@ -7,11 +7,16 @@ import { countDecision } from '../metrics/record';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
-import type { Page, PageOptions, RequestQuery, RequestStore } from '../store/types';
+import { collect } from '../store/collect';
+import type { RequestQuery, RequestStore } from '../store/types';
 import { PortalError, approversOnly, badCursor, badInput, conflict, offboardedError, requestNotFound } from './errors';
 import type { ActionLimiter } from './rate-limit';
+import { KeyedLock } from '../fs/keyed-lock';
 import type { PeopleStore } from '../people/types';
-import { type ListPage, type RequestView, toView } from './view';
+import { type Audience, type ListPage, type RequestView, toView } from './view';
+
+/** Approvers read every detail; a requester reads what they can act on (lib/portal/view.ts). */
+const audienceOf = (user: User): Audience => (user.approver ? 'approver' : 'requester');
 
 export type { ListPage } from './view';
 
@@ -25,21 +30,8 @@ export interface PortalDeps {
   clock?: () => Date;
 }
 
-/** The rate-limit check's listing of a person's requests stops here. */
-const MAX_PAGES = 20;
-const PAGE = 250;
-
-async function all(list: (page: PageOptions) => Promise<Page>): Promise<KeyRequest[]> {
-  const out: KeyRequest[] = [];
-  let token: string | undefined;
-  for (let i = 0; i < MAX_PAGES; i++) {
-    const page = await list({ limit: PAGE, ...(token ? { continue: token } : {}) });
-    out.push(...page.items);
-    token = page.continue;
-    if (!token) break;
-  }
-  return out;
-}
+/** Per requester: a person's check-then-create runs one at a time in this process. */
+const requesterLocks = new KeyedLock();
 
 const clockOf = (deps: PortalDeps): (() => Date) => deps.clock ?? (() => new Date());
 
@@ -58,11 +50,11 @@ export interface QueueFilter extends PageParams {
 }
 
 /** One `store.query`, shaped for callers; a cursor the store cannot use is the caller's 400. */
-async function queryPage(deps: PortalDeps, q: RequestQuery): Promise<ListPage> {
+async function queryPage(deps: PortalDeps, q: RequestQuery, audience: Audience): Promise<ListPage> {
   try {
     const page = await deps.store.query(q);
     return {
-      requests: page.items.map((r) => toView(r, deps.config)),
+      requests: page.items.map((r) => toView(r, deps.config, audience)),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       total: page.total,
       counts: page.counts,
@@ -101,23 +93,27 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
     throw badInput('model', `"${modelId}" is not in the catalog; GET /api/models lists the models you can request`);
   }
   await refuseOffboarded(deps, user);
-  const { requests, windowSeconds } = deps.config.portal.rateLimit;
-  const nowMs = clockOf(deps)().getTime();
-  const since = rfc3339(new Date(nowMs - windowSeconds * 1000));
-  const own = await all((p) => deps.store.listByRequester(user.email, p));
-  const recent = own.filter((r) => r.createdAt >= since);
-  const renews = options.renews?.id;
-  const live = duplicateOf(own.filter((r) => r.model === modelId && isLive(r.state)).sort(oldestFirst), renews);
-  if (live) throw conflict(`you already have a ${live.state} request for ${modelId}`, toView(live, deps.config));
-  if (recent.length >= requests) {
-    const oldest = recent.map((r) => Date.parse(r.createdAt)).sort((a, b) => a - b)[0] ?? nowMs;
-    const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - nowMs) / 1000));
-    throw new PortalError(429, 'rate_limited', `at most ${requests} requests per ${windowSeconds} s; try again in ${retry} s`, { retryAfterSeconds: retry });
-  }
-  const { request, created } = await deps.store.create({ email: user.email, model: modelId, ...(renews ? { renews } : {}) });
-  // A request made a moment ago by another tab or replica: the store returned it instead.
-  if (!created) throw conflict(`you already have a ${request.state} request for ${modelId}`, toView(request, deps.config));
-  return { request: toView(request, deps.config), created };
+  // One person's requests one at a time in this process: two at once for different models must
+  // not both pass a count that each made before the other was stored (the loop evens out replicas).
+  return requesterLocks.run(user.email, async () => {
+    const { requests, windowSeconds } = deps.config.portal.rateLimit;
+    const nowMs = clockOf(deps)().getTime();
+    const since = rfc3339(new Date(nowMs - windowSeconds * 1000));
+    const own = await collect((p) => deps.store.listByRequester(user.email, p));
+    const recent = own.filter((r) => r.createdAt >= since);
+    const renews = options.renews?.id;
+    const live = duplicateOf(own.filter((r) => r.model === modelId && isLive(r.state)).sort(oldestFirst), renews);
+    if (live) throw conflict(`you already have a ${live.state} request for ${modelId}`, toView(live, deps.config));
+    if (recent.length >= requests) {
+      const oldest = recent.map((r) => Date.parse(r.createdAt)).sort((a, b) => a - b)[0] ?? nowMs;
+      const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - nowMs) / 1000));
+      throw new PortalError(429, 'rate_limited', `at most ${requests} requests per ${windowSeconds} s; try again in ${retry} s`, { retryAfterSeconds: retry });
+    }
+    const { request, created } = await deps.store.create({ email: user.email, model: modelId, ...(renews ? { renews } : {}) });
+    // A request made a moment ago by another tab or replica: the store returned it instead.
+    if (!created) throw conflict(`you already have a ${request.state} request for ${modelId}`, toView(request, deps.config));
+    return { request: toView(request, deps.config), created };
+  });
 }
 
 /** Refuses someone offboarded: their session may still be open, their access is not. */
@@ -128,11 +124,11 @@ export async function refuseOffboarded(deps: PortalDeps, user: User): Promise<vo
 
 /** A person's own requests, newest first, one page at a time. */
 export async function listOwn(deps: PortalDeps, user: User, page: PageParams = {}): Promise<ListPage> {
-  return queryPage(deps, { email: user.email, order: 'newest', ...paging(page) });
+  return queryPage(deps, { email: user.email, order: 'newest', ...paging(page) }, audienceOf(user));
 }
 
 export async function getRequest(deps: PortalDeps, user: User, id: string): Promise<RequestView> {
-  return toView(await readVisible(deps, user, id), deps.config);
+  return toView(await readVisible(deps, user, id), deps.config, audienceOf(user));
 }
 
 /** The approver queue, a page at a time: in-review first, then the rest by state, newest first within a state. */
@@ -146,7 +142,7 @@ export async function listQueue(deps: PortalDeps, user: User, q: QueueFilter = {
     ...(model ? { model } : {}),
     ...(search ? { search } : {}),
     ...paging(q),
-  });
+  }, 'approver');
 }
 
 export type Decision = 'approve' | 'deny';
@@ -218,10 +214,10 @@ export async function decide(deps: PortalDeps, user: User, id: string, decision:
   try {
     const { request, changed } = await applyDecision(deps.store, id, decision, `user:${user.email}`, reason, clockOf(deps));
     // An approver who clicks twice is told, not silently ignored: the second click decided nothing.
-    if (!changed) throw conflict(`request ${id} is already ${request.state}`, toView(request, deps.config));
-    return toView(request, deps.config);
+    if (!changed) throw conflict(`request ${id} is already ${request.state}`, toView(request, deps.config, 'approver'));
+    return toView(request, deps.config, 'approver');
   } catch (err) {
-    if (err instanceof DecidedError) throw conflict(err.message, toView(err.request, deps.config));
+    if (err instanceof DecidedError) throw conflict(err.message, toView(err.request, deps.config, 'approver'));
     throw err;
   }
 }
@@ -231,10 +227,10 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
   if (!user.approver) throw approversOnly();
   return retryOnConflict(async () => {
     const r = await readVisible(deps, user, id);
-    if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config));
+    if (r.state !== 'issued') throw conflict(`only an issued key can be revoked; request ${id} is ${r.state}`, toView(r, deps.config, 'approver'));
     const revoked = await deps.store.update(r, { state: 'revoked', decision: 'revoked', decidedBy: `user:${user.email}`, decidedAt: rfc3339(clockOf(deps)()), reason });
     countDecision(revoked.decidedBy, 'revoke');
-    return toView(revoked, deps.config);
+    return toView(revoked, deps.config, 'approver');
   }).catch((err: unknown) => {
     keepsChanging(err, id);
     throw err;

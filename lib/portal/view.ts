@@ -39,9 +39,39 @@ export interface ListPage {
   counts: Record<State, number>;
 }
 
-export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>): RequestView {
+/**
+ * Who reads the view: approvers get every detail (the gateway's error, the plugin endpoint that
+ * failed); a requester gets what they can act on, without the internal host names, addresses and
+ * URLs that errors carry (the logs and the approvers keep those).
+ */
+export type Audience = 'requester' | 'approver';
+
+const RETRY_IN_WORDS: Record<string, string> = {
+  mint: 'The key could not be created at the gateway yet; it is tried again automatically.',
+  notify: 'The email could not be sent yet; it is tried again automatically.',
+  revoke: 'The key could not be deleted at the gateway yet; it is tried again automatically.',
+};
+
+/** Removes URLs, IP addresses, host:port pairs and the host after a resolver error from a message. */
+export function withoutAddresses(text: string): string {
+  return text
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s)"'<>]+/gi, '[address withheld]')
+    .replace(/\b(ENOTFOUND|EAI_AGAIN)\s+\S+/g, '$1 [address withheld]')
+    .replace(/\[?[0-9a-f:]*:[0-9a-f:]+\]?:\d{1,5}\b/gi, '[address withheld]')
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?\b/g, '[address withheld]')
+    .replace(/\b[a-z0-9-]+(\.[a-z0-9-]+)+:\d{1,5}\b/gi, '[address withheld]');
+}
+
+function forRequester(t: TraceEntry): TraceEntry {
+  if (!t.failed) return t;
+  return { ...t, reason: `the ${t.plugin} check could not be made, so it answered "${t.outcome}" as configured` };
+}
+
+export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>, audience: Audience = 'requester'): RequestView {
   const title = config.models.find((m) => m.id === r.model)?.title ?? r.model;
   const delivery = config.mail.keyDelivery;
+  const approver = audience === 'approver';
+  const reason = r.reason === undefined ? undefined : approver ? r.reason : withoutAddresses(r.reason);
   return {
     id: r.id,
     email: r.email,
@@ -51,9 +81,9 @@ export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>): 
     createdAt: r.createdAt,
     ...(r.decidedAt ? { decidedAt: r.decidedAt } : {}),
     ...(r.decidedBy ? { decidedBy: r.decidedBy } : {}),
-    ...(r.reason ? { reason: r.reason } : {}),
-    trace: r.trace ?? [],
-    ...(r.retry ? { waiting: { step: r.retry.step, attempt: r.retry.attempt, until: r.retry.at, error: r.retry.error } } : {}),
+    ...(reason ? { reason } : {}),
+    trace: approver ? (r.trace ?? []) : (r.trace ?? []).map(forRequester),
+    ...(r.retry ? { waiting: { step: r.retry.step, attempt: r.retry.attempt, until: r.retry.at, error: approver ? r.retry.error : (RETRY_IN_WORDS[r.retry.step] ?? 'A step failed; it is tried again automatically.') } } : {}),
     emailed: r.notified === r.state,
     delivery,
     revealable: delivery === 'portal' && r.state === 'issued' && r.hasKey && !r.revealedAt,

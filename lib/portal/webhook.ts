@@ -1,6 +1,6 @@
 import type { WebhookClient } from '../config/webhook-secrets';
 import type { ActionLimiter } from './rate-limit';
-import { SIGNATURE_HEADER, verifySignature } from '../crypto/signature';
+import { SIGNATURE_HEADER, type SignedEndpoint, verifySignature } from '../crypto/signature';
 import { RequestNotFoundError } from '../store/errors';
 import type { RequestStore } from '../store/types';
 import { parseJson } from './parse';
@@ -10,7 +10,7 @@ import { DecidedError, applyDecision } from './requests';
 
 export interface WebhookDeps {
   store: RequestStore;
-  /** The callers and their current secrets; a caller listed twice is rotating. Empty: the webhook is off. */
+  /** The callers of this endpoint and their current secrets; a caller listed twice is rotating. Empty: the webhook is off. */
   clients: readonly WebhookClient[];
   toleranceSeconds: number;
   clock?: () => Date;
@@ -54,10 +54,13 @@ export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, 
  * and per-caller limit. Runs before the body is parsed, so an unsigned caller learns nothing
  * about what the body should hold. Returns the caller that signed and the time it was checked at.
  */
-export function authenticateWebhook(deps: WebhookDeps, rawBody: string, signature: string | null, which: string): { client: string; now: Date; signedAt: Date } {
-  if (deps.clients.length === 0) throw new PortalError(503, 'not_configured', `the ${which} webhook is off: set KEYPORTAL_WEBHOOK_SECRETS`);
+export function authenticateWebhook(deps: WebhookDeps, rawBody: string, signature: string | null, endpoint: SignedEndpoint): { client: string; now: Date; signedAt: Date } {
+  if (deps.clients.length === 0) {
+    const variable = endpoint === 'offboarding' ? 'KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS (or KEYPORTAL_WEBHOOK_SECRETS)' : 'KEYPORTAL_WEBHOOK_SECRETS';
+    throw new PortalError(503, 'not_configured', `the ${endpoint} webhook is off: set ${variable}`);
+  }
   const now = deps.clock?.() ?? new Date();
-  const verified = verifySignature(signature, rawBody, deps.clients.map((c) => c.secret), { now, toleranceSeconds: deps.toleranceSeconds });
+  const verified = verifySignature(signature, endpoint, rawBody, deps.clients.map((c) => c.secret), { now, toleranceSeconds: deps.toleranceSeconds });
   if (!verified.ok) throw new PortalError(401, `signature_${verified.problem}`, `${SIGNATURE_HEADER}: ${verified.message}`, { field: SIGNATURE_HEADER });
   const client = deps.clients[verified.index]?.client as string;
   deps.limits?.check('webhook', client);

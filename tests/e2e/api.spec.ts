@@ -120,19 +120,22 @@ test('the webhook refuses forged and stale signatures and a conflicting decision
   const before = await version(id);
   const body = { request_id: id, decision: 'approve', reason: 'ok', actor: 'hr' };
   const url = `${env().clusterUrl}/api/webhooks/approval`;
-  const forged = await request.post(url, signedWebhook(body, 'guessed-secret'));
+  const forged = await request.post(url, signedWebhook('approval', body, 'guessed-secret'));
   expect(forged.status()).toBe(401);
   expect(((await forged.json()) as { error: { message: string } }).error.message).toMatch(/does not match/);
-  const stale = await request.post(url, signedWebhook(body, undefined, new Date(Date.now() - 10 * 60_000)));
+  const stale = await request.post(url, signedWebhook('approval', body, undefined, new Date(Date.now() - 10 * 60_000)));
   expect(stale.status()).toBe(401);
   const unsigned = await request.post(url, { data: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   expect(unsigned.status()).toBe(401);
+  // A signature made for the offboarding webhook (same secret) is worthless here.
+  const crossed = await request.post(url, signedWebhook('offboarding', body));
+  expect(crossed.status()).toBe(401);
   const huge = await request.post(url, { data: 'x'.repeat(10 * 1024 * 1024), headers: { 'content-type': 'application/json' } });
   expect(huge.status()).toBe(413);
   expect(await version(id)).toBe(before);
 
-  expect((await request.post(url, signedWebhook({ ...body, decision: 'deny', reason: 'not approved by HR' }))).status()).toBe(200);
-  const conflicting = await request.post(url, signedWebhook(body, undefined, new Date(Date.now() + 1000)));
+  expect((await request.post(url, signedWebhook('approval', { ...body, decision: 'deny', reason: 'not approved by HR' }))).status()).toBe(200);
+  const conflicting = await request.post(url, signedWebhook('approval', body, undefined, new Date(Date.now() + 1000)));
   expect(conflicting.status()).toBe(409);
   expect(((await conflicting.json()) as { error: { message: string } }).error.message).toMatch(/already denied/);
 });

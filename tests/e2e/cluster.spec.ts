@@ -91,7 +91,7 @@ test('the HR webhook approves a request once; the same call replayed on another 
   await signIn(page, email);
   const id = await requestThroughCatalog(page, 'Experimental');
   await expect(page.locator('[data-state]').first()).toHaveAttribute('data-state', 'in-review');
-  const call = signedWebhook({ request_id: id, decision: 'approve', reason: 'HR-4711 approved', actor: 'jane.doe' });
+  const call = signedWebhook('approval', { request_id: id, decision: 'approve', reason: 'HR-4711 approved', actor: 'jane.doe' });
   const res = await request.post(`${env().clusterUrl}/api/webhooks/approval`, call);
   expect(res.status()).toBe(200);
   expect(await res.json()).toEqual({ request_id: id, state: 'approved', changed: true });
@@ -104,7 +104,7 @@ test('the HR webhook approves a request once; the same call replayed on another 
   const replay = await request.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, call);
   expect(replay.status()).toBe(200);
   expect(await replay.json()).toMatchObject({ request_id: id, changed: false });
-  const opposite = signedWebhook({ request_id: id, decision: 'deny', reason: 'HR-4711 withdrawn' });
+  const opposite = signedWebhook('approval', { request_id: id, decision: 'deny', reason: 'HR-4711 withdrawn' });
   const conflicting = await request.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, opposite);
   expect(conflicting.status()).toBe(409);
   await waitForMail(email, /is ready/);

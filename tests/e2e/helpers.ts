@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type Page, expect, test } from '@playwright/test';
-import { signatureHeader } from '@/lib/crypto/signature';
+import { type SignedEndpoint, signatureHeader } from '@/lib/crypto/signature';
 import { E2E_ENV_FILE, type E2eEnv, WEBHOOK_SECRET } from './env';
 
 export const env = (): E2eEnv => JSON.parse(readFileSync(E2E_ENV_FILE, 'utf8')) as E2eEnv;
@@ -68,9 +68,10 @@ export async function kubectl(...args: string[]): Promise<string> {
 /** The Secret's resourceVersion, to prove a refused call changed nothing. */
 export const version = (id: string): Promise<string> => kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.metadata.resourceVersion}');
 
-export function signedWebhook(body: unknown, secret = WEBHOOK_SECRET, at = new Date()): { data: string; headers: Record<string, string> } {
+/** A webhook call signed as an HR system signs it, for `endpoint` (signatures name theirs). */
+export function signedWebhook(endpoint: SignedEndpoint, body: unknown, secret = WEBHOOK_SECRET, at = new Date()): { data: string; headers: Record<string, string> } {
   const data = JSON.stringify(body);
-  return { data, headers: { 'content-type': 'application/json', 'x-keyportal-signature': signatureHeader(secret, data, at) } };
+  return { data, headers: { 'content-type': 'application/json', 'x-keyportal-signature': signatureHeader(secret, endpoint, data, at) } };
 }
 
 /** Requests a model through the catalog: two clicks, then the status page. Returns the request id. */

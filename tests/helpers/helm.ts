@@ -31,7 +31,7 @@ export const RELEASE = 'keyportal';
 /** The release's full name and ServiceAccount name: the release name already holds the chart's. */
 export const FULLNAME = 'keyportal';
 /** The names the chart maps from secrets.existingSecret into the environment. */
-export const SECRET_VARS = ['GATEWAY_MASTER_KEY', 'SMTP_PASSWORD', 'NEXTAUTH_SECRET', 'OIDC_CLIENT_SECRET', 'KEYPORTAL_WEBHOOK_SECRETS'];
+export const SECRET_VARS = ['GATEWAY_MASTER_KEY', 'SMTP_PASSWORD', 'NEXTAUTH_SECRET', 'OIDC_CLIENT_SECRET', 'KEYPORTAL_WEBHOOK_SECRETS', 'KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS'];
 
 
 export interface Ran {
@@ -109,7 +109,7 @@ export function portalContainer(deployment: V1Deployment): V1Container {
 }
 
 /** A stand-in for a Secret's value, of the form and length config load asks for. */
-export const fakeSecret = (key: string): string => `${key === 'KEYPORTAL_WEBHOOK_SECRETS' ? 'hr:' : ''}value-of-${key}-0123456789abcdef0123456789abcdef`;
+export const fakeSecret = (key: string): string => `${key.endsWith('WEBHOOK_SECRETS') ? 'hr:' : ''}value-of-${key}-0123456789abcdef0123456789abcdef`;
 
 /** The environment the pod would get: literal values, downward-API fields, and secret keys. */
 export function podEnv(deployment: V1Deployment, namespace: string): Record<string, string> {

@@ -32,7 +32,7 @@ describe('helm template renders what the portal can run', () => {
     expect(config.models.map((m) => m.id)).toHaveLength(2);
     expect(config.approvals.default).toBe('review');
     expect(config.approvals.plugins.map((p) => p.name)).toEqual(['blacklist', 'whitelist']);
-    expect(config.gateway).toMatchObject({ type: 'litellm', baseUrl: 'http://litellm:4000' });
+    expect(config.gateway).toMatchObject({ type: 'litellm', baseUrl: 'https://litellm:4000' });
     expect(config.mail.smtp?.host).toBeTruthy();
     expect(config.portal.publicUrl).toBe('https://keys.corp.test');
     expect(config.loop).toMatchObject({ enabled: true, leaderElection: true });
@@ -179,5 +179,33 @@ describe('helm template renders what the portal can run', () => {
     expect(policy.spec.egress).toHaveLength(2);
     expect(portalConfig(objects, 'keys').store).toEqual({ type: 'kubernetes', namespace: 'key-requests' });
     expect(await render('keys')).not.toContainEqual(expect.objectContaining({ kind: 'NetworkPolicy' }));
+  });
+
+  it('a NetworkPolicy with no peers named admits nobody; with peers, exactly those, each to its own port', async () => {
+    type Policy = { spec: { ingress: Array<{ from: unknown[]; ports: Array<{ port: string }> }> } };
+    const none = only<Policy>(await render('keys', '--set', 'networkPolicy.enabled=true'), 'NetworkPolicy');
+    // An empty `from` would admit every source; no rule at all admits none.
+    expect(none.spec.ingress).toEqual([]);
+    const ingressController = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } };
+    const prometheus = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
+    const named = only<Policy>(
+      await render('keys', '--set', 'networkPolicy.enabled=true', '--set-json', `networkPolicy.ingressFrom=[${JSON.stringify(ingressController)}]`, '--set-json', `networkPolicy.metricsFrom=[${JSON.stringify(prometheus)}]`),
+      'NetworkPolicy',
+    );
+    expect(named.spec.ingress).toEqual([
+      { from: [ingressController], ports: [{ port: 'http', protocol: 'TCP' }] },
+      { from: [prometheus], ports: [{ port: 'metrics', protocol: 'TCP' }] },
+    ]);
+    expect(named.spec.ingress.every((r) => r.from.length > 0)).toBe(true);
+    // An empty peer ({}) is refused by the schema, naming the field.
+    const empty = await helm('template', RELEASE, chart, '--set', 'networkPolicy.enabled=true', '--set-json', 'networkPolicy.ingressFrom=[{}]');
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toMatch(/ingressFrom/);
+  });
+
+  it('refuses to keep requests in the release namespace, beside the portal\'s own credentials', async () => {
+    const same = await helm('template', RELEASE, chart, '--namespace', 'keys', '--set', 'store.namespace=keys');
+    expect(same.code).not.toBe(0);
+    expect(same.stderr).toMatch(/store\.namespace: "keys" is the release namespace/);
   });
 });

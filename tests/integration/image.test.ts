@@ -13,6 +13,7 @@ import { PODMAN_LIMITS, podman, podmanStatus, testImage } from '../helpers/podma
 import { until } from '../helpers/wait';
 import { afterThisTest } from '../helpers/world';
 import { TestGateway } from '../servers/litellm';
+import { TestOidc } from '../servers/oidc';
 import { TestSmtp } from '../servers/smtp';
 
 // The image as Kubernetes would run it: the chart installed on the test cluster, and each pod's
@@ -37,6 +38,8 @@ interface World {
   port: number;
 }
 
+
+
 /** The chart installed with its defaults, pointed at loopback servers; the admin's Secret made as values.yaml says. */
 async function installed(extraSet: string[] = []): Promise<World> {
   const ns = await freshNamespace('kp-img');
@@ -44,13 +47,18 @@ async function installed(extraSet: string[] = []): Promise<World> {
   await gateway.start();
   const smtp = new TestSmtp();
   await smtp.start();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // A pod signs in through its identity provider: the development sign-in is refused in a pod.
+  const oidcSecret = randomBytes(16).toString('hex');
+  const oidc = new TestOidc({ clientId: 'keyportal', clientSecret: oidcSecret, redirectUri: `${url}/api/auth/callback/oidc` }, {});
+  await oidc.start();
   afterThisTest(async () => {
     await gateway.stop();
     await smtp.stop();
+    await oidc.stop();
   });
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  await kubectl('-n', ns, 'create', 'secret', 'generic', 'keyportal-secrets', `--from-literal=GATEWAY_MASTER_KEY=${MASTER_KEY}`, `--from-literal=NEXTAUTH_SECRET=${randomBytes(32).toString('hex')}`);
+  await kubectl('-n', ns, 'create', 'secret', 'generic', 'keyportal-secrets', `--from-literal=GATEWAY_MASTER_KEY=${MASTER_KEY}`, `--from-literal=NEXTAUTH_SECRET=${randomBytes(32).toString('hex')}`, `--from-literal=OIDC_CLIENT_SECRET=${oidcSecret}`);
   const set = [
     'secrets.existingSecret=keyportal-secrets',
     `portal.publicUrl=${url}`,
@@ -58,8 +66,8 @@ async function installed(extraSet: string[] = []): Promise<World> {
     'config.mail.smtp.host=127.0.0.1',
     `config.mail.smtp.port=${smtp.address.port}`,
     'config.mail.smtp.security=none',
-    // Development sign-in: a portal on loopback http only (lib/auth/settings.ts), like this one.
-    'config.auth.devSignIn=true',
+    `auth.oidc.issuer=${oidc.issuer}`,
+    'auth.oidc.clientId=keyportal',
     ...extraSet,
   ];
   await helmOn(ns, 'install', RELEASE, chart, '--set', set.join(','));
@@ -256,6 +264,15 @@ describe('the image, run as the chart’s pod', () => {
     expect(await leaseHolder(w)).toBe('');
     expectNoSecretsIn(await worker.logs(), [MASTER_KEY, ...[...w.gateway.keys.values()].map((k) => k.key)]);
     await terminate(web);
+  });
+
+  it('refuses the development sign-in in a pod, whatever publicUrl says: the container exits naming why', async () => {
+    const w = await installed(['config.auth.devSignIn=true']);
+    const deployment = await adminKubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ name: FULLNAME, namespace: w.ns });
+    const pod = await runPod(w, deployment, 'keyportal');
+    await until(async () => (await podman('inspect', '--format', '{{.State.Status}}', pod.name)).trim() === 'exited', 'the container to exit', 30_000, 200);
+    expect(Number((await podman('inspect', '--format', '{{.State.ExitCode}}', pod.name)).trim())).toBe(1);
+    expect(await pod.logs()).toContain('development sign-in cannot be used in a Kubernetes pod');
   });
 
   it('ships the built server and nothing else: no tests, sources maps, dev dependencies or .env, and a non-root user', async () => {

@@ -70,7 +70,7 @@ async function expectOffboarded(w: Awaited<ReturnType<typeof world>>, eve: Await
 
 function signed(body: unknown, now = new Date()): { raw: string; signature: string } {
   const raw = JSON.stringify(body);
-  return { raw, signature: signatureHeader(SECRET, raw, now) };
+  return { raw, signature: signatureHeader(SECRET, 'offboarding', raw, now) };
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ status: number; field?: string; message: string }> {
@@ -126,7 +126,7 @@ describe('offboarding', () => {
       return refusal(handleOffboardingWebhook(deps, raw, signature));
     };
     expect(await refusal(handleOffboardingWebhook(deps, '{"email":"eve@example.com","reason":"x"}', null))).toMatchObject({ status: 401, field: 'x-keyportal-signature' });
-    const forged = signatureHeader('another-secret-that-is-long-enough-0000', '{}');
+    const forged = signatureHeader('another-secret-that-is-long-enough-0000', 'offboarding', '{}');
     expect(await refusal(handleOffboardingWebhook(deps, '{}', forged))).toMatchObject({ status: 401, field: 'x-keyportal-signature' });
     const stale = signed({ email: 'eve@example.com', reason: 'left' }, new Date(Date.now() - 3_600_000));
     expect(await refusal(handleOffboardingWebhook(deps, stale.raw, stale.signature))).toMatchObject({ status: 401, message: expect.stringMatching(/timestamp/) });
@@ -134,7 +134,7 @@ describe('offboarding', () => {
     expect(await call({ email: 'eve@example.com' })).toMatchObject({ status: 422, field: 'reason' });
     expect(await call({ email: 'eve@example.com', reason: 'left', actor: 'two words' })).toMatchObject({ status: 422, field: 'actor' });
     expect(await call({ email: 'eve@example.com', reason: 'left', request_id: 'abc' })).toMatchObject({ status: 422, message: expect.stringMatching(/unknown field "request_id"/) });
-    expect(await refusal(handleOffboardingWebhook(deps, 'not json', signatureHeader(SECRET, 'not json')))).toMatchObject({ status: 400 });
+    expect(await refusal(handleOffboardingWebhook(deps, 'not json', signatureHeader(SECRET, 'offboarding', 'not json')))).toMatchObject({ status: 400 });
     expect(await refusal(handleOffboardingWebhook({ ...deps, clients: [] }, '{}', null))).toMatchObject({ status: 503 });
   });
 

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { User } from '@/lib/auth/roles';
 import { signatureHeader } from '@/lib/crypto/signature';
+import { buildLoop } from '@/lib/loop/wiring';
+import { MemoryPeople } from '../helpers/memory-people';
+import { until } from '../helpers/wait';
+import { afterThisTest } from '../helpers/world';
 import { PortalError } from '@/lib/portal/errors';
 import { type ListPage, type PortalDeps, type QueueFilter, createRequest, decide, getRequest, listOwn, listQueue, reveal, revoke } from '@/lib/portal/requests';
 import type { RequestView } from '@/lib/portal/view';
@@ -63,7 +67,7 @@ async function refused(fn: () => Promise<unknown>): Promise<PortalError> {
 
 function signed(body: unknown, secret = SECRET, at = new Date()): { raw: string; sig: string } {
   const raw = JSON.stringify(body);
-  return { raw, sig: signatureHeader(secret, raw, at) };
+  return { raw, sig: signatureHeader(secret, 'approval', raw, at) };
 }
 
 describe('the portal service on the real cluster', () => {
@@ -92,6 +96,35 @@ describe('the portal service on the real cluster', () => {
     expect(err.details.retryAfterSeconds).toBeGreaterThan(3000);
     expect((await store.listByRequester(ada.email)).items).toHaveLength(2);
     await expect(createRequest(deps, bob, 'gpt-4o')).resolves.toMatchObject({ created: true });
+  });
+
+  it('the rate holds exactly when requests for different models arrive at once, on one replica and across two', async () => {
+    const { deps, store, namespace } = await world({ rate: 3 });
+    const models = ['gpt-4o', 'gpt-4o-mini', 'anthropic/claude-3', 'experimental', 'internal/secret-model'];
+    const answers = await Promise.allSettled(models.map((m) => createRequest(deps, ada, m)));
+    expect(answers.filter((a) => a.status === 'fulfilled')).toHaveLength(3);
+    expect(answers.filter((a) => a.status === 'rejected').map((a) => (a as PromiseRejectedResult).reason.status)).toEqual([429, 429]);
+
+    // Two replicas, each with its own cache: both may let one through; the loop ranks every
+    // request the same way and closes the ones past the limit, so three go on.
+    const other = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
+    afterThisTest(() => other.close());
+    const replicas = [deps, { ...deps, store: other }];
+    await Promise.allSettled(models.map((m, i) => createRequest(replicas[i % 2] as PortalDeps, bob, m)));
+    const config = testConfig({ store: { type: 'kubernetes', namespace, kubeconfig: 'unused' }, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 } });
+    config.portal.rateLimit = { requests: 3, windowSeconds: 3600 };
+    const { loop } = buildLoop(config, store, {}, { people: new MemoryPeople() });
+    loop.start();
+    afterThisTest(() => loop.stop());
+    const bobs = await until(async () => {
+      const items = (await store.listByRequester(bob.email)).items;
+      return items.every((r) => r.state !== 'pending') ? items : undefined;
+    }, 'every one of bob\'s requests to be decided');
+    const closed = bobs.filter((r) => r.reason?.startsWith('More than 3 requests'));
+    // Whatever got through the two replicas, the three oldest stand and the rest are closed.
+    expect(bobs.length - closed.length).toBe(Math.min(3, bobs.length));
+    const oldest = [...bobs].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)).slice(0, 3);
+    expect(closed.some((c) => oldest.includes(c))).toBe(false);
   });
 
   it("hides another user's request behind the same 404 as a missing one", async () => {
@@ -192,7 +225,11 @@ describe('the portal service on the real cluster', () => {
       [forged.raw, forged.sig, 401, /does not match/],
       [stale.raw, stale.sig, 401, /more than 300 s/],
       [forged.raw, null, 401, /header is missing/],
-      [forged.raw, 't=abc,v1=zz', 401, /must look like/],
+      [forged.raw, 't=abc,v2=zz', 401, /must look like/],
+      // The old scheme, which named no endpoint: refused, saying how to sign instead.
+      [forged.raw, `t=${Math.floor(Date.now() / 1000)},v1=${'a'.repeat(64)}`, 401, /v1 signatures name no endpoint/],
+      // Signed for the offboarding webhook with the same secret: worthless here.
+      [forged.raw, signatureHeader(SECRET, 'offboarding', forged.raw), 401, /does not match the body signed for the approval endpoint/],
     ];
     for (const [raw, sig, status, message] of cases) {
       const err = await refused(() => handleApprovalWebhook(hook, raw, sig));
@@ -205,7 +242,7 @@ describe('the portal service on the real cluster', () => {
     expect((await refused(() => handleApprovalWebhook(hook, badDecision.raw, badDecision.sig))).message).toMatch(/^decision: expected "approve" or "deny"/);
     const missing = signed({ ...body, request_id: 'aaaaaaaaaaaa' });
     expect((await refused(() => handleApprovalWebhook(hook, missing.raw, missing.sig))).status).toBe(404);
-    const notJson = { raw: '{"request_id":', sig: signatureHeader(SECRET, '{"request_id":') };
+    const notJson = { raw: '{"request_id":', sig: signatureHeader(SECRET, 'approval', '{"request_id":') };
     expect((await refused(() => handleApprovalWebhook(hook, notJson.raw, notJson.sig))).status).toBe(400);
     expect((await store.get(request.id)).resourceVersion).toBe(before);
   });

@@ -7,6 +7,7 @@ import { CuttableRelay } from '../helpers/net';
 import { MASTER_KEY } from '../helpers/portal';
 import { makeServerCert } from '../helpers/tls';
 import { TestGateway } from '../servers/litellm';
+import { TestOidc } from '../servers/oidc';
 import { TestSmtp } from '../servers/smtp';
 
 // The chart installed on the test node from our image, with the test gateway and SMTP server
@@ -17,7 +18,7 @@ import { TestSmtp } from '../servers/smtp';
 // which listen on loopback as in every other suite. Employees' side: a relay on 127.0.0.1 leads
 // to the chart's Service (ClusterIP, through kube-proxy), standing in for the ingress or load
 // balancer a company puts in front: each new connection goes to a Ready pod, as a real one does.
-// A loopback URL is also what lets the development sign-in run (it refuses anything else).
+// Employees sign in through the test OIDC provider, listening on the bridge so the pods reach it.
 
 export interface Release {
   ns: string;
@@ -65,9 +66,14 @@ export async function installRelease(image: string): Promise<Release> {
   const portalDoor = new CuttableRelay(service);
   await portalDoor.start();
   const url = `http://127.0.0.1:${portalDoor.port}`;
+  // Employees sign in through an identity provider the pods reach on the bridge, as any pod
+  // reaches a company's: the development sign-in is refused in a pod.
+  const oidcSecret = randomBytes(16).toString('hex');
+  const oidc = new TestOidc({ clientId: 'keyportal', clientSecret: oidcSecret, redirectUri: `${url}/api/auth/callback/oidc` }, {}, bridge);
+  await oidc.start();
 
   await kubectl('-n', ns, 'create', 'configmap', 'smtp-ca', `--from-file=ca.crt=${tls.caFile}`);
-  await kubectl('-n', ns, 'create', 'secret', 'generic', 'keyportal-secrets', `--from-literal=GATEWAY_MASTER_KEY=${MASTER_KEY}`, `--from-literal=NEXTAUTH_SECRET=${randomBytes(32).toString('hex')}`);
+  await kubectl('-n', ns, 'create', 'secret', 'generic', 'keyportal-secrets', `--from-literal=GATEWAY_MASTER_KEY=${MASTER_KEY}`, `--from-literal=NEXTAUTH_SECRET=${randomBytes(32).toString('hex')}`, `--from-literal=OIDC_CLIENT_SECRET=${oidcSecret}`);
   const { repository, tag } = imageParts(image);
   const values = [
     `image.repository=${repository}`,
@@ -78,6 +84,11 @@ export async function installRelease(image: string): Promise<Release> {
     'secrets.existingSecret=keyportal-secrets',
     `portal.publicUrl=${url}`,
     `config.gateway.baseUrl=http://${bridge}:${gatewayDoor.port}`,
+    // Plain http on the node's own bridge, between this machine and its pods: said so knowingly.
+    'config.gateway.allowPlaintext=true',
+    `auth.oidc.issuer=${oidc.issuer}`,
+    'auth.oidc.clientId=keyportal',
+    'config.auth.oidc.allowPlaintext=true',
     `config.mail.smtp.host=${bridge}`,
     `config.mail.smtp.port=${smtpDoor.port}`,
     'config.mail.smtp.security=starttls',
@@ -86,7 +97,6 @@ export async function installRelease(image: string): Promise<Release> {
     'extraVolumes[0].configMap.name=smtp-ca',
     'extraVolumeMounts[0].name=smtp-ca',
     'extraVolumeMounts[0].mountPath=/etc/keyportal-ca',
-    'config.auth.devSignIn=true',
   ];
   await helmOn(ns, 'install', RELEASE, chart, '--set', values.join(','));
   const svc = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedService({ name: RELEASE, namespace: ns });
@@ -103,6 +113,7 @@ export async function installRelease(image: string): Promise<Release> {
     values,
     async stop() {
       for (const door of [portalDoor, gatewayDoor, smtpDoor]) await door.stop();
+      await oidc.stop();
       await gateway.stop();
       await smtp.stop();
     },

@@ -19,23 +19,25 @@ export class TestOidc {
   issuer = '';
 
   constructor(
-    private readonly client: { clientId: string; clientSecret: string; redirectUri: string },
+    private readonly client: { clientId: string; clientSecret: string; redirectUri: string | string[] },
     private readonly accounts: Record<string, TestAccount>,
+    /** Where it listens (and so its issuer URL): loopback unless a pod must reach it too. */
+    private readonly host = '127.0.0.1',
   ) {}
 
   async start(): Promise<void> {
     // The issuer URL holds the port, so the provider is made after the server listens.
     const route: { handler?: RequestListener } = {};
     const server = createServer((req, res) => route.handler?.(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, this.host, resolve));
     this.server = server;
-    this.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.issuer = `http://${this.host}:${(server.address() as AddressInfo).port}`;
     const provider = new Provider(this.issuer, {
       clients: [
         {
           client_id: this.client.clientId,
           client_secret: this.client.clientSecret,
-          redirect_uris: [this.client.redirectUri],
+          redirect_uris: [this.client.redirectUri].flat(),
           response_types: ['code'],
           grant_types: ['authorization_code'],
         },
@@ -45,7 +47,9 @@ export class TestOidc {
       cookies: { keys: ['keyportal-test-oidc-cookie-key'] },
       features: { devInteractions: { enabled: true } },
       findAccount: (_ctx, id) => {
-        const account = this.accounts[id];
+        // A login that is an email address signs in as that address, verified (suites with many
+        // employees); named accounts say what their claims are.
+        const account = this.accounts[id] ?? (/^[^@\s]+@[^@\s]+$/.test(id) ? { email: id, email_verified: true } : undefined);
         if (!account) return undefined;
         return { accountId: id, claims: () => ({ sub: id, ...account }) };
       },

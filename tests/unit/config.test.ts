@@ -73,7 +73,7 @@ describe('config.yaml', () => {
   });
 
   it('needs the master key for a LiteLLM gateway, from the environment or a file', async () => {
-    const litellm = { ...minimal, gateway: { type: 'litellm', baseUrl: 'http://gw:4000' } };
+    const litellm = { ...minimal, gateway: { type: 'litellm', baseUrl: 'https://gw:4000' }, mail: { smtp: { host: 'smtp.example.com' } } };
     expect(problemsOf(litellm)).toEqual([
       'gateway: type "litellm" needs the master key in GATEWAY_MASTER_KEY (or GATEWAY_MASTER_KEY_FILE)',
     ]);
@@ -187,5 +187,35 @@ describe('mail in the clear', () => {
     expect(problemsOf(smtp(16))).toEqual([]);
     expect(problemsOf({ ...minimal, loop: { concurrency: 129 } })).toEqual([expect.stringMatching(/^loop\.concurrency: /)]);
     expect(parseConfig(minimal, { source: 'x', env: {} }).loop.concurrency).toBe(32);
+  });
+
+});
+
+describe('credentials never travel in the clear by default', () => {
+  const litellm = (baseUrl: string, extra: Record<string, unknown> = {}) => ({ ...minimal, gateway: { type: 'litellm', baseUrl, ...extra }, mail: { smtp: { host: 'smtp.example.com' } } });
+  const env = { GATEWAY_MASTER_KEY: 'sk-master', OIDC_CLIENT_SECRET: 'c', NEXTAUTH_SECRET: 'n'.repeat(32) };
+
+  it('refuses plain http to the gateway beyond loopback, naming the field; allows it on loopback or when said so', () => {
+    expect(problemsOf(litellm('http://litellm:4000'), env)).toEqual([expect.stringMatching(/^gateway\.baseUrl: plain http:\/\/ beyond loopback sends the master key in the clear/)]);
+    expect(problemsOf(litellm('http://127.0.0.1:4000'), env)).toEqual([]);
+    expect(problemsOf(litellm('https://litellm:4000'), env)).toEqual([]);
+    expect(problemsOf(litellm('http://litellm:4000', { allowPlaintext: true }), env)).toEqual([]);
+  });
+
+  it('refuses plain http to the identity provider beyond loopback, naming the field', () => {
+    const oidc = (issuer: string, extra: Record<string, unknown> = {}) => ({ ...minimal, auth: { oidc: { issuer, clientId: 'kp', ...extra } } });
+    expect(problemsOf(oidc('http://keycloak.internal/realms/staff'), env)).toEqual([expect.stringMatching(/^auth\.oidc\.issuer: plain http:\/\/ beyond loopback/)]);
+    expect(problemsOf(oidc('http://keycloak.internal/realms/staff', { allowPlaintext: true }), env)).toEqual([]);
+    expect(problemsOf(oidc('https://login.example.com'), env)).toEqual([]);
+  });
+
+  it('a real gateway with no SMTP is refused: keys are written to an outbox folder only when mail.outbox asks for it', () => {
+    const noSmtp = { ...minimal, gateway: { type: 'litellm', baseUrl: 'https://litellm:4000' } };
+    expect(problemsOf(noSmtp, env)).toEqual([expect.stringMatching(/^mail: with a real gateway .* mail\.outbox names it explicitly/)]);
+    expect(problemsOf({ ...noSmtp, mail: { outbox: '/var/keyportal/outbox' } }, env)).toEqual([]);
+  });
+
+  it('the offboarding webhook secrets are checked as the approval webhook\'s are, by name', () => {
+    expect(problemsOf(minimal, { KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS: 'hr:short' })).toEqual([expect.stringContaining('KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS entry 1 (hr): the secret has fewer than 32 bytes')]);
   });
 });

@@ -161,14 +161,22 @@ describe('the http plugin against a real HTTP server', () => {
 
   it('signs with HMAC over timestamp.body, or sends a bearer token, from the environment', async () => {
     const { url, seen } = await serve(() => ({ body: '{"decision":"APPROVE"}' }));
-    await run(httpChain(url, { auth: { type: 'hmac', secretEnv: 'HR_SECRET' } }, { HR_SECRET: 's3cret' }));
+    await run(httpChain(url, { auth: { type: 'hmac', secretEnv: 'KEYPORTAL_PLUGIN_HR_SECRET' } }, { KEYPORTAL_PLUGIN_HR_SECRET: 's3cret' }));
     const signed = seen[0];
-    expect(verifySignature(signed?.headers['x-keyportal-signature'] as string, signed?.body ?? '', ['s3cret']).ok).toBe(true);
-    expect(verifySignature(signed?.headers['x-keyportal-signature'] as string, `${signed?.body} `, ['s3cret']).ok).toBe(false);
-    await run(httpChain(url, { auth: { type: 'bearer', tokenEnv: 'HR_TOKEN' } }, { HR_TOKEN: 'tok' }));
+    expect(verifySignature(signed?.headers['x-keyportal-signature'] as string, 'decide', signed?.body ?? '', ['s3cret']).ok).toBe(true);
+    expect(verifySignature(signed?.headers['x-keyportal-signature'] as string, 'decide', `${signed?.body} `, ['s3cret']).ok).toBe(false);
+    await run(httpChain(url, { auth: { type: 'bearer', tokenEnv: 'KEYPORTAL_PLUGIN_HR_TOKEN' } }, { KEYPORTAL_PLUGIN_HR_TOKEN: 'tok' }));
     expect(seen[1]?.headers.authorization).toBe('Bearer tok');
-    expect(() => httpChain(url, { auth: { type: 'bearer', tokenEnv: 'MISSING_TOKEN' } }, {})).toThrow(
-      'approvals.plugins[0]: http plugin: environment variable MISSING_TOKEN (named by auth) is not set',
+    expect(() => httpChain(url, { auth: { type: 'bearer', tokenEnv: 'KEYPORTAL_PLUGIN_MISSING_TOKEN' } }, {})).toThrow(
+      'approvals.plugins[0]: http plugin: environment variable KEYPORTAL_PLUGIN_MISSING_TOKEN (named by auth) is not set',
     );
+  });
+
+  it('a token or secret variable must be a plugin\'s own: the portal\'s secrets are never named', () => {
+    for (const name of ['GATEWAY_MASTER_KEY', 'SMTP_PASSWORD', 'NEXTAUTH_SECRET', 'KEYPORTAL_WEBHOOK_SECRETS', 'SLACK_BOT_TOKEN', 'KEYPORTAL_PLUGIN_']) {
+      const problems = checkPluginEntry('http', { url: 'https://hr.example.com/decide', onError: 'review', auth: { type: 'bearer', tokenEnv: name } });
+      expect(problems, name).toEqual([{ path: ['config', 'auth', 'tokenEnv'], message: expect.stringContaining('must start with KEYPORTAL_PLUGIN_') }]);
+    }
+    expect(checkPluginEntry('http', { url: 'https://hr.example.com/decide', onError: 'review', auth: { type: 'hmac', secretEnv: 'GATEWAY_MASTER_KEY' } })[0]?.path).toEqual(['config', 'auth', 'secretEnv']);
   });
 });

@@ -81,7 +81,11 @@ The namespace the key requests live in: apart from the release namespace, which 
 portal's own credentials, so the Role that reads every Secret there reads nothing else.
 */}}
 {{- define "keyportal.storeNamespace" -}}
-{{- default (printf "%s-requests" .Release.Namespace) .Values.store.namespace }}
+{{- $ns := default (printf "%s-requests" .Release.Namespace) .Values.store.namespace }}
+{{- if eq $ns .Release.Namespace }}
+{{- fail (printf "store.namespace: %q is the release namespace; requests must live apart from the portal's own credentials (leave it empty for %q)" $ns (printf "%s-requests" .Release.Namespace)) }}
+{{- end }}
+{{- $ns }}
 {{- end }}
 
 {{/*

@@ -8,6 +8,6 @@ import { handleApprovalWebhook } from '@/lib/portal/webhook';
 export function POST(req: Request) {
   return handle(async () => {
     const raw = await readBody(req);
-    return json(await handleApprovalWebhook(webhookDeps(), raw, req.headers.get(SIGNATURE_HEADER)));
+    return json(await handleApprovalWebhook(webhookDeps('approval'), raw, req.headers.get(SIGNATURE_HEADER)));
   });
 }

@@ -8,6 +8,6 @@ import { handleOffboardingWebhook } from '@/lib/portal/offboarding-webhook';
 export function POST(req: Request) {
   return handle(async () => {
     const raw = await readBody(req);
-    return json(await handleOffboardingWebhook(webhookDeps(), raw, req.headers.get(SIGNATURE_HEADER)));
+    return json(await handleOffboardingWebhook(webhookDeps('offboarding'), raw, req.headers.get(SIGNATURE_HEADER)));
   });
 }
