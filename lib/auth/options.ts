@@ -55,8 +55,12 @@ const oidcProfile = z.looseObject({
 export interface AuthHooks {
   /** Someone signed in without `auth.oidc.requiredGroup`: their keys are revoked before the sign-in is refused. */
   missingRequiredGroup?: (email: string, group: string) => Promise<void>;
-  /** Whether this person was offboarded (and not let back in): checked at sign-in and on every use of a session. */
-  offboarded?: (email: string) => Promise<boolean>;
+  /**
+   * This person's offboarding, if any: whether it stands (not let back in) and when it was made
+   * (ms). Checked at sign-in and on every use of a session: a standing one refuses both, and a
+   * session signed in before any offboarding never comes back, even once the person is let back in.
+   */
+  offboarding?: (email: string) => Promise<{ standing: boolean; at: number } | undefined>;
 }
 
 /** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
@@ -64,7 +68,7 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
   const providers: NextAuthOptions['providers'] = [];
   const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
   const sessionMaxAgeMs = config.auth.sessionMaxAgeHours * 3_600_000;
-  const isOffboarded = async (email: string) => (hooks.offboarded ? hooks.offboarded(normalizeEmail(email)) : false);
+  const offboardingOf = async (email: string) => (hooks.offboarding ? hooks.offboarding(normalizeEmail(email)) : undefined);
   if (auth.oidc) {
     const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail } = auth.oidc;
     providers.push({
@@ -130,7 +134,7 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
     callbacks: {
       async signIn({ user, account }) {
         if (!user.email) return false;
-        if (await isOffboarded(user.email)) return SIGN_IN_REFUSED.offboarded;
+        if ((await offboardingOf(user.email))?.standing) return SIGN_IN_REFUSED.offboarded;
         // Only an OIDC sign-in carries groups; the development sign-in has none to check.
         const required = auth.oidc?.requiredGroup;
         if (required && account?.provider === 'oidc') {
@@ -156,7 +160,8 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
         // recorded count from their groups' time), and nobody who left keeps one.
         const since = token.signedInAt ?? token.groupsAt;
         if (typeof since !== 'number' || Date.now() - since > sessionMaxAgeMs) throw new SessionEndedError('the session reached its lifetime (auth.sessionMaxAgeHours); sign in again');
-        if (token.email && (await isOffboarded(token.email))) throw new SessionEndedError('the person was offboarded');
+        const offboarding = token.email ? await offboardingOf(token.email) : undefined;
+        if (offboarding && (offboarding.standing || offboarding.at > since)) throw new SessionEndedError('the person was offboarded');
         return token;
       },
       session({ session, token }) {

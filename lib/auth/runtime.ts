@@ -18,7 +18,10 @@ export function getAuth(): { settings: AuthSettings; options: NextAuthOptions } 
       settings,
       options: buildAuthOptions(config, settings, {
         missingRequiredGroup: (email, group) => revokeForMissingGroup({ store, people }, email, group),
-        offboarded: async (email) => (await people.offboarded(email)) !== undefined,
+        offboarding: async (email) => {
+          const record = await people.offboardingOf(email);
+          return record ? { standing: !record.lifted, at: Date.parse(record.at) } : undefined;
+        },
       }),
     };
   }

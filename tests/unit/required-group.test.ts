@@ -58,22 +58,28 @@ describe('auth.oidc.requiredGroup', () => {
 });
 
 describe('sessions', () => {
-  const hooks = (offboarded: Set<string>) => ({ offboarded: async (email: string) => offboarded.has(email) });
+  const hooks = (offboarded: Map<string, { standing: boolean; at: number }>) => ({ offboarding: async (email: string) => offboarded.get(email) });
 
-  it('someone offboarded is refused at sign-in, and a session they still hold ends at its next use', async () => {
-    const gone = new Set<string>();
+  it('someone offboarded is refused at sign-in, a session they still hold ends at its next use, and stays ended once they are let back in', async () => {
+    const gone = new Map<string, { standing: boolean; at: number }>();
     const { callbacks } = buildAuthOptions(config, resolveAuth(config), hooks(gone));
     const signIn = callbacks?.signIn as unknown as SignIn;
     const jwt = callbacks?.jwt as unknown as Jwt;
     const token = await jwt({ token: {}, user: { email: 'eve@example.com', groups: ['staff'] } });
     expect(await jwt({ token })).toMatchObject({ email: 'eve@example.com' });
-    gone.add('eve@example.com');
+    gone.set('eve@example.com', { standing: true, at: (token.signedInAt as number) + 1000 });
     await expect(jwt({ token })).rejects.toThrow(SessionEndedError);
     expect(await signIn({ user: { email: 'Eve@example.com', groups: ['staff'], groupsClaimed: true }, account: { provider: 'oidc' } })).toBe('/signin?error=Offboarded');
+    // Let back in: a fresh sign-in works, the session from before the offboarding stays ended.
+    gone.set('eve@example.com', { standing: false, at: (token.signedInAt as number) + 1000 });
+    expect(await signIn({ user: { email: 'eve@example.com', groups: ['staff'], groupsClaimed: true }, account: { provider: 'oidc' } })).toBe(true);
+    await expect(jwt({ token })).rejects.toThrow(SessionEndedError);
+    const fresh = await jwt({ token: {}, user: { email: 'eve@example.com', groups: ['staff'] } });
+    expect(await jwt({ token: { ...fresh, signedInAt: (token.signedInAt as number) + 2000 } })).toMatchObject({ email: 'eve@example.com' });
   });
 
   it('a session has an absolute lifetime: using it does not extend it', async () => {
-    const { callbacks } = buildAuthOptions(config, resolveAuth(config), hooks(new Set()));
+    const { callbacks } = buildAuthOptions(config, resolveAuth(config), hooks(new Map()));
     const jwt = callbacks?.jwt as unknown as Jwt;
     const token = await jwt({ token: {}, user: { email: 'eve@example.com', groups: [] } });
     const hours = (h: number) => h * 3_600_000;
