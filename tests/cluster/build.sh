@@ -7,7 +7,7 @@
 # fall back to anything but these real binaries.
 #
 # With --with-node it also builds what a real node runs (module node/: kubelet,
-# kube-controller-manager, kube-scheduler, kube-proxy, and our pause, cri-reset and hello
+# kube-controller-manager, kube-scheduler, kube-proxy, and our pause, cri-reset, hello, forward and cluster-dns
 # commands) and the sandbox image made from pause, and prints a bin directory holding all of
 # them. Without it, nothing about the plain build changes: same binaries, keys and bin directory.
 set -euo pipefail
@@ -76,7 +76,7 @@ helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$helm_version -X helm.
 
 # The sandbox image's name carries the node build's key, so a rebuilt pause is a new image.
 pause_image_of() { echo "localhost/keyportal-pause:$(basename "$1")"; }
-node_binaries="kubelet kube-controller-manager kube-scheduler kube-proxy pause cri-reset hello forward"
+node_binaries="kubelet kube-controller-manager kube-scheduler kube-proxy pause cri-reset hello forward cluster-dns"
 # build_node: the node's binaries (same release and version stamp as the API server: a kubelet
 # newer or older than its API server is a different test) and the sandbox image, made from the
 # pause binary with podman (FROM scratch, nothing to pull) and saved as an OCI archive that
@@ -88,7 +88,7 @@ build_node() {
     fail "compare pins" "tests/cluster/node pins k8s.io/kubernetes $node_kube but tests/cluster/kube pins $kube_version; keep them equal"
   local dir
   dir=$(build_module node node "$kube_ldflags" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy ./cmd/pause ./cmd/cri-reset ./cmd/hello ./cmd/forward)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy ./cmd/pause ./cmd/cri-reset ./cmd/hello ./cmd/forward ./cmd/cluster-dns)
   local pause_image
   pause_image=$(pause_image_of "$dir")
   if [ ! -f "$dir/pause-image.tar" ]; then

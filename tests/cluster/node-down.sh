@@ -18,7 +18,7 @@ state=${KEYPORTAL_CLUSTER_DIR:-$repo/.cluster}
 [ -d "$state" ] || exit 0
 state=$(cd "$state" && pwd -P)
 node_dir="$state/node"
-node_procs="kubelet kube-proxy kube-scheduler kube-controller-manager api-door containerd"
+node_procs="kubelet kube-proxy kube-scheduler kube-controller-manager api-door cluster-dns containerd"
 any=false
 [ -d "$node_dir" ] && any=true
 for p in $node_procs; do [ -f "$state/$p.pid" ] && any=true; done
@@ -72,7 +72,7 @@ stop() { # stop NAME...: the recorded processes that are still ours, together
 }
 
 # The kubelet (so it stops restarting what we remove) and the control loops, before the pods.
-stop kubelet kube-proxy kube-scheduler kube-controller-manager api-door
+stop kubelet kube-proxy kube-scheduler kube-controller-manager api-door cluster-dns
 # The `kubernetes` Service's slice named the door; a cluster that stays up without the node
 # must not keep pointing pods' traffic at it.
 if [ -f "$state/kubeconfig" ] && [ -f "$node_dir/bin" ]; then

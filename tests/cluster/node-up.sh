@@ -251,6 +251,11 @@ start kube-scheduler "$bin/kube-scheduler" \
   --bind-address 127.0.0.1 --secure-port 0 \
   --profiling=false
 
+# --- cluster DNS, so a pod finds a Service by its name as in any cluster: our cmd/cluster-dns on
+# the bridge's gateway address (the kubelet names it in each pod's resolv.conf). It answers for
+# *.svc.cluster.local only and forwards nothing: nothing beyond this machine is reachable.
+start cluster-dns "$bin/cluster-dns" -listen "$gateway_ip:53" -kubeconfig "$kubeconfig"
+
 # --- kubelet
 # cgroupfs, no QoS cgroups, no node-allocatable enforcement, cgroup v1 allowed: the cgroup layout
 # here is hybrid v1. No swap check, no local-storage isolation. evictionHard {} and
@@ -287,6 +292,8 @@ evictionHard: {}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 makeIPTablesUtilChains: false
+clusterDNS: [$gateway_ip]
+clusterDomain: cluster.local
 podLogsDir: $node_dir/pod-logs
 serializeImagePulls: false
 EOF
@@ -348,7 +355,7 @@ EOF
 
 deadline=$((SECONDS + ready_timeout))
 until node_ready; do
-  for p in containerd kube-controller-manager kube-scheduler kubelet kube-proxy api-door; do
+  for p in containerd kube-controller-manager kube-scheduler kubelet kube-proxy api-door cluster-dns; do
     alive "$p" || fail "start $p" "$p exited (see $p.log)"
   done
   [ $SECONDS -lt $deadline ] || fail "wait for node Ready" "node $node_name not Ready after $ready_timeout s"

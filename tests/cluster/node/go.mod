@@ -1,8 +1,9 @@
 // Builds what a real node of the test cluster runs: kubelet, kube-controller-manager,
 // kube-scheduler and kube-proxy from the same k8s.io/kubernetes release as the API server in
 // ../kube (build.sh refuses to build if the two pins differ), plus small commands of ours:
-// cmd/pause (the sandbox image's only binary), cmd/cri-reset (cluster:down's pod teardown) and
-// cmd/hello (node-smoke.sh's workload).
+// cmd/pause (the sandbox image's only binary), cmd/cri-reset (cluster:down's pod teardown),
+// cmd/hello (node-smoke.sh's workload), cmd/forward (the pods' door to the API server) and
+// cmd/cluster-dns (Service names for pods, as CoreDNS gives them in a real cluster).
 // A module of its own so that the API server's module, and so its cache key, stays untouched.
 module keyportal.dev/tests/cluster/node
 
