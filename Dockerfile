@@ -40,7 +40,7 @@ ENV NODE_ENV=production \
 # only what the chart mounts as emptyDir: /tmp and /app/.next/cache.
 COPY --from=build /src/.next/standalone/ ./
 COPY --from=build /src/.next/static/ ./.next/static/
-COPY --from=build /src/dist/worker.mjs /src/dist/keyportal.mjs ./
+COPY --from=build /src/dist/worker.mjs /src/dist/keyportal.mjs /src/dist/trial.mjs ./
 USER 10001:10001
 EXPOSE 3000 9464
 CMD ["node", "server.js"]

@@ -20,7 +20,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
   return (
     <html lang="en">
       <body className="min-h-screen bg-slate-50 text-slate-900 antialiased">
-        <SiteHeader title={config.portal.title} user={user} embedded={isEmbedded(config)} devSignIn={getAuth().settings.devSignIn} outbox={Boolean(config.mail.outbox)} />
+        <SiteHeader title={config.portal.title} user={user} embedded={isEmbedded(config)} devSignIn={getAuth().settings.devSignIn} outbox={Boolean(config.mail.outbox)} trial={config.portal.trial} />
         {children}
       </body>
     </html>

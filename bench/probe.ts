@@ -10,8 +10,8 @@
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { TestGateway } from '@/tests/servers/litellm';
-import { TestSmtp } from '@/tests/servers/smtp';
+import { TestGateway } from '@/trial/litellm';
+import { TestSmtp } from '@/trial/smtp';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
 import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';

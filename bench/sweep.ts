@@ -16,7 +16,7 @@ import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { encodeNewRequest } from '@/lib/store/secret-codec';
 import { applyChange } from '@/lib/store/write';
 import { MASTER_KEY } from '@/tests/helpers/portal';
-import { TestGateway } from '@/tests/servers/litellm';
+import { TestGateway } from '@/trial/litellm';
 import { apiRequestCounts, callsBetween, clusterUp, freshNamespace } from './cluster';
 import { median } from './stats';
 

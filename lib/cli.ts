@@ -7,6 +7,7 @@
  *   offboard <email> --reason <text> [--by <email>]   record someone as gone and end what they hold
  *   lift <email> --reason <text> [--by <email>]       let someone back in
  *   offboarded [--json]                               list who is offboarded
+ *   check [--json]                                    can the portal reach its gateway, mail relay and identity provider?
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config';
@@ -17,13 +18,15 @@ import { sweepGateway } from './loop/sweep';
 import { createPeopleStore } from './people';
 import { liftOffboarding, offboard } from './portal/offboarding';
 import { getConfig } from './runtime';
+import { checkSetup } from './setup-check';
 import { createStore } from './store';
 
 const USAGE = `usage: keyportal <command>
   sweep [--delete] [--json]                         compare the gateway's keyportal- keys with the store now
   offboard <email> --reason <text> [--by <email>]   record someone as gone and end every key and request they hold
   lift <email> --reason <text> [--by <email>]       let someone offboarded back in (their ended requests stay ended)
-  offboarded [--json]                               list the offboarding records`;
+  offboarded [--json]                               list the offboarding records
+  check [--json]                                    can the portal reach its gateway, mail relay and identity provider? (helm test runs it)`;
 
 class UsageError extends Error {}
 
@@ -63,6 +66,12 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const config = getConfig();
+  if (command === 'check') {
+    const results = await checkSetup(config);
+    if (values.json) console.log(JSON.stringify(results, null, 2));
+    else for (const r of results) console.log(`${r.ok ? 'ok    ' : 'FAILED'} ${r.part}: ${r.detail}`);
+    return results.every((r) => r.ok) ? 0 : 1;
+  }
   const store = createStore(config.store);
   const people = createPeopleStore(store);
   const now = () => new Date();

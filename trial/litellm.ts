@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type StoredKey, listKeys } from './litellm-keys';
 import { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
@@ -43,6 +44,17 @@ const KNOWN_FIELDS: Record<string, 'str' | 'float' | 'int' | 'list' | 'dict'> = 
   key_type: 'str',
 };
 
+export interface GatewayOptions {
+  /** Where it listens: loopback unless a trial runs it as a pod. */
+  host?: string;
+  /** A fixed port (a trial's Service points at it); 0 picks a free one. */
+  port?: number;
+  /** Serve https with this key and certificate (a trial's, signed by its CA). */
+  tls?: { key: string; cert: string };
+  /** What GET /v1/models lists (the catalog's ids in a trial). */
+  models?: readonly string[];
+}
+
 export class TestGateway {
   readonly keys = new Map<string, StoredKey>();
   readonly ignoredFields: string[] = [];
@@ -64,22 +76,28 @@ export class TestGateway {
   private port = 0;
   private readonly sockets = new Set<import('node:net').Socket>();
 
-  constructor(readonly masterKey: string) {}
+  constructor(
+    readonly masterKey: string,
+    private readonly options: GatewayOptions = {},
+  ) {
+    this.port = options.port ?? 0;
+  }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${this.options.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   /** Listens on 127.0.0.1; after stop(), on the same port again. */
   async start(): Promise<void> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server = this.options.tls ? createTlsServer(this.options.tls, handler) : createServer(handler);
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
+      server.listen(this.port, this.options.host ?? '127.0.0.1', () => resolve());
     });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
@@ -215,7 +233,7 @@ export class TestGateway {
       return send(200, { deleted_keys: [...keys, ...aliases] });
     }
     if (req.method === 'GET' && (url.pathname === '/v1/models' || url.pathname === '/models')) {
-      const ids = ['gpt-4o', 'gpt-4o-mini', 'anthropic/claude-3'];
+      const ids = this.options.models ?? ['gpt-4o', 'gpt-4o-mini', 'anthropic/claude-3'];
       return send(200, { data: ids.map((id) => ({ id, object: 'model', created: 1677610602, owned_by: 'openai' })), object: 'list' });
     }
     return send(404, { detail: 'Not Found' });

@@ -10,9 +10,10 @@ export interface TestAccount {
 }
 
 /**
- * A real OpenID Connect provider (npm oidc-provider) on 127.0.0.1, with its development login
- * form: any password, the login name picks one of `accounts`. Scope claims go into the ID token,
- * as most identity providers configure them.
+ * A real OpenID Connect provider (npm oidc-provider), with its development login form: any
+ * password, the login name picks one of `accounts` or is an email address signed in as itself.
+ * Scope claims go into the ID token, as most identity providers configure them. The tests' on
+ * 127.0.0.1; a trial's beside the portal in its pod (`node trial.mjs oidc`).
  */
 export class TestOidc {
   private server: Server | undefined;
@@ -23,13 +24,15 @@ export class TestOidc {
     private readonly accounts: Record<string, TestAccount>,
     /** Where it listens (and so its issuer URL): loopback unless a pod must reach it too. */
     private readonly host = '127.0.0.1',
+    /** A fixed port (a trial's issuer URL names it); 0 picks a free one. */
+    private readonly port = 0,
   ) {}
 
   async start(): Promise<void> {
     // The issuer URL holds the port, so the provider is made after the server listens.
     const route: { handler?: RequestListener } = {};
     const server = createServer((req, res) => route.handler?.(req, res));
-    await new Promise<void>((resolve) => server.listen(0, this.host, resolve));
+    await new Promise<void>((resolve) => server.listen(this.port, this.host, resolve));
     this.server = server;
     this.issuer = `http://${this.host}:${(server.address() as AddressInfo).port}`;
     const provider = new Provider(this.issuer, {

@@ -24,9 +24,18 @@ export interface TestSmtpOptions {
   auth?: { user: string; pass: string };
   /** Also write each message as JSON here, for tests in other processes (Playwright workers). */
   dumpDir?: string;
+  /** Where it listens: loopback unless a trial runs it as a pod. */
+  host?: string;
+  /** A fixed port (a trial's Service points at it); 0 picks a free one. */
+  port?: number;
+  /** Told each message as it arrives (a trial prints it, so `kubectl logs` is the mailbox). */
+  onMessage?: (mail: ReceivedMail) => void;
 }
 
-/** A real SMTP server (npm smtp-server) on 127.0.0.1 that parses what it gets with mailparser. */
+/**
+ * A real SMTP server (npm smtp-server) that parses what it gets with mailparser: the tests' on
+ * 127.0.0.1, and a trial's mail relay (`node trial.mjs smtp`, STARTTLS with the trial's CA).
+ */
 export class TestSmtp {
   readonly messages: ReceivedMail[] = [];
   /** Connections open now, the most open at once, and all ever opened (pooling shows in these). */
@@ -36,10 +45,12 @@ export class TestSmtp {
   private server: SMTPServer | undefined;
   private port = 0;
 
-  constructor(private readonly options: TestSmtpOptions = {}) {}
+  constructor(private readonly options: TestSmtpOptions = {}) {
+    this.port = options.port ?? 0;
+  }
 
   get address(): { host: string; port: number } {
-    return { host: '127.0.0.1', port: this.port };
+    return { host: this.options.host ?? '127.0.0.1', port: this.port };
   }
 
   async start(): Promise<void> {
@@ -79,6 +90,7 @@ export class TestSmtp {
               authUser: typeof session.user === 'string' ? session.user : undefined,
             };
             this.messages.push(received);
+            this.options.onMessage?.(received);
             if (this.options.dumpDir) {
               writeFileSync(path.join(this.options.dumpDir, `${Date.now()}-${this.messages.length}.json`), JSON.stringify(received));
             }
@@ -90,7 +102,7 @@ export class TestSmtp {
     const server = new SMTPServer(options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
+      server.listen(this.port, this.options.host ?? '127.0.0.1', () => resolve());
     });
     this.port = (server.server.address() as AddressInfo).port;
     this.server = server;

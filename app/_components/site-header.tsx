@@ -2,7 +2,7 @@ import Link from 'next/link';
 import type { User } from '@/lib/auth/roles';
 import { SignOutButton } from './sign-out-button';
 
-export function SiteHeader({ title, user, embedded, devSignIn, outbox }: { title: string; user: User | null; embedded: boolean; devSignIn: boolean; outbox: boolean }) {
+export function SiteHeader({ title, user, embedded, devSignIn, outbox, trial }: { title: string; user: User | null; embedded: boolean; devSignIn: boolean; outbox: boolean; trial: boolean }) {
   const link = 'rounded-md px-2 py-1 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900';
   return (
     <header className="border-b border-slate-200 bg-white">
@@ -10,6 +10,11 @@ export function SiteHeader({ title, user, embedded, devSignIn, outbox }: { title
         <p className="bg-amber-100 px-4 py-1.5 text-center text-xs text-amber-950">
           Embedded mode: requests stay on this machine, keys are development keys, mail goes to the outbox
           {devSignIn ? ', and anyone can sign in as any email address' : ''}.
+        </p>
+      )}
+      {trial && (
+        <p className="bg-violet-100 px-4 py-1.5 text-center text-xs text-violet-950" data-testid="trial-banner">
+          Trial installation: the gateway, the mail relay and the sign-in are stand-ins. Keys from here work with no model, mail goes to a log, and any password signs in.
         </p>
       )}
       {devSignIn && !embedded && (

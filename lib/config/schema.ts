@@ -208,6 +208,11 @@ const portalSchema = z.strictObject({
   revealWindowDays: z.number().positive().max(90).default(7),
   /** The approval webhook refuses signatures further than this from the server's clock. */
   webhookToleranceSeconds: z.int().min(10).max(3600).default(300),
+  /**
+   * A trial install (the chart's trial values): every page says so in a banner, the log warns at
+   * start-up, and minted keys start `sk-trial-`, so none is ever mistaken for a real one.
+   */
+  trial: z.boolean().default(false),
 });
 
 const authSchema = z.strictObject({
@@ -264,6 +269,7 @@ export const configFileSchema = z.strictObject({
     rateLimit: { requests: 10, windowSeconds: 3600 },
     revealWindowDays: 7,
     webhookToleranceSeconds: 300,
+    trial: false,
   }),
   auth: authSchema.default({ sessionMaxAgeHours: 8 }),
   models: z

@@ -7,6 +7,7 @@ import { isPlaintextBeyondLoopback } from './schema';
  */
 export function startupWarnings(config: Config): string[] {
   const out: string[] = [];
+  if (config.portal.trial) out.push('TRIAL install (portal.trial): stand-in gateway, mail and sign-in; keys start sk-trial- and work with no model. Not for real users');
   const g = config.gateway;
   if (g.type === 'litellm' && g.allowPlaintext && isPlaintextBeyondLoopback(g.baseUrl)) {
     out.push(`gateway.allowPlaintext is on: the master key travels in the clear to ${new URL(g.baseUrl).host}`);

@@ -7,7 +7,7 @@ import type { Gateway } from './types';
 export function createGateway(config: Config): Gateway {
   const g = config.gateway;
   if (g.type === 'litellm') {
-    return new LiteLLMGateway({ baseUrl: g.baseUrl, masterKey: config.secrets.GATEWAY_MASTER_KEY ?? '', timeoutMs: g.timeoutMs });
+    return new LiteLLMGateway({ baseUrl: g.baseUrl, masterKey: config.secrets.GATEWAY_MASTER_KEY ?? '', timeoutMs: g.timeoutMs, ...(config.portal.trial ? { keyPrefix: 'sk-trial-kp-' } : {}) });
   }
   return new LocalGateway(path.resolve(/*turbopackIgnore: true*/ g.dir), config.models.map((m) => m.id));
 }

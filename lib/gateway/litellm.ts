@@ -26,6 +26,8 @@ export interface LiteLLMOptions {
   baseUrl: string;
   masterKey: string;
   timeoutMs: number;
+  /** What minted keys start with (LiteLLM requires `sk-`): `sk-trial-kp-` in a trial install. */
+  keyPrefix?: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export class LiteLLMGateway implements Gateway {
 
   newKey(): string {
     // LiteLLM requires custom keys to start with "sk-".
-    return randomKey('sk-kp-');
+    return randomKey(this.options.keyPrefix ?? 'sk-kp-');
   }
 
   async generateKey(input: MintInput, signal?: AbortSignal): Promise<{ expiresAt?: string }> {

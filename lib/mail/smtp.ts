@@ -41,6 +41,16 @@ export class SmtpMailer implements Mailer {
     this.transport.close();
   }
 
+  /** Connects, upgrades to TLS as configured, and logs in: what an admin's `keyportal check` asks. */
+  async verify(): Promise<void> {
+    try {
+      await this.transport.verify();
+    } catch (err) {
+      const e = err as { code?: string; responseCode?: number; message?: string };
+      throw new MailUnavailableError(`SMTP ${this.smtp.host}:${this.smtp.port} (${this.smtp.security}): ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${e.message ?? String(err)}`);
+    }
+  }
+
   async send(message: MailMessage): Promise<void> {
     try {
       await this.transport.sendMail({ from: this.from, ...message });

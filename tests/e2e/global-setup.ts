@@ -4,9 +4,9 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { MASTER_KEY, configDocument, stopProcess, waitForReady } from '../helpers/portal';
-import { TestGateway } from '../servers/litellm';
-import { TestOidc } from '../servers/oidc';
-import { TestSmtp } from '../servers/smtp';
+import { TestGateway } from '@/trial/litellm';
+import { TestOidc } from '@/trial/oidc';
+import { TestSmtp } from '@/trial/smtp';
 import { E2E_ENV_FILE, type E2eEnv, OIDC_ACCOUNTS, WEBHOOK_SECRET } from './env';
 
 const repo = path.resolve(import.meta.dirname, '../..');

@@ -24,6 +24,11 @@ export function withHelmHome(): void {
   });
 }
 
+/** The calling file's helm home as environment variables, for a helm the test does not start itself. */
+export function helmEnv(): Record<string, string> {
+  return { HELM_CACHE_HOME: path.join(helmHome, 'cache'), HELM_CONFIG_HOME: path.join(helmHome, 'config'), HELM_DATA_HOME: path.join(helmHome, 'data') };
+}
+
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '../..');
 export const chart = path.join(repo, 'helm/keyportal');
@@ -55,12 +60,7 @@ export async function exec(file: string, args: string[], env: NodeJS.ProcessEnv 
 
 export function helm(...args: string[]): Promise<Ran> {
   const { KUBECONFIG: _ignored, ...env } = process.env;
-  return exec(`${inject('clusterBin')}/helm`, args, {
-    ...env,
-    HELM_CACHE_HOME: path.join(helmHome, 'cache'),
-    HELM_CONFIG_HOME: path.join(helmHome, 'config'),
-    HELM_DATA_HOME: path.join(helmHome, 'data'),
-  });
+  return exec(`${inject('clusterBin')}/helm`, args, { ...env, ...helmEnv() });
 }
 
 export async function helmOk(...args: string[]): Promise<string> {
@@ -91,9 +91,24 @@ export function manifests(yamlText: string): Manifest[] {
   return out;
 }
 
-/** `helm template` as a platform admin runs it; `--set`-style arguments follow. */
+/**
+ * What a real install must name, having no sane default (values.schema.json requires them unless
+ * trial.enabled): where users reach the portal, the identity provider, the gateway, the sender
+ * and the relay. Tests that are about something else start from these.
+ */
+export const REQUIRED_VALUES = [
+  'portal.publicUrl=https://keys.example.com',
+  'auth.oidc.issuer=https://login.example.com/realms/staff',
+  'auth.oidc.clientId=keyportal',
+  'config.gateway.baseUrl=https://litellm.llm.svc:4000',
+  'config.mail.from=keyportal@example.com',
+  'config.mail.smtp.host=smtp.example.com',
+];
+export const REQUIRED = ['--set', REQUIRED_VALUES.join(',')];
+
+/** `helm template` as a platform admin runs it, with the required values; `--set`-style arguments follow and win. */
 export async function render(namespace: string, ...args: string[]): Promise<Manifest[]> {
-  return manifests(await helmOk('template', RELEASE, chart, '--namespace', namespace, ...args));
+  return manifests(await helmOk('template', RELEASE, chart, '--namespace', namespace, ...REQUIRED, ...args));
 }
 
 export function only<T>(objects: Manifest[], kind: string): T {
@@ -128,7 +143,9 @@ export function portalConfig(objects: Manifest[], namespace: string): Config {
   const configMap = only<V1ConfigMap>(objects, 'ConfigMap');
   const text = configMap.data?.['config.yaml'];
   if (!text) throw new Error('the ConfigMap holds no config.yaml');
-  const deployment = only<V1Deployment>(objects, 'Deployment');
+  // The portal's own Deployment (a trial renders its stand-ins' beside it).
+  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === FULLNAME) as unknown as V1Deployment | undefined;
+  if (!deployment) throw new Error(`no Deployment ${FULLNAME} rendered`);
   return parseConfig(parseYaml(text), { source: 'helm template', env: podEnv(deployment, namespace), checkPlugin: checkPluginEntry });
 }
 

@@ -39,7 +39,7 @@ function firstForm(html: string, base: string): { action: string; fields: Record
 }
 
 /**
- * Signs in as `login` (an account of tests/servers/oidc.ts) and returns the portal's session
+ * Signs in as `login` (an account of trial/oidc.ts, or any email address) and returns the portal's session
  * cookie. Throws, naming the step, when the flow ends anywhere but with a session.
  */
 export async function signInWithOidc(portalUrl: string, login: string): Promise<string> {

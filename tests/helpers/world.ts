@@ -1,8 +1,8 @@
 import { afterEach } from 'vitest';
 import { createPeopleStore } from '@/lib/people';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
-import { TestGateway } from '../servers/litellm';
-import { TestSmtp } from '../servers/smtp';
+import { TestGateway } from '@/trial/litellm';
+import { TestSmtp } from '@/trial/smtp';
 import { adminKubeConfig, freshNamespace, kubeconfigPath } from './cluster';
 import { MASTER_KEY, type TestSetup } from './portal';
 

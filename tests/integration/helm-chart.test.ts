@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Deployment, V1Ingress } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { FULLNAME, RELEASE, SECRET_VARS, chart, fakeSecret, helm, only, portalConfig, portalContainer, render, withHelmHome, withoutSecretEnv } from '../helpers/helm';
+import { FULLNAME, RELEASE, REQUIRED, SECRET_VARS, chart, helmOk, manifests, fakeSecret, helm, only, portalConfig, portalContainer, render, withHelmHome, withoutSecretEnv } from '../helpers/helm';
 
 // The chart as helm lint and helm template see it: what it renders, checked against what the
 // portal itself accepts.
@@ -10,12 +10,12 @@ withHelmHome();
 
 describe('the Helm chart passes helm lint', () => {
   it('lints clean in strict mode, with defaults and with every optional part switched on', async () => {
-    const plain = await helm('lint', '--strict', chart);
+    const plain = await helm('lint', '--strict', chart, ...REQUIRED);
     expect(plain.code, plain.stdout + plain.stderr).toBe(0);
     expect(plain.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
 
     const full = await helm(
-      'lint', '--strict', chart,
+      'lint', '--strict', chart, ...REQUIRED,
       '--set', 'secrets.existingSecret=keyportal-secrets,ingress.enabled=true,ingress.className=nginx',
       '--set', 'ingress.tls.enabled=true,ingress.tls.secretName=keys-tls,auth.oidc.issuer=https://login.example.com,auth.oidc.clientId=keyportal',
     );
@@ -32,7 +32,7 @@ describe('helm template renders what the portal can run', () => {
     expect(config.models.map((m) => m.id)).toHaveLength(2);
     expect(config.approvals.default).toBe('review');
     expect(config.approvals.plugins.map((p) => p.name)).toEqual(['blacklist', 'whitelist']);
-    expect(config.gateway).toMatchObject({ type: 'litellm', baseUrl: 'https://litellm:4000' });
+    expect(config.gateway).toMatchObject({ type: 'litellm', baseUrl: 'https://litellm.llm.svc:4000' });
     expect(config.mail.smtp?.host).toBeTruthy();
     expect(config.portal.publicUrl).toBe('https://keys.corp.test');
     expect(config.loop).toMatchObject({ enabled: true, leaderElection: true });
@@ -69,34 +69,34 @@ describe('helm template renders what the portal can run', () => {
 
     // A secret typed into the values is refused before anything renders, and is not echoed back.
     const sentinel = `sk-${randomBytes(8).toString('hex')}`;
-    const inConfig = await helm('template', RELEASE, chart, '--set', `config.gateway.masterKey=${sentinel}`);
+    const inConfig = await helm('template', RELEASE, chart, ...REQUIRED, '--set', `config.gateway.masterKey=${sentinel}`);
     expect(inConfig.code).not.toBe(0);
     expect(inConfig.stderr).toMatch(/config\.gateway\.masterKey: secrets never go in config\.yaml/);
     expect(inConfig.stderr).not.toContain(sentinel);
     expect(inConfig.stdout).not.toContain(sentinel);
-    const inSecrets = await helm('template', RELEASE, chart, '--set', `secrets.gatewayMasterKey=${sentinel}`);
+    const inSecrets = await helm('template', RELEASE, chart, ...REQUIRED, '--set', `secrets.gatewayMasterKey=${sentinel}`);
     expect(inSecrets.code).not.toBe(0);
     expect(inSecrets.stderr).toMatch(/gatewayMasterKey/);
     expect(inSecrets.stderr).not.toContain(sentinel);
   });
 
   it('refuses a value of the wrong type, naming the field', async () => {
-    const replicas = await helm('template', RELEASE, chart, '--set', 'replicaCount=two');
+    const replicas = await helm('template', RELEASE, chart, ...REQUIRED, '--set', 'replicaCount=two');
     expect(replicas.code).not.toBe(0);
     expect(replicas.stderr).toMatch(/replicaCount/);
     expect(replicas.stderr).toMatch(/integer/);
 
-    const ingress = await helm('template', RELEASE, chart, '--set', 'ingress.enabled=yes');
+    const ingress = await helm('template', RELEASE, chart, ...REQUIRED, '--set', 'ingress.enabled=yes');
     expect(ingress.code).not.toBe(0);
     expect(ingress.stderr).toMatch(/ingress\/enabled|ingress\.enabled/);
 
     // A duration prometheus-operator's CRDs would refuse (units out of order) is refused here first.
-    const interval = await helm('template', RELEASE, chart, '--set', 'metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=30s1m');
+    const interval = await helm('template', RELEASE, chart, ...REQUIRED, '--set', 'metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=30s1m');
     expect(interval.code).not.toBe(0);
     expect(interval.stderr).toMatch(/serviceMonitor\/interval/);
 
     // A well-typed value of the same fields renders, so the refusals above are the schema's.
-    expect((await helm('template', RELEASE, chart, '--set', 'replicaCount=3,ingress.enabled=true,metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=1h30m')).code).toBe(0);
+    expect((await helm('template', RELEASE, chart, ...REQUIRED, '--set', 'replicaCount=3,ingress.enabled=true,metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=1h30m')).code).toBe(0);
   });
 
   it('runs the portal hardened: non-root, read-only root, no capabilities, probes on readyz and healthz', async () => {
@@ -198,13 +198,52 @@ describe('helm template renders what the portal can run', () => {
     ]);
     expect(named.spec.ingress.every((r) => r.from.length > 0)).toBe(true);
     // An empty peer ({}) is refused by the schema, naming the field.
-    const empty = await helm('template', RELEASE, chart, '--set', 'networkPolicy.enabled=true', '--set-json', 'networkPolicy.ingressFrom=[{}]');
+    const empty = await helm('template', RELEASE, chart, ...REQUIRED, '--set', 'networkPolicy.enabled=true', '--set-json', 'networkPolicy.ingressFrom=[{}]');
     expect(empty.code).not.toBe(0);
     expect(empty.stderr).toMatch(/ingressFrom/);
   });
 
+  it('an install that leaves out what has no sane default fails, naming each value', async () => {
+    const bare = await helm('template', RELEASE, chart, '--namespace', 'keys');
+    expect(bare.code).not.toBe(0);
+    for (const value of ['/portal/publicUrl', '/auth/oidc/issuer', '/auth/oidc/clientId', '/config/gateway/baseUrl', '/config/mail/from', '/config/mail/smtp/host']) expect(bare.stderr, value).toContain(`'${value}'`);
+    // One at a time: each missing value alone is named.
+    for (const [left, named] of [['config.mail.smtp.host', '/config/mail/smtp/host'], ['portal.publicUrl', '/portal/publicUrl']] as const) {
+      const r = await helm('template', RELEASE, chart, '--set', REQUIRED[1]?.split(',').filter((v) => !v.startsWith(`${left}=`)).join(',') ?? '');
+      expect(r.code, left).not.toBe(0);
+      expect(r.stderr, left).toContain(`'${named}'`);
+    }
+  });
+
+  it('a trial renders its stand-ins, its own secrets and CA, and a config the portal accepts, with nothing else set', async () => {
+    const objects = manifests(await helmOk('template', RELEASE, chart, '--namespace', 'keys', '-f', `${chart}/examples/trial.yaml`));
+    const deployments = objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort();
+    expect(deployments).toEqual([FULLNAME, `${FULLNAME}-trial-gateway`, `${FULLNAME}-trial-smtp`]);
+    const secret = objects.find((o) => o.kind === 'Secret') as unknown as { metadata: { name: string; labels: Record<string, string> }; data: Record<string, string> };
+    expect(secret.metadata).toMatchObject({ name: `${FULLNAME}-trial`, labels: { 'keyportal.dev/trial': 'true' } });
+    expect(Object.keys(secret.data).sort()).toEqual(['GATEWAY_MASTER_KEY', 'NEXTAUTH_SECRET', 'OIDC_CLIENT_SECRET', 'ca.crt', 'tls.crt', 'tls.key']);
+    expect(Buffer.from(secret.data['tls.crt'] ?? '', 'base64').toString()).toContain('BEGIN CERTIFICATE');
+    const config = portalConfig(objects, 'keys');
+    expect(config.portal).toMatchObject({ trial: true, publicUrl: 'http://127.0.0.1:3000' });
+    expect(config.gateway).toMatchObject({ type: 'litellm', baseUrl: `https://${FULLNAME}-trial-gateway:4000` });
+    expect(config.mail.smtp).toMatchObject({ host: `${FULLNAME}-trial-smtp`, port: 2525, security: 'starttls', caFile: '/etc/keyportal-trial/ca.crt' });
+    expect(config.auth.oidc).toMatchObject({ issuer: 'http://127.0.0.1:9090', clientId: 'keyportal' });
+    const portal = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === FULLNAME) as unknown as V1Deployment;
+    expect(portal.spec?.template.spec?.containers.map((c) => c.name)).toEqual(['keyportal', 'trial-oidc']);
+    expect(portal.spec?.template.spec?.containers[1]?.args).toContain('--redirect-uri=http://127.0.0.1:3000/api/auth/callback/oidc');
+    // The stand-ins run from the portal's own image, as its non-root user.
+    for (const name of ['gateway', 'smtp']) {
+      const d = objects.find((o) => o.metadata.name === `${FULLNAME}-trial-${name}` && o.kind === 'Deployment') as unknown as V1Deployment;
+      expect(d.spec?.template.spec?.containers[0]?.command).toEqual(['node', 'trial.mjs', name]);
+      expect(d.spec?.template.spec?.containers[0]?.image).toBe(portalContainer(portal).image);
+      expect(d.spec?.template.spec?.securityContext?.runAsNonRoot).toBe(true);
+    }
+    // A helm test pod checks the gateway, the relay and the identity provider from inside.
+    expect(objects.find((o) => o.kind === 'Pod')?.metadata.annotations?.['helm.sh/hook']).toBe('test');
+  });
+
   it('refuses to keep requests in the release namespace, beside the portal\'s own credentials', async () => {
-    const same = await helm('template', RELEASE, chart, '--namespace', 'keys', '--set', 'store.namespace=keys');
+    const same = await helm('template', RELEASE, chart, '--namespace', 'keys', ...REQUIRED, '--set', 'store.namespace=keys');
     expect(same.code).not.toBe(0);
     expect(same.stderr).toMatch(/store\.namespace: "keys" is the release namespace/);
   });

@@ -8,7 +8,7 @@ import { StoreUnavailableError } from '@/lib/store/errors';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import type { WatchEvent } from '@/lib/store/types';
 import { adminKubeConfig, freshNamespace, kubeConfigForToken, kubeconfigPath, kubectl, statusOf } from '../helpers/cluster';
-import { FULLNAME, RELEASE, canI, chart, createAdminSecret, exec, helmOn, withHelmHome } from '../helpers/helm';
+import { canI, chart, createAdminSecret, exec, FULLNAME, helmOn, RELEASE, REQUIRED, withHelmHome } from '../helpers/helm';
 import { until } from '../helpers/wait';
 
 // The chart on the real API server: installed, upgraded and uninstalled with the real helm, and
@@ -28,7 +28,7 @@ describe('helm install on the real API server', () => {
     const policy = admin.makeApiClient(PolicyV1Api);
 
     // No kubelet here: the pods never run, so no --wait; the API server validates every object.
-    const installed = await helmOn(ns, 'install', RELEASE, chart, '--set', 'secrets.existingSecret=keyportal-secrets');
+    const installed = await helmOn(ns, 'install', RELEASE, chart, ...REQUIRED, '--set', 'secrets.existingSecret=keyportal-secrets');
     expect(installed).toMatch(/STATUS: deployed/);
     // The requests get a namespace of their own, which the chart creates.
     const requests = `${ns}-requests`;
@@ -98,7 +98,7 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
     const other = await freshNamespace('kp-other');
     const sentinel = `sk-${randomBytes(8).toString('hex')}`;
     await createAdminSecret(release, sentinel);
-    const notes = await helmOn(release, 'install', RELEASE, chart, '--set', `store.namespace=${ns},store.createNamespace=false`);
+    const notes = await helmOn(release, 'install', RELEASE, chart, ...REQUIRED, '--set', `store.namespace=${ns},store.createNamespace=false`);
     expect(notes).toContain('WARNING: secrets.existingSecret is empty');
     const token = (await kubectl('create', 'token', FULLNAME, '-n', release, '--duration', '10m')).trim();
     expect(token.split('.')).toHaveLength(3);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { freshNamespace, kubeconfigPath, kubectl } from '../helpers/cluster';
-import { type Manifest, RELEASE, type Ran, chart, helmOk, manifests, withHelmHome } from '../helpers/helm';
+import { type Manifest, RELEASE, REQUIRED, type Ran, chart, helmOk, manifests, withHelmHome } from '../helpers/helm';
 
 // Every object the chart renders, validated by the API server itself: `kubectl apply
 // --dry-run=server --validate=strict`, so the objects go through the real schemas, defaulting,
@@ -15,6 +15,7 @@ withHelmHome();
 
 const fixtures = path.resolve(import.meta.dirname, '../fixtures');
 const ALL_ON = path.join(fixtures, 'values-all-on.yaml');
+const EXAMPLES = path.join(chart, 'examples');
 const CRDS = path.join(fixtures, 'crds');
 const CRD_NAMES = ['servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'];
 
@@ -66,7 +67,8 @@ const yamlOf = (objects: Manifest[]): string => objects.map((o) => stringify(o))
  * `namespaces "...-requests" not found`: a fact of dry runs, not a fault of the chart (helm
  * install sends the Namespace first, for real). So the chart's own Namespace objects are
  * applied for real first, which validates them too, and then the whole output is dry-run,
- * Namespaces included (reported "unchanged"). Namespaces are never deleted here: with no
+ * Namespaces included (reported "unchanged"); the ServiceAccount likewise, for the helm test
+ * Pod that names it. Namespaces are never deleted here: with no
  * controller-manager they would never finish terminating (see freshNamespace).
  */
 async function dryRunChart(...helmArgs: string[]) {
@@ -76,6 +78,13 @@ async function dryRunChart(...helmArgs: string[]) {
   const namespaces = objects.filter((o) => o.kind === 'Namespace');
   if (namespaces.length) {
     const created = await kubectlWithInput(yamlOf(namespaces), 'apply', '--validate=strict', '-f', '-');
+    expect(created.code, created.stderr).toBe(0);
+  }
+  // The same for the ServiceAccount: a Pod (the helm test hook) is admitted only once the account
+  // it names exists, and a dry run of the account creates none.
+  const accounts = objects.filter((o) => o.kind === 'ServiceAccount');
+  if (accounts.length) {
+    const created = await kubectlWithInput(yamlOf(accounts), 'apply', '--validate=strict', '-f', '-');
     expect(created.code, created.stderr).toBe(0);
   }
   const ran = await kubectlWithInput(rendered, 'apply', '--dry-run=server', '--validate=strict', '-f', '-');
@@ -104,18 +113,21 @@ describe('the API server accepts every object the chart renders', () => {
   });
 
   it('accepts a default install, object by object, with strict field validation', async () => {
-    const { namespace, objects, ran } = await dryRunChart();
+    const { namespace, objects, ran } = await dryRunChart(...REQUIRED);
     expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Namespace', 'ConfigMap', 'Service', 'Deployment']));
     expect(objects.find((o) => o.kind === 'Namespace')?.metadata.name).toBe(`${namespace}-requests`);
     expectEveryObjectAccepted(namespace, objects, ran);
   });
 
-  it('accepts an install with every option switched on, from every template of the chart', async () => {
+  it('accepts an install with every option switched on, and the trial, from every template of the chart', async () => {
     const { namespace, rendered, objects, ran } = await dryRunChart('--values', ALL_ON);
-    // Each template file renders something with the all-on values, so none goes unchecked;
-    // a new template (or a new switch) belongs in values-all-on.yaml.
-    const sources = new Set([...rendered.matchAll(/^# Source: [^/]+\/(templates\/\S+)$/gm)].map((m) => m[1]));
-    const templates = readdirSync(path.join(chart, 'templates')).filter((f) => f.endsWith('.yaml'));
+    const trial = await dryRunChart('--values', path.join(EXAMPLES, 'trial.yaml'));
+    expectEveryObjectAccepted(trial.namespace, trial.objects, trial.ran);
+    // Each template file renders something with the all-on values or the trial's, so none goes
+    // unchecked; a new template (or a new switch) belongs in values-all-on.yaml.
+    const sourcesOf = (text: string) => [...text.matchAll(/^# Source: [^/]+\/(templates\/\S+)$/gm)].map((m) => m[1]);
+    const sources = new Set([...sourcesOf(rendered), ...sourcesOf(trial.rendered)]);
+    const templates = readdirSync(path.join(chart, 'templates'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml'));
     expect([...sources].sort()).toEqual(templates.map((f) => `templates/${f}`).sort());
     expect(objects.map((o) => o.kind)).toEqual(
       expect.arrayContaining(['Ingress', 'NetworkPolicy', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule', 'Role', 'RoleBinding', 'ServiceAccount']),
@@ -125,8 +137,15 @@ describe('the API server accepts every object the chart renders', () => {
     expectEveryObjectAccepted(namespace, objects, ran);
   });
 
+  it('accepts the production example as written: ingress with TLS, OIDC, https gateway, STARTTLS relay, NetworkPolicy, ServiceMonitor, PrometheusRule, worker', async () => {
+    const { namespace, objects, ran } = await dryRunChart('--values', path.join(EXAMPLES, 'production.yaml'));
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Ingress', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule']));
+    expect(objects.filter((o) => o.kind === 'Deployment')).toHaveLength(2);
+    expectEveryObjectAccepted(namespace, objects, ran);
+  });
+
   it('refuses a rendered Deployment or ServiceMonitor with a misspelt field, so the check can fail', async () => {
-    const { namespace, objects, ran } = await dryRunChart('--set', 'metrics.serviceMonitor.enabled=true');
+    const { namespace, objects, ran } = await dryRunChart(...REQUIRED, '--set', 'metrics.serviceMonitor.enabled=true');
     expectEveryObjectAccepted(namespace, objects, ran);
 
     // The same objects, each of two with one field the schemas do not know: a built-in kind,

@@ -12,9 +12,9 @@ import { requestKey } from '../helpers/portal-client';
 import { PODMAN_LIMITS, podman, podmanStatus, testImage } from '../helpers/podman';
 import { until } from '../helpers/wait';
 import { afterThisTest } from '../helpers/world';
-import { TestGateway } from '../servers/litellm';
-import { TestOidc } from '../servers/oidc';
-import { TestSmtp } from '../servers/smtp';
+import { TestGateway } from '@/trial/litellm';
+import { TestOidc } from '@/trial/oidc';
+import { TestSmtp } from '@/trial/smtp';
 
 // The image as Kubernetes would run it: the chart installed on the test cluster, and each pod's
 // container started by podman from what the API server holds (its env with the Secret's values,
@@ -66,6 +66,7 @@ async function installed(extraSet: string[] = []): Promise<World> {
     'config.mail.smtp.host=127.0.0.1',
     `config.mail.smtp.port=${smtp.address.port}`,
     'config.mail.smtp.security=none',
+    'config.mail.from=keyportal@example.com',
     `auth.oidc.issuer=${oidc.issuer}`,
     'auth.oidc.clientId=keyportal',
     ...extraSet,
@@ -287,6 +288,7 @@ describe('the image, run as the chart’s pod', () => {
     expect(out.files).toContain('/app/server.js');
     expect(out.files).toContain('/app/worker.mjs');
     expect(out.files).toContain('/app/keyportal.mjs');
+    expect(out.files).toContain('/app/trial.mjs');
     expect(out.files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(out.files.filter((f) => /\/\.env/.test(f))).toEqual([]);
     expect(out.files.filter((f) => /^\/app\/(tests|bench|lib|app|plugins)\//.test(f))).toEqual([]);

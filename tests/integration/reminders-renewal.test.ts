@@ -15,7 +15,7 @@ import { adminKubeConfig } from '../helpers/cluster';
 import { type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, testConfig, testEnv, writeConfigFile } from '../helpers/portal';
 import { until } from '../helpers/wait';
 import { afterThisTest, clusterWorld } from '../helpers/world';
-import type { TestSmtp } from '../servers/smtp';
+import type { TestSmtp } from '@/trial/smtp';
 
 // Expiry reminders and renewal against the real test cluster, the LiteLLM-like gateway and a real
 // SMTP server. Time is the test's: loops built here get a clock it moves, worker processes start

@@ -6,9 +6,9 @@ import { RELEASE, chart, exec, helmOn } from '../helpers/helm';
 import { CuttableRelay } from '../helpers/net';
 import { MASTER_KEY } from '../helpers/portal';
 import { makeServerCert } from '../helpers/tls';
-import { TestGateway } from '../servers/litellm';
-import { TestOidc } from '../servers/oidc';
-import { TestSmtp } from '../servers/smtp';
+import { TestGateway } from '@/trial/litellm';
+import { TestOidc } from '@/trial/oidc';
+import { TestSmtp } from '@/trial/smtp';
 
 // The chart installed on the test node from our image, with the test gateway and SMTP server
 // reachable from its pods, and a door on loopback through which employees reach the portal.
@@ -92,6 +92,7 @@ export async function installRelease(image: string): Promise<Release> {
     `config.mail.smtp.host=${bridge}`,
     `config.mail.smtp.port=${smtpDoor.port}`,
     'config.mail.smtp.security=starttls',
+    'config.mail.from=keyportal@example.com',
     'config.mail.smtp.caFile=/etc/keyportal-ca/ca.crt',
     'extraVolumes[0].name=smtp-ca',
     'extraVolumes[0].configMap.name=smtp-ca',

@@ -4,8 +4,8 @@ import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { checkGatewaySetup } from '@/lib/gateway/setup-check';
 import { GatewayStatus } from '@/lib/gateway/status';
 import { closedPort } from '../helpers/net';
-import { TestGateway } from '../servers/litellm';
-import { liteLLMBudgetResetAt, liteLLMDurationEnd } from '../servers/litellm-time';
+import { TestGateway } from '@/trial/litellm';
+import { liteLLMBudgetResetAt, liteLLMDurationEnd } from '@/trial/litellm-time';
 
 const MASTER = 'sk-master-test-1234';
 let server: TestGateway | undefined;

@@ -10,7 +10,7 @@ import { UsageCache } from '@/lib/gateway/usage-cache';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from '@/lib/gateway/usage';
 import { openAiBaseUrl, usageSnippets } from '@/lib/portal/snippets';
 import { kubectlOffboarding } from '@/lib/portal/offboarding-kubectl';
-import { TestGateway } from '../servers/litellm';
+import { TestGateway } from '@/trial/litellm';
 
 const MASTER = 'sk-master-test-usage-1234';
 let server: TestGateway | undefined;

@@ -3,7 +3,7 @@ import { keyHash } from '@/lib/domain/key-request';
 import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from '@/lib/gateway/types';
 import { closedPort } from '../helpers/net';
-import { TestGateway } from '../servers/litellm';
+import { TestGateway } from '@/trial/litellm';
 
 const MASTER = 'sk-master-test-1234';
 let server: TestGateway | undefined;

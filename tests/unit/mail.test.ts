@@ -9,7 +9,7 @@ import { SmtpMailer } from '@/lib/mail/smtp';
 import { endingMessage, issuedMessage, oneLine, reviewNotice } from '@/lib/mail/templates';
 import { MailUnavailableError } from '@/lib/mail/types';
 import { makeServerCert } from '../helpers/tls';
-import { TestSmtp } from '../servers/smtp';
+import { TestSmtp } from '@/trial/smtp';
 
 const request: KeyRequest = {
   id: 'abcdefghijkl',

@@ -24,6 +24,15 @@ release name already contains it. 63 characters at most (DNS label).
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* Labels of an object that says its own app.kubernetes.io/component (the trial's stand-ins, the helm test pod). */}}
+{{- define "keyportal.baseLabels" -}}
+helm.sh/chart: {{ include "keyportal.chart" . }}
+app.kubernetes.io/name: {{ include "keyportal.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{/* Labels on every object. */}}
 {{- define "keyportal.labels" -}}
 helm.sh/chart: {{ include "keyportal.chart" . }}
@@ -76,6 +85,21 @@ Role grants get/update on this name only.
 keyportal-loop
 {{- end }}
 
+{{/* Where users reach the portal: the value, or in a trial the port-forward's http://127.0.0.1:3000. */}}
+{{- define "keyportal.publicUrl" -}}
+{{- if .Values.trial.enabled }}{{ default "http://127.0.0.1:3000" .Values.portal.publicUrl }}{{ else }}{{ required "portal.publicUrl is required: where users reach the portal, e.g. https://keys.example.com" .Values.portal.publicUrl }}{{ end }}
+{{- end }}
+
+{{/* The trial's objects (templates/trial-*.yaml): its Secret and its two stand-in Services. */}}
+{{- define "keyportal.trialName" -}}
+{{- printf "%s-trial" (include "keyportal.fullname" .) | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Where the portal's pods find the trial's CA and certificates. */}}
+{{- define "keyportal.trialDir" -}}
+/etc/keyportal-trial
+{{- end }}
+
 {{/*
 The namespace the key requests live in: apart from the release namespace, which holds the
 portal's own credentials, so the Role that reads every Secret there reads nothing else.
@@ -105,6 +129,30 @@ error rather than a silent surprise, because the Role is granted only there.
 {{- end }}
 {{- include "keyportal.noSecrets" (list "config" $config) }}
 {{- $_ := set $config "store" (dict "type" "kubernetes") }}
+{{- if .Values.trial.enabled }}
+{{- /* A trial: the stand-ins take the place of the gateway, the relay and the identity provider. */}}
+{{- $trial := include "keyportal.trialName" . }}
+{{- $gateway := get $config "gateway" | default dict }}
+{{- $_ := set $config "gateway" (dict "type" "litellm" "baseUrl" (printf "https://%s-gateway:4000" $trial) "publicUrl" (get $gateway "publicUrl" | default (printf "https://%s-gateway:4000" $trial))) }}
+{{- $mail := get $config "mail" | default dict }}
+{{- $_ := set $config "mail" (dict "from" (get $mail "from" | default "Keyportal trial <keyportal@trial.invalid>") "keyDelivery" (get $mail "keyDelivery" | default "portal") "smtp" (dict "host" (printf "%s-smtp" $trial) "port" 2525 "security" "starttls" "caFile" (printf "%s/ca.crt" (include "keyportal.trialDir" .)))) }}
+{{- $_ := set $config "auth" (dict "oidc" (dict "issuer" "http://127.0.0.1:9090" "clientId" "keyportal" "name" "Trial sign-in (any email, any password)")) }}
+{{- $portal := get $config "portal" | default dict }}
+{{- $_ := set $portal "trial" true }}
+{{- $_ := set $config "portal" $portal }}
+{{- else }}
+{{- $gateway := get $config "gateway" | default dict }}
+{{- if and (eq (toString (get $gateway "type" | default "litellm")) "litellm") (not (get $gateway "baseUrl")) }}
+{{- fail "config.gateway.baseUrl is required: LiteLLM's admin API as the pods reach it, e.g. https://litellm.llm.svc:4000 (or switch trial.enabled on to try the chart without one)" }}
+{{- end }}
+{{- $mail := get $config "mail" | default dict }}
+{{- if not (get $mail "from") }}
+{{- fail "config.mail.from is required: the sender of the portal's mail, e.g. \"Keyportal <keyportal@example.com>\"" }}
+{{- end }}
+{{- if and (not (get $mail "outbox")) (not (dig "smtp" "host" "" $mail)) }}
+{{- fail "config.mail.smtp.host is required: your mail relay, e.g. smtp.example.com (STARTTLS on 587 by default)" }}
+{{- end }}
+{{- end }}
 {{- if .Values.metrics.enabled }}
 {{- if eq (int .Values.metrics.port) 3000 }}
 {{- fail "metrics.port: 3000 is the web server's port; pick another (the default is 9464)" }}
@@ -162,9 +210,21 @@ namespace, the public URL, and the secrets from secrets.existingSecret.
     fieldRef:
       fieldPath: metadata.name
 - name: KEYPORTAL_PUBLIC_URL
-  value: {{ .Values.portal.publicUrl | quote }}
+  value: {{ include "keyportal.publicUrl" . | quote }}
 - name: NEXTAUTH_URL
-  value: {{ .Values.portal.publicUrl | quote }}
+  value: {{ include "keyportal.publicUrl" . | quote }}
+{{- if .Values.trial.enabled }}
+# A trial: its own secrets, and its CA for the stand-ins' certificates (Node's fetch and SMTP).
+{{- range list "GATEWAY_MASTER_KEY" "NEXTAUTH_SECRET" "OIDC_CLIENT_SECRET" }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "keyportal.trialName" $ | quote }}
+      key: {{ . }}
+{{- end }}
+- name: NODE_EXTRA_CA_CERTS
+  value: {{ include "keyportal.trialDir" . }}/ca.crt
+{{- else }}
 {{- with .Values.auth.oidc.issuer }}
 - name: OIDC_ISSUER
   value: {{ . | quote }}
@@ -173,10 +233,12 @@ namespace, the public URL, and the secrets from secrets.existingSecret.
 - name: OIDC_CLIENT_ID
   value: {{ . | quote }}
 {{- end }}
+{{- end }}
 {{- $secret := .Values.secrets.existingSecret }}
 {{- if $secret }}
 {{- range $name, $key := .Values.secrets.keys }}
-{{- if $key }}
+{{- /* A trial brings its own of these three. */}}
+{{- if and $key (not (and $.Values.trial.enabled (has $name (list "GATEWAY_MASTER_KEY" "NEXTAUTH_SECRET" "OIDC_CLIENT_SECRET")))) }}
 - name: {{ $name }}
   valueFrom:
     secretKeyRef:
