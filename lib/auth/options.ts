@@ -161,7 +161,9 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
         const since = token.signedInAt ?? token.groupsAt;
         if (typeof since !== 'number' || Date.now() - since > sessionMaxAgeMs) throw new SessionEndedError('the session reached its lifetime (auth.sessionMaxAgeHours); sign in again');
         const offboarding = token.email ? await offboardingOf(token.email) : undefined;
-        if (offboarding && (offboarding.standing || offboarding.at > since)) throw new SessionEndedError('the person was offboarded');
+        // Offboarding times are recorded to the second: one in the second of the sign-in counts
+        // as after it, since ending a session wrongly costs a sign-in and keeping one costs trust.
+        if (offboarding && (offboarding.standing || offboarding.at >= Math.floor(since / 1000) * 1000)) throw new SessionEndedError('the person was offboarded');
         return token;
       },
       session({ session, token }) {

@@ -78,6 +78,16 @@ describe('sessions', () => {
     expect(await jwt({ token: { ...fresh, signedInAt: (token.signedInAt as number) + 2000 } })).toMatchObject({ email: 'eve@example.com' });
   });
 
+  it('an offboarding recorded in the same second as the sign-in (its time is kept to the second) ends that session too', async () => {
+    const gone = new Map<string, { standing: boolean; at: number }>();
+    const jwt = buildAuthOptions(config, resolveAuth(config), hooks(gone)).callbacks?.jwt as unknown as Jwt;
+    const token = { email: 'eve@example.com', groups: [], groupsAt: Date.now(), signedInAt: Date.now() };
+    gone.set('eve@example.com', { standing: false, at: Math.floor(token.signedInAt / 1000) * 1000 });
+    await expect(jwt({ token })).rejects.toThrow(SessionEndedError);
+    gone.set('eve@example.com', { standing: false, at: Math.floor(token.signedInAt / 1000) * 1000 - 1000 });
+    expect(await jwt({ token })).toMatchObject({ email: 'eve@example.com' });
+  });
+
   it('a session has an absolute lifetime: using it does not extend it', async () => {
     const { callbacks } = buildAuthOptions(config, resolveAuth(config), hooks(new Map()));
     const jwt = callbacks?.jwt as unknown as Jwt;
