@@ -23,12 +23,15 @@ const replySchema = z.object({
     .transform((d) => d.toLowerCase())
     .pipe(z.enum(['approve', 'deny', 'continue', 'review'])),
   reason: z.string().max(1000).optional(),
+  /** The requester's manager's email, for policies whose stage asks the manager; anything else is ignored. */
+  manager: z.string().max(320).optional().catch(undefined),
 });
 
 /**
- * Asks an external system (HR, ticketing): POSTs `{request_id, email, model, renews}` (`renews`:
- * the id of the request a renewal renews, or null) and expects
- * `{decision, reason?}`. Errors, timeouts, non-2xx and malformed replies throw; the chain then
+ * Asks an external system (HR, ticketing): POSTs `{request_id, email, model, renews,
+ * justification, manager}` (`renews`: the id of the request a renewal renews, or null; the others
+ * null when unknown) and expects `{decision, reason?, manager?}` (`manager`: the requester's
+ * manager's email, which a policy's `manager` stage then asks). Errors, timeouts, non-2xx and malformed replies throw; the chain then
  * answers what `onError` says and records why.
  */
 export default definePlugin({
@@ -65,7 +68,14 @@ export default definePlugin({
     const where = `${target.origin}${target.pathname}`;
     return {
       async decide(request, signal) {
-        const body = JSON.stringify({ request_id: request.id, email: request.email, model: request.model, renews: request.renews ?? null });
+        const body = JSON.stringify({
+          request_id: request.id,
+          email: request.email,
+          model: request.model,
+          renews: request.renews ?? null,
+          justification: request.justification ?? null,
+          manager: request.manager ?? null,
+        });
         const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
         if (config.auth?.type === 'bearer') headers.authorization = `Bearer ${secret}`;
         if (config.auth?.type === 'hmac') headers[SIGNATURE_HEADER] = signatureHeader(secret as string, 'decide', body);
@@ -91,7 +101,7 @@ export default definePlugin({
         if (!parsed.success) {
           throw new Error(`${where} answered without a valid decision (expected {"decision": "APPROVE"|"DENY"|"CONTINUE"|"REVIEW", "reason"?})`);
         }
-        return { outcome: parsed.data.decision, reason: parsed.data.reason ?? `decided by ${target.host}` };
+        return { outcome: parsed.data.decision, reason: parsed.data.reason ?? `decided by ${target.host}`, ...(parsed.data.manager ? { manager: parsed.data.manager } : {}) };
       },
     };
   },

@@ -7,6 +7,8 @@ export interface TestAccount {
   email_verified: boolean;
   name?: string;
   groups?: string[];
+  /** The person's manager's email (the claim auth.oidc.managerClaim names, here `manager`). */
+  manager?: string;
 }
 
 /**
@@ -45,7 +47,7 @@ export class TestOidc {
           grant_types: ['authorization_code'],
         },
       ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups', 'manager'] },
       conformIdTokenClaims: false,
       cookies: { keys: ['keyportal-test-oidc-cookie-key'] },
       features: { devInteractions: { enabled: true } },

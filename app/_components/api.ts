@@ -1,7 +1,7 @@
 'use client';
 
 /** A JSON call from a portal page; the error message is the server's own, which names the problem. */
-export async function postJson<T>(url: string, body?: unknown, method: 'POST' | 'DELETE' = 'POST'): Promise<{ ok: true; data: T } | { ok: false; status: number; message: string; data?: unknown }> {
+export async function postJson<T>(url: string, body?: unknown, method: 'POST' | 'PUT' | 'DELETE' = 'POST'): Promise<{ ok: true; data: T } | { ok: false; status: number; message: string; data?: unknown }> {
   let res: Response;
   try {
     res = await fetch(url, {

@@ -45,11 +45,13 @@ function ModelCard({ model, signedIn }: { model: CatalogModel; signedIn: boolean
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<{ message: string; existing?: string }>();
+  const [justification, setJustification] = useState('');
+  const asks = model.justification;
 
   async function submit() {
     setBusy(true);
     setProblem(undefined);
-    const res = await postJson<{ request: { id: string } }>('/api/requests', { model: model.id });
+    const res = await postJson<{ request: { id: string } }>('/api/requests', { model: model.id, ...(asks ? { justification } : {}) });
     setBusy(false);
     if (res.ok) {
       router.push(`/requests/${res.data.request.id}`);
@@ -57,7 +59,8 @@ function ModelCard({ model, signedIn }: { model: CatalogModel; signedIn: boolean
     }
     const existing = (res.data as { request?: { id?: string } } | undefined)?.request?.id;
     setProblem({ message: res.message, ...(existing ? { existing } : {}) });
-    setConfirming(false);
+    // A justification the server found short stays open for editing; anything else starts over.
+    if (!(asks && res.status === 422)) setConfirming(false);
   }
 
   return (
@@ -71,6 +74,11 @@ function ModelCard({ model, signedIn }: { model: CatalogModel; signedIn: boolean
         {model.featured && <span className="ml-auto rounded-full bg-indigo-100 px-2 py-0.5 text-xs font-medium text-indigo-900">Featured</span>}
       </div>
       <p className="mt-3 flex-1 text-sm text-slate-700">{model.description}</p>
+      {model.approval && (
+        <p className="mt-2 text-xs text-slate-700" data-testid="approval-policy">
+          If it needs review: {model.approval}.
+        </p>
+      )}
       {model.docsUrl && (
         <a href={model.docsUrl} className="mt-2 text-sm text-indigo-800 underline underline-offset-2" target="_blank" rel="noreferrer noopener">
           Documentation<span className="sr-only"> for {model.title}</span>
@@ -82,14 +90,42 @@ function ModelCard({ model, signedIn }: { model: CatalogModel; signedIn: boolean
             Sign in to request
           </Link>
         ) : confirming ? (
-          <div className="flex flex-wrap items-center gap-2" role="group" aria-label={`Confirm request for ${model.title}`}>
-            <button type="button" disabled={busy} onClick={() => void submit()} className="rounded-md bg-emerald-700 px-3 py-2 text-sm font-medium text-white hover:bg-emerald-800 disabled:opacity-60">
+          <form
+            className="flex flex-wrap items-center gap-2"
+            aria-label={`Confirm request for ${model.title}`}
+            onSubmit={(e) => {
+              e.preventDefault();
+              void submit();
+            }}
+          >
+            {asks && (
+              <div className="w-full">
+                <label htmlFor={`why-${model.id}`} className="block text-sm font-medium text-slate-800">
+                  Why do you need this key?
+                </label>
+                <textarea
+                  id={`why-${model.id}`}
+                  value={justification}
+                  required
+                  minLength={asks.minLength}
+                  maxLength={1000}
+                  rows={3}
+                  onChange={(e) => setJustification(e.target.value)}
+                  aria-describedby={`why-${model.id}-hint`}
+                  className="mt-1 w-full rounded-md border border-slate-300 px-3 py-2 text-sm"
+                />
+                <p id={`why-${model.id}-hint`} className="text-xs text-slate-700">
+                  Approvers read this. At least {asks.minLength} characters ({justification.trim().length} so far).
+                </p>
+              </div>
+            )}
+            <button type="submit" disabled={busy} className="rounded-md bg-emerald-700 px-3 py-2 text-sm font-medium text-white hover:bg-emerald-800 disabled:opacity-60">
               {busy ? 'Submitting…' : 'Submit request'}
             </button>
             <button type="button" disabled={busy} onClick={() => setConfirming(false)} className="rounded-md px-3 py-2 text-sm text-slate-800 hover:bg-slate-100">
               Cancel
             </button>
-          </div>
+          </form>
         ) : (
           <button type="button" onClick={() => setConfirming(true)} className="rounded-md bg-slate-900 px-3 py-2 text-sm font-medium text-white hover:bg-slate-700">
             Request key<span className="sr-only"> for {model.title}</span>

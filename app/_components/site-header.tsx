@@ -40,6 +40,11 @@ export function SiteHeader({ title, user, embedded, devSignIn, outbox, trial }: 
               Approvals
             </Link>
           )}
+          {user?.approver && (
+            <Link href="/delegation" className={link}>
+              Delegation
+            </Link>
+          )}
           {user && outbox && (
             <Link href="/outbox" className={link}>
               Outbox

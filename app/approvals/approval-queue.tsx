@@ -1,21 +1,20 @@
 'use client';
 
 import Link from 'next/link';
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 import { QUEUE_ORDER } from '@/lib/domain/state-names';
-import type { ListPage, RequestView } from '@/lib/portal/view';
-import { postJson } from '../_components/api';
-import { ReasonDialog } from '../_components/reason-dialog';
+import type { ListPage } from '@/lib/portal/view';
+import { ActionResult } from '../_components/action-result';
+import { ReviewsList } from '../_components/reviews-list';
 import { Pager, formatCount, useCursorTrail } from '../_components/pager';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
+import { type Action, DecideButtons, DecisionDialog, type TierLimits } from './decision-dialog';
 import { OffboardPerson } from './offboard-person';
-
-type Action = { kind: 'approve' | 'deny' | 'revoke'; request: RequestView };
 const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
 
-export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage; pageSize: number; models: Array<{ id: string; title: string }> }) {
+export function ApprovalQueue({ initial, pageSize, models, limits }: { initial: ListPage; pageSize: number; models: Array<{ id: string; title: string }>; limits: TierLimits }) {
   const [state, setState] = useState('all');
   const [model, setModel] = useState('');
   const [requester, setRequester] = useState('');
@@ -68,14 +67,7 @@ export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage
           <input id="filter-requester" type="search" value={requester} onChange={(e) => filter(setRequester)(e.target.value)} placeholder="part of an email" className={select} />
         </div>
       </form>
-      <div aria-live="polite" className="mt-4 min-h-6">
-        {result && (
-          <p role="status" data-testid="action-result" className={`rounded-md p-3 text-sm ${result.ok ? 'bg-emerald-50 text-emerald-950' : 'bg-rose-50 text-rose-900'}`}>
-            {result.message}
-          </p>
-        )}
-        {error && <p className="text-sm text-amber-900">{error}</p>}
-      </div>
+      <ActionResult result={result} error={error} testId="action-result" />
       {data.total === 0 ? (
         <p className="mt-4 text-slate-700">Nothing matches these filters.</p>
       ) : (
@@ -111,17 +103,16 @@ export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage
                   <td className="whitespace-nowrap px-3 py-2">
                     <Time iso={r.createdAt} />
                   </td>
-                  <td className="max-w-xs px-3 py-2 text-slate-700">{r.reason}</td>
+                  <td className="max-w-xs px-3 py-2 text-slate-700">
+                    {r.reason}
+                    {r.justification && <p className="mt-1 whitespace-pre-line text-xs text-slate-800">Justification: {r.justification}</p>}
+                    <div className="mt-1">
+                      <ReviewsList r={r} compact />
+                    </div>
+                  </td>
                   <td className="whitespace-nowrap px-3 py-2">
                     {(r.state === 'in-review' || r.state === 'pending') && (
-                      <div className="flex gap-2">
-                        <button type="button" onClick={() => setAction({ kind: 'approve', request: r })} className="rounded-md bg-emerald-700 px-2.5 py-1 text-white hover:bg-emerald-800">
-                          Approve<span className="sr-only"> {r.email} for {r.modelTitle}</span>
-                        </button>
-                        <button type="button" onClick={() => setAction({ kind: 'deny', request: r })} className="rounded-md bg-rose-700 px-2.5 py-1 text-white hover:bg-rose-800">
-                          Deny<span className="sr-only"> {r.email} for {r.modelTitle}</span>
-                        </button>
-                      </div>
+                      <DecideButtons request={r} onPick={setAction} />
                     )}
                     {r.state === 'issued' && (
                       <button type="button" onClick={() => setAction({ kind: 'revoke', request: r })} className="rounded-md bg-slate-700 px-2.5 py-1 text-white hover:bg-slate-800">
@@ -150,8 +141,9 @@ export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage
         />
       )}
       {action && (
-        <ConfirmDialog
+        <DecisionDialog
           action={action}
+          tier={limits[action.request.model]}
           onClose={(outcome) => {
             setAction(undefined);
             if (outcome) setResult(outcome);
@@ -159,67 +151,5 @@ export function ApprovalQueue({ initial, pageSize, models }: { initial: ListPage
         />
       )}
     </>
-  );
-}
-
-const VERB = { approve: 'Approve', deny: 'Deny', revoke: 'Revoke' } as const;
-
-function ConfirmDialog({ action, onClose }: { action: Action; onClose: (outcome?: { ok: boolean; message: string }) => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<string>();
-  const r = action.request;
-  const needsReason = action.kind !== 'approve';
-
-  useEffect(() => {
-    ref.current?.showModal();
-  }, []);
-
-  async function confirm() {
-    setBusy(true);
-    setProblem(undefined);
-    const url = action.kind === 'revoke' ? `/api/requests/${r.id}/revoke` : `/api/requests/${r.id}/decision`;
-    const body = action.kind === 'revoke' ? { reason } : { decision: action.kind, ...(reason.trim() ? { reason } : {}) };
-    const res = await postJson<{ request: RequestView }>(url, body);
-    setBusy(false);
-    if (!res.ok && res.status === 422) {
-      setProblem(res.message);
-      return;
-    }
-    ref.current?.close();
-    onClose(
-      res.ok
-        ? { ok: true, message: `${VERB[action.kind]}d: ${r.email} for ${r.modelTitle} is now ${res.data.request.state}.` }
-        : { ok: false, message: `Nothing changed: ${res.message}` },
-    );
-  }
-
-  return (
-    <ReasonDialog
-      dialogRef={ref}
-      id="confirm"
-      title={
-        <>
-          {VERB[action.kind]} {action.kind === 'revoke' ? 'the key of ' : ''}
-          {r.email} for {r.modelTitle}?
-        </>
-      }
-      reason={reason}
-      onReason={setReason}
-      reasonRequired={needsReason}
-      problem={problem}
-      busy={busy}
-      confirmLabel={`Confirm: ${VERB[action.kind]}`}
-      confirmColours={action.kind === 'approve' ? 'bg-emerald-700 hover:bg-emerald-800' : 'bg-rose-700 hover:bg-rose-800'}
-      onConfirm={() => void confirm()}
-      onCancel={() => onClose()}
-    >
-      <p className="mt-2 text-sm text-slate-700">
-        {action.kind === 'approve' && 'A key will be minted and emailed to the requester.'}
-        {action.kind === 'deny' && 'The requester is emailed this reason.'}
-        {action.kind === 'revoke' && 'The key stops working at the gateway and the requester is told why.'}
-      </p>
-    </ReasonDialog>
   );
 }

@@ -4,14 +4,34 @@ import { listQueue } from '@/lib/portal/requests';
 import { getRuntime } from '@/lib/runtime';
 import { PAGE_SIZE } from '@/lib/validations/requests';
 import { listOffboarded } from '@/lib/portal/offboarding';
+import { listAwaiting } from '@/lib/portal/awaiting';
+import type { Config } from '@/lib/config';
 import { ApprovalQueue } from './approval-queue';
+import { AwaitingReview } from './awaiting-review';
+import type { TierLimits } from './decision-dialog';
 import { OffboardedPeople } from './offboarded-people';
 
 export const metadata: Metadata = { title: 'Approvals' };
 export const dynamic = 'force-dynamic';
 
+/** What "approve with changes" may lower, per model. */
+const tierLimits = (config: Config): TierLimits =>
+  Object.fromEntries(config.models.map((m) => [m.id, { duration: m.limits.duration, max_budget: m.limits.max_budget, rpm_limit: m.limits.rpm_limit, tpm_limit: m.limits.tpm_limit }]));
+
 export default async function ApprovalsPage() {
   const user = await requireUser('/approvals');
+  const { config, store, people, gatewayStatus } = getRuntime();
+  // Managers and delegates who are no approvers see what waits for them, and only that.
+  const awaiting = await listAwaiting({ store, people, config }, user);
+  if (!user.approver && awaiting.total > 0) {
+    return (
+      <main className="mx-auto max-w-6xl px-4 py-8">
+        <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
+        <p className="mt-2 text-slate-700">These requests wait for you: as the requester&apos;s manager, or as someone&apos;s delegate.</p>
+        <AwaitingReview initial={awaiting} limits={tierLimits(config)} />
+      </main>
+    );
+  }
   if (!user.approver) {
     return (
       <main className="mx-auto max-w-3xl px-4 py-8">
@@ -32,7 +52,6 @@ export default async function ApprovalsPage() {
       </main>
     );
   }
-  const { config, store, people, gatewayStatus } = getRuntime();
   const gateway = await gatewayStatus.current();
   // One page, not the namespace: the browser asks for the others as the approver moves.
   const first = await listQueue({ store, config }, user, { limit: PAGE_SIZE });
@@ -49,7 +68,9 @@ export default async function ApprovalsPage() {
           ))}
         </div>
       )}
-      <ApprovalQueue initial={first} pageSize={PAGE_SIZE} models={config.models.map((m) => ({ id: m.id, title: m.title }))} />
+      <AwaitingReview initial={awaiting} limits={tierLimits(config)} />
+      <h2 className="mt-10 text-lg font-semibold">Every request</h2>
+      <ApprovalQueue initial={first} pageSize={PAGE_SIZE} models={config.models.map((m) => ({ id: m.id, title: m.title }))} limits={tierLimits(config)} />
       <OffboardedPeople initial={offboarded} />
     </main>
   );

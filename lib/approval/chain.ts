@@ -1,3 +1,4 @@
+import { emailSchema, normalizeEmail } from '../domain/key-request';
 import type { TraceEntry } from '../domain/trace';
 import { type ApprovalPlugin, type Outcome, type PluginRequest, outcomeSchema } from './types';
 
@@ -9,10 +10,12 @@ export interface ChainResult {
   /** `plugin:<name>`, or `default` when every plugin said continue. */
   decidedBy: string;
   trace: TraceEntry[];
+  /** The requester's manager, as the first plugin that named one said (whatever it answered). */
+  manager?: string;
 }
 
 /** Runs one plugin with its timeout; a throw or timeout becomes its `onError` answer. */
-async function ask(plugin: ApprovalPlugin, request: PluginRequest, parent: AbortSignal): Promise<TraceEntry> {
+async function ask(plugin: ApprovalPlugin, request: PluginRequest, parent: AbortSignal): Promise<TraceEntry & { manager?: string }> {
   const started = performance.now();
   const controller = new AbortController();
   const abort = () => controller.abort();
@@ -28,7 +31,8 @@ async function ask(plugin: ApprovalPlugin, request: PluginRequest, parent: Abort
     });
     const decision = await Promise.race([plugin.decide(request, controller.signal), timeout]);
     const outcome = outcomeSchema.parse(decision.outcome);
-    return { plugin: plugin.name, outcome, reason: String(decision.reason).slice(0, 500), ms: Math.round(performance.now() - started) };
+    const manager = emailSchema.safeParse(decision.manager);
+    return { plugin: plugin.name, outcome, reason: String(decision.reason).slice(0, 500), ms: Math.round(performance.now() - started), ...(manager.success ? { manager: normalizeEmail(manager.data) } : {}) };
   } catch (err) {
     if (parent.aborted) throw err;
     const why = err instanceof Error ? err.message : String(err);
@@ -55,16 +59,18 @@ export async function runChain(
   options: { fallback: 'deny' | 'review'; signal: AbortSignal },
 ): Promise<ChainResult> {
   const trace: TraceEntry[] = [];
+  let manager: string | undefined;
   for (const plugin of plugins) {
-    const entry = await ask(plugin, request, options.signal);
+    const { manager: named, ...entry } = await ask(plugin, request, options.signal);
     trace.push(entry);
+    manager ??= named;
     if (entry.outcome !== 'continue') {
-      return { outcome: entry.outcome, reason: entry.reason, decidedBy: `plugin:${plugin.name}`, trace };
+      return { outcome: entry.outcome, reason: entry.reason, decidedBy: `plugin:${plugin.name}`, trace, ...(manager ? { manager } : {}) };
     }
   }
   const reason =
     plugins.length === 0
       ? `no approval plugins are configured; the default is ${options.fallback}`
       : `no plugin decided; the default is ${options.fallback}`;
-  return { outcome: options.fallback, reason, decidedBy: 'default', trace };
+  return { outcome: options.fallback, reason, decidedBy: 'default', trace, ...(manager ? { manager } : {}) };
 }

@@ -8,6 +8,8 @@ export { OUTCOMES, type Outcome, outcomeSchema } from '../domain/trace';
 export interface Decision {
   outcome: Outcome;
   reason: string;
+  /** The requester's manager, when the plugin knows it (the http plugin's `manager`): a policy's `manager` stage asks them. */
+  manager?: string;
 }
 
 /** What a plugin gets to see of a request. */
@@ -21,6 +23,10 @@ export interface PluginRequest {
    * revoked meanwhile is not one.
    */
   renews?: string;
+  /** Why the requester says they need the key, when they said. */
+  justification?: string;
+  /** The requester's manager, as the identity provider said at request time. */
+  manager?: string;
 }
 
 export interface ApprovalPlugin {

@@ -13,6 +13,8 @@ declare module 'next-auth/jwt' {
     groupsAt?: number;
     /** When the person signed in (ms since the epoch): the session ends a fixed time after, however often it is used. */
     signedInAt?: number;
+    /** The person's manager, from auth.oidc.managerClaim at sign-in. */
+    manager?: string;
   }
 }
 
@@ -22,6 +24,8 @@ declare module 'next-auth' {
     groups?: string[];
     /** The groups were dropped for age: sign in again to use them. */
     groupsExpired?: boolean;
+    /** The person's manager, from auth.oidc.managerClaim at sign-in. */
+    manager?: string;
   }
 }
 
@@ -70,7 +74,7 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
   const sessionMaxAgeMs = config.auth.sessionMaxAgeHours * 3_600_000;
   const offboardingOf = async (email: string) => (hooks.offboarding ? hooks.offboarding(normalizeEmail(email)) : undefined);
   if (auth.oidc) {
-    const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail } = auth.oidc;
+    const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail, managerClaim } = auth.oidc;
     providers.push({
       id: 'oidc',
       name,
@@ -92,7 +96,10 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
         // Whether the provider sent the claim at all: Azure AD leaves it out past 200 groups (the
         // "group overage"), and a missing claim says nothing about membership.
         const groupsClaimed = Array.isArray((raw as Record<string, unknown>)[groupsClaim]);
-        return { id: p.sub, email: email && emailSchema.safeParse(email).success ? email : null, name: p.name ?? null, groups, groupsClaimed };
+        // A manager claim that is no address is no manager: the policy then says nobody is on record.
+        const claimedManager = managerClaim ? emailSchema.safeParse((raw as Record<string, unknown>)[managerClaim]) : undefined;
+        const manager = claimedManager?.success ? normalizeEmail(claimedManager.data) : undefined;
+        return { id: p.sub, email: email && emailSchema.safeParse(email).success ? email : null, name: p.name ?? null, groups, groupsClaimed, ...(manager ? { manager } : {}) };
       },
     });
   }
@@ -154,6 +161,8 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
           token.groups = groupsSchema.parse((user as { groups?: unknown }).groups ?? []);
           token.groupsAt = Date.now();
           token.signedInAt = Date.now();
+          const manager = (user as { manager?: unknown }).manager;
+          if (typeof manager === 'string') token.manager = manager;
           return token;
         }
         // Every use of a session: a fixed lifetime from sign-in (sessions from before it was
@@ -168,6 +177,7 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
       },
       session({ session, token }) {
         session.user = { email: token.email ?? null, name: token.name ?? null };
+        if (token.manager) session.manager = token.manager;
         // Groups are as fresh as the sign-in: past their age they count for nothing until the
         // user signs in again, so a removal from the approver group takes effect within it.
         const fresh = typeof token.groupsAt === 'number' && Date.now() - token.groupsAt < groupsMaxAgeMs;

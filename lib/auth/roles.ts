@@ -9,6 +9,8 @@ export interface User {
   approver: boolean;
   /** The groups from sign-in are past auth.oidc.groupsMaxAgeSeconds: signing in again restores them. */
   groupsExpired?: boolean;
+  /** Their manager, from the identity provider (auth.oidc.managerClaim). */
+  manager?: string;
 }
 
 /** Approvers are named in config by email glob (`*@platform.example.com`) and/or OIDC group. */

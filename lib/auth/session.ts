@@ -17,5 +17,6 @@ export const currentUser = cache(async (): Promise<User | null> => {
   const { config } = getRuntime();
   const user: User = { email, name: session.user?.name ?? undefined, groups, approver: isApprover(config.approvals.approvers, email, groups) };
   if (session.groupsExpired) user.groupsExpired = true;
+  if (session.manager) user.manager = session.manager;
   return user;
 });

@@ -15,6 +15,8 @@ export interface OidcSettings {
   trustUnverifiedEmail: boolean;
   /** Signing in without this group revokes the person's keys (config auth.oidc.requiredGroup). */
   requiredGroup?: string;
+  /** The id-token claim naming the requester's manager (an email), for policies that ask the manager. */
+  managerClaim?: string;
 }
 
 export interface AuthSettings {

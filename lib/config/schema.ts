@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { modelIdSchema } from '../domain/key-request';
 import { isLoopbackHost } from '../domain/loopback';
+import { matchesModel } from '../approval/patterns';
+import { policiesSchema, policyForSchema } from './policy-schema';
 
 /**
  * Durations as LiteLLM parses them (litellm_core_utils/duration_parser.py `duration_in_seconds`):
@@ -42,6 +44,8 @@ export const modelSchema = z.strictObject({
   featured: z.boolean().default(false),
   docsUrl: httpUrl.optional(),
   limits: limitsSchema.default({}),
+  /** The approval policy of this model (a name in approvals.policies); else approvals.policyFor, else the default. */
+  policy: z.string().min(1).max(63).optional(),
 });
 
 const pluginEntrySchema = z.strictObject({
@@ -49,7 +53,7 @@ const pluginEntrySchema = z.strictObject({
   config: z.record(z.string(), z.unknown()).default({}),
 });
 
-const approvalsSchema = z.strictObject({
+export const approvalsSchema = z.strictObject({
   default: z.enum(['deny', 'review']).default('deny'),
   plugins: z.array(pluginEntrySchema).default([]),
   /** Who may decide in the portal: email globs, and/or membership of an OIDC group. */
@@ -63,6 +67,14 @@ const approvalsSchema = z.strictObject({
   notify: z.array(z.email({ message: 'expected an email address' })).default([]),
   /** Four eyes: off, an approver cannot decide their own request (revoking one's own key is always allowed). */
   allowSelfApproval: z.boolean().default(false),
+  /** Named tiers of who must approve (lib/config/policy-schema.ts); absent, one approval from an approver. */
+  policies: policiesSchema,
+  /** Which policy a model gets, by glob, first match (a model's own `policy` wins); else `defaultPolicy`. */
+  policyFor: policyForSchema,
+  /** The policy of a model nobody named one for; absent, one approval from one of `approvers`. */
+  defaultPolicy: z.string().min(1).max(63).optional(),
+  /** The signed webhook's decision: one `review` by webhook:<caller> (default), or an `override` that decides outright. */
+  webhook: z.enum(['review', 'override']).default('review'),
 });
 
 const gatewaySchema = z.discriminatedUnion('type', [
@@ -241,6 +253,8 @@ const authSchema = z.strictObject({
        * hold (and closes their open requests) through the offboarding path, and refuses the sign-in.
        */
       requiredGroup: z.string().min(1).max(256).optional(),
+      /** The ID-token claim holding the requester's manager's email (approval stages with `manager: true`). */
+      managerClaim: z.string().min(1).max(100).optional(),
       /** Plain http:// to an identity provider beyond loopback lets tokens and the client secret be read on the way: only when said so. */
       allowPlaintext: z.boolean().default(false),
     })
@@ -282,7 +296,7 @@ export const configFileSchema = z.strictObject({
         seen.add(m.id);
       });
     }),
-  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [], allowSelfApproval: false }),
+  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [], allowSelfApproval: false, policies: {}, policyFor: [], webhook: 'review' }),
   gateway: gatewaySchema.default({ type: 'local', publicUrl: 'http://localhost:4000', dir: '.data/gateway' }),
   mail: mailSchema.default({ from: 'Keyportal <keyportal@localhost>', keyDelivery: 'portal' }),
   store: storeSchema.default({ type: 'local', dir: '.data/requests' }),
@@ -299,9 +313,24 @@ export const configFileSchema = z.strictObject({
     orphans: 'report',
   }),
   metrics: metricsSchema.default({ port: null, host: '127.0.0.1' }),
+}).superRefine((c, ctx) => {
+  // Every policy a model or a glob names exists, and every glob names a model of the catalog.
+  const known = new Set(Object.keys(c.approvals.policies));
+  const unknown = (name: string) => `no policy "${name}" in approvals.policies${known.size ? ` (there are: ${[...known].join(', ')})` : ''}`;
+  c.models.forEach((m, i) => {
+    if (m.policy && !known.has(m.policy)) ctx.addIssue({ code: 'custom', path: ['models', i, 'policy'], message: unknown(m.policy) });
+  });
+  c.approvals.policyFor.forEach((p, i) => {
+    if (!known.has(p.policy)) ctx.addIssue({ code: 'custom', path: ['approvals', 'policyFor', i, 'policy'], message: unknown(p.policy) });
+    p.models.forEach((glob, j) => {
+      if (!c.models.some((m) => matchesModel(m.id, [glob]))) ctx.addIssue({ code: 'custom', path: ['approvals', 'policyFor', i, 'models', j], message: `"${glob}" matches no model of the catalog` });
+    });
+  });
+  if (c.approvals.defaultPolicy && !known.has(c.approvals.defaultPolicy)) ctx.addIssue({ code: 'custom', path: ['approvals', 'defaultPolicy'], message: unknown(c.approvals.defaultPolicy) });
 });
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ApprovalsConfig = ConfigFile['approvals'];
 export type ModelConfig = z.infer<typeof modelSchema>;
 export type MailConfig = z.infer<typeof mailSchema>;
 export type StoreConfig = z.infer<typeof storeSchema>;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { TraceEntry } from './trace';
 import type { RetryInfo } from './retry';
+import type { Review } from './review';
 import type { State } from './states';
 
 /** What a request is, as the rest of the code sees it. The minted key is never part of it. */
@@ -39,6 +40,12 @@ export interface KeyRequest {
   renews?: string;
   /** Days before expiry of the last expiry reminder sent: every reminder at or before that many days is done. */
   reminded?: number;
+  /** Why the requester needs the key, when the model's policy asks (lib/approval/policy.ts). */
+  justification?: string;
+  /** The requester's manager, as the identity provider or the http plugin said at request time. */
+  manager?: string;
+  /** Every review given while the request was in review, oldest first. */
+  reviews?: Review[];
   /**
    * The state the portal or the loop last wrote or accepted, and a fingerprint of the reason it
    * last wrote: a `state` label that differs was edited by hand (kubectl) and is checked against

@@ -7,6 +7,7 @@ import { webhookClients } from '../config/webhook-secrets';
 import type { PortalDeps } from '../portal/requests';
 import type { WebhookDeps } from '../portal/webhook';
 import type { PeopleStore } from '../people/types';
+import type { Config } from '../config';
 
 /** What a route handler needs: the deps of lib/portal and the signed-in user. */
 /** One per process: the per-caller limits of reveal, decisions and the webhook. */
@@ -23,8 +24,8 @@ export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {
   return { deps, user };
 }
 
-export function webhookDeps(endpoint: 'approval' | 'offboarding'): WebhookDeps & { people: PeopleStore } {
+export function webhookDeps(endpoint: 'approval' | 'offboarding'): WebhookDeps & { people: PeopleStore; config: Config } {
   const { config, store, people } = getRuntime();
   // Config load already refused bad entries; what parses here is what was checked there.
-  return { store, people, clients: webhookClients(config.secrets)[endpoint], toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
+  return { store, people, config, clients: webhookClients(config.secrets)[endpoint], toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
 }

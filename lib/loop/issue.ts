@@ -1,3 +1,4 @@
+import { limitedBy, mergedChanges } from '../approval/policy';
 import type { ModelConfig } from '../config/schema';
 import { type KeyRequest, keyHash, rfc3339 } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
@@ -127,7 +128,7 @@ async function register(d: IssueDeps, r: KeyRequest, key: string, hash: string, 
   if (existing) return existing.expiresAt;
   let expiresAt: string | undefined;
   try {
-    ({ expiresAt } = await d.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: model.limits, changedBy: r.decidedBy }, signal));
+    ({ expiresAt } = await d.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: limitedBy(model.limits, mergedChanges(r.reviews ?? [])), changedBy: r.decidedBy }, signal));
   } catch (err) {
     if (!(err instanceof KeyAlreadyExistsError)) throw err;
     // Our alias is taken: by our own key (an earlier attempt, a rival replica) or not.

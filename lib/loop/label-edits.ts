@@ -1,4 +1,5 @@
 import { type KeyRequest, reasonAnnotatedByHand, rfc3339 } from '../domain/key-request';
+import { MAX_REVIEWS } from '../domain/review';
 import { type State, labelEditsFrom } from '../domain/states';
 import { log } from '../log';
 import { countDecision, countIllegalEdit } from '../metrics/record';
@@ -28,8 +29,14 @@ const DECISION_OF: Partial<Record<State, { decision: 'approved' | 'denied' | 're
 export async function acceptLabelEdit(d: LabelEditDeps, r: KeyRequest, from: State, to: State): Promise<void> {
   const kind = DECISION_OF[to];
   if (!kind) throw new Error(`the label-edit table allows ${from} → ${to}, which records no decision`);
-  const change: RequestChange = { acceptState: to, decision: kind.decision, decidedBy: 'kubectl', decidedAt: rfc3339(d.clock()) };
+  const at = rfc3339(d.clock());
+  const change: RequestChange = { acceptState: to, decision: kind.decision, decidedBy: 'kubectl', decidedAt: at };
   if (!reasonAnnotatedByHand(r)) change.reason = `${kind.verb} by an administrator`;
+  // An approval or denial over the reviews is an override, and the reviews say so (the trace shows it).
+  if ((from === 'in-review' || from === 'approved') && (to === 'approved' || to === 'denied') && (r.reviews?.length ?? 0) < MAX_REVIEWS) {
+    const reason = reasonAnnotatedByHand(r) ? r.reason : undefined;
+    change.reviews = [...(r.reviews ?? []), { by: 'kubectl', decision: to === 'approved' ? 'approve' : 'deny', stage: 'override', at, override: true, ...(reason ? { reason: reason.slice(0, 500) } : {}) }];
+  }
   // A failed mint tried again starts a fresh retry budget.
   if (from === 'failed') change.retry = null;
   await d.write(r, change, { type: 'Normal', reason: kind.verb, message: `${kind.decision} with kubectl (was ${from})${change.reason ? '' : `: ${r.reason ?? ''}`}`.slice(0, 500) });

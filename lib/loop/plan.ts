@@ -1,3 +1,4 @@
+import { type Policy, standing } from '../approval/policy';
 import { type KeyRequest, holdsGatewayFinalizer } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
 import { type State, canEditLabel } from '../domain/states';
@@ -19,6 +20,8 @@ export interface PlanSettings {
   kubectlGraceSeconds: number;
   /** Days before expiry on which the requester is reminded, most first ([7, 3, 1]); [] for none. */
   reminderDays: readonly number[];
+  /** The approval policy of a model (lib/approval/policy.ts); without it, reviews are the portal's business alone. */
+  policyOf?: (model: string) => Policy;
 }
 
 /** Emails go out once per state; these are the states that send one, and to whom. */
@@ -36,6 +39,8 @@ export type Step =
   | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' }
   /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
   | { kind: 'decide' }
+  /** in-review, and the reviews on record already decide it under the policy (it changed since they were given): record the decision. */
+  | { kind: 'settle-review'; outcome: 'approved' | 'denied' }
   /** A request stored before `keyportal.dev/observed` existed: record its state as accepted (and guard a key it may hold). */
   | { kind: 'adopt' }
   /** An administrator's label edit along the label-edit table: record it as their decision, then act on it. */
@@ -183,8 +188,11 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
   switch (r.state) {
     case 'pending':
       return { kind: 'decide' };
-    case 'in-review':
+    case 'in-review': {
+      const settled = s.policyOf && r.reviews?.length ? standing(s.policyOf(r.model), r.reviews, { email: r.email, ...(r.manager ? { manager: r.manager } : {}) }) : undefined;
+      if (settled && settled.outcome !== 'waiting') return { kind: 'settle-review', outcome: settled.outcome };
       return notifyStep(r, { state: 'in-review', to: 'approvers' }, now, s);
+    }
     case 'approved': {
       if (r.retry?.step === 'mint' && r.retry.since && now - Date.parse(r.retry.since) >= s.giveUpAfterSeconds * 1000) {
         return { kind: 'give-up-mint', since: r.retry.since, error: r.retry.error };

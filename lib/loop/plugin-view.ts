@@ -12,7 +12,7 @@ import type { RequestStore } from '../store/types';
  * whitelist must not approve on the strength of a stale or made-up link.
  */
 export async function pluginView(store: RequestStore, r: KeyRequest): Promise<PluginRequest> {
-  const view: PluginRequest = { id: r.id, email: r.email, model: r.model };
+  const view: PluginRequest = { id: r.id, email: r.email, model: r.model, ...(r.justification ? { justification: r.justification } : {}), ...(r.manager ? { manager: r.manager } : {}) };
   if (!r.renews) return view;
   let old: KeyRequest;
   try {

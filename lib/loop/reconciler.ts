@@ -1,6 +1,7 @@
 import { runChain } from '../approval/chain';
 import type { ApprovalPlugin } from '../approval/types';
-import type { ModelConfig } from '../config/schema';
+import { type Policy, describePolicy, policyFor } from '../approval/policy';
+import type { ApprovalsConfig, ModelConfig } from '../config/schema';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
@@ -21,6 +22,7 @@ import { type LabelEditDeps, acceptLabelEdit, adopt, guardKey, revertLabelEdit }
 import { type Notice, type PlanSettings, type Step, plan } from './plan';
 import { pluginView } from './plugin-view';
 import { type ReminderDeps, remind } from './reminders';
+import { settleReview } from './settle-review';
 
 export interface ReconcilerSettings {
   approvalsDefault: 'deny' | 'review';
@@ -42,6 +44,8 @@ export interface ReconcilerSettings {
   reminderDays?: readonly number[];
   /** The per-person limit (config `portal.rateLimit`): a request that got past it anyway is closed before any plugin sees it. */
   rateLimit?: RateLimit;
+  /** Approval policies (config `approvals`): who is told of a review, and reviews that already decide a request. */
+  approvals?: ApprovalsConfig;
 }
 
 export interface ReconcilerDeps {
@@ -108,6 +112,7 @@ export class Reconciler {
       keyDelivery: s.keyDelivery,
       revealWindowSeconds: s.revealWindowDays * 86_400,
       reminderDays: s.reminderDays ?? [],
+      ...(s.approvals ? { policyOf: (model: string) => this.policyOf(model) as Policy } : {}),
     };
     this.issueDeps = {
       store: deps.store,
@@ -135,6 +140,11 @@ export class Reconciler {
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
       message: (r, notice) => this.message(r, notice, {}),
     };
+  }
+
+  private policyOf(model: string): Policy | undefined {
+    const { approvals } = this.deps.settings;
+    return approvals ? policyFor(approvals, this.models.get(model), model) : undefined;
   }
 
   /** The step a request needs now (for tests and the status of a request). */
@@ -171,6 +181,8 @@ export class Reconciler {
     switch (step.kind) {
       case 'decide':
         return this.decide(r, signal, known);
+      case 'settle-review':
+        return settleReview(this.labelEditDeps, r, step.outcome, this.policyOf(r.model) as Policy);
       case 'adopt':
         return adopt(this.labelEditDeps, r);
       case 'accept-label-edit':
@@ -237,12 +249,14 @@ export class Reconciler {
     }
     const result = await runChain(this.deps.plugins, await pluginView(this.deps.store, r), { fallback: this.deps.settings.approvalsDefault, signal });
     const summary = result.trace.map((t) => `${t.plugin}=${t.outcome}`).join(', ') || 'no plugins';
+    // The identity provider's word on the manager stands; a plugin fills it in when there is none.
+    const manager = result.manager && !r.manager ? { manager: result.manager } : {};
     if (result.outcome === 'review') {
-      await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
+      await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace, ...manager }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
       return countDecision(result.decidedBy, 'review');
     }
     const state = result.outcome === 'approve' ? 'approved' : 'denied';
-    const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace };
+    const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace, ...manager };
     // An approval stores the key value (and the claim on its email) in the same write: still
     // before the gateway hears of it (exactly-once holds), one write fewer.
     if (state === 'approved') Object.assign(change, keyWithClaim(this.deps.gateway.newKey(), this.clock()));
@@ -323,7 +337,10 @@ export class Reconciler {
   }
 
   private recipients(r: KeyRequest, notice: Notice): readonly string[] {
-    return notice.to === 'approvers' ? this.deps.settings.reviewNotify : [r.email];
+    if (notice.to === 'requester') return [r.email];
+    // A policy that asks the requester's manager tells them too.
+    const manager = r.manager && this.policyOf(r.model)?.stages.some((s) => s.approvers.manager) ? [r.manager] : [];
+    return [...new Set([...this.deps.settings.reviewNotify, ...manager])];
   }
 
   private async message(r: KeyRequest, notice: Notice, known: Known): Promise<Rendered> {
@@ -362,6 +379,7 @@ export class Reconciler {
 
   private context(r: KeyRequest): TemplateContext {
     const s = this.deps.settings;
-    return { portalUrl: s.portalUrl, portalTitle: s.portalTitle, gatewayUrl: s.gatewayUrl, modelTitle: this.models.get(r.model)?.title ?? r.model };
+    const policy = this.policyOf(r.model);
+    return { portalUrl: s.portalUrl, portalTitle: s.portalTitle, gatewayUrl: s.gatewayUrl, modelTitle: this.models.get(r.model)?.title ?? r.model, ...(policy ? { policy: describePolicy(policy) } : {}) };
   }
 }

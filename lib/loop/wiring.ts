@@ -58,6 +58,7 @@ export function buildLoop(
       revealWindowDays: config.portal.revealWindowDays,
       reminderDays: config.loop.reminders,
       rateLimit: config.portal.rateLimit,
+      approvals: config.approvals,
     },
     // Tests move time forward (expiry reminders days ahead); production runs on the wall clock.
     ...(options.clock ? { clock: options.clock } : {}),

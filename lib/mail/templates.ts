@@ -1,5 +1,6 @@
 import type { KeyRequest } from '../domain/key-request';
 import { type SafeHtml, html } from './html';
+import { justificationSection, reviewsSection } from './reviews';
 
 /**
  * Every message the loop sends, as plain text and HTML. HTML is built with `html`, which escapes
@@ -11,6 +12,8 @@ export interface TemplateContext {
   portalTitle: string;
   gatewayUrl: string;
   modelTitle: string;
+  /** What the model's approval policy asks ("2 approvals: manager, then platform"), for approvers. */
+  policy?: string;
 }
 
 export interface Rendered {
@@ -38,6 +41,7 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
   const subject = `Your API key for ${ctx.modelTitle} is ready`;
   const statusUrl = link(ctx.portalUrl, `requests/${r.id}`);
   const expiry = r.expiresAt ? `It expires at ${r.expiresAt}.` : 'It does not expire.';
+  const reviews = reviewsSection(r);
   if ('key' in delivery) {
     return render(
       subject,
@@ -47,6 +51,7 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
         `API key: ${delivery.key}`,
         `Gateway: ${ctx.gatewayUrl}`,
         expiry,
+        ...reviews.text,
         '',
         'Keep the key secret: anyone holding it can spend your budget.',
         `Status: ${statusUrl}`,
@@ -62,6 +67,7 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
           <br>
           ${expiry}
         </p>
+        ${reviews.html}
         <p>Keep the key secret: anyone holding it can spend your budget.</p>
         <p>
           <a href="${statusUrl}">See the request</a>
@@ -77,6 +83,7 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
       `Sign in to reveal your key (it is shown once): ${delivery.revealUrl}`,
       `Gateway: ${ctx.gatewayUrl}`,
       expiry,
+      ...reviews.text,
     ],
     html`
       <p>
@@ -89,6 +96,7 @@ export function issuedMessage(r: KeyRequest, ctx: TemplateContext, delivery: { k
         <br>
         ${expiry}
       </p>
+      ${reviews.html}
     `,
   );
 }
@@ -104,9 +112,10 @@ export function endingMessage(state: keyof typeof ENDINGS, r: KeyRequest, ctx: T
   const e = ENDINGS[state];
   const statusUrl = link(ctx.portalUrl, `requests/${r.id}`);
   const reason = r.reason ?? 'No reason was given.';
+  const reviews = state === 'denied' ? reviewsSection(r) : reviewsSection({});
   return render(
     `Your ${ctx.modelTitle} key request ${e.title}`,
-    [`${e.lead}`, '', `Request: ${r.id} (${r.model})`, `Reason: ${reason}`, '', `Status: ${statusUrl}`],
+    [`${e.lead}`, '', `Request: ${r.id} (${r.model})`, `Reason: ${reason}`, ...reviews.text, '', `Status: ${statusUrl}`],
     html`
       <p>${e.lead}</p>
       <p>
@@ -114,6 +123,7 @@ export function endingMessage(state: keyof typeof ENDINGS, r: KeyRequest, ctx: T
         <br>
         Reason: ${reason}
       </p>
+      ${reviews.html}
       <p>
         <a href="${statusUrl}">See the request</a>
       </p>
@@ -125,11 +135,15 @@ export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
   const queueUrl = link(ctx.portalUrl, 'approvals');
   const reason = r.reason ?? 'A plugin held it for review.';
   const renewal = r.renews ? ` It renews request ${r.renews}, whose key keeps working until it expires.` : '';
+  const why = justificationSection(r);
+  const policy = ctx.policy ? `It needs ${ctx.policy}.` : undefined;
   return render(
     `${r.renews ? 'Renewal' : 'Key request'} for ${ctx.modelTitle} waits for review`,
     [
       `${r.email} asked for a key for ${r.model} (request ${r.id}).${renewal}`,
       `Why it waits: ${reason}`,
+      ...why.text,
+      ...(policy ? [policy] : []),
       '',
       `Review it: ${queueUrl}`,
       `Or: kubectl label secret keyreq-${r.id} keyportal.dev/state=approved --overwrite`,
@@ -139,6 +153,8 @@ export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
         ${r.email} asked for a key for <strong>${r.model}</strong> (request <code>${r.id}</code>).${renewal}
       </p>
       <p>Why it waits: ${reason}</p>
+      ${why.html}
+      ${policy ? html`<p>${policy}</p>` : ''}
       <p>
         <a href="${queueUrl}">Review it in ${ctx.portalTitle}</a>, or with
         <code>kubectl label secret keyreq-${r.id} keyportal.dev/state=approved --overwrite</code>

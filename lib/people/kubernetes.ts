@@ -4,10 +4,11 @@ import { ObjectCache } from '../kube/object-cache';
 import { rawCall } from '../kube/raw';
 import { log } from '../log';
 import { StoreUnavailableError } from '../store/errors';
-import { type OffboardingRecord, type PeopleStore, type RecordInput, isBlocking, newRecord, offboardingRecordSchema } from './types';
+import { type DelegationRecord, type OffboardingRecord, type PeopleStore, type RecordInput, delegationRecordSchema, isBlocking, newRecord, offboardingRecordSchema } from './types';
 
 export const OFFBOARDING_COMPONENT = 'offboarding';
-const SELECTOR = `app.kubernetes.io/component=${OFFBOARDING_COMPONENT}`;
+export const DELEGATION_COMPONENT = 'delegation';
+const SELECTOR = `app.kubernetes.io/component in (${OFFBOARDING_COMPONENT},${DELEGATION_COMPONENT})`;
 const SYNC_TIMEOUT_MS = 15_000;
 
 interface ConfigMap {
@@ -19,6 +20,20 @@ interface ConfigMap {
 
 /** `keyportal-offboarded-<requester hash>`: one object per person, found by name. */
 export const offboardingName = (email: string): string => `keyportal-offboarded-${requesterHash(email)}`;
+/** `keyportal-delegation-<approver hash>`: at most one delegation per approver. */
+export const delegationName = (approver: string): string => `keyportal-delegation-${requesterHash(approver)}`;
+
+function decodeDelegation(cm: ConfigMap): DelegationRecord | undefined {
+  const d = cm.data ?? {};
+  let groups: unknown = [];
+  try {
+    groups = JSON.parse(d.groups ?? '[]');
+  } catch {
+    return undefined;
+  }
+  const parsed = delegationRecordSchema.safeParse({ approver: d.approver, groups, delegate: d.delegate, until: d.until, createdAt: d.createdAt });
+  return parsed.success ? parsed.data : undefined;
+}
 
 function encode(r: OffboardingRecord): ConfigMap['data'] {
   return {
@@ -85,10 +100,43 @@ export class KubernetesPeopleStore implements PeopleStore {
     return cm ? decode(cm) : undefined;
   }
 
+  async delegationsTo(email: string): Promise<DelegationRecord[]> {
+    await this.synced();
+    const me = normalizeEmail(email);
+    return this.cache
+      .values()
+      .filter((cm) => cm.metadata?.labels?.['app.kubernetes.io/component'] === DELEGATION_COMPONENT)
+      .map(decodeDelegation)
+      .filter((d): d is DelegationRecord => d !== undefined && normalizeEmail(d.delegate) === me);
+  }
+
+  async delegationOf(approver: string): Promise<DelegationRecord | undefined> {
+    await this.synced();
+    const cm = this.cache.get(delegationName(approver));
+    return cm ? decodeDelegation(cm) : undefined;
+  }
+
+  async setDelegation(record: DelegationRecord): Promise<void> {
+    await this.synced();
+    const data = { approver: record.approver, groups: JSON.stringify(record.groups), delegate: record.delegate, until: record.until, createdAt: record.createdAt };
+    await this.put(delegationName(record.approver), DELEGATION_COMPONENT, requesterHash(record.approver), data);
+  }
+
+  async endDelegation(approver: string): Promise<boolean> {
+    await this.synced();
+    const name = delegationName(approver);
+    const current = this.cache.get(name);
+    if (!current) return false;
+    // Ended by an expiry in the past, not by deletion: the Role grants no delete, and the record stays readable.
+    await this.put(name, DELEGATION_COMPONENT, requesterHash(approver), { until: new Date(0).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    return true;
+  }
+
   async listOffboardings(): Promise<OffboardingRecord[]> {
     await this.synced();
     return this.cache
       .values()
+      .filter((cm) => cm.metadata?.labels?.['app.kubernetes.io/component'] === OFFBOARDING_COMPONENT)
       .map(decode)
       .filter((r): r is OffboardingRecord => r !== undefined)
       .sort((a, b) => b.at.localeCompare(a.at));
@@ -110,31 +158,28 @@ export class KubernetesPeopleStore implements PeopleStore {
     return { record, changed: true };
   }
 
-  /** Creates the person's ConfigMap, or replaces its data with the version read (a 409 says someone moved first). */
+  /** Creates the person's offboarding ConfigMap, or replaces its data with the version read (a 409 says someone moved first). */
   private async write(email: string, record: OffboardingRecord): Promise<void> {
-    const name = offboardingName(email);
+    // Every field named: a merge patch would keep liftedAt from a lift this write undoes.
+    await this.put(offboardingName(email), OFFBOARDING_COMPONENT, record.requester, { liftedAt: null, liftedBy: null, liftReason: null, ...encode(record) });
+  }
+
+  /** Creates a ConfigMap of ours, or merge-patches its data with the version read. */
+  private async put(name: string, component: string, requester: string, data: Record<string, string | null>): Promise<void> {
     const current = this.cache.get(name);
-    const metadata = {
-      name,
-      labels: { 'app.kubernetes.io/managed-by': 'keyportal', 'app.kubernetes.io/component': OFFBOARDING_COMPONENT, 'keyportal.dev/requester': record.requester },
-    };
+    const metadata = { name, labels: { 'app.kubernetes.io/managed-by': 'keyportal', 'app.kubernetes.io/component': component, 'keyportal.dev/requester': requester } };
+    const created = Object.fromEntries(Object.entries(data).filter((e): e is [string, string] => e[1] !== null));
     try {
       const written = current
-        ? await rawCall<ConfigMap>(this.kc, {
-            method: 'PATCH',
-            path: `${this.path}/${name}`,
-            contentType: PatchStrategy.MergePatch,
-            // Every field named: a merge patch would keep liftedAt from a lift this write undoes.
-            body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, data: { liftedAt: null, liftedBy: null, liftReason: null, ...encode(record) } },
-          })
-        : await rawCall<ConfigMap>(this.kc, { method: 'POST', path: this.path, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: encode(record) } });
+        ? await rawCall<ConfigMap>(this.kc, { method: 'PATCH', path: `${this.path}/${name}`, contentType: PatchStrategy.MergePatch, body: { metadata: { resourceVersion: current.metadata?.resourceVersion }, data } })
+        : await rawCall<ConfigMap>(this.kc, { method: 'POST', path: this.path, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data: created } });
       this.cache.offer(written);
     } catch (err) {
-      if (err instanceof ApiException && err.code === 409) throw new StoreUnavailableError(`the offboarding record of ${email} changed while it was written; send it again (it is safe to repeat)`);
+      if (err instanceof ApiException && err.code === 409) throw new StoreUnavailableError(`the ${component} record ${name} changed while it was written; send it again (it is safe to repeat)`);
       if (err instanceof ApiException && (err.code === 401 || err.code === 403)) {
         throw new StoreUnavailableError(`Kubernetes refused to write ConfigMaps in namespace "${this.namespace}" (HTTP ${err.code}); check the portal's Role (configmaps: create, patch)`);
       }
-      throw new StoreUnavailableError(`could not write the offboarding record in "${this.namespace}": ${(err as Error).message}`);
+      throw new StoreUnavailableError(`could not write the ${component} record in "${this.namespace}": ${(err as Error).message}`);
     }
   }
 

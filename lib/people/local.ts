@@ -1,10 +1,10 @@
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { requesterHash } from '../domain/key-request';
+import { normalizeEmail, requesterHash } from '../domain/key-request';
 import { writeFileAtomic } from '../fs/atomic-write';
 import { KeyedLock } from '../fs/keyed-lock';
 import { StoreUnavailableError } from '../store/errors';
-import { type OffboardingRecord, type PeopleStore, type RecordInput, isBlocking, newRecord, offboardingRecordSchema } from './types';
+import { type DelegationRecord, type OffboardingRecord, type PeopleStore, type RecordInput, delegationRecordSchema, isBlocking, newRecord, offboardingRecordSchema } from './types';
 
 /**
  * The embedded default's offboarding records: one JSON file per person in `<dir>/offboarded/`,
@@ -58,6 +58,47 @@ export class LocalPeopleStore implements PeopleStore {
       await this.write(record);
       return { record, changed: true };
     });
+  }
+
+  async delegationsTo(email: string): Promise<DelegationRecord[]> {
+    const me = normalizeEmail(email);
+    return (await this.allDelegations()).filter((d) => normalizeEmail(d.delegate) === me);
+  }
+
+  async delegationOf(approver: string): Promise<DelegationRecord | undefined> {
+    return this.readDelegation(path.join(/*turbopackIgnore: true*/ this.dir, 'delegations', `${requesterHash(approver)}.json`));
+  }
+
+  async setDelegation(record: DelegationRecord): Promise<void> {
+    await mkdir(path.join(/*turbopackIgnore: true*/ this.dir, 'delegations'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path.join(/*turbopackIgnore: true*/ this.dir, 'delegations', `${requesterHash(record.approver)}.json`), JSON.stringify(record, null, 2));
+  }
+
+  async endDelegation(approver: string): Promise<boolean> {
+    const current = await this.delegationOf(approver);
+    if (!current) return false;
+    await this.setDelegation({ ...current, until: new Date(0).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    return true;
+  }
+
+  private async allDelegations(): Promise<DelegationRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(path.join(/*turbopackIgnore: true*/ this.dir, 'delegations'));
+    } catch {
+      return [];
+    }
+    const all = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => this.readDelegation(path.join(/*turbopackIgnore: true*/ this.dir, 'delegations', n))));
+    return all.filter((d): d is DelegationRecord => d !== undefined);
+  }
+
+  private async readDelegation(file: string): Promise<DelegationRecord | undefined> {
+    try {
+      const parsed = delegationRecordSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private file(email: string): string {

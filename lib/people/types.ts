@@ -37,7 +37,25 @@ export interface RecordInput {
   reason: string;
 }
 
-/** The facts about people that live beside the requests: who left. */
+/** An approver's stand-in until a date ("X for Y"): recorded with the groups the approver had then. */
+export interface DelegationRecord {
+  approver: string;
+  /** The approver's groups when they delegated: what the delegate may approve by. */
+  groups: string[];
+  delegate: string;
+  until: string;
+  createdAt: string;
+}
+
+export const delegationRecordSchema = z.object({
+  approver: emailSchema,
+  groups: z.array(z.string().max(256)).max(200),
+  delegate: emailSchema,
+  until: timestampSchema,
+  createdAt: timestampSchema,
+});
+
+/** The facts about people that live beside the requests: who left, and who stands in for whom. */
 export interface PeopleStore {
   /** The standing offboarding of this person (not lifted), from memory; throws StoreUnavailableError until loaded. */
   offboarded(email: string): Promise<OffboardingRecord | undefined>;
@@ -49,6 +67,14 @@ export interface PeopleStore {
   liftOffboarding(input: RecordInput): Promise<{ record?: OffboardingRecord; changed: boolean }>;
   /** Every record, newest first. */
   listOffboardings(): Promise<OffboardingRecord[]>;
+  /** Delegations naming this person as the delegate (expired ones included; the caller compares `until`). */
+  delegationsTo(email: string): Promise<DelegationRecord[]>;
+  /** The delegation this approver made, if any. */
+  delegationOf(approver: string): Promise<DelegationRecord | undefined>;
+  /** Records (or replaces) an approver's delegation. */
+  setDelegation(record: DelegationRecord): Promise<void>;
+  /** Ends an approver's delegation; false when there was none. */
+  endDelegation(approver: string): Promise<boolean>;
   /** Starts loading now, so the first sign-in does not wait. */
   warm(): void;
   close(): void;

@@ -15,6 +15,8 @@ export class PortalError extends Error {
 }
 
 export const badInput = (field: string, message: string): PortalError => new PortalError(422, 'invalid', `${field}: ${message}`, { field });
+/** Well-formed, but more than the policy allows (approve with changes above the tier): 400 naming the field. */
+export const beyondPolicy = (field: string, message: string): PortalError => new PortalError(400, 'beyond_policy', `${field}: ${message}`, { field });
 export const badRequest = (message: string): PortalError => new PortalError(400, 'bad_request', message);
 export const notSignedIn = (): PortalError => new PortalError(401, 'unauthenticated', 'sign in first');
 export const approversOnly = (): PortalError => new PortalError(403, 'forbidden', 'only approvers may do this');

@@ -31,7 +31,8 @@ export async function renewRequest(deps: PortalDeps, user: User, id: string): Pr
   if (overruled) {
     throw conflict(`request ${overruled.id} for ${old.model}, newer than this one, was ${overruled.state}${overruled.decidedAt ? ` on ${overruled.decidedAt.slice(0, 10)}` : ''}; renewing this older key would get round that. Request the model again from the catalog, or ask an approver`, toView(old, deps.config));
   }
-  const { request } = await createRequest(deps, user, old.model, { renews: old });
+  // A renewal keeps the reason given for the key it renews (the policy may ask for one).
+  const { request } = await createRequest(deps, user, old.model, { renews: old, ...(old.justification ? { justification: old.justification } : {}) });
   return request;
 }
 

@@ -4,6 +4,9 @@ import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
 import { duplicateOf } from '../domain/renewal';
 import { type State, isLive } from '../domain/states';
 import { countDecision } from '../metrics/record';
+import type { LimitChanges } from '../domain/review';
+import type { Policy } from '../approval/policy';
+import { DecidedError, NotInReviewError, type ReviewDeps, policyOf, submitReview } from './reviews';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
@@ -88,10 +91,16 @@ export async function readVisible(deps: PortalDeps, user: User, id: string): Pro
  * renewable request for this model) it is a renewal: the key it renews does not count as a
  * duplicate, anything else live for the model still does.
  */
-export async function createRequest(deps: PortalDeps, user: User, modelId: string, options: { renews?: KeyRequest } = {}): Promise<{ request: RequestView; created: boolean }> {
+export async function createRequest(
+  deps: PortalDeps,
+  user: User,
+  modelId: string,
+  options: { renews?: KeyRequest; justification?: string } = {},
+): Promise<{ request: RequestView; created: boolean }> {
   if (!deps.config.models.some((m) => m.id === modelId)) {
     throw badInput('model', `"${modelId}" is not in the catalog; GET /api/models lists the models you can request`);
   }
+  const justification = checkJustification(policyOf(deps.config, { model: modelId }), options.justification);
   await refuseOffboarded(deps, user);
   // One person's requests one at a time in this process: two at once for different models must
   // not both pass a count that each made before the other was stored (the loop evens out replicas).
@@ -109,11 +118,26 @@ export async function createRequest(deps: PortalDeps, user: User, modelId: strin
       const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - nowMs) / 1000));
       throw new PortalError(429, 'rate_limited', `at most ${requests} requests per ${windowSeconds} s; try again in ${retry} s`, { retryAfterSeconds: retry });
     }
-    const { request, created } = await deps.store.create({ email: user.email, model: modelId, ...(renews ? { renews } : {}) });
+    const { request, created } = await deps.store.create({
+      email: user.email,
+      model: modelId,
+      ...(renews ? { renews } : {}),
+      ...(justification ? { justification } : {}),
+      ...(user.manager ? { manager: user.manager } : {}),
+    });
     // A request made a moment ago by another tab or replica: the store returned it instead.
     if (!created) throw conflict(`you already have a ${request.state} request for ${modelId}`, toView(request, deps.config));
     return { request: toView(request, deps.config), created };
   });
+}
+
+/** The model's policy asks why: a justification of at least its minimum length (400 naming the field). */
+function checkJustification(policy: Policy, given: string | undefined): string | undefined {
+  const text = given?.trim();
+  const { required, minLength } = policy.justification;
+  if (required && !text) throw badInput('justification', `${policy.name} models need a justification: say why you need the key (at least ${minLength} characters)`);
+  if (required && text && text.length < minLength) throw badInput('justification', `a justification for ${policy.name} models has at least ${minLength} characters; this one has ${text.length}`);
+  return text || undefined;
 }
 
 /** Refuses someone offboarded: their session may still be open, their access is not. */
@@ -148,78 +172,37 @@ export async function listQueue(deps: PortalDeps, user: User, q: QueueFilter = {
 export type Decision = 'approve' | 'deny';
 
 /**
- * Records a person's (or an HR system's) decision on a request held for review, re-reading on a
- * conflict with the loop or another approver. `changed: false` means it was already decided the
- * same way. A `pending` request belongs to the plugin chain: deciding it first would let a
- * blacklisted model through before the blacklist ever saw it.
+ * A person's review of a request held for review (lib/portal/reviews.ts): an approver, the
+ * requester's manager, or a delegate, as the model's policy says. Someone who may not review it
+ * and is no approver learns nothing of it (404, as for any request not theirs).
  */
-export async function applyDecision(
-  store: RequestStore,
-  id: string,
-  decision: Decision,
-  decidedBy: string,
-  reason: string | undefined,
-  now: () => Date,
-): Promise<{ request: KeyRequest; changed: boolean }> {
-  const state: 'approved' | 'denied' = decision === 'approve' ? 'approved' : 'denied';
-  return retryOnConflict(async () => {
-    const r = await store.get(id);
-    if (r.state === 'pending') throw new NotInReviewError(r);
-    if (r.state === 'in-review') {
-      const change = { state, decision: state, decidedBy, decidedAt: rfc3339(now()), reason: reason ?? (decision === 'approve' ? 'Approved' : 'Denied') };
-      const request = await store.update(r, change);
-      countDecision(decidedBy, decision);
-      return { request, changed: true };
-    }
-    const same = decision === 'approve' ? ['approved', 'issued'].includes(r.state) : r.state === 'denied';
-    if (same) return { request: r, changed: false };
-    throw new DecidedError(r);
-  }).catch((err: unknown) => {
-    keepsChanging(err, id);
-    if (err instanceof NotInReviewError) {
-      throw conflict(`request ${id} is still pending: the approval plugins decide first; a person decides only what they hold for review`);
-    }
-    throw err;
-  });
-}
-
-/** Still conflicting after retryOnConflict's tries: a 409 the caller can act on. */
-function keepsChanging(err: unknown, id: string): void {
-  if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
-}
-
-/** A decision on a request the plugin chain has not looked at yet. */
-class NotInReviewError extends Error {
-  override readonly name = 'NotInReviewError';
-  constructor(readonly request: KeyRequest) {
-    super(`request ${request.id} is ${request.state}, not in review`);
-  }
-}
-
-/** The request was already decided the other way (or has ended). */
-export class DecidedError extends Error {
-  override readonly name = 'DecidedError';
-  constructor(readonly request: KeyRequest) {
-    super(`request ${request.id} is already ${request.state}${request.decidedBy ? ` (by ${request.decidedBy})` : ''}`);
-  }
-}
-
-export async function decide(deps: PortalDeps, user: User, id: string, decision: Decision, reason: string | undefined): Promise<RequestView> {
-  if (!user.approver) throw approversOnly();
+export async function decide(deps: PortalDeps, user: User, id: string, decision: Decision, reason: string | undefined, changes?: LimitChanges): Promise<RequestView> {
   deps.limits?.check('decide', user.email);
-  const r = await readVisible(deps, user, id);
-  if (r.email === user.email && !deps.config.approvals.allowSelfApproval) {
-    throw new PortalError(403, 'own_request', 'you cannot decide your own request: another approver must (four eyes); approvals.allowSelfApproval turns this off');
-  }
+  if (!idSchema.safeParse(id).success) throw requestNotFound(id);
   try {
-    const { request, changed } = await applyDecision(deps.store, id, decision, `user:${user.email}`, reason, clockOf(deps));
+    const reviewer = { kind: 'person' as const, email: user.email, groups: user.groups };
+    const { request, changed } = await submitReview(reviewDeps(deps), id, { reviewer, decision, ...(reason ? { reason } : {}), ...(changes ? { changes } : {}), now: clockOf(deps) });
     // An approver who clicks twice is told, not silently ignored: the second click decided nothing.
     if (!changed) throw conflict(`request ${id} is already ${request.state}`, toView(request, deps.config, 'approver'));
     return toView(request, deps.config, 'approver');
   } catch (err) {
+    // Someone who is no approver, and may not review this one as a manager or delegate, learns nothing of it.
+    if (!user.approver && !(err instanceof PortalError && err.code === 'own_request')) throw notYours();
+    if (err instanceof RequestNotFoundError) throw requestNotFound(id);
+    if (err instanceof NotInReviewError) throw conflict(err.message);
     if (err instanceof DecidedError) throw conflict(err.message, toView(err.request, deps.config, 'approver'));
     throw err;
   }
+}
+
+const notYours = (): PortalError => new PortalError(403, 'forbidden', 'only approvers, and the requester\'s manager or a delegate where the policy says so, may review a request');
+
+/** What a review writes to, and who may stand in for whom. */
+export const reviewDeps = (deps: PortalDeps): ReviewDeps => ({ store: deps.store, config: deps.config, ...(deps.people ? { people: deps.people } : {}) });
+
+/** Still conflicting after retryOnConflict's tries: a 409 the caller can act on. */
+function keepsChanging(err: unknown, id: string): void {
+  if (err instanceof ConflictError) throw conflict(`request ${id} keeps changing; try again`);
 }
 
 /** Revoking an issued key: the loop deletes it at the gateway and tells the requester. */

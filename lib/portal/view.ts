@@ -2,6 +2,8 @@ import type { TraceEntry } from '../domain/trace';
 import type { Config } from '../config';
 import type { KeyRequest } from '../domain/key-request';
 import type { State } from '../domain/states';
+import { describeStanding, mergedChanges, policyFor, standing } from '../approval/policy';
+import type { LimitChanges, Review } from '../domain/review';
 
 /** A request as the browser and API clients see it: never the key, never internal claims. */
 export interface RequestView {
@@ -26,6 +28,19 @@ export interface RequestView {
   expiresAt?: string;
   /** The request this one renews: approvers see a renewal as one. */
   renews?: string;
+  /** Why the requester asks, when the model's policy wanted to know. */
+  justification?: string;
+  /** The model's approval policy and the reviews so far: "1 of 2 approvals, waiting for the platform team". */
+  review: {
+    policy: string;
+    /** While in review: where it stands. */
+    progress?: string;
+    /** The stage it waits on, while in review. */
+    stage?: string;
+    reviews: Review[];
+  };
+  /** Approved with changes: the limits the key was minted with instead of the tier's. */
+  changes?: LimitChanges;
 }
 
 /** One page of a listing (GET /api/approvals, GET /api/requests), with what the page around it needs. */
@@ -67,11 +82,12 @@ function forRequester(t: TraceEntry): TraceEntry {
   return { ...t, reason: `the ${t.plugin} check could not be made, so it answered "${t.outcome}" as configured` };
 }
 
-export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>, audience: Audience = 'requester'): RequestView {
+export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail' | 'approvals'>, audience: Audience = 'requester'): RequestView {
   const title = config.models.find((m) => m.id === r.model)?.title ?? r.model;
   const delivery = config.mail.keyDelivery;
   const approver = audience === 'approver';
   const reason = r.reason === undefined ? undefined : approver ? r.reason : withoutAddresses(r.reason);
+  const changes = r.reviews ? mergedChanges(r.reviews) : undefined;
   return {
     id: r.id,
     email: r.email,
@@ -90,5 +106,16 @@ export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail'>, a
     ...(r.revealedAt ? { revealedAt: r.revealedAt } : {}),
     ...(r.expiresAt ? { expiresAt: r.expiresAt } : {}),
     ...(r.renews ? { renews: r.renews } : {}),
+    ...(r.justification ? { justification: r.justification } : {}),
+    review: reviewOf(r, config),
+    ...(changes ? { changes } : {}),
   };
+}
+
+function reviewOf(r: KeyRequest, config: Pick<Config, 'models' | 'approvals'>): RequestView['review'] {
+  const policy = policyFor(config.approvals, config.models.find((m) => m.id === r.model), r.model);
+  const reviews = r.reviews ?? [];
+  if (r.state !== 'in-review') return { policy: policy.name, reviews };
+  const s = standing(policy, reviews, { email: r.email, ...(r.manager ? { manager: r.manager } : {}) });
+  return { policy: policy.name, progress: describeStanding(policy, s), ...(s.outcome === 'waiting' ? { stage: s.stage.name } : {}), reviews };
 }

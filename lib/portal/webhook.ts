@@ -6,7 +6,9 @@ import type { RequestStore } from '../store/types';
 import { parseJson } from './parse';
 import { approvalWebhookBody } from '../validations/webhook';
 import { PortalError, conflict, requestNotFound } from './errors';
-import { DecidedError, applyDecision } from './requests';
+import type { Config } from '../config';
+import type { PeopleStore } from '../people/types';
+import { DecidedError, NotInReviewError, submitReview } from './reviews';
 
 export interface WebhookDeps {
   store: RequestStore;
@@ -35,15 +37,24 @@ export interface WebhookResult {
  * `changed: false`. A replay (or a client retrying a call that timed out) therefore either finds
  * its own decision already made, or a request decided since, which is a 409 as for anyone.
  */
-export async function handleApprovalWebhook(deps: WebhookDeps, rawBody: string, signature: string | null): Promise<WebhookResult> {
+/** The approval webhook's decision is one review under the model's policy: it needs the catalog and the policies. */
+export interface ApprovalWebhookDeps extends WebhookDeps {
+  config: Pick<Config, 'models' | 'approvals'>;
+  people?: PeopleStore;
+}
+
+export async function handleApprovalWebhook(deps: ApprovalWebhookDeps, rawBody: string, signature: string | null): Promise<WebhookResult> {
   const { client, now } = authenticateWebhook(deps, rawBody, signature, 'approval');
   const body = parseJson(rawBody, approvalWebhookBody);
   const reason = body.actor ? `${body.reason} (${body.actor}, via ${client})` : body.reason;
   try {
-    const { request, changed } = await applyDecision(deps.store, body.request_id, body.decision, `webhook:${client}`, reason, () => now);
+    // One review by webhook:<caller> under the model's policy, or an override where config says so.
+    const override = deps.config.approvals.webhook === 'override';
+    const { request, changed } = await submitReview(deps, body.request_id, { reviewer: { kind: 'webhook', client }, decision: body.decision, reason, override, now: () => now });
     return { request_id: request.id, state: request.state, changed };
   } catch (err) {
     if (err instanceof RequestNotFoundError) throw requestNotFound(body.request_id);
+    if (err instanceof NotInReviewError) throw conflict(err.message);
     if (err instanceof DecidedError) throw conflict(err.message, { request_id: err.request.id, state: err.request.state });
     throw err;
   }

@@ -17,6 +17,7 @@ import { describeIssues } from '../validations/issues';
 import { MalformedSecretError } from './errors';
 import { type TraceEntry, traceSchema } from '../domain/trace';
 import { retryInfoSchema } from '../domain/retry';
+import { reviewsSchema } from '../domain/review';
 
 /** The storage schema of DESIGN.md, in one place: every label and annotation key. */
 export const LABEL = {
@@ -57,6 +58,11 @@ export const ANNOTATION = {
   // The state our code last wrote or accepted, and a fingerprint of the reason it last wrote
   // (JSON): a label that differs is an administrator's edit, judged against the label-edit table.
   observed: 'keyportal.dev/observed',
+  // Approval policies (lib/approval/policy.ts): why the requester asks, their manager, and every
+  // review so far (JSON, written with the version read, so two reviewers at once are both kept).
+  justification: 'keyportal.dev/justification',
+  manager: 'keyportal.dev/manager',
+  reviews: 'keyportal.dev/reviews',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -116,6 +122,9 @@ const storedSecretSchema = z.object({
       [ANNOTATION.renews]: idSchema.optional(),
       [ANNOTATION.reminded]: z.string().regex(/^[1-9][0-9]{0,2}$/, 'expected a whole number of days (1 to 999)').optional(),
       [ANNOTATION.observed]: z.string().optional(),
+      [ANNOTATION.justification]: z.string().max(2000).optional(),
+      [ANNOTATION.manager]: emailSchema.optional(),
+      [ANNOTATION.reviews]: z.string().optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -155,6 +164,10 @@ export function decodeRequest(raw: unknown): KeyRequest {
   if (metadata.deletionTimestamp) request.deletingSince = metadata.deletionTimestamp;
   const observed = sharedObserved(a[ANNOTATION.observed]);
   if (observed) request.observed = observed;
+  if (a[ANNOTATION.justification]) request.justification = a[ANNOTATION.justification];
+  if (a[ANNOTATION.manager]) request.manager = a[ANNOTATION.manager];
+  const reviews = lenientJson(a[ANNOTATION.reviews], reviewsSchema);
+  if (reviews?.length) request.reviews = reviews;
   const trace = sharedTrace(a[ANNOTATION.trace]);
   if (trace) request.trace = trace;
   const retry = lenientJson(a[ANNOTATION.retry], retryInfoSchema);
@@ -188,7 +201,7 @@ export function decodeKey(secret: Pick<SecretObject, 'data'>): string | undefine
 }
 
 /** The Secret for a new request, in state `pending`. */
-export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string; renews?: string }): SecretObject {
+export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string; renews?: string; justification?: string; manager?: string }): SecretObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -208,6 +221,8 @@ export function encodeNewRequest(input: { id: string; email: string; model: stri
         [ANNOTATION.createdAt]: input.createdAt,
         [ANNOTATION.observed]: JSON.stringify({ state: 'pending' }),
         ...(input.renews ? { [ANNOTATION.renews]: input.renews } : {}),
+        ...(input.justification ? { [ANNOTATION.justification]: input.justification } : {}),
+        ...(input.manager ? { [ANNOTATION.manager]: input.manager } : {}),
       },
     },
   };

@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KeyRequest, NotifyClaim } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
+import type { Review } from '../domain/review';
 import type { TraceEntry } from '../domain/trace';
 import type { State } from '../domain/states';
 import type { MalformedSecretError } from './errors';
@@ -130,6 +131,10 @@ export interface NewRequest {
   model: string;
   /** The id of the request this one renews (checked by the portal before it gets here). */
   renews?: string;
+  /** Why the requester needs the key (checked by the portal against the model's policy). */
+  justification?: string;
+  /** The requester's manager, from the identity provider. */
+  manager?: string;
 }
 
 /** Changes code may make to a request; the store turns them into labels, annotations and data. */
@@ -158,4 +163,8 @@ export interface RequestChange {
   acceptState?: KeyRequest['state'];
   /** Adds (true) or removes (false) the gateway-key finalizer: set before a key can exist at the gateway, removed once it is gone there. */
   gatewayFinalizer?: boolean;
+  /** Every review so far (the whole list: the write carries the version read, so none is lost). */
+  reviews?: Review[];
+  /** The requester's manager, when a plugin (the http plugin's answer) names one. */
+  manager?: string;
 }

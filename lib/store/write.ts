@@ -53,6 +53,8 @@ export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
   set(ANNOTATION.keySha256, change.keySha256);
   set(ANNOTATION.issuedAt, change.issuedAt);
   set(ANNOTATION.reminded, change.reminded?.toString());
+  set(ANNOTATION.reviews, change.reviews && JSON.stringify(change.reviews));
+  set(ANNOTATION.manager, change.manager);
   const observed = { state: change.state ?? change.acceptState ?? accepted, reason: reasonFingerprint(change.reason ?? read.reason) };
   if (!read.observed || observed.state !== read.observed.state || observed.reason !== read.observed.reason) {
     set(ANNOTATION.observed, JSON.stringify(observed.reason === undefined ? { state: observed.state } : observed));

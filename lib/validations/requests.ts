@@ -1,9 +1,17 @@
 import { z } from 'zod';
 import { modelIdSchema } from '../domain/key-request';
+import { limitChangesSchema } from '../domain/review';
 import { STATES } from '../domain/states';
 
+/** Why the requester needs the key: plain text, lines allowed, no other control characters. */
+export const justificationSchema = z
+  .string()
+  .trim()
+  .max(1000, 'a justification has at most 1000 characters')
+  .refine((s) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), 'a justification cannot hold control characters (new lines are fine)');
+
 /** POST /api/requests */
-export const createRequestBody = z.strictObject({ model: modelIdSchema });
+export const createRequestBody = z.strictObject({ model: modelIdSchema, justification: justificationSchema.optional() });
 
 const reasonSchema = z
   .string()
@@ -12,13 +20,23 @@ const reasonSchema = z
   .max(500, 'a reason has at most 500 characters')
   .refine((s) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), 'a reason cannot hold control characters');
 
-/** POST /api/requests/:id/decision. A denial must say why; an approval may. */
+/** POST /api/requests/:id/decision. A denial must say why; an approval may, and may come with changes. */
 export const decisionBody = z
   .strictObject({
     decision: z.enum(['approve', 'deny']),
     reason: reasonSchema.optional(),
+    changes: limitChangesSchema.optional(),
   })
-  .refine((b) => b.decision === 'approve' || b.reason, { path: ['reason'], message: 'a denial needs a reason the requester will read' });
+  .refine((b) => b.decision === 'approve' || b.reason, { path: ['reason'], message: 'a denial needs a reason the requester will read' })
+  .refine((b) => b.decision === 'approve' || !b.changes, { path: ['changes'], message: 'only an approval comes with changes' });
+
+/** POST /api/approvals/bulk: one decision for several requests; `preview` only says what each would do. */
+export const bulkDecisionBody = z.strictObject({
+  ids: z.array(z.string().regex(/^[a-z2-7]{12}$/, 'a request id is 12 characters of a-z and 2-7')).min(1, 'select at least one request').max(100, 'at most 100 at once'),
+  decision: z.literal('approve'),
+  reason: reasonSchema.optional(),
+  preview: z.boolean().default(false),
+});
 
 /** POST /api/requests/:id/revoke */
 export const revokeBody = z.strictObject({ reason: reasonSchema });

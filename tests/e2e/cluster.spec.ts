@@ -97,7 +97,9 @@ test('the HR webhook approves a request once; the same call replayed on another 
   expect(await res.json()).toEqual({ request_id: id, state: 'approved', changed: true });
   await expect(page.locator('[data-state]').first()).toHaveAttribute('data-state', 'issued', { timeout: 15_000 });
   // The decider is the caller whose secret signed.
-  await expect(page.getByText('by webhook:workday')).toBeVisible();
+  await expect(page.locator('dd', { hasText: 'by webhook:workday' })).toBeVisible();
+  // And its decision is one review under the model's (default) policy.
+  await expect(page.getByTestId('reviews')).toContainText('Approved by webhook:workday (approvers): HR-4711 approved (jane.doe, via workday)');
 
   // The exact bytes again, at the other replica (a replay, or a retry after a timeout): the
   // decision is already on the request, so it answers like a retry and nothing happens twice.

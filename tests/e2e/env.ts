@@ -24,4 +24,6 @@ export const OIDC_ACCOUNTS = {
   'sso-user': { email: 'Sso.User@Example.com', email_verified: true, name: 'Sso User', groups: ['staff'] },
   'sso-lead': { email: 'lead@example.com', email_verified: true, name: 'Team Lead', groups: ['staff', 'keyportal-approvers'] },
   'sso-unverified': { email: 'unverified@example.com', email_verified: false, groups: [] },
+  // Reports to boss@example.com: the Frontier tier asks the manager first.
+  'sso-report': { email: 'report@example.com', email_verified: true, name: 'Rita Report', groups: ['staff'], manager: 'boss@example.com' },
 };

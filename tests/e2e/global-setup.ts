@@ -68,7 +68,18 @@ export default async function globalSetup() {
   });
   doc.portal = { publicUrl: clusterUrl, title: 'Keyportal' };
   (doc.approvals as Record<string, unknown>).approvers = { emails: ['approver@example.com'], groups: ['keyportal-approvers'] };
-  doc.auth = { oidc: { issuer: oidc.issuer, clientId: 'keyportal', name: 'Test SSO' } };
+  doc.auth = { oidc: { issuer: oidc.issuer, clientId: 'keyportal', name: 'Test SSO', managerClaim: 'manager' } };
+  // A tier that asks why, then the requester's manager, then the platform team (policies.spec.ts).
+  (doc.models as Array<Record<string, unknown>>).push({ id: 'frontier', title: 'Frontier', limits: { duration: '30d', max_budget: 50, rpm_limit: 60 }, policy: 'frontier' });
+  (doc.approvals as Record<string, unknown>).policies = {
+    frontier: {
+      justification: { required: true, minLength: 20 },
+      stages: [
+        { name: 'the manager', approvers: { manager: true } },
+        { name: 'the platform team', approvers: { emails: ['approver@example.com'], groups: ['keyportal-approvers'] } },
+      ],
+    },
+  };
   const clusterConfig = path.join(run, 'cluster-config.yaml');
   writeFileSync(clusterConfig, stringify(doc));
 

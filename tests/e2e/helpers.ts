@@ -89,3 +89,14 @@ export async function personPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext();
   return context.newPage();
 }
+
+/** The production sign-in: through the test OpenID Connect provider's own login and consent pages. */
+export async function signInWithSso(page: Page, login: string): Promise<void> {
+  await page.goto('/signin');
+  await page.getByRole('button', { name: 'Sign in with Test SSO' }).click();
+  // The identity provider's own login and consent pages.
+  await page.locator('input[name="login"]').fill(login);
+  await page.locator('input[name="password"]').fill('any password');
+  await page.locator('button[type="submit"]').click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+}

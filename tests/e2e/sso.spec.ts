@@ -1,17 +1,7 @@
-import { type Page, expect, test } from '@playwright/test';
-import { accessible, requestThroughCatalog, shot } from './helpers';
+import { expect, test } from '@playwright/test';
+import { accessible, requestThroughCatalog, shot, signInWithSso } from './helpers';
 
 // The production sign-in: OpenID Connect against a real provider (npm oidc-provider) on loopback.
-
-async function signInWithSso(page: Page, login: string): Promise<void> {
-  await page.goto('/signin');
-  await page.getByRole('button', { name: 'Sign in with Test SSO' }).click();
-  // The identity provider's own login and consent pages.
-  await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill('any password');
-  await page.locator('button[type="submit"]').click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-}
 
 test('a user signs in through OIDC: the email comes from the verified ID token, lower-cased', async ({ page }) => {
   await signInWithSso(page, 'sso-user');

@@ -1,9 +1,10 @@
 import { normalizeEmail } from '@/lib/domain/key-request';
-import { type OffboardingRecord, type PeopleStore, type RecordInput, isBlocking, newRecord } from '@/lib/people/types';
+import { type DelegationRecord, type OffboardingRecord, type PeopleStore, type RecordInput, isBlocking, newRecord } from '@/lib/people/types';
 
 /** The people store's contract in memory, for unit tests (the real ones: lib/people/kubernetes.ts, local.ts). */
 export class MemoryPeople implements PeopleStore {
   readonly records = new Map<string, OffboardingRecord>();
+  readonly delegations = new Map<string, DelegationRecord>();
 
   warm(): void {}
   close(): void {}
@@ -31,6 +32,22 @@ export class MemoryPeople implements PeopleStore {
     const record = { ...existing, lifted: { at: input.at, by: input.by, reason: input.reason } };
     this.records.set(record.email, record);
     return { record, changed: true };
+  }
+
+  async delegationsTo(email: string): Promise<DelegationRecord[]> {
+    return [...this.delegations.values()].filter((d) => normalizeEmail(d.delegate) === normalizeEmail(email));
+  }
+
+  async delegationOf(approver: string): Promise<DelegationRecord | undefined> {
+    return this.delegations.get(normalizeEmail(approver));
+  }
+
+  async setDelegation(record: DelegationRecord): Promise<void> {
+    this.delegations.set(normalizeEmail(record.approver), record);
+  }
+
+  async endDelegation(approver: string): Promise<boolean> {
+    return this.delegations.delete(normalizeEmail(approver));
   }
 
   async listOffboardings(): Promise<OffboardingRecord[]> {

@@ -18,6 +18,10 @@ export interface TestSetup {
   notify?: string[];
   leaderElection?: boolean;
   loop?: Record<string, unknown>;
+  /** More of `approvals` (policies, policyFor, approvers, webhook). */
+  approvals?: Record<string, unknown>;
+  /** The catalog, when a test needs its own (policies per model). */
+  models?: Array<Record<string, unknown>>;
 }
 
 /** The catalog every loop test uses. */
@@ -38,11 +42,14 @@ export const TEST_PLUGINS = [
 export function configDocument(s: TestSetup): Record<string, unknown> {
   return {
     portal: { publicUrl: 'http://portal.test:3000' },
-    models: TEST_MODELS,
+    models: s.models ?? TEST_MODELS,
     approvals: {
       default: s.approvalsDefault ?? 'review',
       notify: s.notify ?? ['approvers@example.com'],
       plugins: s.plugins ?? TEST_PLUGINS,
+      // The approvers the tests' signed-in users are (the portal derives User.approver from this).
+      approvers: { emails: ['admin@example.com', 'approver@example.com'], groups: ['approvers'] },
+      ...(s.approvals ?? {}),
     },
     gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 2000 },
     mail: { from: 'Keyportal <keys@example.com>', keyDelivery: s.keyDelivery ?? 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },

@@ -7,11 +7,12 @@ import { signatureHeader } from '@/lib/crypto/signature';
 import { buildLoop } from '@/lib/loop/wiring';
 import { MemoryPeople } from '../helpers/memory-people';
 import { until } from '../helpers/wait';
+import { refused } from '../helpers/refused';
 import { afterThisTest } from '../helpers/world';
 import { PortalError } from '@/lib/portal/errors';
 import { type ListPage, type PortalDeps, type QueueFilter, createRequest, decide, getRequest, listOwn, listQueue, reveal, revoke } from '@/lib/portal/requests';
 import type { RequestView } from '@/lib/portal/view';
-import { type WebhookDeps, handleApprovalWebhook } from '@/lib/portal/webhook';
+import { type ApprovalWebhookDeps, handleApprovalWebhook } from '@/lib/portal/webhook';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { LocalDirectoryStore } from '@/lib/store/local';
 import type { RequestStore } from '@/lib/store/types';
@@ -40,8 +41,9 @@ async function world(opts: { keyDelivery?: 'email' | 'portal'; rate?: number } =
   });
   config.portal.rateLimit = { requests: opts.rate ?? 10, windowSeconds: 3600 };
   const deps: PortalDeps = { store, config };
-  const hook: WebhookDeps = {
+  const hook: ApprovalWebhookDeps = {
     store,
+    config,
     clients: [
       { client: 'tickets', secret: OLD_SECRET },
       { client: 'hr-system', secret: SECRET },
@@ -54,16 +56,6 @@ async function world(opts: { keyDelivery?: 'email' | 'portal'; rate?: number } =
   return { namespace, store, deps, hook, held };
 }
 
-/** Runs `fn`, expecting a PortalError; returns it for assertions. */
-async function refused(fn: () => Promise<unknown>): Promise<PortalError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof PortalError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 function signed(body: unknown, secret = SECRET, at = new Date()): { raw: string; sig: string } {
   const raw = JSON.stringify(body);

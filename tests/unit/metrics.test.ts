@@ -13,7 +13,7 @@ import { LABEL_VALUES, deciderLabel, gatewayOutcome } from '@/lib/metrics/labels
 import { countDecision, observeIssued } from '@/lib/metrics/record';
 import { type KeyportalMetrics, createMetrics, metrics } from '@/lib/metrics/registry';
 import { type MetricsServer, startMetricsServer } from '@/lib/metrics/server';
-import { applyDecision } from '@/lib/portal/requests';
+import { submitReview } from '@/lib/portal/reviews';
 import { buildPlugins } from '@/plugins';
 import { MemoryStore } from '../helpers/memory-store';
 import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
@@ -219,9 +219,11 @@ describe('the loop and the portal count what they decide', () => {
     expect((await store.get(request.id)).state).toBe('in-review');
     expect(await sample(m, 'keyportal_decisions_total', { decider: 'default', outcome: 'review' })).toBe(reviews + 1);
 
-    await applyDecision(store, request.id, 'deny', 'user:grace@example.com', 'no', () => new Date());
+    const deps = { store, config: { models: RECONCILER_SETTINGS.models, approvals: parseConfig({ models: [{ id: 'x', title: 'x' }], approvals: { approvers: { emails: ['grace@example.com'] } } }, { source: 'test', env: {} }).approvals } };
+    const grace = { kind: 'person' as const, email: 'grace@example.com', groups: [] };
+    await submitReview(deps, request.id, { reviewer: grace, decision: 'deny', reason: 'no', now: () => new Date() });
     // The same decision again changes nothing and counts nothing.
-    await applyDecision(store, request.id, 'deny', 'user:grace@example.com', 'no', () => new Date());
+    await submitReview(deps, request.id, { reviewer: grace, decision: 'deny', reason: 'no', now: () => new Date() });
     expect(await sample(m, 'keyportal_decisions_total', { decider: 'approver', outcome: 'deny' })).toBe(approver + 1);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_KEY_FINALIZER, type KeyRequest } from '@/lib/domain/key-request';
 import type { State } from '@/lib/domain/states';
+import type { Policy } from '@/lib/approval/policy';
 import { type PlanSettings, type Step, mayHoldGatewayKey, plan } from '@/lib/loop/plan';
 import { TEST_MODELS } from '../helpers/portal';
 
@@ -76,6 +77,18 @@ describe('plan: the state → next step table', () => {
     expect(plan(r, NOW, PLAN)).toEqual(expected);
     // Pure: asked twice, the same answer.
     expect(plan(r, NOW, PLAN)).toEqual(plan(r, NOW, PLAN));
+  });
+
+  it('an in-review request whose reviews already decide it under the policy (the policy changed since) is settled; one still short waits', () => {
+    const policy = { name: 'two', stages: [{ name: 'platform', approvers: { emails: ['*@example.com'], groups: [], manager: false, webhooks: [] }, required: 2 }], denyWins: true, justification: { required: false, minLength: 10 } };
+    const withPolicy = (required: number): PlanSettings => ({ ...PLAN, policyOf: () => ({ ...policy, stages: [{ ...(policy.stages[0] as Policy['stages'][number]), required }] }) });
+    const oneApproval = req('in-review', { notified: 'in-review', reviews: [{ by: 'bob@example.com', decision: 'approve', stage: 'platform', at: at(-5000) }] });
+    expect(plan(oneApproval, NOW, withPolicy(2))).toEqual({ kind: 'done' });
+    expect(plan(oneApproval, NOW, withPolicy(1))).toEqual({ kind: 'settle-review', outcome: 'approved' });
+    const denied = req('in-review', { notified: 'in-review', reviews: [{ by: 'bob@example.com', decision: 'deny', stage: 'platform', at: at(-5000), reason: 'no' }] });
+    expect(plan(denied, NOW, withPolicy(2))).toEqual({ kind: 'settle-review', outcome: 'denied' });
+    // No policy given (a planner that does not judge reviews): the old table.
+    expect(plan(oneApproval, NOW, PLAN)).toEqual({ kind: 'done' });
   });
 
   it('has a step for every state', () => {

@@ -128,8 +128,17 @@ describe('the http plugin against a real HTTP server', () => {
     const { url, seen } = await serve(() => ({ body: JSON.stringify({ decision, reason: 'HR says so' }) }));
     const r = await run(httpChain(url));
     expect(r).toMatchObject({ outcome, reason: 'HR says so', decidedBy: 'plugin:http' });
-    // `renews` is always there, null for a first request, so a receiver can rely on the field.
-    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model, renews: null });
+    // `renews`, `justification` and `manager` are always there, null when unknown, so a receiver can rely on the fields.
+    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model, renews: null, justification: null, manager: null });
+  });
+
+  it('names the requester\'s manager when it answers one, sends the justification, and ignores a manager that is no address', async () => {
+    const { url, seen } = await serve(() => ({ body: JSON.stringify({ decision: 'REVIEW', manager: 'Boss@Example.com' }) }));
+    const r = await runChain(httpChain(url), { ...request, justification: 'Quarterly <report>' }, { fallback: 'deny', signal: new AbortController().signal });
+    expect(r).toMatchObject({ outcome: 'review', manager: 'boss@example.com' });
+    expect(JSON.parse(seen[0]?.body ?? '')).toMatchObject({ justification: 'Quarterly <report>', manager: null });
+    const { url: other } = await serve(() => ({ body: JSON.stringify({ decision: 'REVIEW', manager: 'not an address' }) }));
+    expect(await run(httpChain(other))).not.toHaveProperty('manager');
   });
 
   it('CONTINUE lets the chain go on to the default', async () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyRequest } from '@/lib/domain/key-request';
+import { approvalsSchema } from '@/lib/config/schema';
 import { toView, withoutAddresses } from '@/lib/portal/view';
 import { TEST_MODELS } from '../helpers/portal';
 
-const config = { models: TEST_MODELS.map((m) => ({ description: '', featured: false, limits: {}, ...m })), mail: { from: 'k@example.com', keyDelivery: 'portal' as const } };
+const config = { models: TEST_MODELS.map((m) => ({ description: '', featured: false, limits: {}, ...m })), mail: { from: 'k@example.com', keyDelivery: 'portal' as const }, approvals: approvalsSchema.parse({}) };
 
 const waiting: KeyRequest = {
   id: 'aaaaaaaaaaaa',

@@ -20,7 +20,7 @@ export function POST(req: Request) {
     const { deps, user } = await signedIn();
     assertSameOrigin(req, deps.config.portal.publicUrl);
     const body = await readJson(req, createRequestBody);
-    const { request } = await createRequest(deps, user, body.model);
+    const { request } = await createRequest(deps, user, body.model, { ...(body.justification ? { justification: body.justification } : {}) });
     return json({ request }, 201, { location: `/api/requests/${request.id}` });
   });
 }

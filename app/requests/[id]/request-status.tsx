@@ -7,6 +7,7 @@ import { postJson } from '../../_components/api';
 import { StateBadge } from '../../_components/state-badge';
 import { Time } from '../../_components/time';
 import { usePoll } from '../../_components/use-poll';
+import { ReviewsList } from '../../_components/reviews-list';
 import { RenewalPanel } from './renewal-panel';
 import { KeySnippet } from './key-snippet';
 import { KeyUsage } from './key-usage';
@@ -68,6 +69,14 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
             <dd data-testid="reason">{r.reason}</dd>
           </>
         )}
+        {r.justification && (
+          <>
+            <dt className="font-medium text-slate-700">Justification</dt>
+            <dd data-testid="justification" className="whitespace-pre-line">
+              {r.justification}
+            </dd>
+          </>
+        )}
         {r.expiresAt && (
           <>
             <dt className="font-medium text-slate-700">Key expires</dt>
@@ -77,6 +86,16 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
           </>
         )}
       </dl>
+      {(r.review.progress || r.review.reviews.length > 0 || r.changes) && (
+        <section className="mt-6" aria-labelledby="reviews-title">
+          <h2 id="reviews-title" className="text-lg font-semibold">
+            Reviews <span className="text-sm font-normal text-slate-600">({r.review.policy} policy)</span>
+          </h2>
+          <div className="mt-2 rounded-lg border border-slate-200 bg-white p-4">
+            <ReviewsList r={r} />
+          </div>
+        </section>
+      )}
       {r.state === 'issued' && own && <KeyDelivery r={r} gatewayUrl={gatewayUrl} />}
       {r.state === 'issued' && own && <KeySnippet gatewayUrl={gatewayUrl} model={r.model} />}
       {r.state === 'issued' && <KeyUsage id={r.id} modelTitle={r.modelTitle} />}

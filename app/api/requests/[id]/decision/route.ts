@@ -10,6 +10,6 @@ export function POST(req: Request, ctx: { params: Promise<{ id: string }> }) {
     const { deps, user } = await signedIn();
     assertSameOrigin(req, deps.config.portal.publicUrl);
     const body = await readJson(req, decisionBody);
-    return json({ request: await decide(deps, user, (await ctx.params).id, body.decision, body.reason) });
+    return json({ request: await decide(deps, user, (await ctx.params).id, body.decision, body.reason, body.changes) });
   });
 }
