@@ -107,7 +107,7 @@ shim_pids() {
   for d in /proc/[0-9]*; do
     case "$(readlink "$d/exe" 2>/dev/null)" in
       */containerd-shim-runc-v2)
-        if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "-address $sock "; then echo "${d#/proc/}"; fi ;;
+        if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -F -- "-address $sock " >/dev/null; then echo "${d#/proc/}"; fi ;;
     esac
   done
 }
@@ -129,7 +129,7 @@ container_pids() {
     cg=$(grep -m1 -E '^[0-9]+:(pids|name=systemd|):' "$d/cgroup" 2>/dev/null) || continue
     id=${cg##*/k8s.io/}
     [ "$id" != "$cg" ] || continue
-    if printf '%s\n' "${containers[@]}" | grep -qxF -- "${id%%/*}"; then
+    if printf '%s\n' "${containers[@]}" | grep -xF -- "${id%%/*}" >/dev/null; then
       if running "${d#/proc/}"; then echo "${d#/proc/}"; fi
     fi
   done

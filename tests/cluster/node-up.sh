@@ -229,7 +229,9 @@ ctr version >/dev/null 2>&1 || fail "start containerd" "no answer on $sock after
 
 # No registry can be reached: the sandbox image comes from the archive build.sh made.
 "$here/import-image.sh" --archive "$bin/pause-image.tar" >/dev/null || fail "import pause image" "import of $bin/pause-image.tar"
-ctr images ls -q | grep -qxF "$pause_image" || fail "import pause image" "$pause_image not in containerd after the import"
+# grep without -q reads the whole listing: with pipefail, -q quitting at the first match can kill
+# ctr with SIGPIPE while it still writes, and the pipeline fails though the image is there.
+ctr images ls -q | grep -xF "$pause_image" >/dev/null || fail "import pause image" "$pause_image not in containerd after the import"
 
 # --- kube-controller-manager and kube-scheduler
 # Node IPAM and node lifecycle are off: the bridge hands out addresses itself, and the lifecycle
@@ -364,7 +366,7 @@ done
 
 # The node registered with the not-ready taint, and the lifecycle controller that would lift it
 # is off. Removing an absent taint fails, so only remove one that is there.
-if kubectl get node "$node_name" -o 'jsonpath={.spec.taints[*].key}' | grep -qw node.kubernetes.io/not-ready; then
+if kubectl get node "$node_name" -o 'jsonpath={.spec.taints[*].key}' | grep -w node.kubernetes.io/not-ready >/dev/null; then
   kubectl taint node "$node_name" node.kubernetes.io/not-ready:NoSchedule- >/dev/null ||
     fail "remove not-ready taint" "kubectl taint node $node_name"
 fi
