@@ -14,7 +14,7 @@ export interface LoopOptions {
   errorBackoff: { initialSeconds: number; maxSeconds: number };
   /** With a Kubernetes store: only the Lease holder reconciles. */
   elector?: LeaseElector;
-  /** Every requeue draws from this bucket (default 20 a second, bursts of 200). */
+  /** Every requeue draws from this bucket when it comes due (default 20 a second, bursts of 200). */
   requeues?: { perSecond: number; burst: number };
   /** Off: only the periodic resync finds work (the original design, kept for the bench). */
   watch?: boolean;
@@ -116,9 +116,18 @@ export class ApprovalLoop {
     for (const resolve of waiters) resolve();
   }
 
-  /** A requeue (a wait the request asked for, or an error's backoff): never sooner than the bucket allows. */
-  private enqueueAfter(id: string, wanted: number): void {
-    const ms = Math.max(wanted, this.bucket.reserve());
+  /**
+   * A requeue (a wait the request asked for, or an error's backoff). Its token is drawn from the
+   * bucket when it comes due, not when it is asked for: a thousand retries due in the same second
+   * are spread at the bucket's rate, while a wait asked long ahead costs nothing meanwhile (drawn
+   * up front, a queue of waits would drive the bucket into debt and delay everything after it).
+   */
+  private enqueueAfter(id: string, wanted: number, drawn = false): void {
+    let ms = wanted;
+    if (ms <= 0 && !drawn) {
+      ms = this.bucket.reserve();
+      drawn = true;
+    }
     if (ms <= 0) return this.enqueue(id);
     const at = Date.now() + ms;
     const existing = this.delayed.get(id);
@@ -127,7 +136,8 @@ export class ApprovalLoop {
     // Timers beyond ~24 days overflow; the resync looks again long before that.
     const timer = setTimeout(() => {
       this.delayed.delete(id);
-      this.enqueue(id);
+      if (drawn) this.enqueue(id);
+      else this.enqueueAfter(id, 0);
     }, Math.min(ms, this.options.resyncMs));
     timer.unref();
     this.delayed.set(id, { at, timer });
