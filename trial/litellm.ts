@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { type StoredKey, listKeys } from './litellm-keys';
+import { Listener } from './listener';
 import { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
 
 export { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
@@ -72,44 +72,28 @@ export class TestGateway {
   private failures: number[] = [];
   private hangs = 0;
   private losses = 0;
-  private server: Server | undefined;
-  private port = 0;
-  private readonly sockets = new Set<import('node:net').Socket>();
+  private readonly listener: Listener;
 
   constructor(
     readonly masterKey: string,
     private readonly options: GatewayOptions = {},
   ) {
-    this.port = options.port ?? 0;
+    this.listener = new Listener(options.port ?? 0, options.host ?? '127.0.0.1');
   }
 
   get url(): string {
-    return `${this.options.tls ? 'https' : 'http'}://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://${this.listener.host}:${this.listener.port}`;
   }
 
   /** Listens on 127.0.0.1; after stop(), on the same port again. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const server = this.options.tls ? createTlsServer(this.options.tls, handler) : createServer(handler);
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
+    return this.listener.start(this.options.tls ? createTlsServer(this.options.tls, handler) : createServer(handler));
   }
 
   /** Gone from the network: connections are refused until start(). */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  stop(): Promise<void> {
+    return this.listener.stop();
   }
 
   /** The next `n` admin calls answer `status` (500 by default). */
