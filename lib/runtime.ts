@@ -1,5 +1,7 @@
 import { checkPluginEntry } from '@/plugins';
 import { type Config, loadConfig } from './config';
+import { createChat } from './chat';
+import type { SlackChat } from './chat/slack';
 import { createGateway } from './gateway';
 import { GatewayStatus } from './gateway/status';
 import { UsageCache } from './gateway/usage-cache';
@@ -18,6 +20,8 @@ export interface Runtime {
   usage: UsageCache;
   /** Who left: checked at sign-in, on every session use, creation, renewal and reveal. */
   people: PeopleStore;
+  /** Slack, when chat.slack is configured: answers to clicks (the loop has its own client). */
+  slack?: SlackChat;
 }
 
 /**
@@ -52,7 +56,15 @@ export function getRuntime(): Runtime {
     // counted like the loop's.
     const gateway = instrumentGateway(createGateway(config));
     const store = createStore(config.store);
-    s.runtime = { config, store, people: createPeopleStore(store), gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)), usage: new UsageCache(gateway) };
+    const slack = createChat(config);
+    s.runtime = {
+      config,
+      store,
+      people: createPeopleStore(store),
+      gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)),
+      usage: new UsageCache(gateway),
+      ...(slack ? { slack } : {}),
+    };
   }
   return s.runtime;
 }

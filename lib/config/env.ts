@@ -44,6 +44,9 @@ export const SECRET_ENV = [
   'KEYPORTAL_WEBHOOK_SECRETS',
   // The same, for the offboarding webhook alone (else it takes KEYPORTAL_WEBHOOK_SECRETS).
   'KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS',
+  // Slack (chat.slack): the bot's token (xoxb-…) and the app's signing secret.
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
 ] as const;
 export type SecretName = (typeof SECRET_ENV)[number];
 export type Secrets = Partial<Record<SecretName, string>>;

@@ -32,6 +32,7 @@ const SECRET_HINT: Record<string, string> = {
   gateway: 'GATEWAY_MASTER_KEY (or GATEWAY_MASTER_KEY_FILE)',
   mail: 'SMTP_PASSWORD (or SMTP_PASSWORD_FILE)',
   auth: 'OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE)',
+  chat: 'SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or their _FILE)',
 };
 
 function zodProblems(error: z.ZodError, fromEnv: Map<string, string>): string[] {
@@ -106,6 +107,9 @@ export function parseConfig(raw: unknown, options: { source: string; env: Env; c
     }
     if (c.auth.oidc && !secrets.OIDC_CLIENT_SECRET) {
       problems.push('auth.oidc: is set, so OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE) is needed');
+    }
+    if (c.chat.slack && (!secrets.SLACK_BOT_TOKEN || !secrets.SLACK_SIGNING_SECRET)) {
+      problems.push('chat.slack: is set, so SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or their _FILE) are needed');
     }
     if (options.checkPlugin) {
       c.approvals.plugins.forEach((p, i) => {

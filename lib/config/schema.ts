@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chatSchema } from './chat-schema';
 import { modelIdSchema } from '../domain/key-request';
 import { isLoopbackHost } from '../domain/loopback';
 import { matchesModel } from '../approval/patterns';
@@ -313,6 +314,7 @@ export const configFileSchema = z.strictObject({
     orphans: 'report',
   }),
   metrics: metricsSchema.default({ port: null, host: '127.0.0.1' }),
+  chat: chatSchema.default({}),
 }).superRefine((c, ctx) => {
   // Every policy a model or a glob names exists, and every glob names a model of the catalog.
   const known = new Set(Object.keys(c.approvals.policies));
@@ -326,6 +328,8 @@ export const configFileSchema = z.strictObject({
       if (!c.models.some((m) => matchesModel(m.id, [glob]))) ctx.addIssue({ code: 'custom', path: ['approvals', 'policyFor', i, 'models', j], message: `"${glob}" matches no model of the catalog` });
     });
   });
+  const slack = c.chat.slack;
+  if (slack && slack.apiUrl && isPlaintextBeyondLoopback(slack.apiUrl)) ctx.addIssue({ code: 'custom', path: ['chat', 'slack', 'apiUrl'], message: 'plain http:// beyond loopback would send the bot token in the clear: use https://' });
   if (c.approvals.defaultPolicy && !known.has(c.approvals.defaultPolicy)) ctx.addIssue({ code: 'custom', path: ['approvals', 'defaultPolicy'], message: unknown(c.approvals.defaultPolicy) });
 });
 

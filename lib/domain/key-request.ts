@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { TraceEntry } from './trace';
 import type { RetryInfo } from './retry';
 import type { Review } from './review';
+import type { ChatRecord } from './chat-record';
 import type { State } from './states';
 
 /** What a request is, as the rest of the code sees it. The minted key is never part of it. */
@@ -46,6 +47,8 @@ export interface KeyRequest {
   manager?: string;
   /** Every review given while the request was in review, oldest first. */
   reviews?: Review[];
+  /** What chat (Slack) was told about this request (lib/loop/chat.ts). */
+  chat?: ChatRecord;
   /**
    * The state the portal or the loop last wrote or accepted, and a fingerprint of the reason it
    * last wrote: a `state` label that differs was edited by hand (kubectl) and is checked against

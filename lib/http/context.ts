@@ -8,6 +8,8 @@ import type { PortalDeps } from '../portal/requests';
 import type { WebhookDeps } from '../portal/webhook';
 import type { PeopleStore } from '../people/types';
 import type { Config } from '../config';
+import { ReplayGuard } from '../chat/slack-signature';
+import type { InteractionDeps } from '../chat/slack-interactions';
 
 /** What a route handler needs: the deps of lib/portal and the signed-in user. */
 /** One per process: the per-caller limits of reveal, decisions and the webhook. */
@@ -28,4 +30,21 @@ export function webhookDeps(endpoint: 'approval' | 'offboarding'): WebhookDeps &
   const { config, store, people } = getRuntime();
   // Config load already refused bad entries; what parses here is what was checked there.
   return { store, people, config, clients: webhookClients(config.secrets)[endpoint], toleranceSeconds: config.portal.webhookToleranceSeconds, limits };
+}
+
+/** One per process: the signatures of Slack interactions seen in the last five minutes. */
+const replays = new ReplayGuard();
+
+/** What the Slack interaction endpoint needs; null when chat.slack is not configured. */
+export function slackDeps(): InteractionDeps | null {
+  const { config, store, people, slack } = getRuntime();
+  const secret = config.secrets.SLACK_SIGNING_SECRET;
+  if (!slack || !secret) return null;
+  return {
+    slack,
+    signingSecret: secret,
+    portal: { store, people, config, limits },
+    cards: { store, models: new Map(config.models.map((m) => [m.id, m])), approvals: config.approvals, portalUrl: config.portal.publicUrl },
+    replays,
+  };
 }

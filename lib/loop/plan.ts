@@ -1,5 +1,6 @@
 import { type Policy, standing } from '../approval/policy';
 import { type KeyRequest, holdsGatewayFinalizer } from '../domain/key-request';
+import { type ChatPlanSettings, chatStep } from './chat-plan';
 import type { RetryInfo } from '../domain/retry';
 import { type State, canEditLabel } from '../domain/states';
 
@@ -22,6 +23,8 @@ export interface PlanSettings {
   reminderDays: readonly number[];
   /** The approval policy of a model (lib/approval/policy.ts); without it, reviews are the portal's business alone. */
   policyOf?: (model: string) => Policy;
+  /** Chat (Slack) is configured: the messages a request is owed follow its own step (lib/loop/chat-plan.ts). */
+  chat?: ChatPlanSettings;
 }
 
 /** Emails go out once per state; these are the states that send one, and to whom. */
@@ -36,7 +39,7 @@ export type Step =
   /** Nothing to do until the request changes. */
   | { kind: 'done' }
   /** Nothing to do for `ms` (a retry is due, another replica holds a claim, a grace period, an expiry). */
-  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' }
+  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' | 'chat' }
   /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
   | { kind: 'decide' }
   /** in-review, and the reviews on record already decide it under the policy (it changed since they were given): record the decision. */
@@ -73,7 +76,9 @@ export type Step =
   /** An email is owed for the current state. */
   | { kind: 'notify'; notice: Notice }
   /** issued: the expiry reminder `days` before expiry is due (the latest due one, if several are). */
-  | { kind: 'remind'; days: number };
+  | { kind: 'remind'; days: number }
+  /** A chat message owed (post or update the review message, a direct message): lib/loop/chat-plan.ts. */
+  | { kind: 'chat'; what: string };
 
 const DAY_MS = 86_400_000;
 
@@ -175,9 +180,19 @@ function kubectlGrace(r: KeyRequest, now: number, s: PlanSettings): number {
 /**
  * The state → next step table. Pure: the same request, time and settings give the same step.
  * Before any state's own step: a deletion, a request from before `observed`, an administrator's
- * label edit (accepted or put back), and a key left unguarded.
+ * label edit (accepted or put back), and a key left unguarded. After it, once it is done or
+ * waiting: the chat message owed, if any.
  */
 export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
+  const step = requestStep(r, now, s);
+  if (!s.chat || r.deletingSince || (step.kind !== 'done' && step.kind !== 'wait')) return step;
+  const chat = chatStep(r, now, s.chat);
+  if (!chat) return step;
+  if (chat.kind === 'chat' || step.kind === 'done') return chat;
+  return chat.ms < step.ms ? chat : step;
+}
+
+function requestStep(r: KeyRequest, now: number, s: PlanSettings): Step {
   if (r.deletingSince) return deletionStep(r, now, s);
   if (!r.observed) return { kind: 'adopt' };
   if (r.observed.state !== r.state) {

@@ -1,7 +1,7 @@
 import { runChain } from '../approval/chain';
 import type { ApprovalPlugin } from '../approval/types';
 import { type Policy, describePolicy, policyFor } from '../approval/policy';
-import type { ApprovalsConfig, ModelConfig } from '../config/schema';
+import { type ApprovalsConfig, type ModelConfig, approvalsSchema } from '../config/schema';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
@@ -23,6 +23,9 @@ import { type Notice, type PlanSettings, type Step, plan } from './plan';
 import { pluginView } from './plugin-view';
 import { type ReminderDeps, remind } from './reminders';
 import { settleReview } from './settle-review';
+import type { ChatPoster } from '../chat/types';
+import { type ChatDeps, type ChatOutcome, chatDepsFor, doChat } from './chat';
+import type { CardContext } from '../chat/cards';
 
 export interface ReconcilerSettings {
   approvalsDefault: 'deny' | 'review';
@@ -46,6 +49,8 @@ export interface ReconcilerSettings {
   rateLimit?: RateLimit;
   /** Approval policies (config `approvals`): who is told of a review, and reviews that already decide a request. */
   approvals?: ApprovalsConfig;
+  /** Chat (Slack): whether requesters get direct messages. */
+  chat?: { directMessages: boolean };
 }
 
 export interface ReconcilerDeps {
@@ -60,6 +65,8 @@ export interface ReconcilerDeps {
   clock?: () => Date;
   /** Crash points for the kill tests; by default KEYPORTAL_FAILPOINT names one. */
   failpoint?: (name: FailpointName) => void;
+  /** Review messages and direct messages in chat (Slack); none without. */
+  chat?: ChatPoster;
 }
 
 export interface ReconcileResult {
@@ -97,6 +104,7 @@ export class Reconciler {
   private readonly labelEditDeps: LabelEditDeps;
   private readonly deletionDeps: DeletionDeps;
   private readonly gateDeps: GateDeps;
+  private readonly chatDeps: ChatDeps | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -113,6 +121,7 @@ export class Reconciler {
       revealWindowSeconds: s.revealWindowDays * 86_400,
       reminderDays: s.reminderDays ?? [],
       ...(s.approvals ? { policyOf: (model: string) => this.policyOf(model) as Policy } : {}),
+      ...(deps.chat ? { chat: { directMessages: s.chat?.directMessages ?? true, claimSeconds: s.notifyClaimSeconds } } : {}),
     };
     this.issueDeps = {
       store: deps.store,
@@ -129,6 +138,8 @@ export class Reconciler {
     };
     this.gateDeps = { store: deps.store, catalog: this.planSettings.catalog, ...(deps.people ? { people: deps.people } : {}), ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
     this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
+    const cards: CardContext = { store: deps.store, models: this.models, approvals: s.approvals ?? approvalsSchema.parse({}), portalUrl: s.portalUrl };
+    this.chatDeps = deps.chat && chatDepsFor(deps.chat, cards, { store: deps.store, clock: this.clock, retry: s.retry, channelOf: (r) => this.policyChannel(r.model), tell: (r, event) => this.tell(r, event) });
     this.deletionDeps = {
       store: deps.store,
       gateway: deps.gateway,
@@ -140,6 +151,11 @@ export class Reconciler {
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
       message: (r, notice) => this.message(r, notice, {}),
     };
+  }
+
+  private policyChannel(model: string): string | undefined {
+    const name = this.policyOf(model)?.name;
+    return name ? this.deps.settings.approvals?.policies[name]?.slackChannel : undefined;
   }
 
   private policyOf(model: string): Policy | undefined {
@@ -166,7 +182,8 @@ export class Reconciler {
       if (step.kind === 'done') return {};
       if (step.kind === 'wait') return { requeueAfterMs: Math.max(1, Math.ceil(step.ms)) };
       try {
-        await this.execute(step, request, signal, known);
+        const later = await this.execute(step, request, signal, known);
+        if (later) return later;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
       }
@@ -177,7 +194,7 @@ export class Reconciler {
     throw new Error(`request ${id} still needed work after ${MAX_STEPS} steps`);
   }
 
-  private execute(step: Exclude<Step, { kind: 'done' | 'wait' }>, r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
+  private execute(step: Exclude<Step, { kind: 'done' | 'wait' }>, r: KeyRequest, signal: AbortSignal, known: Known): Promise<ChatOutcome> {
     switch (step.kind) {
       case 'decide':
         return this.decide(r, signal, known);
@@ -216,6 +233,8 @@ export class Reconciler {
         return this.notify(r, step.notice, known);
       case 'remind':
         return remind(this.reminderDeps, r, step.days);
+      case 'chat':
+        return this.chatDeps ? doChat(this.chatDeps, r, step.what, signal) : Promise.resolve();
     }
   }
 

@@ -5,6 +5,8 @@ import type { Config } from '../config/load';
 import { createGateway, gatewayPublicUrl } from '../gateway';
 import type { Gateway } from '../gateway/types';
 import { createMailer } from '../mail';
+import { createChat } from '../chat';
+import type { ChatPoster } from '../chat/types';
 import type { Mailer } from '../mail/types';
 import { instrumentGateway, instrumentMailer } from '../metrics/instrument';
 import { observeLoop } from '../metrics/record';
@@ -30,11 +32,12 @@ export function buildLoop(
   config: Config,
   store: RequestStore,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  options: { watch?: boolean; clock?: () => Date; people?: PeopleStore } = {},
+  options: { watch?: boolean; clock?: () => Date; people?: PeopleStore; chat?: ChatPoster } = {},
 ): LoopParts {
   // Counted and timed at the interface, whichever gateway and mailer the config picks.
   const gateway = instrumentGateway(createGateway(config));
   const mailer = instrumentMailer(createMailer(config));
+  const chat = options.chat ?? createChat(config);
   const kube = store.cluster;
   const events: EventRecorder = kube ? new KubernetesEventRecorder(kube.kubeConfig, kube.namespace) : new LogEventRecorder();
   const reconciler = new Reconciler({
@@ -44,6 +47,7 @@ export function buildLoop(
     events,
     plugins: buildPlugins(config.approvals.plugins, env),
     people: options.people ?? createPeopleStore(store),
+    ...(chat ? { chat } : {}),
     settings: {
       approvalsDefault: config.approvals.default,
       models: config.models,
@@ -59,6 +63,7 @@ export function buildLoop(
       reminderDays: config.loop.reminders,
       rateLimit: config.portal.rateLimit,
       approvals: config.approvals,
+      ...(config.chat.slack ? { chat: { directMessages: config.chat.slack.directMessages } } : {}),
     },
     // Tests move time forward (expiry reminders days ahead); production runs on the wall clock.
     ...(options.clock ? { clock: options.clock } : {}),

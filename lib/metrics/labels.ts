@@ -33,6 +33,13 @@ export const GATEWAY_OUTCOMES = ['ok', 'not_found', 'exists', 'auth', 'refused',
 export type GatewayOutcome = (typeof GATEWAY_OUTCOMES)[number];
 
 export const MAIL_OUTCOMES = ['ok', 'error'] as const;
+
+/** The Slack Web API methods Keyportal calls. */
+export const CHAT_METHODS = ['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'views.open', 'users.info', 'users.lookupByEmail', 'usergroups.users.list'] as const;
+export type ChatMethod = (typeof CHAT_METHODS)[number];
+/** `ratelimited` (429 or paced here), `unavailable` (network, 5xx, transient ok:false), `auth` (the token), `refused` (another ok:false). */
+export const CHAT_OUTCOMES = ['ok', 'ratelimited', 'unavailable', 'auth', 'refused'] as const;
+export type ChatOutcome = (typeof CHAT_OUTCOMES)[number];
 export type MailOutcome = (typeof MAIL_OUTCOMES)[number];
 
 export const STATE_LABELS: readonly State[] = STATES;
@@ -76,7 +83,8 @@ export function gatewayOutcome(err: unknown): Exclude<GatewayOutcome, 'ok' | 'no
 export const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   state: STATE_LABELS,
   decider: deciderLabels(),
-  outcome: [...new Set<string>([...DECISION_OUTCOMES, ...GATEWAY_OUTCOMES, ...MAIL_OUTCOMES])],
+  outcome: [...new Set<string>([...DECISION_OUTCOMES, ...GATEWAY_OUTCOMES, ...MAIL_OUTCOMES, ...CHAT_OUTCOMES])],
   operation: GATEWAY_OPERATIONS,
+  method: CHAT_METHODS,
   action: SWEEP_ACTIONS,
 };

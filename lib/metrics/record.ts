@@ -1,4 +1,4 @@
-import { type DecisionOutcome, deciderLabel } from './labels';
+import { CHAT_METHODS, type ChatMethod, type ChatOutcome, type DecisionOutcome, deciderLabel } from './labels';
 import { type LoopGauges, metrics } from './registry';
 
 // What the loop and the portal call when something worth counting happened. Each takes the
@@ -45,4 +45,9 @@ export function observeLoop(loop: LoopGauges): () => void {
   const { loops } = metrics().sources;
   loops.add(loop);
   return () => void loops.delete(loop);
+}
+
+/** A call to the chat Web API (lib/chat/slack-api.ts); a method outside the fixed set is not counted. */
+export function countChatCall(method: string, outcome: ChatOutcome): void {
+  if ((CHAT_METHODS as readonly string[]).includes(method)) metrics().chatCalls.inc({ method: method as ChatMethod, outcome });
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from '../store/types';
-import { GATEWAY_OPERATIONS, GATEWAY_OUTCOMES, MAIL_OUTCOMES, STATE_LABELS, SWEEP_ACTIONS } from './labels';
+import { CHAT_METHODS, CHAT_OUTCOMES, GATEWAY_OPERATIONS, GATEWAY_OUTCOMES, MAIL_OUTCOMES, STATE_LABELS, SWEEP_ACTIONS } from './labels';
 
 /** What a running approval loop shows at a scrape (lib/loop/loop.ts implements it). */
 export interface LoopGauges {
@@ -32,6 +32,7 @@ export interface KeyportalMetrics {
   readonly gatewayOrphans: Gauge<'action'>;
   /** Issued requests whose key the last sweep did not find at the gateway. */
   readonly gatewayMissing: Gauge;
+  readonly chatCalls: Counter<'method' | 'outcome'>;
   /** Adds the process and Node.js runtime metrics, once. */
   withDefaults(): void;
 }
@@ -166,11 +167,18 @@ export function createMetrics(): KeyportalMetrics {
     help: 'Issued requests whose key the last sweep did not find at the gateway (never re-minted: see their Warning Events).',
     registers,
   });
+  const chatCalls = new Counter({
+    name: 'keyportal_chat_calls_total',
+    help: 'Calls to the chat (Slack) Web API, by method and how they ended.',
+    labelNames: ['method', 'outcome'] as const,
+    registers,
+  });
   for (const action of SWEEP_ACTIONS) gatewayOrphans.set({ action }, 0);
   // Series that alerts take increase() of exist from the start: a first failure then counts as
   // 0 → 1 instead of appearing already at 1, which increase() cannot see.
   for (const operation of GATEWAY_OPERATIONS) for (const outcome of GATEWAY_OUTCOMES) gatewayCalls.inc({ operation, outcome }, 0);
   for (const outcome of MAIL_OUTCOMES) mailSends.inc({ outcome }, 0);
+  for (const method of CHAT_METHODS) for (const outcome of CHAT_OUTCOMES) chatCalls.inc({ method, outcome }, 0);
 
   return {
     registry,
@@ -185,6 +193,7 @@ export function createMetrics(): KeyportalMetrics {
     illegalEdits,
     gatewayOrphans,
     gatewayMissing,
+    chatCalls,
     withDefaults() {
       if (defaults) return;
       defaults = true;

@@ -18,6 +18,7 @@ import { MalformedSecretError } from './errors';
 import { type TraceEntry, traceSchema } from '../domain/trace';
 import { retryInfoSchema } from '../domain/retry';
 import { reviewsSchema } from '../domain/review';
+import { chatRecordSchema } from '../domain/chat-record';
 
 /** The storage schema of DESIGN.md, in one place: every label and annotation key. */
 export const LABEL = {
@@ -63,6 +64,7 @@ export const ANNOTATION = {
   justification: 'keyportal.dev/justification',
   manager: 'keyportal.dev/manager',
   reviews: 'keyportal.dev/reviews',
+  chat: 'keyportal.dev/chat',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -125,6 +127,7 @@ const storedSecretSchema = z.object({
       [ANNOTATION.justification]: z.string().max(2000).optional(),
       [ANNOTATION.manager]: emailSchema.optional(),
       [ANNOTATION.reviews]: z.string().optional(),
+      [ANNOTATION.chat]: z.string().optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -168,6 +171,8 @@ export function decodeRequest(raw: unknown): KeyRequest {
   if (a[ANNOTATION.manager]) request.manager = a[ANNOTATION.manager];
   const reviews = lenientJson(a[ANNOTATION.reviews], reviewsSchema);
   if (reviews?.length) request.reviews = reviews;
+  const chat = lenientJson(a[ANNOTATION.chat], chatRecordSchema);
+  if (chat) request.chat = chat;
   const trace = sharedTrace(a[ANNOTATION.trace]);
   if (trace) request.trace = trace;
   const retry = lenientJson(a[ANNOTATION.retry], retryInfoSchema);

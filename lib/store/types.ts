@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { KeyRequest, NotifyClaim } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
 import type { Review } from '../domain/review';
+import type { ChatRecord } from '../domain/chat-record';
 import type { TraceEntry } from '../domain/trace';
 import type { State } from '../domain/states';
 import type { MalformedSecretError } from './errors';
@@ -167,4 +168,6 @@ export interface RequestChange {
   reviews?: Review[];
   /** The requester's manager, when a plugin (the http plugin's answer) names one. */
   manager?: string;
+  /** What chat was told (the whole record, written with the version read); null removes it. */
+  chat?: ChatRecord | null;
 }

@@ -22,6 +22,8 @@ export interface TestSetup {
   approvals?: Record<string, unknown>;
   /** The catalog, when a test needs its own (policies per model). */
   models?: Array<Record<string, unknown>>;
+  /** `chat` (Slack), pointed at the Slack double. */
+  chat?: Record<string, unknown>;
 }
 
 /** The catalog every loop test uses. */
@@ -54,6 +56,7 @@ export function configDocument(s: TestSetup): Record<string, unknown> {
     gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 2000 },
     mail: { from: 'Keyportal <keys@example.com>', keyDelivery: s.keyDelivery ?? 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },
     store: s.store,
+    ...(s.chat ? { chat: s.chat } : {}),
     loop: {
       leaderElection: s.leaderElection ?? false,
       resyncSeconds: 5,

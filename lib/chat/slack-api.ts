@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { countChatCall } from '../metrics/record';
+import { AUTH_CODES, ChatRefusedError, ChatUnavailableError, TRANSIENT_CODES } from './errors';
+
+/**
+ * Slack's Web API (https://api.slack.com/web): `POST <base><method>` with JSON for writes, `GET`
+ * with a query for reads, the bot token in `Authorization: Bearer`. Every answer is HTTP 200 with
+ * `{ok: true, ...}` or `{ok: false, error}`, except rate limiting: HTTP 429 with `Retry-After`.
+ *
+ * Rate limits are honoured before Slack has to say so: chat.postMessage is paced per channel
+ * (Slack allows about one message a second to a channel, with short bursts), and after a 429 the
+ * method (or the channel) is left alone until its Retry-After has passed. A call that would have
+ * to wait more than a moment is not held: it fails as ChatUnavailableError with the wait, so the
+ * loop requeues the request for then and its worker moves on. A burst of 500 reviews thus drains
+ * at Slack's pace, each post made once.
+ */
+
+export interface SlackApiOptions {
+  baseUrl: string;
+  token: string;
+  timeoutMs: number;
+  /** chat.postMessage per channel: a message every this many ms, `burst` at once. */
+  postIntervalMs?: number;
+  burst?: number;
+  now?: () => number;
+}
+
+/** Reads: sent as GET with a query, as Slack documents them. */
+const READS = new Set(['users.info', 'users.lookupByEmail', 'usergroups.users.list', 'auth.test']);
+/** A wait this short is slept through; a longer one goes back to the loop's queue. */
+const HOLD_MS = 1500;
+
+const envelope = z.looseObject({ ok: z.boolean(), error: z.string().optional() });
+
+export class SlackWebApi {
+  private readonly base: string;
+  private readonly now: () => number;
+  private readonly interval: number;
+  private readonly burst: number;
+  /** Per channel: chat.postMessage's theoretical arrival time (GCRA). */
+  private readonly tat = new Map<string, number>();
+  /** Per channel: the next turn handed to a post that has to wait (see pauseFor). */
+  private readonly turns = new Map<string, number>();
+  /** The turn each waiting post holds, by channel and request. */
+  private readonly held = new Map<string, number>();
+  /** Per method (or method and channel): no call before this, after Slack said 429. */
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(private readonly options: SlackApiOptions) {
+    this.base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
+    this.now = options.now ?? Date.now;
+    this.interval = options.postIntervalMs ?? 1000;
+    this.burst = options.burst ?? 3;
+  }
+
+  async call<S extends z.ZodType>(method: string, params: Record<string, unknown>, schema: S, signal?: AbortSignal): Promise<z.infer<S>> {
+    const channel = method === 'chat.postMessage' && typeof params.channel === 'string' ? params.channel : undefined;
+    const key = channel ? `${method} ${channel}` : method;
+    await this.gate(method, key, channel);
+    const res = await this.send(method, params, signal);
+    if (res.status === 429) {
+      const seconds = Number(res.headers.get('retry-after'));
+      const waitMs = (Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1000;
+      this.blockedUntil.set(key, this.now() + waitMs);
+      await res.body?.cancel().catch(() => undefined);
+      countChatCall(method, 'ratelimited');
+      throw new ChatUnavailableError(`Slack rate-limited ${method}; retry after ${Math.ceil(waitMs / 1000)} s`, waitMs);
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => undefined);
+      countChatCall(method, 'unavailable');
+      throw new ChatUnavailableError(`Slack answered HTTP ${res.status} to ${method}`);
+    }
+    const body: unknown = await res.json().catch(() => undefined);
+    const head = envelope.safeParse(body);
+    if (!head.success) {
+      countChatCall(method, 'unavailable');
+      throw new ChatUnavailableError(`Slack answered ${method} with something that is not its JSON envelope`);
+    }
+    if (!head.data.ok) throw this.refusal(method, head.data.error ?? 'unknown_error');
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      countChatCall(method, 'unavailable');
+      throw new ChatUnavailableError(`Slack's answer to ${method} lacks what Keyportal reads (${parsed.error.issues[0]?.path.join('.') ?? 'shape'})`);
+    }
+    countChatCall(method, 'ok');
+    return parsed.data as z.infer<S>;
+  }
+
+  private refusal(method: string, code: string): Error {
+    if (code === 'ratelimited' || TRANSIENT_CODES.has(code)) {
+      countChatCall(method, code === 'ratelimited' ? 'ratelimited' : 'unavailable');
+      return new ChatUnavailableError(`Slack answered ${method}: ${code}`, code === 'ratelimited' ? 1000 : undefined);
+    }
+    if (AUTH_CODES.has(code)) {
+      countChatCall(method, 'auth');
+      return new ChatRefusedError(code, `Slack refused the bot token for ${method} (${code}): check SLACK_BOT_TOKEN and the app's scopes`, true);
+    }
+    countChatCall(method, 'refused');
+    return new ChatRefusedError(code, `Slack answered ${method}: ${code}`, false);
+  }
+
+  /**
+   * How long until a call would pass the gate without being refused (0: now). The loop asks
+   * before it claims a post, so waiting for Slack's pace costs no API write. Each waiting post
+   * (`who`: the request) holds a turn, one interval after the last one handed out, and keeps it
+   * when it asks again early (a resync): a queue of 500 wakes one at a time, in order, rather
+   * than all at each slot.
+   */
+  pauseFor(method: string, channel?: string, who?: string): number {
+    const now = this.now();
+    const key = channel ? `${method} ${channel}` : method;
+    const blocked = Math.max((this.blockedUntil.get(key) ?? 0) - now, (this.blockedUntil.get(method) ?? 0) - now, 0);
+    if (!channel || method !== 'chat.postMessage') return blocked;
+    const tat = Math.max(this.tat.get(channel) ?? now, now);
+    const wait = Math.max(blocked, tat - now - (this.burst - 1) * this.interval);
+    const turnKey = `${channel} ${who ?? ''}`;
+    const held = this.held.get(turnKey);
+    if (held !== undefined && held > now) return held - now;
+    // Nobody queued ahead (or this one's turn has come): go if the pace allows.
+    const queued = held === undefined && (this.turns.get(channel) ?? 0) > now + this.interval;
+    if (!queued && blocked === 0 && wait <= HOLD_MS) {
+      this.held.delete(turnKey);
+      return 0;
+    }
+    const turn = Math.max(this.turns.get(channel) ?? 0, now + wait);
+    this.turns.set(channel, turn + this.interval);
+    if (this.held.size >= 10_000) for (const [k, at] of this.held) if (at < now - 60_000) this.held.delete(k);
+    this.held.set(turnKey, turn);
+    return turn - now;
+  }
+
+  /** Waits out (briefly) or refuses a call Slack would only rate-limit. */
+  private async gate(method: string, key: string, channel: string | undefined): Promise<void> {
+    const now = this.now();
+    if (this.blockedUntil.size > 1000) for (const [k, until] of this.blockedUntil) if (until <= now) this.blockedUntil.delete(k);
+    const blocked = (this.blockedUntil.get(key) ?? 0) - now;
+    if (blocked > 0) {
+      countChatCall(method, 'ratelimited');
+      throw new ChatUnavailableError(`Slack asked for a pause on ${method}; ${Math.ceil(blocked / 1000)} s left`, blocked, true);
+    }
+    if (!channel) return;
+    // GCRA: the theoretical arrival time moves one interval per post; `burst` may run ahead of it.
+    const tat = Math.max(this.tat.get(channel) ?? now, now);
+    const wait = tat - now - (this.burst - 1) * this.interval;
+    if (wait > HOLD_MS) {
+      countChatCall(method, 'ratelimited');
+      throw new ChatUnavailableError(`posting to ${channel} at Slack's pace; next slot in ${Math.ceil(wait / 1000)} s`, wait, true);
+    }
+    this.tat.set(channel, tat + this.interval);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
+  private async send(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
+    const read = READS.has(method);
+    const url = read ? `${this.base}${method}?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}` : `${this.base}${method}`;
+    if (!read) headers['content-type'] = 'application/json; charset=utf-8';
+    try {
+      return await fetch(url, {
+        method: read ? 'GET' : 'POST',
+        headers,
+        ...(read ? {} : { body: JSON.stringify(params) }),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        redirect: 'error',
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      countChatCall(method, 'unavailable');
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : (err as Error).message);
+      // The base URL only: never the query (it may carry an email).
+      throw new ChatUnavailableError(`Slack unreachable at ${new URL(this.base).origin} (${method}): ${cause}`);
+    }
+  }
+}
