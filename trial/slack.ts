@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { Listener } from './listener';
+import { answerControl } from './slack-control';
 import { type Answer, FORM_ONLY_METHODS, SLACK_METHODS, callMethod } from './slack-api';
 import { type Json, type SlackChannelSpec, type SlackUserSpec, type SlackUsergroupSpec, SlackWorkspace, isObject } from './slack-workspace';
 import { type ClickArgs, type ResponsePost, type ResponseTarget, type SubmitArgs, applyResponse, applySubmissionAnswer, blockActionsPayload, viewSubmissionPayload } from './slack-interact';
@@ -189,6 +190,7 @@ export class TestSlack extends SlackWorkspace {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
       res.end(JSON.stringify(payload));
     };
+    if (url.pathname.startsWith('/_test/')) return answerControl(this, url, req.method, raw, send);
     const response = /^\/response\/([0-9a-f]+)$/.exec(url.pathname);
     if (response) return this.answerResponseUrl(response[1] as string, req.method, raw, send);
     const method = /^\/api\/([A-Za-z0-9_.]+)$/.exec(url.pathname)?.[1];

@@ -14,6 +14,8 @@ export interface E2eEnv {
   outboxDir: string;
   /** The embedded portal's request folder (its local store). */
   embeddedRequestsDir: string;
+  /** The Slack double, with its test controls under /_test/ (trial/slack-control.ts). */
+  slackUrl: string;
 }
 
 export const E2E_ENV_FILE = path.resolve(import.meta.dirname, '../../test-results/e2e/env.json');
@@ -27,3 +29,10 @@ export const OIDC_ACCOUNTS = {
   // Reports to boss@example.com: the Frontier tier asks the manager first.
   'sso-report': { email: 'report@example.com', email_verified: true, name: 'Rita Report', groups: ['staff'], manager: 'boss@example.com' },
 };
+
+export const SLACK_SIGNING_SECRET = 'slack-signing-secret-e2e-0123456789abcdef';
+/** The Slack workspace: the approver, and requesters the Slack test makes. */
+export const SLACK_USERS = [
+  { id: 'UAPPROVER', email: 'approver@example.com', isEmailConfirmed: true },
+  { id: 'USLACKREQ', email: 'slack-requester@example.com', isEmailConfirmed: true },
+];

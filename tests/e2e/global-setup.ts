@@ -5,9 +5,10 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { MASTER_KEY, configDocument, stopProcess, waitForReady } from '../helpers/portal';
 import { TestGateway } from '@/trial/litellm';
+import { TestSlack } from '@/trial/slack';
 import { TestOidc } from '@/trial/oidc';
 import { TestSmtp } from '@/trial/smtp';
-import { E2E_ENV_FILE, type E2eEnv, OIDC_ACCOUNTS, WEBHOOK_SECRET } from './env';
+import { E2E_ENV_FILE, type E2eEnv, OIDC_ACCOUNTS, SLACK_SIGNING_SECRET, SLACK_USERS, WEBHOOK_SECRET } from './env';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const run = path.join(repo, 'test-results/e2e');
@@ -53,6 +54,10 @@ export default async function globalSetup() {
   await smtp.start();
 
   const clusterUrl = 'http://127.0.0.1:3102';
+  // Slack: the double posts interactions to the portal's real route (slack.spec.ts).
+  const slack = new TestSlack({ signingSecret: SLACK_SIGNING_SECRET, users: SLACK_USERS, channels: [{ id: 'CREVIEW', name: 'key-reviews' }] });
+  await slack.start();
+  slack.interactionUrl = `${clusterUrl}/api/slack/interactions`;
   const oidcClientSecret = randomBytes(16).toString('hex');
   const oidc = new TestOidc({ clientId: 'keyportal', clientSecret: oidcClientSecret, redirectUri: `${clusterUrl}/api/auth/callback/oidc` }, OIDC_ACCOUNTS);
   await oidc.start();
@@ -80,6 +85,7 @@ export default async function globalSetup() {
       ],
     },
   };
+  doc.chat = { slack: { reviewChannel: '#key-reviews', apiUrl: slack.apiUrl } };
   const clusterConfig = path.join(run, 'cluster-config.yaml');
   writeFileSync(clusterConfig, stringify(doc));
 
@@ -103,6 +109,8 @@ export default async function globalSetup() {
     OIDC_CLIENT_SECRET: oidcClientSecret,
     // Both sign-ins: OIDC as in production, and the opted-in email sign-in the other tests use.
     KEYPORTAL_DEV_SIGNIN: 'true',
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_SIGNING_SECRET,
   };
   const clusterReplicaUrl = 'http://127.0.0.1:3103';
   const portals = [
@@ -119,6 +127,7 @@ export default async function globalSetup() {
     await gateway.stop();
     await smtp.stop();
     await oidc.stop();
+    await slack.stop();
     if (startedHere) execFileSync('bash', [path.join(repo, 'tests/cluster/down.sh')], { stdio: 'inherit' });
   };
   try {
@@ -130,7 +139,7 @@ export default async function globalSetup() {
     throw err;
   }
 
-  const env: E2eEnv = { embeddedUrl, clusterUrl, clusterReplicaUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox'), embeddedRequestsDir: path.join(data, 'requests') };
+  const env: E2eEnv = { embeddedUrl, clusterUrl, clusterReplicaUrl, namespace, kubeconfig, kubectl, gatewayUrl: gateway.url, mailDir, outboxDir: path.join(data, 'outbox'), embeddedRequestsDir: path.join(data, 'requests'), slackUrl: slack.url };
   writeFileSync(E2E_ENV_FILE, JSON.stringify(env));
   return stop;
 }
