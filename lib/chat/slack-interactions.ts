@@ -126,7 +126,7 @@ async function review(deps: InteractionDeps, id: string, where: Where, decision:
   const person = await personOf(deps, where.user);
   if ('refused' in person) return tell(deps, where, person.refused);
   try {
-    const after = await decide(deps.portal, person, id, decision, reason);
+    const after = await decide(deps.portal, person, id, decision, reason, undefined, 'slack');
     await tell(deps, where, after.state === 'in-review' ? `Your ${decision === 'approve' ? 'approval' : 'denial'} is recorded: ${after.review.progress ?? 'in review'}.` : `Done: the request is now ${after.state}.`);
   } catch (err) {
     if (!(err instanceof PortalError) && !(err instanceof RequestNotFoundError)) throw err;

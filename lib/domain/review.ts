@@ -29,6 +29,8 @@ export const reviewSchema = z.object({
   changes: limitChangesSchema.optional(),
   /** An administrator's override (kubectl label, or the webhook configured so): it decides outright. */
   override: z.boolean().optional(),
+  /** Where a person gave it, when not in the portal: the message and the emails say so. */
+  via: z.enum(['slack']).optional(),
 });
 export type Review = z.infer<typeof reviewSchema>;
 
@@ -59,5 +61,6 @@ export function describeChanges(changes: LimitChanges): string {
 export function describeReview(r: Review): string {
   const verb = r.override ? (r.decision === 'approve' ? 'Approved (administrator override)' : 'Denied (administrator override)') : r.decision === 'approve' ? 'Approved' : 'Denied';
   const changes = r.changes ? ` with changes: ${describeChanges(r.changes)}` : '';
-  return `${verb} by ${reviewerName(r)} (${r.stage})${changes}${r.reason ? `: ${r.reason}` : ''}`;
+  const where = r.via === 'slack' ? ' in Slack' : '';
+  return `${verb} by ${reviewerName(r)} (${r.stage})${where}${changes}${r.reason ? `: ${r.reason}` : ''}`;
 }

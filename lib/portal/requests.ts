@@ -176,12 +176,12 @@ export type Decision = 'approve' | 'deny';
  * requester's manager, or a delegate, as the model's policy says. Someone who may not review it
  * and is no approver learns nothing of it (404, as for any request not theirs).
  */
-export async function decide(deps: PortalDeps, user: User, id: string, decision: Decision, reason: string | undefined, changes?: LimitChanges): Promise<RequestView> {
+export async function decide(deps: PortalDeps, user: User, id: string, decision: Decision, reason: string | undefined, changes?: LimitChanges, via?: 'slack'): Promise<RequestView> {
   deps.limits?.check('decide', user.email);
   if (!idSchema.safeParse(id).success) throw requestNotFound(id);
   try {
     const reviewer = { kind: 'person' as const, email: user.email, groups: user.groups };
-    const { request, changed } = await submitReview(reviewDeps(deps), id, { reviewer, decision, ...(reason ? { reason } : {}), ...(changes ? { changes } : {}), now: clockOf(deps) });
+    const { request, changed } = await submitReview(reviewDeps(deps), id, { reviewer, decision, ...(reason ? { reason } : {}), ...(changes ? { changes } : {}), ...(via ? { via } : {}), now: clockOf(deps) });
     // An approver who clicks twice is told, not silently ignored: the second click decided nothing.
     if (!changed) throw conflict(`request ${id} is already ${request.state}`, toView(request, deps.config, 'approver'));
     return toView(request, deps.config, 'approver');

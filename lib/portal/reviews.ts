@@ -34,6 +34,8 @@ export interface ReviewInput {
   changes?: LimitChanges;
   /** The webhook configured to decide outright (approvals.webhook: override). */
   override?: boolean;
+  /** Given in Slack rather than the portal. */
+  via?: 'slack';
   now: () => Date;
 }
 
@@ -122,6 +124,7 @@ async function judge(deps: ReviewDeps, r: KeyRequest, input: ReviewInput): Promi
     at: rfc3339(now),
     ...(input.changes && Object.keys(input.changes).length ? { changes: input.changes } : {}),
     ...(input.override ? { override: true } : {}),
+    ...(input.via ? { via: input.via } : {}),
   };
   const all = [...reviews, review];
   return { review, reviews: all, after: standing(policy, all, subject), policy };

@@ -42,6 +42,7 @@ test('an approver approves from Slack: the message loses its buttons, the reques
 
   await page.reload();
   await expect(page.locator('[data-state]').first()).toHaveAttribute('data-state', 'issued', { timeout: 20_000 });
+  await expect(page.getByText('Approved by approver@example.com (approvers) in Slack')).toBeVisible();
   await shot(page, 'slack-approved-issued');
 
   await expect

@@ -99,6 +99,9 @@ describe('Slack on the cluster', () => {
     await until(async () => (w.slack.message('CREVIEW', ts)?.history.length ?? 0) >= 2 && JSON.stringify(w.slack.message('CREVIEW', ts)?.blocks).includes('Approved and issued') ? true : undefined, 'the message brought up to date');
     const final = w.slack.message('CREVIEW', ts);
     expect(JSON.stringify(final?.blocks)).toContain('*Approved and issued* by approver@example.com');
+    // How it was decided: in Slack, on the message, the request and the status page alike.
+    expect(JSON.stringify(final?.blocks)).toContain('Approved by approver@example.com (approvers) in Slack');
+    expect(issued.reviews?.[0]?.via).toBe('slack');
     expect(buttonsOf(final?.blocks)).toEqual([]);
     const dm = await until(async () => w.slack.dmsTo('UADA')[0], 'the direct message');
     expect(dm.text).toBe('Your key for Experimental is ready');
