@@ -110,10 +110,9 @@ export class SlackWebApi {
   pauseFor(method: string, channel?: string, who?: string): number {
     const now = this.now();
     const key = channel ? `${method} ${channel}` : method;
-    const blocked = Math.max((this.blockedUntil.get(key) ?? 0) - now, (this.blockedUntil.get(method) ?? 0) - now, 0);
+    const blocked = Math.max(this.blockedFor(key, now), 0);
     if (!channel || method !== 'chat.postMessage') return blocked;
-    const tat = Math.max(this.tat.get(channel) ?? now, now);
-    const wait = Math.max(blocked, tat - now - (this.burst - 1) * this.interval);
+    const wait = Math.max(blocked, this.paceWait(channel, now).wait);
     const turnKey = `${channel} ${who ?? ''}`;
     const held = this.held.get(turnKey);
     if (held !== undefined && held > now) return held - now;
@@ -134,21 +133,30 @@ export class SlackWebApi {
   private async gate(method: string, key: string, channel: string | undefined): Promise<void> {
     const now = this.now();
     if (this.blockedUntil.size > 1000) for (const [k, until] of this.blockedUntil) if (until <= now) this.blockedUntil.delete(k);
-    const blocked = (this.blockedUntil.get(key) ?? 0) - now;
+    const blocked = this.blockedFor(key, now);
     if (blocked > 0) {
       countChatCall(method, 'ratelimited');
       throw new ChatUnavailableError(`Slack asked for a pause on ${method}; ${Math.ceil(blocked / 1000)} s left`, blocked, true);
     }
     if (!channel) return;
-    // GCRA: the theoretical arrival time moves one interval per post; `burst` may run ahead of it.
-    const tat = Math.max(this.tat.get(channel) ?? now, now);
-    const wait = tat - now - (this.burst - 1) * this.interval;
+    const { tat, wait } = this.paceWait(channel, now);
     if (wait > HOLD_MS) {
       countChatCall(method, 'ratelimited');
       throw new ChatUnavailableError(`posting to ${channel} at Slack's pace; next slot in ${Math.ceil(wait / 1000)} s`, wait, true);
     }
     this.tat.set(channel, tat + this.interval);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
+  /** Milliseconds Slack's Retry-After still asks for on this method (or method and channel); ≤ 0: none. */
+  private blockedFor(key: string, now: number): number {
+    return (this.blockedUntil.get(key) ?? 0) - now;
+  }
+
+  /** GCRA: the theoretical arrival time moves one interval per post; `burst` may run ahead of it. */
+  private paceWait(channel: string, now: number): { tat: number; wait: number } {
+    const tat = Math.max(this.tat.get(channel) ?? now, now);
+    return { tat, wait: tat - now - (this.burst - 1) * this.interval };
   }
 
   private async send(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {

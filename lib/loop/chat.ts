@@ -5,9 +5,8 @@ import type { ChatRecord } from '../domain/chat-record';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { backoffSeconds } from '../domain/retry';
 import { log } from '../log';
-import { ConflictError } from '../store/errors';
-import { retryOnConflict } from '../store/retry-on-conflict';
-import type { RequestChange, RequestStore } from '../store/types';
+import { updateLatest } from '../store/retry-on-conflict';
+import type { RequestStore } from '../store/types';
 import { shows } from './chat-plan';
 import type { LoopEvent } from './events';
 
@@ -98,18 +97,7 @@ async function updateReview(d: ChatDeps, r: KeyRequest, signal: AbortSignal): Pr
 
 /** Records after a post or an update, even if the request moved meanwhile (a review arriving). */
 async function record(d: ChatDeps, r: KeyRequest, next: (c: ChatRecord) => ChatRecord): Promise<void> {
-  let current = r;
-  await retryOnConflict(async () => {
-    try {
-      await d.store.update(current, { chat: next(current.chat ?? {}) } satisfies RequestChange);
-    } catch (err) {
-      if (err instanceof ConflictError) current = await d.store.get(r.id);
-      throw err;
-    }
-  }).catch((err: unknown) => {
-    // Still moving after its tries: the claim ages out and the next pass looks again.
-    if (!(err instanceof ConflictError)) throw err;
-  });
+  await updateLatest(d.store, r, (current) => ({ chat: next(current.chat ?? {}) }));
 }
 
 function mergeDone(c: ChatRecord, done: ChatRecord): ChatRecord {

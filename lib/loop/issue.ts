@@ -6,8 +6,7 @@ import { type Gateway, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyE
 import type { Rendered } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import { observeIssued } from '../metrics/record';
-import { ConflictError } from '../store/errors';
-import { retryOnConflict } from '../store/retry-on-conflict';
+import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { LoopEvent } from './events';
 import type { FailpointName } from './failpoints';
@@ -98,22 +97,9 @@ export async function issue(d: IssueDeps, request: KeyRequest, signal: AbortSign
   d.tell(view, { type: 'Normal', reason: 'EmailSent', message: 'emailed the requester about "issued"' });
   // An emailed key is delivered the moment the email leaves: erased in the same write.
   const done: RequestChange = { ...issued, notified: 'issued', notifying: null, retry: null, ...(d.keyDelivery === 'email' ? { key: null } : {}) };
-  let current = r;
-  const recorded = await retryOnConflict(async () => {
-    // Moved on by someone else meanwhile (an admin's label, a rival's key): that state's step follows.
-    if (current.state !== 'approved' || (current.keySha256 !== undefined && current.keySha256 !== hash)) return false;
-    try {
-      await d.store.update(current, done);
-      return true;
-    } catch (err) {
-      if (err instanceof ConflictError) current = await d.store.get(r.id);
-      throw err;
-    }
-  }).catch((err: unknown) => {
-    // Still moving after five tries: the next pass waits out the claim and may send once more.
-    if (!(err instanceof ConflictError)) throw err;
-    return false;
-  });
+  // Moved on by someone else meanwhile (an admin's label, a rival's key): that state's step
+  // follows. Still moving after five tries: the next pass waits out the claim and may send once more.
+  const recorded = await updateLatest(d.store, r, (current) => (current.state !== 'approved' || (current.keySha256 !== undefined && current.keySha256 !== hash) ? undefined : done));
   if (recorded) observeIssued(r.createdAt, d.clock());
   d.failpoint('after-issued');
 }

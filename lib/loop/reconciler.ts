@@ -9,7 +9,7 @@ import { type Rendered, type TemplateContext, endingMessage, issuedMessage, revi
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import { countDecision, countRetry } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
-import { retryOnConflict } from '../store/retry-on-conflict';
+import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
 import type { PeopleStore } from '../people/types';
@@ -338,20 +338,12 @@ export class Reconciler {
     }
     this.failpoint('after-email-sent');
     this.tell(r, { type: 'Normal', reason: 'EmailSent', message: `emailed ${notice.to === 'requester' ? 'the requester' : `${to.length} approver(s)`} about "${notice.state}"` });
-    let current = r;
-    await retryOnConflict(async () => {
-      if (current.notified === notice.state) return;
-      try {
-        // An emailed key is delivered the moment the email leaves: erased in the same write.
-        const erase = notice.state === 'issued' && this.deps.settings.keyDelivery === 'email' && current.hasKey;
-        await this.deps.store.update(current, { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}), ...gatewayGone(current, notice) });
-      } catch (err) {
-        if (err instanceof ConflictError) current = await this.deps.store.get(r.id);
-        throw err;
-      }
-    }).catch((err: unknown) => {
-      // Still moving after five tries: the next pass sees an old claim and may send once more.
-      if (!(err instanceof ConflictError)) throw err;
+    // Still moving after five tries: the next pass sees an old claim and may send once more.
+    await updateLatest(this.deps.store, r, (current) => {
+      if (current.notified === notice.state) return undefined;
+      // An emailed key is delivered the moment the email leaves: erased in the same write.
+      const erase = notice.state === 'issued' && this.deps.settings.keyDelivery === 'email' && current.hasKey;
+      return { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}), ...gatewayGone(current, notice) };
     });
   }
 

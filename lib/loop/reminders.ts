@@ -3,8 +3,7 @@ import { isLive } from '../domain/states';
 import { reminderMessage } from '../mail/reminder';
 import type { TemplateContext } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
-import { ConflictError } from '../store/errors';
-import { retryOnConflict } from '../store/retry-on-conflict';
+import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder } from './events';
 import type { FailpointName } from './failpoints';
@@ -46,19 +45,8 @@ export async function remind(deps: ReminderDeps, r: KeyRequest, days: number): P
   }
   deps.failpoint('after-reminder-sent');
   await deps.events.record(claimed, { type: 'Normal', reason: 'ReminderSent', message: `emailed the requester: the key expires at ${expiresAt} (${days}-day reminder)` });
-  let current = claimed;
-  await retryOnConflict(async () => {
-    if ((current.reminded ?? Number.POSITIVE_INFINITY) <= days || current.state !== 'issued') return;
-    try {
-      await deps.store.update(current, { reminded: days, notifying: null, retry: null });
-    } catch (err) {
-      if (err instanceof ConflictError) current = await deps.store.get(r.id);
-      throw err;
-    }
-  }).catch((err: unknown) => {
-    // Still moving after five tries: the next pass sees an old claim and may send once more.
-    if (!(err instanceof ConflictError)) throw err;
-  });
+  // Still moving after five tries: the next pass sees an old claim and may send once more.
+  await updateLatest(deps.store, claimed, (current) => ((current.reminded ?? Number.POSITIVE_INFINITY) <= days || current.state !== 'issued' ? undefined : { reminded: days, notifying: null, retry: null }));
 }
 
 /** Whether a live request renews this one (the pair's requests come from the store's index). */
