@@ -19,6 +19,8 @@ export interface StoredKey {
   budget_reset_at: string | null;
   spend: number;
   created_at: string;
+  /** Other LiteLLM_VerificationToken columns a /key/update set (blocked, aliases, soft_budget, ...), as given. */
+  columns?: Record<string, unknown>;
 }
 
 export interface Answer {
@@ -31,8 +33,8 @@ function invalid(name: string, type: string, msg: string, input: string): Answer
   return { status: 422, body: { detail: [{ type, loc: ['query', name], msg, input }] } };
 }
 
-/** FastAPI's int parsing with `ge`/`le` bounds. */
-function intParam(params: URLSearchParams, name: string, fallback: number, min: number, max?: number): number | Answer {
+/** FastAPI's int parsing of a query parameter with `ge`/`le` bounds. */
+export function intParam(params: URLSearchParams, name: string, fallback: number, min: number, max?: number): number | Answer {
   const raw = params.get(name);
   if (raw === null) return fallback;
   if (!/^-?\d+$/.test(raw.trim())) return invalid(name, 'int_parsing', 'Input should be a valid integer, unable to parse string as an integer', raw);
@@ -54,8 +56,8 @@ function boolParam(params: URLSearchParams, name: string): boolean | Answer {
 
 /** The row as /key/list returns it with return_full_object=true: everything but the raw key. */
 export function fullObject(k: StoredKey): Record<string, unknown> {
-  const { key, ...row } = k;
-  return { ...row, key_name: `sk-...${key.slice(-4)}`, blocked: null, aliases: {}, config: {}, permissions: {}, max_parallel_requests: null };
+  const { key, columns, ...row } = k;
+  return { ...row, key_name: `sk-...${key.slice(-4)}`, blocked: null, aliases: {}, config: {}, permissions: {}, max_parallel_requests: null, ...columns };
 }
 
 /**

@@ -1,9 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import { DailySpend } from './litellm-activity';
 import { type StoredKey, listKeys } from './litellm-keys';
-import { Listener } from './listener';
 import { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
+import { updateKey } from './litellm-update';
+import { Listener } from './listener';
 
 export { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
 
@@ -17,11 +19,19 @@ export { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
  * - unknown body fields are ignored, as LiteLLM's pydantic models do (extra="ignore"); they are
  *   recorded in `ignoredFields`, so a test can prove the client sends none;
  * - GET /key/info (404 "Key not found in database"), POST /key/delete (404 "No keys found"),
- *   GET /key/list (paged, as tests/servers/litellm-keys.ts says), GET /v1/models;
- * - errors as `{"error": {"message", "type", "param", "code"}}` with `code` a string.
- * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down;
- * `setSpend()` (or POST /key/update `{key, spend}`, as LiteLLM takes it) bills a key, so
- * /key/info reports spend against its budget.
+ *   GET /key/list (paged, as trial/litellm-keys.ts says), GET /v1/models;
+ * - POST /key/update (trial/litellm-update.ts): the key or its hash in `key`, fields validated
+ *   like pydantic (422), `max_budget` < 0 a 400, an unknown key LiteLLM's 401 "user key does not
+ *   exist in db", the answer `{"key": <as passed>, ...the updated row}`;
+ * - GET /user/daily/activity (trial/litellm-activity.ts): one user's spend per UTC day, by key,
+ *   model and provider, paged by table rows as LiteLLM pages them;
+ * - errors as `{"error": {"message", "type", "param", "code"}}` with `code` a string, FastAPI's
+ *   own as `{"detail": ...}`.
+ * It can be told to fail: `failNext(n, status)`, `hangNext(n)`, `stop()` / `start()` for down
+ * (every admin route alike). Spend: `addSpend()` bills a request's key on a day, as LiteLLM's
+ * spend tracking does after a completion (the key's running total and its daily row);
+ * `setSpend()` sets the running total, billing today with any increase; POST /key/update
+ * `{key, spend}` sets the total alone, as it does in LiteLLM (no daily row).
  */
 export type { StoredKey } from './litellm-keys';
 
@@ -53,12 +63,22 @@ export interface GatewayOptions {
   tls?: { key: string; cert: string };
   /** What GET /v1/models lists (the catalog's ids in a trial). */
   models?: readonly string[];
+  /**
+   * Tests in another process (Playwright workers) bill spend as completions would:
+   * `POST /_test/spend {token, usd, date?}` with the master key. Off unless asked (never in a trial).
+   */
+  testControls?: boolean;
 }
 
 export class TestGateway {
   readonly keys = new Map<string, StoredKey>();
   readonly ignoredFields: string[] = [];
   generateCalls = 0;
+  /** POST /key/update calls that reached the route, and their bodies as parsed (or the raw text). */
+  updateCalls = 0;
+  readonly updateBodies: unknown[] = [];
+  /** GET /user/daily/activity calls that reached the route. */
+  activityCalls = 0;
   /** Requests as they came (method, path and query): a test can prove no key went into a URL. */
   readonly requestLog: string[] = [];
   /** Changed-by headers received, in order. */
@@ -69,6 +89,16 @@ export class TestGateway {
   legacyUnknownKey401 = false;
   /** Mount the admin routes under this prefix, as a proxy in front of LiteLLM might: anything else is FastAPI's 404. */
   routePrefix = '';
+  /** Behave like LiteLLM releases before 2025: /key/update answers only the fields it changed (and `token`), not the row. */
+  legacyUpdateAnswer = false;
+  /** Every /key/update is refused for good (400, LiteLLM's shape), as a change LiteLLM will not make is (a team's limits, an enterprise-only field). */
+  refuseUpdates = false;
+  /** Behave like LiteLLM before v1.65.1: no GET /user/daily/activity (FastAPI's 404). */
+  withoutDailyActivity = false;
+  /** Behave like the releases whose /user/daily/activity had no user_id filter: the master key sees every user's spend. */
+  activityIgnoresUserId = false;
+  /** LiteLLM_DailyUserSpend: what addSpend() and setSpend() billed, per user, key, model and day. */
+  readonly dailySpend = new DailySpend();
   private failures: number[] = [];
   private hangs = 0;
   private losses = 0;
@@ -112,13 +142,42 @@ export class TestGateway {
   }
 
   /**
-   * Bills a request's key, as LiteLLM's spend tracking does after each completion: `spend` is
-   * the key's running total in USD for its budget period. Throws if the request has no key.
+   * Sets the running total (USD, this budget period) of a request's keys, billing today with any
+   * increase. A lower total is a budget reset, as LiteLLM's reset job does it: the daily rows
+   * keep what was spent. Throws if the request has no key.
    */
-  setSpend(requestId: string, spend: number): void {
+  setSpend(requestId: string, spend: number, now: Date = new Date()): void {
     const keys = this.keysFor(requestId);
     if (keys.length === 0) throw new Error(`the test gateway has no key for request ${requestId}`);
-    for (const k of keys) k.spend = spend;
+    for (const k of keys) {
+      if (spend > k.spend) this.dailySpend.record(k, spend - k.spend, now);
+      k.spend = spend;
+    }
+  }
+
+  /**
+   * Bills `usd` to a request's newest key on `day` (UTC; today by default), as LiteLLM does after
+   * a completion: the key's running `spend` grows and the day's row for its user, key and model
+   * with it. Throws if the request has no key or `usd` is not a finite amount ≥ 0.
+   */
+  addSpend(requestId: string, usd: number, day: Date = new Date()): void {
+    if (!Number.isFinite(usd) || usd < 0) throw new Error(`the test gateway bills finite amounts ≥ 0, not ${usd}`);
+    const [key] = this.keysFor(requestId).sort((a, b) => b.created_at.localeCompare(a.created_at));
+    if (!key) throw new Error(`the test gateway has no key for request ${requestId}`);
+    key.spend += usd;
+    this.dailySpend.record(key, usd, day);
+  }
+
+  /** The test control behind POST /_test/spend: bills a key (by its hash) on a day, as addSpend() does. */
+  private billByHash(body: string, send: (status: number, payload: unknown) => void): void {
+    const parsed = safeJson(body) as { token?: unknown; usd?: unknown; date?: unknown } | undefined;
+    const key = typeof parsed?.token === 'string' ? this.keys.get(parsed.token) : undefined;
+    const usd = parsed?.usd;
+    if (!key || typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0) return send(400, { error: 'expected {token: <a key hash it has>, usd: <amount ≥ 0>, date?: <YYYY-MM-DD>}' });
+    const day = typeof parsed?.date === 'string' ? new Date(`${parsed.date}T12:00:00Z`) : new Date();
+    key.spend += usd;
+    this.dailySpend.record(key, usd, day);
+    send(200, { token: key.token, spend: key.spend });
   }
 
   /** How many GET /key/info calls arrived: a test can prove a cache answered instead. */
@@ -170,6 +229,7 @@ export class TestGateway {
     const failure = this.failures.shift();
     if (failure) return error(failure, 'Internal Server Error (injected by the test)', 'internal_server_error');
 
+    if (this.options.testControls && req.method === 'POST' && url.pathname === '/_test/spend') return this.billByHash(body, send);
     if (req.method === 'GET' && (url.pathname === '/health/liveliness' || url.pathname === '/health/liveness')) return send(200, 'I\'m alive!');
     if (req.method === 'POST' && url.pathname === '/key/generate') return this.generate(body, req, res, send, error);
     if (req.method === 'GET' && url.pathname === '/key/info') {
@@ -182,26 +242,24 @@ export class TestGateway {
         return error(404, 'Key not found in database', 'not_found_error', 'key');
       }
       // The stored row without the raw key, computed afresh for every call.
-      const { key: _k, token: _t, ...info } = found;
-      return send(200, { key: asked, info: { ...info, token: found.token } });
+      const { key: _k, token: _t, columns, ...info } = found;
+      return send(200, { key: asked, info: { ...info, ...columns, token: found.token } });
     }
     if (req.method === 'GET' && url.pathname === '/key/list') {
       const answer = listKeys(this.keys, url.searchParams);
       return send(answer.status, answer.body);
     }
     if (req.method === 'POST' && url.pathname === '/key/update') {
-      // key_management_endpoints.py update_key_fn: the key (or its hash) and the fields to change;
-      // only `spend` is modelled, which is how an admin (or an end-to-end test) sets a key's spend.
-      const parsed = safeJson(body) as { key?: unknown; spend?: unknown } | undefined;
-      if (typeof parsed?.key !== 'string') return send(422, { detail: [{ type: 'missing', loc: ['body', 'key'], msg: 'Field required' }] });
-      const found = this.keys.get(parsed.key.startsWith('sk-') ? hash(parsed.key) : parsed.key);
-      if (!found) return error(404, `Key not found: ${parsed.key.slice(0, 6)}...`, 'not_found_error', 'key');
-      if (parsed.spend !== undefined) {
-        if (typeof parsed.spend !== 'number') return send(422, { detail: [{ type: 'float_type', loc: ['body', 'spend'], msg: 'Input should be a valid number' }] });
-        found.spend = parsed.spend;
-      }
-      const { key: _k, ...rest } = found;
-      return send(200, { ...rest, key: found.token });
+      this.updateCalls++;
+      this.updateBodies.push(safeJson(body) ?? body);
+      if (this.refuseUpdates) return error(400, "{'error': 'this key cannot be updated (refused by the test)'}", 'auth_error');
+      const answer = updateKey(body, String(req.headers['content-type'] ?? ''), { keys: this.keys, ignoredFields: this.ignoredFields, now: new Date(), legacyAnswer: this.legacyUpdateAnswer });
+      return send(answer.status, answer.body);
+    }
+    if (req.method === 'GET' && url.pathname === '/user/daily/activity' && !this.withoutDailyActivity) {
+      this.activityCalls++;
+      const answer = this.dailySpend.activity(url.searchParams, this.keys, this.activityIgnoresUserId);
+      return send(answer.status, answer.body);
     }
     if (req.method === 'POST' && url.pathname === '/key/delete') {
       const parsed = safeJson(body) as { keys?: unknown; key_aliases?: unknown } | undefined;

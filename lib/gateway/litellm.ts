@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
-import { type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError } from './types';
+import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
 
 /** LiteLLM's error body: `{"error": {"message", "type", "param", "code"}}`; FastAPI's 422: `{"detail": [...]}`. */
 const errorBodySchema = z.union([
@@ -17,6 +17,28 @@ const listResponseSchema = z.object({
   keys: z.array(z.object({ token: z.string(), key_alias: z.string().nullish(), metadata: z.record(z.string(), z.unknown()).nullish() }).loose()),
   total_pages: z.number().int().nonnegative().nullish(),
 });
+/** /key/update's answer: `{"key": <as passed>, ...the key's row}`; releases before 2025 answered only the changed fields. */
+const updateResponseSchema = z.object({ spend: z.number().nullish() }).loose();
+/** A bucket of /user/daily/activity's breakdown: only spend is read. */
+const spendBucketSchema = z.object({ metrics: z.object({ spend: z.number() }).loose(), metadata: z.object({ user_id: z.string().nullish() }).loose().nullish() }).loose();
+/** GET /user/daily/activity (SpendAnalyticsPaginatedResponse): a page of table rows, folded by day. */
+const activityResponseSchema = z.object({
+  results: z.array(
+    z
+      .object({
+        date: z.iso.date(),
+        metrics: z.object({ spend: z.number() }).loose(),
+        breakdown: z.object({ api_keys: z.record(z.string(), spendBucketSchema).nullish(), entities: z.record(z.string(), z.unknown()).nullish() }).loose().nullish(),
+      })
+      .loose(),
+  ),
+  metadata: z.object({ total_pages: z.number().int().nullish(), has_more: z.boolean().nullish() }).loose().nullish(),
+});
+const dayParam = z.iso.date();
+/** LiteLLM's page size ceiling for /user/daily/activity (`page_size: le=1000`): fewest calls, and fewest page edges to fall on. */
+const ACTIVITY_PAGE_SIZE = 1000;
+/** 100,000 rows (one per key, model and day) for one user: far past any real range; a bound so a misbehaving gateway cannot keep a report going. */
+const MAX_ACTIVITY_PAGES = 100;
 /** LiteLLM's page size ceiling for /key/list (`size: le=100`). */
 const LIST_PAGE_SIZE = 100;
 /** 1,000,000 keys: far past any gateway Keyportal serves; a bound so a misbehaving gateway cannot keep a sweep going. */
@@ -32,7 +54,8 @@ export interface LiteLLMOptions {
 
 /**
  * Client of LiteLLM's admin API (litellm/proxy/management_endpoints/key_management_endpoints.py):
- * POST /key/generate, GET /key/info, POST /key/delete, GET /key/list, GET /v1/models. The master key travels
+ * POST /key/generate, GET /key/info, POST /key/update, POST /key/delete, GET /key/list,
+ * GET /v1/models, and GET /user/daily/activity (internal_user_endpoints.py). The master key travels
  * only in the Authorization header; no message built here ever holds it or a minted key.
  */
 export class LiteLLMGateway implements Gateway {
@@ -79,6 +102,72 @@ export class LiteLLMGateway implements Gateway {
     // Usage is read apart: a field of an odd type must not stop a mint from finding its key.
     const usage = liteLLMKeyInfoSchema.safeParse(parsed.data.info);
     return { ...expiry(parsed.data.info.expires), ...(usage.success ? { usage: usageFromLiteLLM(usage.data) } : {}) };
+  }
+
+  /**
+   * POST /key/update `{key: <SHA-256 hex>, max_budget}`: LiteLLM takes a `key` not starting with
+   * "sk-" as the hash, so the key itself never travels. An unknown key is LiteLLM's 401 "user key
+   * does not exist in db" (get_data raises it before update_key_fn's own 404 is reached; both are
+   * read as "no such key"); a 404 in FastAPI's shape is a wrong base URL, retried as deleteKey does.
+   */
+  async updateBudget(keySha256: string, change: BudgetChange, options: { signal?: AbortSignal; changedBy?: string } = {}): Promise<KeyInfo> {
+    // Checked here because a raw key would travel in the body, and JSON turns NaN into null,
+    // which LiteLLM reads as "no budget at all".
+    if (!/^[0-9a-f]{64}$/.test(keySha256)) throw new RangeError('updateBudget takes the key\'s SHA-256 (64 hex digits), never the key');
+    if (!Number.isFinite(change.maxBudget)) throw new RangeError('updateBudget takes a finite budget in USD');
+    const res = await this.call('POST', '/key/update', { key: keySha256, max_budget: change.maxBudget }, options.signal, [], options.changedBy);
+    const noSuchKey = res.error.liteLLM && (res.status === 404 || (res.status === 401 && /user key does not exist/i.test(res.error.message)));
+    if (noSuchKey) throw new GatewayRefusedError(404, 'the gateway has no such key');
+    if (res.status === 404) throw new GatewayUnavailableError(`the gateway answered HTTP 404 ${res.error.message || 'Not Found'} for POST /key/update: is gateway.baseUrl the LiteLLM proxy's own address?`);
+    this.expectOk(res, 'change the key\'s budget');
+    const row = updateResponseSchema.safeParse(res.json);
+    const usage = liteLLMKeyInfoSchema.safeParse(res.json);
+    if (row.success && typeof row.data.spend === 'number' && usage.success) {
+      return { ...expiry(usage.data.expires), usage: usageFromLiteLLM(usage.data) };
+    }
+    // An older release answered only what changed (no spend), or an odd field: the update is
+    // done either way, so ask for the whole row rather than report a spend of 0.
+    const info = await this.keyInfo(keySha256, options.signal);
+    if (!info) throw new GatewayRefusedError(404, 'the gateway has no such key');
+    return info;
+  }
+
+  /**
+   * GET /user/daily/activity for one user, `from` to `to`, every page. LiteLLM pages table rows
+   * (one per key, model and day, newest day first), not days, and its `metadata` totals are the
+   * page's: days and totals are therefore summed here across pages. Undefined when LiteLLM has
+   * no such route (before v1.65.1: FastAPI's 404), and when it answered for other users too:
+   * releases before the `user_id` filter ignore it and show the master key everyone's spend.
+   */
+  async spendReport(filter: SpendFilter, from: string, to: string, signal?: AbortSignal): Promise<SpendReport | undefined> {
+    const { userId, model } = filter;
+    if (!dayParam.safeParse(from).success || !dayParam.safeParse(to).success || from > to) throw new RangeError('spendReport takes two days, YYYY-MM-DD, the first not after the second');
+    const days = new Map<string, SpendDay>();
+    const who = [userId !== undefined ? `user_id=${encodeURIComponent(userId)}` : '', model !== undefined ? `model=${encodeURIComponent(model)}` : ''].filter(Boolean).join('&');
+    const query = `${who ? `${who}&` : ''}start_date=${from}&end_date=${to}&page_size=${ACTIVITY_PAGE_SIZE}`;
+    for (let page = 1; ; page++) {
+      if (page > MAX_ACTIVITY_PAGES) throw new GatewayUnavailableError(`the gateway's daily activity ran past ${MAX_ACTIVITY_PAGES} pages; will ask again`);
+      const res = await this.call('GET', `/user/daily/activity?${query}&page=${page}`, undefined, signal, []);
+      if (res.status === 404 && !res.error.liteLLM) return undefined;
+      this.expectOk(res, 'report spend');
+      const parsed = activityResponseSchema.safeParse(res.json);
+      if (!parsed.success) throw new GatewayUnavailableError('the gateway answered /user/daily/activity with an unexpected body; is it LiteLLM v1.65.1 or later?');
+      for (const result of parsed.data.results) {
+        const keys = Object.entries(result.breakdown?.api_keys ?? {});
+        // A release that ignores user_id answers everyone's spend: unknown, never someone else's figures.
+        const others = userId !== undefined && (Object.keys(result.breakdown?.entities ?? {}).some((u) => u !== userId) || keys.some(([, k]) => k.metadata?.user_id && k.metadata.user_id !== userId));
+        if (others) return undefined;
+        const day = days.get(result.date) ?? { date: result.date, spend: 0, byKey: {} };
+        day.spend += result.metrics.spend;
+        for (const [token, k] of keys) day.byKey[token] = (day.byKey[token] ?? 0) + k.metrics.spend;
+        days.set(result.date, day);
+      }
+      const meta = parsed.data.metadata;
+      const more = meta?.has_more ?? page < (meta?.total_pages ?? 0);
+      if (!more || parsed.data.results.length === 0) break;
+    }
+    const sorted = [...days.values()].sort((a, b) => a.date.localeCompare(b.date));
+    return { from, to, total: sorted.reduce((sum, d) => sum + d.spend, 0), days: sorted };
   }
 
   /** By alias: the portal never needs the key (or its hash) to take it away. */

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { type Gateway, type GatewayKey, type KeyInfo, type MintInput, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
+import { type SpendFilter, type BudgetChange, type Gateway, type GatewayKey, type KeyInfo, type MintInput, type SpendReport, GatewayRefusedError, KeyAlreadyExistsError, GatewayUnavailableError } from './types';
 import { keyHash, rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { writeFileAtomic } from '../fs/atomic-write';
@@ -107,6 +107,30 @@ export class LocalGateway implements Gateway {
       tpmLimit: k.tpm_limit ?? null,
       expiresAt: k.expires,
     };
+  }
+
+  /** As LiteLLM's /key/update: the whole budget is replaced; a negative one, or a key it does not have, is refused. */
+  updateBudget(keySha256: string, change: BudgetChange): Promise<KeyInfo> {
+    return this.locked(async () => {
+      if (!Number.isFinite(change.maxBudget)) throw new GatewayRefusedError(400, 'max_budget must be a number of USD');
+      if (change.maxBudget < 0) throw new GatewayRefusedError(400, `max_budget cannot be negative. Received: ${change.maxBudget}`);
+      const keys = await this.load();
+      const found = keys[keySha256];
+      if (!found) throw new GatewayRefusedError(404, 'the gateway has no such key');
+      found.max_budget = change.maxBudget;
+      await this.save(keys);
+      return { ...(found.expires ? { expiresAt: found.expires } : {}), usage: this.usageOf(found) };
+    });
+  }
+
+  /**
+   * The stand-in serves no completions, so no key of it has spent anything on any day: an empty
+   * report is the truth, not a guess (and keeps the "figures known" path of the portal working
+   * in development). A `spend` edited into keys.json moves the usage bar only; it is no traffic.
+   */
+  async spendReport(_filter: SpendFilter, from: string, to: string): Promise<SpendReport | undefined> {
+    await this.load(); // a broken keys.json is reported as for every other call
+    return { from, to, total: 0, days: [] };
   }
 
   deleteKey(alias: string): Promise<void> {

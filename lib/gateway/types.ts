@@ -31,6 +31,34 @@ export interface GatewayKey {
   requestId?: string;
 }
 
+/** What a budget change sets (LiteLLM `/key/update` `max_budget`, USD): the key's whole budget, not an increase, so repeating it is harmless. */
+export interface BudgetChange {
+  maxBudget: number;
+}
+
+/** One day of one user's spend, as the gateway's daily activity reports it (USD). */
+export interface SpendDay {
+  /** `YYYY-MM-DD`, UTC. */
+  date: string;
+  spend: number;
+  /** Spend per key that day, by the key's SHA-256 (LiteLLM's `token`). */
+  byKey: Record<string, number>;
+}
+
+/** Whose spend: one user's keys (`user_id`, the requester's email), one model's keys, or both. */
+export interface SpendFilter {
+  userId?: string;
+  model?: string;
+}
+
+/** A user's spend between two days, both included. */
+export interface SpendReport {
+  from: string;
+  to: string;
+  total: number;
+  days: SpendDay[];
+}
+
 /** The LLM gateway's admin API, as the loop needs it. */
 export interface Gateway {
   readonly kind: 'litellm' | 'local';
@@ -45,6 +73,19 @@ export interface Gateway {
   /** Every key whose alias starts with `aliasPrefix`, page by page (the gateway sweep). */
   listKeys(aliasPrefix: string, signal?: AbortSignal): Promise<GatewayKey[]>;
   listModels(signal?: AbortSignal): Promise<string[]>;
+  /**
+   * Sets the budget of the key whose SHA-256 (hex) this is (LiteLLM `POST /key/update`, the hash
+   * in `key`: never the key). Answers the key's usage as the gateway then reports it. Throws
+   * GatewayRefusedError (404) for a key the gateway does not have, GatewayUnavailableError to retry.
+   */
+  updateBudget(keySha256: string, change: BudgetChange, options?: { signal?: AbortSignal; changedBy?: string }): Promise<KeyInfo>;
+  /**
+   * Spend per day from `from` to `to` (`YYYY-MM-DD`, both included; LiteLLM `GET
+   * /user/daily/activity`, v1.65.1 and later, every page) of one user's keys, or of one model's
+   * keys across users. Undefined when the gateway does not report spend that way (an older
+   * LiteLLM): the figures then say "unknown", nothing is guessed.
+   */
+  spendReport(filter: SpendFilter, from: string, to: string, signal?: AbortSignal): Promise<SpendReport | undefined>;
   /** Throws GatewayUnavailableError unless the gateway answers its liveness check. */
   alive(signal?: AbortSignal): Promise<void>;
 }

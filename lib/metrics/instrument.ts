@@ -31,6 +31,8 @@ export function instrumentGateway(inner: Gateway, m: KeyportalMetrics = metrics(
     listKeys: (prefix, signal) => timed('list', () => inner.listKeys(prefix, signal)),
     listModels: (signal) => timed('models', () => inner.listModels(signal)),
     alive: (signal) => timed('health', () => inner.alive(signal)),
+    updateBudget: (keySha256, change, options) => timed('update', () => inner.updateBudget(keySha256, change, options)),
+    spendReport: (filter, from, to, signal) => timed('spend', () => inner.spendReport(filter, from, to, signal), (report) => (report ? 'ok' : 'not_found')),
   };
 }
 

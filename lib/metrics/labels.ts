@@ -20,7 +20,7 @@ export type DecisionOutcome = (typeof DECISION_OUTCOMES)[number];
 /** What the gateway sweep did with the orphans it found (config `loop.orphans`). */
 export const SWEEP_ACTIONS = ['deleted', 'reported'] as const;
 
-export const GATEWAY_OPERATIONS = ['generate', 'info', 'delete', 'list', 'models', 'health'] as const;
+export const GATEWAY_OPERATIONS = ['generate', 'info', 'delete', 'list', 'models', 'health', 'update', 'spend'] as const;
 export type GatewayOperation = (typeof GATEWAY_OPERATIONS)[number];
 
 /**

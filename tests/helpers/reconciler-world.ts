@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { keyHash } from '@/lib/domain/key-request';
-import { type Gateway, type GatewayKey, GatewayUnavailableError, KeyAlreadyExistsError, type KeyInfo, type MintInput } from '@/lib/gateway/types';
+import { type BudgetChange, type Gateway, type GatewayKey, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type KeyInfo, type MintInput, type SpendFilter, type SpendReport } from '@/lib/gateway/types';
 import type { EventRecorder, LoopEvent } from '@/lib/loop/events';
 import type { FailpointName } from '@/lib/loop/failpoints';
 import { Reconciler, type ReconcilerSettings } from '@/lib/loop/reconciler';
@@ -19,6 +19,10 @@ export class FakeGateway implements Gateway {
   readonly calls: string[] = [];
   /** Thrown by the next calls, in order. */
   readonly faults: Error[] = [];
+  /** Budgets set through updateBudget, by the key's hash. */
+  readonly budgets = new Map<string, number>();
+  /** What spendReport answers for a user; a user not here is "unknown" (undefined). */
+  readonly spendReports = new Map<string, SpendReport>();
 
   newKey(): string {
     return `sk-kp-${randomBytes(12).toString('hex')}`;
@@ -50,6 +54,20 @@ export class FakeGateway implements Gateway {
   async listKeys(prefix: string): Promise<GatewayKey[]> {
     this.calls.push('list');
     return [...this.keys].filter(([, v]) => v.alias.startsWith(prefix)).map(([k, v]) => ({ token: keyHash(k), alias: v.alias, requestId: v.requestId }));
+  }
+  async updateBudget(hash: string, change: BudgetChange): Promise<KeyInfo> {
+    // No `faults` here: they are queued for generate and delete, in the order a test expects.
+    this.calls.push('update');
+    const found = [...this.keys.values()].find((v) => keyHash(v.key) === hash);
+    if (!found) throw new GatewayRefusedError(404, 'the gateway has no such key');
+    this.budgets.set(hash, change.maxBudget);
+    const expiresAt = '2026-03-01T00:00:00Z';
+    const l = found.limits;
+    return { expiresAt, usage: { spend: 0, maxBudget: change.maxBudget, budgetDuration: l.budget_duration ?? null, budgetResetAt: null, rpmLimit: l.rpm_limit ?? null, tpmLimit: l.tpm_limit ?? null, expiresAt } };
+  }
+  async spendReport(filter: SpendFilter): Promise<SpendReport | undefined> {
+    this.calls.push('spend');
+    return this.spendReports.get(filter.userId ?? `model:${filter.model ?? ''}`);
   }
   async listModels(): Promise<string[]> {
     return TEST_MODELS.map((m) => m.id);

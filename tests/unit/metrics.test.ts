@@ -138,12 +138,18 @@ describe('no metric label carries an email, a request id or a key', () => {
       },
       listModels: async () => ['gpt-4o'],
       alive: async () => undefined,
+      updateBudget: async () => {
+        throw new GatewayRefusedError(404, 'no such key for ada@example.com');
+      },
+      spendReport: async () => undefined,
     }, m);
     await expect(
       failing.generateKey({ key: 'sk-kp-secret-key-value', alias: 'keyportal-k3x9q2m7abcd', model: 'gpt-4o', userId: 'ada@example.com', requestId: 'k3x9q2m7abcd', limits: {} }),
     ).rejects.toThrow(GatewayRefusedError);
     await expect(failing.deleteKey('keyportal-k3x9q2m7abcd')).rejects.toThrow(GatewayAuthError);
     await failing.keyInfo('ab'.repeat(32));
+    await expect(failing.updateBudget('ab'.repeat(32), { maxBudget: 5 })).rejects.toThrow(GatewayRefusedError);
+    await failing.spendReport({ userId: 'ada@example.com' }, '2026-01-01', '2026-01-31');
     const mailer = instrumentMailer({
       kind: 'smtp',
       send: async (message: MailMessage) => {
