@@ -23,6 +23,6 @@ export default defineConfig({
   },
   projects: [
     { name: 'embedded', testMatch: ['embedded.spec.ts', 'renewal.spec.ts'], use: { baseURL: 'http://127.0.0.1:3101' } },
-    { name: 'cluster', testMatch: ['cluster.spec.ts', 'api.spec.ts', 'sso.spec.ts', 'usage.spec.ts', 'policies.spec.ts', 'slack.spec.ts'], use: { baseURL: 'http://127.0.0.1:3102' } },
+    { name: 'cluster', testMatch: ['cluster.spec.ts', 'api.spec.ts', 'sso.spec.ts', 'usage.spec.ts', 'policies.spec.ts', 'slack.spec.ts', 'budgets.spec.ts'], use: { baseURL: 'http://127.0.0.1:3102' } },
   ],
 });

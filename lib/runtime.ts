@@ -5,6 +5,8 @@ import type { SlackChat } from './chat/slack';
 import { createGateway } from './gateway';
 import { GatewayStatus } from './gateway/status';
 import { UsageCache } from './gateway/usage-cache';
+import type { Gateway } from './gateway/types';
+import { SpendFigureService } from './budget/spend-figures';
 import { instrumentGateway } from './metrics/instrument';
 import { createPeopleStore } from './people';
 import type { PeopleStore } from './people/types';
@@ -22,6 +24,10 @@ export interface Runtime {
   people: PeopleStore;
   /** Slack, when chat.slack is configured: answers to clicks (the loop has its own client). */
   slack?: SlackChat;
+  /** The portal's own client of the gateway (its calls counted like the loop's): spend reports for renewal proposals. */
+  gateway: Gateway;
+  /** What requesters spent and what a model's keys cost, for approvers (ten minutes old at most). */
+  spendFigures: SpendFigureService;
 }
 
 /**
@@ -63,6 +69,8 @@ export function getRuntime(): Runtime {
       people: createPeopleStore(store),
       gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)),
       usage: new UsageCache(gateway),
+      gateway,
+      spendFigures: new SpendFigureService(store, gateway),
       ...(slack ? { slack } : {}),
     };
   }

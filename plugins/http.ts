@@ -29,8 +29,10 @@ const replySchema = z.object({
 
 /**
  * Asks an external system (HR, ticketing): POSTs `{request_id, email, model, renews,
- * justification, manager}` (`renews`: the id of the request a renewal renews, or null; the others
- * null when unknown) and expects `{decision, reason?, manager?}` (`manager`: the requester's
+ * justification, manager, top_up, spend}` (`renews`: the id of the request a renewal renews, or
+ * null; `top_up`: `{of, amount, until}` for a top-up; `spend`, with `sendSpend: true`:
+ * `{last_30_days, live_keys, typical_monthly}` in USD, each null when unknown; the others null
+ * when unknown) and expects `{decision, reason?, manager?}` (`manager`: the requester's
  * manager's email, which a policy's `manager` stage then asks). Errors, timeouts, non-2xx and malformed replies throw; the chain then
  * answers what `onError` says and records why.
  */
@@ -46,6 +48,8 @@ export default definePlugin({
       onError: outcomeSchema.exclude(['approve'], { message: 'say what an unreachable or failing endpoint answers: "continue", "deny" or "review" (never "approve")' }),
       /** Plain http:// beyond this machine sends the request (and a bearer token) in the clear. */
       allowPlainHttp: z.boolean().default(false),
+      /** Send the spend figures (`spend`), which cost the loop a gateway report per requester and model: only when the endpoint uses them. */
+      sendSpend: z.boolean().default(false),
       auth: z
         .discriminatedUnion('type', [
           z.strictObject({ type: z.literal('bearer'), tokenEnv: envName }),
@@ -67,6 +71,7 @@ export default definePlugin({
     const target = new URL(config.url);
     const where = `${target.origin}${target.pathname}`;
     return {
+      wantsSpend: config.sendSpend,
       async decide(request, signal) {
         const body = JSON.stringify({
           request_id: request.id,
@@ -75,6 +80,10 @@ export default definePlugin({
           renews: request.renews ?? null,
           justification: request.justification ?? null,
           manager: request.manager ?? null,
+          top_up: request.topUp ? { of: request.topUp.of, amount: request.topUp.amount, until: request.topUp.until ?? null } : null,
+          spend: config.sendSpend && request.spend
+            ? { last_30_days: request.spend.last30Days, live_keys: request.spend.liveKeys.length, typical_monthly: request.spend.typicalMonthly }
+            : null,
         });
         const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
         if (config.auth?.type === 'bearer') headers.authorization = `Bearer ${secret}`;

@@ -4,6 +4,7 @@ import { issueMessage } from '@/lib/validations/issues';
 import blacklist from './blacklist';
 import email from './email';
 import http from './http';
+import spend from './spend';
 import whitelist from './whitelist';
 
 type AnyDefinition = PluginDefinition<z.ZodType>;
@@ -14,6 +15,7 @@ export const PLUGINS: Readonly<Record<string, AnyDefinition>> = {
   blacklist: blacklist as unknown as AnyDefinition,
   whitelist: whitelist as unknown as AnyDefinition,
   email: email as unknown as AnyDefinition,
+  spend: spend as unknown as AnyDefinition,
 };
 
 /** Config-load check of one `approvals.plugins[]` entry: paths relative to the entry. */

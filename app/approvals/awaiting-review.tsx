@@ -7,6 +7,7 @@ import { postJson } from '../_components/api';
 import { ActionResult } from '../_components/action-result';
 import { ReasonDialog } from '../_components/reason-dialog';
 import { ReviewsList } from '../_components/reviews-list';
+import { SpendCell } from './spend-cell';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
 import { type Action, DecideButtons, DecisionDialog, type Outcome, type TierLimits } from './decision-dialog';
@@ -63,7 +64,7 @@ export function AwaitingReview({ initial, limits }: { initial: Awaiting; limits:
                   <th scope="col" className="px-3 py-2 font-semibold">Requester</th>
                   <th scope="col" className="px-3 py-2 font-semibold">Model</th>
                   <th scope="col" className="px-3 py-2 font-semibold">Requested</th>
-                  <th scope="col" className="px-3 py-2 font-semibold">Why, and reviews so far</th>
+                  <th scope="col" className="px-3 py-2 font-semibold">Why, spend, and reviews so far</th>
                   <th scope="col" className="px-3 py-2 font-semibold">Actions</th>
                 </tr>
               </thead>
@@ -85,6 +86,7 @@ export function AwaitingReview({ initial, limits }: { initial: Awaiting; limits:
                     </td>
                     <td className="max-w-md px-3 py-2 text-slate-800">
                       {r.justification && <p className="whitespace-pre-line">{r.justification}</p>}
+                      <SpendCell request={r} {...(data.spend?.[r.id] ? { figures: data.spend[r.id] } : {})} />
                       <ReviewsList r={r} compact />
                     </td>
                     <td className="whitespace-nowrap px-3 py-2">

@@ -20,9 +20,9 @@ const tierLimits = (config: Config): TierLimits =>
 
 export default async function ApprovalsPage() {
   const user = await requireUser('/approvals');
-  const { config, store, people, gatewayStatus } = getRuntime();
+  const { config, store, people, gatewayStatus, spendFigures } = getRuntime();
   // Managers and delegates who are no approvers see what waits for them, and only that.
-  const awaiting = await listAwaiting({ store, people, config }, user);
+  const awaiting = await listAwaiting({ store, people, config }, user, spendFigures);
   if (!user.approver && awaiting.total > 0) {
     return (
       <main className="mx-auto max-w-6xl px-4 py-8">

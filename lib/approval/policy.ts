@@ -23,6 +23,8 @@ export interface Policy {
   stages: Stage[];
   denyWins: boolean;
   justification: { required: boolean; minLength: number };
+  /** The most a key of this tier may have as its budget, top-ups included (USD); absent: lib/budget/ceiling.ts decides. */
+  maxBudget?: number;
 }
 
 /** In a stage's webhooks: any caller of the approval webhook (the default policy's, as before policies). */
@@ -35,7 +37,7 @@ function resolve(name: string, p: PolicyConfig, fallback: ApproverSpecConfig): P
   const stages: Stage[] = p.stages.length
     ? p.stages.map((s) => ({ name: s.name, approvers: s.approvers, required: s.required ?? p.required }))
     : [{ name: 'approvers', approvers: p.approvers ?? fallback, required: p.required }];
-  return { name, stages, denyWins: p.denyWins, justification: p.justification };
+  return { name, stages, denyWins: p.denyWins, justification: p.justification, ...(p.maxBudget !== undefined ? { maxBudget: p.maxBudget } : {}) };
 }
 
 /** The policy of a model: its own `policy`, else the first `policyFor` glob that matches it, else the default. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { type Outcome, outcomeSchema } from '../domain/trace';
+import type { SpendFigures } from '../budget/spend-figures';
 
 export { OUTCOMES, type Outcome, outcomeSchema } from '../domain/trace';
 
@@ -27,6 +28,13 @@ export interface PluginRequest {
   justification?: string;
   /** The requester's manager, as the identity provider said at request time. */
   manager?: string;
+  /**
+   * Set when this request is a top-up of an issued key of the same requester and model: the key's
+   * request id, the amount (USD) and, for a temporary one, its end.
+   */
+  topUp?: { of: string; amount: number; until?: string };
+  /** Money, as the gateway reports it (lib/budget/spend-figures.ts); absent when the loop has no figures to give. */
+  spend?: SpendFigures;
 }
 
 export interface ApprovalPlugin {
@@ -36,6 +44,8 @@ export interface ApprovalPlugin {
   /** The chain gives up on the plugin after this long. */
   timeoutMs: number;
   decide(request: PluginRequest, signal: AbortSignal): Promise<Decision>;
+  /** It reads `request.spend`: the loop asks the gateway for the figures only when some plugin does. */
+  wantsSpend?: boolean;
 }
 
 /** Options every plugin accepts beside its own. */

@@ -2,6 +2,7 @@ import { describePolicy, describeStanding, mergedChanges, policyFor, standing } 
 import type { DirectMessage, ReviewCard } from './types';
 import type { ApprovalsConfig, ModelConfig } from '../config/schema';
 import type { KeyRequest } from '../domain/key-request';
+import { describeTopUp } from '../domain/top-up';
 import { describeChanges, describeReview } from '../domain/review';
 import type { RequestStore } from '../store/types';
 
@@ -22,7 +23,7 @@ export async function reviewCard(ctx: CardContext, r: KeyRequest): Promise<Revie
   const model = ctx.models.get(r.model);
   const policy = policyFor(ctx.approvals, model, r.model);
   const own = await ctx.store.listByRequester(r.email, { limit: 100 });
-  const currentKeys = own.items.filter((x) => x.state === 'issued' && x.id !== r.id).map((x) => `${x.model}${x.expiresAt ? ` (expires ${x.expiresAt.slice(0, 10)})` : ''}`);
+  const currentKeys = own.items.filter((x) => x.state === 'issued' && !x.topsUp && x.id !== r.id).map((x) => `${x.model}${x.expiresAt ? ` (expires ${x.expiresAt.slice(0, 10)})` : ''}`);
   const progress = r.state === 'in-review' ? describeStanding(policy, standing(policy, r.reviews ?? [], { email: r.email, ...(r.manager ? { manager: r.manager } : {}) })) : undefined;
   return {
     requestId: r.id,
@@ -30,6 +31,7 @@ export async function reviewCard(ctx: CardContext, r: KeyRequest): Promise<Revie
     model: r.model,
     modelTitle: model?.title ?? r.model,
     ...(r.justification ? { justification: r.justification } : {}),
+    ...(r.topUp ? { topUp: `${describeTopUp(r.topUp)} on key ${r.topsUp ?? '?'}` } : {}),
     policy: `${policy.name}: ${describePolicy(policy)}`,
     ...(progress ? { progress } : {}),
     ...(r.state !== 'in-review' ? { outcome: { state: r.state, by: who(r.decidedBy), ...(r.reason ? { reason: r.reason } : {}) } } : {}),

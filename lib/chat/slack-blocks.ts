@@ -40,7 +40,7 @@ export function reviewText(card: ReviewCard): string {
 
 export function reviewBlocks(card: ReviewCard): Block[] {
   const blocks: Block[] = [
-    { type: 'header', text: plain(`Key request: ${card.modelTitle}`) },
+    { type: 'header', text: plain(`${card.topUp ? 'Top-up' : 'Key request'}: ${card.modelTitle}`) },
     {
       type: 'section',
       fields: [
@@ -52,6 +52,7 @@ export function reviewBlocks(card: ReviewCard): Block[] {
     },
     { type: 'section', block_id: 'status', text: md(status(card)) },
   ];
+  if (card.topUp) blocks.push({ type: 'section', text: md(`*Asks for*\n${escapeMrkdwn(card.topUp)}`) });
   if (card.justification) blocks.push({ type: 'section', text: md(`*Justification*\n${escapeMrkdwn(card.justification)}`) });
   blocks.push({ type: 'section', text: md(`*Keys they hold now*\n${card.currentKeys.length ? card.currentKeys.map((k) => `• ${escapeMrkdwn(k)}`).join('\n') : 'none'}`) });
   if (card.reviews.length) blocks.push({ type: 'section', text: md(`*Reviews*\n${card.reviews.map((r) => `• ${escapeMrkdwn(r)}`).join('\n')}`) });

@@ -13,6 +13,8 @@ export interface ReviewCard {
   model: string;
   modelTitle: string;
   justification?: string;
+  /** A top-up: "a top-up of $5 until 2026-12-31 on key <id>". */
+  topUp?: string;
   /** "frontier: 1 from the manager, then 1 from the platform team" */
   policy: string;
   /** While in review: "1 of 2 approvals, waiting for the platform team". */

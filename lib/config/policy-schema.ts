@@ -44,6 +44,8 @@ export const policySchema = z
     stages: z.array(stageSchema).max(5).default([]),
     /** One denial denies (default); off, a denial needs as many as an approval does. */
     denyWins: z.boolean().default(true),
+    /** The most a key of this tier may have as its budget (USD), top-ups included; a renewal is sized within it too. */
+    maxBudget: z.number().positive().optional(),
     /** Where this tier's review messages go in Slack (else chat.slack.reviewChannel). */
     slackChannel: z.string().min(1).max(80).optional(),
     justification: z

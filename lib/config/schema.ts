@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LIFECYCLE_DEFAULTS, lifecycleSchema } from './lifecycle-schema';
 import { chatSchema } from './chat-schema';
 import { modelIdSchema } from '../domain/key-request';
 import { isLoopbackHost } from '../domain/loopback';
@@ -315,6 +316,7 @@ export const configFileSchema = z.strictObject({
   }),
   metrics: metricsSchema.default({ port: null, host: '127.0.0.1' }),
   chat: chatSchema.default({}),
+  lifecycle: lifecycleSchema.default(LIFECYCLE_DEFAULTS),
 }).superRefine((c, ctx) => {
   // Every policy a model or a glob names exists, and every glob names a model of the catalog.
   const known = new Set(Object.keys(c.approvals.policies));

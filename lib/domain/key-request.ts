@@ -5,6 +5,7 @@ import type { RetryInfo } from './retry';
 import type { Review } from './review';
 import type { ChatRecord } from './chat-record';
 import type { State } from './states';
+import type { BudgetMove, TopUp } from './top-up';
 
 /** What a request is, as the rest of the code sees it. The minted key is never part of it. */
 export interface KeyRequest {
@@ -56,6 +57,18 @@ export interface KeyRequest {
    * requests stored before it existed.
    */
   observed?: Observed;
+  /** The budget (USD) the requester chose for the key, within the tier: a renewal sized from the old key's use. Minted instead of the model's. */
+  budget?: number;
+  /** A top-up (lib/domain/top-up.ts): the id of the issued key's request it adds budget to. */
+  topsUp?: string;
+  /** A top-up: how much and until when, as asked. */
+  topUp?: TopUp;
+  /** A top-up: the key's budget before, as applied, and once put back. */
+  budgetMove?: BudgetMove;
+  /** An issued key: when its requester was told it has not been used (lifecycle.idleDays); cleared once it is used again. */
+  idleWarnedAt?: string;
+  /** An issued key: the budget period (its reset time, or `key` for a budget that never resets) whose spend alert was sent. */
+  budgetAlert?: string;
   /** Every finalizer on the Secret (ours, `keyportal.dev/gateway-key`, and any an admin added); absent when none. */
   finalizers?: readonly string[];
   /** Set once someone deleted the Secret while a finalizer held it (its deletionTimestamp). */

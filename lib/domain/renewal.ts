@@ -1,5 +1,6 @@
 import type { KeyRequest } from './key-request';
 import type { State } from './states';
+import { OPEN_TOP_UP_STATES, isTopUp } from './top-up';
 
 /**
  * Which requests can be renewed. `issued`: the point of the reminders, before the key lapses.
@@ -9,7 +10,8 @@ import type { State } from './states';
  */
 export const RENEWABLE_STATES: readonly State[] = ['issued', 'expired'];
 
-export const isRenewable = (r: Pick<KeyRequest, 'state'>): boolean => RENEWABLE_STATES.includes(r.state);
+/** A key that was issued; a top-up is renewed with its key, never alone. */
+export const isRenewable = (r: Pick<KeyRequest, 'state' | 'topsUp'>): boolean => RENEWABLE_STATES.includes(r.state) && !isTopUp(r);
 
 /**
  * The live request of the same requester and model that a new request would duplicate, or
@@ -19,12 +21,17 @@ export const isRenewable = (r: Pick<KeyRequest, 'state'>): boolean => RENEWABLE_
  * not blocked by X itself, nor by the key X renewed, while they are issued: those keys keep
  * working until their own expiry. Anything else live (another renewal on its way, a fresh
  * request) still blocks it, so two renewals at once cannot both go through.
+ *
+ * Top-ups live beside their key and never block a key request; a top-up is blocked only by
+ * another top-up of the same key not yet decided and applied (one at a time per key).
  */
-export function duplicateOf(live: readonly KeyRequest[], renews?: string): KeyRequest | undefined {
-  if (!renews) return live[0];
-  const renewed = live.find((r) => r.id === renews);
-  const exempt = new Set([renews, renewed?.renews].filter((id): id is string => Boolean(id)));
-  return live.find((r) => !(r.state === 'issued' && exempt.has(r.id)));
+export function duplicateOf(live: readonly KeyRequest[], of: { renews?: string; topsUp?: string } = {}): KeyRequest | undefined {
+  if (of.topsUp) return live.find((r) => r.topsUp === of.topsUp && OPEN_TOP_UP_STATES.includes(r.state));
+  const keys = live.filter((r) => !isTopUp(r));
+  if (!of.renews) return keys[0];
+  const renewed = keys.find((r) => r.id === of.renews);
+  const exempt = new Set([of.renews, renewed?.renews].filter((id): id is string => Boolean(id)));
+  return keys.find((r) => !(r.state === 'issued' && exempt.has(r.id)));
 }
 
 /** One link of a renewal chain, as the status page shows it. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** Stored on a request while a step waits for a retry, so its status page can say so. */
 export const retryInfoSchema = z.object({
-  step: z.enum(['mint', 'notify', 'revoke']),
+  step: z.enum(['mint', 'notify', 'revoke', 'budget']),
   attempt: z.int().positive(),
   /** When the next attempt is due (RFC 3339). */
   at: z.string(),

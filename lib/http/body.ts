@@ -26,3 +26,12 @@ export async function readJson<T extends z.ZodType>(req: Request, schema: T): Pr
   if (!text.trim()) throw badRequest('the body is empty; send a JSON object');
   return parseJson(text, schema);
 }
+
+/** A JSON body that may be left out (no body, or an empty one, reads as `{}`); one that is sent is parsed as readJson does. */
+export async function readOptionalJson<T extends z.ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  const text = await readBody(req);
+  if (!text.trim()) return parseJson('{}', schema);
+  const type = req.headers.get('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new PortalError(415, 'unsupported_media_type', 'send the body as application/json');
+  return parseJson(text, schema);
+}

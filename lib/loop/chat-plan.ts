@@ -31,7 +31,8 @@ export function chatOwed(r: KeyRequest, s: ChatPlanSettings): string[] {
   if (!c.review && r.state === 'in-review' && !done('review:post')) owed.push('review:post');
   if (c.review && c.review.shows !== shows(r) && !done('review:update')) owed.push('review:update');
   if (s.directMessages) {
-    if ((r.state === 'issued' || r.state === 'denied') && r.notified === r.state) owed.push(`dm:${r.state}`);
+    // A top-up applied is told by email only: the "your key is ready" message is a key's.
+    if (((r.state === 'issued' && !r.topsUp) || r.state === 'denied') && r.notified === r.state) owed.push(`dm:${r.state}`);
     if (r.state === 'issued' && r.reminded !== undefined) owed.push(`dm:reminder:${r.reminded}`);
   }
   return owed.filter((w) => !done(w));

@@ -29,7 +29,7 @@ export interface Closed {
  */
 export async function closedBeforeChain(d: GateDeps, r: KeyRequest): Promise<Closed | undefined> {
   const { items } = await d.store.query({ email: r.email, model: r.model, limit: 500 });
-  const older = duplicateOf(items.filter((x) => x.id !== r.id && isLive(x.state) && oldestFirst(x, r) < 0).sort(oldestFirst), r.renews);
+  const older = duplicateOf(items.filter((x) => x.id !== r.id && isLive(x.state) && oldestFirst(x, r) < 0).sort(oldestFirst), r);
   if (older) {
     // Two replicas each let one of two simultaneous requests for the same model through: the
     // older one counts, everywhere, and this one is closed.
@@ -44,6 +44,14 @@ export async function closedBeforeChain(d: GateDeps, r: KeyRequest): Promise<Clo
     // Made in the instant the person was offboarded (offboarding writes its record first, then
     // ends what it finds).
     return { decidedBy: 'keyportal', reason: `Your access to keys was withdrawn on ${offboarded.at.slice(0, 10)}.`, event: { type: 'Normal', reason: 'Denied', message: 'denied: the requester was offboarded' } };
+  }
+  if (r.topsUp) {
+    // A top-up of a key that ended (or was never this person's) has nothing to add to.
+    const key = await d.store.get(r.topsUp).catch(() => undefined);
+    if (!key || key.state !== 'issued' || key.email !== r.email || key.model !== r.model) {
+      const reason = `The key (request ${r.topsUp}) is no longer issued, so there is nothing to top up.`;
+      return { decidedBy: 'keyportal', reason, event: { type: 'Normal', reason: 'Denied', message: 'denied: a top-up of a key that is no longer issued' } };
+    }
   }
   if (!d.catalog.has(r.model)) {
     const reason = `model ${r.model} is not in the catalog`;

@@ -114,7 +114,7 @@ async function register(d: IssueDeps, r: KeyRequest, key: string, hash: string, 
   if (existing) return existing.expiresAt;
   let expiresAt: string | undefined;
   try {
-    ({ expiresAt } = await d.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: limitedBy(model.limits, mergedChanges(r.reviews ?? [])), changedBy: r.decidedBy }, signal));
+    ({ expiresAt } = await d.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: limitedBy(r.budget !== undefined ? { ...model.limits, max_budget: r.budget } : model.limits, mergedChanges(r.reviews ?? [])), changedBy: r.decidedBy }, signal));
   } catch (err) {
     if (!(err instanceof KeyAlreadyExistsError)) throw err;
     // Our alias is taken: by our own key (an earlier attempt, a rival replica) or not.

@@ -1,6 +1,7 @@
 import { type Policy, standing } from '../approval/policy';
 import { type KeyRequest, holdsGatewayFinalizer } from '../domain/key-request';
 import { type ChatPlanSettings, chatStep } from './chat-plan';
+import { topUpStep } from './top-up-plan';
 import type { RetryInfo } from '../domain/retry';
 import { type State, canEditLabel } from '../domain/states';
 
@@ -77,6 +78,10 @@ export type Step =
   | { kind: 'notify'; notice: Notice }
   /** issued: the expiry reminder `days` before expiry is due (the latest due one, if several are). */
   | { kind: 'remind'; days: number }
+  /** A top-up, approved: record the key's budget before and after, set it at the gateway, then issued (applied). */
+  | { kind: 'apply-top-up' }
+  /** A top-up that ended (a temporary one's end, or revoked): record where the budget goes back to, set it, then expired or the email. */
+  | { kind: 'put-back-top-up'; notice?: Notice }
   /** A chat message owed (post or update the review message, a direct message): lib/loop/chat-plan.ts. */
   | { kind: 'chat'; what: string };
 
@@ -140,8 +145,11 @@ function notifyStep(r: KeyRequest, notice: Notice, now: number, s: PlanSettings)
  * minted, or not yet delivered), issued, or ended but not yet deleted there. Such a request
  * carries the gateway-key finalizer.
  */
-export function mayHoldGatewayKey(r: Pick<KeyRequest, 'state' | 'hasKey' | 'notified'>): boolean {
-  if (r.hasKey || r.state === 'issued') return true;
+export function mayHoldGatewayKey(r: Pick<KeyRequest, 'state' | 'hasKey' | 'notified' | 'topsUp'>): boolean {
+  if (r.hasKey) return true;
+  // A top-up never has a key of its own: "issued" means its budget was applied to its key's.
+  if (r.topsUp) return false;
+  if (r.state === 'issued') return true;
   return (r.state === 'revoked' || r.state === 'expired') && r.notified !== r.state;
 }
 
@@ -200,6 +208,15 @@ function requestStep(r: KeyRequest, now: number, s: PlanSettings): Step {
     return canEditLabel(edge.from, edge.to) ? { kind: 'accept-label-edit', ...edge } : { kind: 'revert-label-edit', ...edge };
   }
   if (mayHoldGatewayKey(r) && !holdsGatewayFinalizer(r)) return { kind: 'guard-key' };
+  if (r.topsUp) {
+    const own = topUpStep(r, now, {
+      notifyStep: (x, notice) => notifyStep(x, notice, now, s),
+      retryWait: (x, step) => retryWait(x, step, now),
+      kubectlGrace: (x) => kubectlGrace(x, now, s),
+      giveUpAfterSeconds: s.giveUpAfterSeconds,
+    });
+    if (own) return own;
+  }
   switch (r.state) {
     case 'pending':
       return { kind: 'decide' };

@@ -1,11 +1,10 @@
 import { runChain } from '../approval/chain';
 import type { ApprovalPlugin } from '../approval/types';
-import { type Policy, describePolicy, policyFor } from '../approval/policy';
+import { type Policy, policyFor } from '../approval/policy';
 import { type ApprovalsConfig, type ModelConfig, approvalsSchema } from '../config/schema';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
-import { type Rendered, type TemplateContext, endingMessage, issuedMessage, reviewNotice } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import { countDecision, countRetry } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
@@ -21,11 +20,14 @@ import type { RateLimit } from '../domain/rate-limit';
 import { type LabelEditDeps, acceptLabelEdit, adopt, guardKey, revertLabelEdit } from './label-edits';
 import { type Notice, type PlanSettings, type Step, plan } from './plan';
 import { pluginView } from './plugin-view';
+import { type NoticeDeps, noticeMessage, recipients, templateContext } from './notices';
 import { type ReminderDeps, remind } from './reminders';
 import { settleReview } from './settle-review';
 import type { ChatPoster } from '../chat/types';
 import { type ChatDeps, type ChatOutcome, chatDepsFor, doChat } from './chat';
 import type { CardContext } from '../chat/cards';
+import { type TopUpDeps, applyTopUp, closeOpenTopUps, putBackTopUp } from '../budget/top-up-steps';
+import type { SpendFigureService, SpendFigures } from '../budget/spend-figures';
 
 export interface ReconcilerSettings {
   approvalsDefault: 'deny' | 'review';
@@ -67,6 +69,8 @@ export interface ReconcilerDeps {
   failpoint?: (name: FailpointName) => void;
   /** Review messages and direct messages in chat (Slack); none without. */
   chat?: ChatPoster;
+  /** Spend figures for the plugins and the approvers' email (lib/budget/spend-figures.ts); none without. */
+  spend?: SpendFigureService;
 }
 
 export interface ReconcileResult {
@@ -105,6 +109,10 @@ export class Reconciler {
   private readonly deletionDeps: DeletionDeps;
   private readonly gateDeps: GateDeps;
   private readonly chatDeps: ChatDeps | undefined;
+  private readonly topUpDeps: TopUpDeps;
+  private readonly noticeDeps: NoticeDeps;
+  /** The spend figures, asked of the gateway only when a plugin of the chain reads them. */
+  private readonly spendForPlugins: ((r: KeyRequest) => Promise<SpendFigures>) | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -134,10 +142,14 @@ export class Reconciler {
       write: (r, change, event) => this.write(r, change, event),
       tell: (r, event) => this.tell(r, event),
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
-      message: (r, notice, known) => this.message(r, notice, known),
+      message: (r, notice, known) => noticeMessage(this.noticeDeps, r, notice, known),
     };
     this.gateDeps = { store: deps.store, catalog: this.planSettings.catalog, ...(deps.people ? { people: deps.people } : {}), ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
     this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
+    this.noticeDeps = { store: deps.store, models: this.models, settings: s, policyOf: (model) => this.policyOf(model), ...(deps.spend ? { spend: deps.spend } : {}) };
+    const spend = deps.spend;
+    this.spendForPlugins = spend && deps.plugins.some((p) => p.wantsSpend) ? (r) => spend.figures(r) : undefined;
+    this.topUpDeps = { ...this.labelEditDeps, store: deps.store, gateway: deps.gateway, retryLater: this.issueDeps.retryLater, notify: (r, notice) => this.notify(r, notice, {}) };
     const cards: CardContext = { store: deps.store, models: this.models, approvals: s.approvals ?? approvalsSchema.parse({}), portalUrl: s.portalUrl };
     this.chatDeps = deps.chat && chatDepsFor(deps.chat, cards, { store: deps.store, clock: this.clock, retry: s.retry, channelOf: (r) => this.policyChannel(r.model), tell: (r, event) => this.tell(r, event) });
     this.deletionDeps = {
@@ -149,7 +161,7 @@ export class Reconciler {
       write: (r, change, event) => this.write(r, change, event),
       tell: (r, event) => this.tell(r, event),
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
-      message: (r, notice) => this.message(r, notice, {}),
+      message: (r, notice) => noticeMessage(this.noticeDeps, r, notice, {}),
     };
   }
 
@@ -233,6 +245,10 @@ export class Reconciler {
         return this.notify(r, step.notice, known);
       case 'remind':
         return remind(this.reminderDeps, r, step.days);
+      case 'apply-top-up':
+        return applyTopUp(this.topUpDeps, r, signal);
+      case 'put-back-top-up':
+        return putBackTopUp(this.topUpDeps, r, step.notice, signal);
       case 'chat':
         return this.chatDeps ? doChat(this.chatDeps, r, step.what, signal) : Promise.resolve();
     }
@@ -246,7 +262,7 @@ export class Reconciler {
       events,
       clock: this.clock,
       failpoint: this.failpoint,
-      context: (r) => this.context(r),
+      context: (r) => templateContext(this.noticeDeps, r),
       retryLater: (r, error, extra) => this.retryLater(r, 'notify', error, 'EmailFailed', extra),
     };
   }
@@ -266,7 +282,7 @@ export class Reconciler {
       await this.write(r, { state: 'denied', decision: 'denied', decidedBy: closed.decidedBy, decidedAt: now, reason: closed.reason }, closed.event);
       return countDecision(closed.decidedBy, 'deny');
     }
-    const result = await runChain(this.deps.plugins, await pluginView(this.deps.store, r), { fallback: this.deps.settings.approvalsDefault, signal });
+    const result = await runChain(this.deps.plugins, await pluginView(this.deps.store, r, this.spendForPlugins), { fallback: this.deps.settings.approvalsDefault, signal });
     const summary = result.trace.map((t) => `${t.plugin}=${t.outcome}`).join(', ') || 'no plugins';
     // The identity provider's word on the manager stands; a plugin fills it in when there is none.
     const manager = result.manager && !r.manager ? { manager: result.manager } : {};
@@ -278,7 +294,8 @@ export class Reconciler {
     const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace, ...manager };
     // An approval stores the key value (and the claim on its email) in the same write: still
     // before the gateway hears of it (exactly-once holds), one write fewer.
-    if (state === 'approved') Object.assign(change, keyWithClaim(this.deps.gateway.newKey(), this.clock()));
+    // A top-up has no key of its own: its budget is applied by the next step.
+    if (state === 'approved' && !r.topsUp) Object.assign(change, keyWithClaim(this.deps.gateway.newKey(), this.clock()));
     const decided = await this.deps.store.update(r, change);
     this.tell(decided, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
     countDecision(result.decidedBy, result.outcome);
@@ -309,8 +326,10 @@ export class Reconciler {
       if (err instanceof GatewayRefusedError) return this.retryLater(r, 'revoke', `the gateway refused to delete the key (HTTP ${err.status}): ${err.message}`, 'GatewayRefused');
       throw err;
     }
-    if (notice) await this.notify(r, notice, known);
-    else await this.write(r, { key: null, retry: null, gatewayFinalizer: false }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
+    if (notice) {
+      await closeOpenTopUps(this.deps.store, r, this.clock());
+      await this.notify(r, notice, known);
+    } else await this.write(r, { key: null, retry: null, gatewayFinalizer: false }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
   }
 
   /**
@@ -319,7 +338,7 @@ export class Reconciler {
    * to a replica that died mid-send, and is taken over: a crash can cost a duplicate, never a loss.
    */
   private async notify(r: KeyRequest, notice: Notice, known: Known): Promise<void> {
-    if (this.recipients(r, notice).length === 0) {
+    if (recipients(this.noticeDeps, r, notice).length === 0) {
       await this.deps.store.update(r, { notified: notice.state, notifying: null, ...gatewayGone(r, notice) });
       return;
     }
@@ -329,9 +348,9 @@ export class Reconciler {
 
   /** Sends with the claim held, then records `notified`, even if the request moved meanwhile. */
   private async send(r: KeyRequest, notice: Notice, known: Known): Promise<void> {
-    const to = this.recipients(r, notice);
+    const to = recipients(this.noticeDeps, r, notice);
     try {
-      await this.deps.mailer.send({ to: [...to], ...(await this.message(r, notice, known)) });
+      await this.deps.mailer.send({ to: [...to], ...(await noticeMessage(this.noticeDeps, r, notice, known)) });
     } catch (err) {
       if (err instanceof MailUnavailableError) return this.retryLater(r, 'notify', err.message, 'EmailFailed', { notifying: null });
       throw err;
@@ -345,25 +364,6 @@ export class Reconciler {
       const erase = notice.state === 'issued' && this.deps.settings.keyDelivery === 'email' && current.hasKey;
       return { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}), ...gatewayGone(current, notice) };
     });
-  }
-
-  private recipients(r: KeyRequest, notice: Notice): readonly string[] {
-    if (notice.to === 'requester') return [r.email];
-    // A policy that asks the requester's manager tells them too.
-    const manager = r.manager && this.policyOf(r.model)?.stages.some((s) => s.approvers.manager) ? [r.manager] : [];
-    return [...new Set([...this.deps.settings.reviewNotify, ...manager])];
-  }
-
-  private async message(r: KeyRequest, notice: Notice, known: Known): Promise<Rendered> {
-    const context = this.context(r);
-    if (notice.state === 'in-review') return reviewNotice(r, context);
-    if (notice.state !== 'issued') return endingMessage(notice.state, r, context);
-    if (this.deps.settings.keyDelivery === 'email') {
-      const key = known.key?.id === r.id ? known.key.value : await this.deps.store.readKey(r.id);
-      if (key) return issuedMessage(r, context, { key });
-    }
-    const base = this.deps.settings.portalUrl.endsWith('/') ? this.deps.settings.portalUrl : `${this.deps.settings.portalUrl}/`;
-    return issuedMessage(r, context, { revealUrl: new URL(`requests/${r.id}`, base).toString() });
   }
 
   private async retryLater(r: KeyRequest, step: RetryInfo['step'], error: string, reason: string, extra: RequestChange = {}): Promise<void> {
@@ -388,9 +388,4 @@ export class Reconciler {
     this.deps.events.record(r, event).catch(() => undefined);
   }
 
-  private context(r: KeyRequest): TemplateContext {
-    const s = this.deps.settings;
-    const policy = this.policyOf(r.model);
-    return { portalUrl: s.portalUrl, portalTitle: s.portalTitle, gatewayUrl: s.gatewayUrl, modelTitle: this.models.get(r.model)?.title ?? r.model, ...(policy ? { policy: describePolicy(policy) } : {}) };
-  }
 }

@@ -122,7 +122,8 @@ async function* issuedBefore(store: RequestStore, t: Date): AsyncGenerator<KeyRe
   let pages = 0;
   do {
     const page = await store.listByState('issued', { limit: 500, ...(token ? { continue: token } : {}) });
-    for (const r of page.items) if (!r.deletingSince && (!r.issuedAt || Date.parse(r.issuedAt) < t.getTime() - 1000)) yield r;
+    // A top-up has no key of its own: "issued" means its budget was applied to its key's.
+    for (const r of page.items) if (!r.deletingSince && !r.topsUp && (!r.issuedAt || Date.parse(r.issuedAt) < t.getTime() - 1000)) yield r;
     token = page.continue;
   } while (token && ++pages < 10_000);
 }

@@ -18,6 +18,9 @@ import { LeaseElector } from './lease';
 import { ApprovalLoop } from './loop';
 import { Reconciler } from './reconciler';
 import { sweepGateway } from './sweep';
+import { SpendWatch } from '../budget/spend-watch';
+import { IdleWatch } from '../budget/idle-watch';
+import { SpendFigureService } from '../budget/spend-figures';
 
 export interface LoopParts {
   loop: ApprovalLoop;
@@ -25,6 +28,10 @@ export interface LoopParts {
   gateway: Gateway;
   mailer: Mailer;
   events: EventRecorder;
+  /** The spend check the leader runs every lifecycle.topUp.checkMinutes (tests run a round by hand). */
+  spendWatch: SpendWatch;
+  /** The idle check (hourly), when lifecycle.idleDays is set. */
+  idleWatch?: IdleWatch;
 }
 
 /** Builds the loop and everything it acts through from the configuration. */
@@ -48,6 +55,7 @@ export function buildLoop(
     plugins: buildPlugins(config.approvals.plugins, env),
     people: options.people ?? createPeopleStore(store),
     ...(chat ? { chat } : {}),
+    spend: new SpendFigureService(store, gateway),
     settings: {
       approvalsDefault: config.approvals.default,
       models: config.models,
@@ -68,6 +76,21 @@ export function buildLoop(
     // Tests move time forward (expiry reminders days ahead); production runs on the wall clock.
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const titles = new Map(config.models.map((m) => [m.id, m.title]));
+  const spendWatch = new SpendWatch({
+    store,
+    gateway,
+    mailer,
+    events,
+    percent: config.lifecycle.topUp.notifyAtPercent,
+    checksPerSecond: config.lifecycle.topUp.checksPerSecond,
+    context: (r) => ({ portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), modelTitle: titles.get(r.model) ?? r.model }),
+  });
+  const clock = options.clock ?? (() => new Date());
+  const { idleDays, idleGraceDays } = config.lifecycle;
+  const idleWatch = idleDays
+    ? new IdleWatch({ store, gateway, mailer, events, idleDays, graceDays: idleGraceDays, clock, context: (r) => ({ portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), modelTitle: titles.get(r.model) ?? r.model }) })
+    : undefined;
   // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;
   // pid and a random suffix keep two processes on one host apart.
   const who = process.env.POD_NAME || hostname();
@@ -88,6 +111,12 @@ export function buildLoop(
     },
     periodic: [
       {
+        name: 'the spend check',
+        everyMs: config.lifecycle.topUp.checkMinutes * 60_000,
+        run: (signal) => spendWatch.run(signal),
+      },
+      ...(idleWatch ? [{ name: 'the idle check', everyMs: 3_600_000, run: (signal: AbortSignal) => idleWatch.run(signal) }] : []),
+      {
         name: 'the gateway sweep',
         everyMs: config.loop.gatewaySweepMinutes * 60_000,
         run: (signal) => sweepGateway({ store, gateway, events, orphans: config.loop.orphans }, signal),
@@ -100,5 +129,5 @@ export function buildLoop(
       ),
   });
   const unobserve = observeLoop(loop);
-  return { loop, reconciler, gateway, mailer, events };
+  return { loop, reconciler, gateway, mailer, events, spendWatch, ...(idleWatch ? { idleWatch } : {}) };
 }

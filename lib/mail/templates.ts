@@ -1,6 +1,8 @@
 import type { KeyRequest } from '../domain/key-request';
 import { type SafeHtml, html } from './html';
 import { justificationSection, reviewsSection } from './reviews';
+import type { SpendFigures } from '../budget/spend-figures';
+import { spendSection, topUpLine } from './spend-section';
 
 /**
  * Every message the loop sends, as plain text and HTML. HTML is built with `html`, which escapes
@@ -14,6 +16,8 @@ export interface TemplateContext {
   modelTitle: string;
   /** What the model's approval policy asks ("2 approvals: manager, then platform"), for approvers. */
   policy?: string;
+  /** Money, for approvers (lib/budget/spend-figures.ts). */
+  spend?: SpendFigures;
 }
 
 export interface Rendered {
@@ -137,23 +141,25 @@ export function reviewNotice(r: KeyRequest, ctx: TemplateContext): Rendered {
   const renewal = r.renews ? ` It renews request ${r.renews}, whose key keeps working until it expires.` : '';
   const why = justificationSection(r);
   const policy = ctx.policy ? `It needs ${ctx.policy}.` : undefined;
+  const spend = spendSection(ctx.spend, ctx.modelTitle);
+  const asked = r.topUp ? topUpLine(r) : `${r.email} asked for a key for ${r.model} (request ${r.id}).${renewal}`;
   return render(
-    `${r.renews ? 'Renewal' : 'Key request'} for ${ctx.modelTitle} waits for review`,
+    `${r.topUp ? 'Top-up' : r.renews ? 'Renewal' : 'Key request'} for ${ctx.modelTitle} waits for review`,
     [
-      `${r.email} asked for a key for ${r.model} (request ${r.id}).${renewal}`,
+      asked,
       `Why it waits: ${reason}`,
       ...why.text,
+      ...spend.text,
       ...(policy ? [policy] : []),
       '',
       `Review it: ${queueUrl}`,
       `Or: kubectl label secret keyreq-${r.id} keyportal.dev/state=approved --overwrite`,
     ],
     html`
-      <p>
-        ${r.email} asked for a key for <strong>${r.model}</strong> (request <code>${r.id}</code>).${renewal}
-      </p>
+      <p>${asked}</p>
       <p>Why it waits: ${reason}</p>
       ${why.html}
+      ${spend.html}
       ${policy ? html`<p>${policy}</p>` : ''}
       <p>
         <a href="${queueUrl}">Review it in ${ctx.portalTitle}</a>, or with

@@ -1,6 +1,7 @@
 import { canReview, standing } from '../approval/policy';
 import type { User } from '../auth/roles';
 import type { KeyRequest } from '../domain/key-request';
+import type { SpendFigureService, SpendFigures } from '../budget/spend-figures';
 import { RequestNotFoundError } from '../store/errors';
 import { PortalError, requestNotFound } from './errors';
 import { type PortalDeps, reviewDeps } from './requests';
@@ -22,6 +23,8 @@ export interface Awaiting {
   requests: RequestView[];
   /** How many wait for this person, over all (up to what was scanned). */
   total: number;
+  /** Money beside each request shown, by id (lib/budget/spend-figures.ts), when the portal has figures. */
+  spend?: Record<string, SpendFigures>;
 }
 
 async function inReview(deps: PortalDeps): Promise<KeyRequest[]> {
@@ -45,10 +48,13 @@ function awaits(deps: PortalDeps, user: User, r: KeyRequest, delegations: Parame
   return canReview(now.stage, reviewer, subject, r.reviews ?? [], delegations, Date.now(), { allowSelf: deps.config.approvals.allowSelfApproval }).ok;
 }
 
-export async function listAwaiting(deps: PortalDeps, user: User): Promise<Awaiting> {
+export async function listAwaiting(deps: PortalDeps, user: User, spend?: SpendFigureService): Promise<Awaiting> {
   const delegations = deps.people ? await deps.people.delegationsTo(user.email) : [];
   const mine = (await inReview(deps)).filter((r) => awaits(deps, user, r, delegations));
-  return { requests: mine.slice(0, AWAITING_SHOWN).map((r) => toView(r, deps.config, 'approver')), total: mine.length };
+  const shown = mine.slice(0, AWAITING_SHOWN);
+  // The service reuses each requester's and model's figures: a full page costs a few gateway calls.
+  const figures = spend ? Object.fromEntries(await Promise.all(shown.map(async (r) => [r.id, await spend.figures(r)] as const))) : undefined;
+  return { requests: shown.map((r) => toView(r, deps.config, 'approver')), total: mine.length, ...(figures ? { spend: figures } : {}) };
 }
 
 export interface BulkItem {

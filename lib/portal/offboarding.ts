@@ -77,9 +77,15 @@ async function requestsOf(store: RequestStore, email: string): Promise<KeyReques
   return out;
 }
 
+/**
+ * What offboarding ends: every live request, except a top-up already applied, whose budget goes
+ * with its key when the key is revoked (putting it back first would only send a second email).
+ */
+const endsAtOffboarding = (r: KeyRequest): boolean => isLive(r.state) && !(r.topsUp && r.state === 'issued');
+
 /** What offboarding this person would change now: the approvers' confirmation shows it before they commit. */
 export async function previewOffboarding(deps: OffboardDeps, email: string): Promise<OffboardPreview> {
-  const live = (await requestsOf(deps.store, email)).filter((r) => isLive(r.state));
+  const live = (await requestsOf(deps.store, email)).filter(endsAtOffboarding);
   const issued = live.filter((r) => r.state === 'issued').length;
   const offboarded = await deps.people.offboarded(email);
   return { email: normalizeEmail(email), issued, open: live.length - issued, ...(offboarded ? { offboarded } : {}) };
@@ -97,7 +103,7 @@ export async function offboard(deps: OffboardDeps, input: OffboardInput): Promis
   const result: OffboardResult = { email, recorded: false, revoked: [], closed: [], changed: false };
   if (input.decidedAt && existing?.lifted && existing.lifted.at >= input.decidedAt) return result;
   ({ changed: result.recorded } = await deps.people.recordOffboarding({ email, at: rfc3339(input.now()), by: input.decidedBy, reason: input.reason }));
-  const candidates = (await requestsOf(store, email)).filter((r) => isLive(r.state));
+  const candidates = (await requestsOf(store, email)).filter(endsAtOffboarding);
   for (const candidate of candidates) {
     // Each request is re-read on a conflict: the loop may have moved it on (approved → issued)
     // since it was listed, and what it is now decides between revoked and denied.
@@ -107,7 +113,7 @@ export async function offboard(deps: OffboardDeps, input: OffboardInput): Promis
         if (err instanceof RequestNotFoundError) return undefined;
         throw err;
       });
-      if (!r || !isLive(r.state)) return undefined;
+      if (!r || !endsAtOffboarding(r)) return undefined;
       const decidedAt = rfc3339(input.now());
       const change: RequestChange =
         r.state === 'issued'

@@ -4,6 +4,7 @@ import { type RenewalChain, RENEWABLE_STATES, chainOf, isRenewable } from '../do
 import { conflict, requestNotFound } from './errors';
 import { type PortalDeps, createRequest, readVisible } from './requests';
 import { type RequestView, toView } from './view';
+import { checkChosenBudget } from './renewal-proposal';
 
 /** Reads a request only its requester may act on: anyone else's is "not found", as elsewhere. */
 async function readOwn(deps: PortalDeps, user: User, id: string): Promise<KeyRequest> {
@@ -19,7 +20,7 @@ async function readOwn(deps: PortalDeps, user: User, id: string): Promise<KeyReq
  * revoked key stays revoked. The rate limit and the duplicate rule apply as to any request, so a
  * second renewal while one is on its way is refused (409, naming the one under way).
  */
-export async function renewRequest(deps: PortalDeps, user: User, id: string): Promise<RequestView> {
+export async function renewRequest(deps: PortalDeps, user: User, id: string, chosen: { maxBudget?: number } = {}): Promise<RequestView> {
   const old = await readOwn(deps, user, id);
   if (!isRenewable(old)) {
     throw conflict(`request ${id} is ${old.state}; only ${RENEWABLE_STATES.join(' or ')} keys can be renewed. Request the model again from the catalog instead`, toView(old, deps.config));
@@ -31,8 +32,10 @@ export async function renewRequest(deps: PortalDeps, user: User, id: string): Pr
   if (overruled) {
     throw conflict(`request ${overruled.id} for ${old.model}, newer than this one, was ${overruled.state}${overruled.decidedAt ? ` on ${overruled.decidedAt.slice(0, 10)}` : ''}; renewing this older key would get round that. Request the model again from the catalog, or ask an approver`, toView(old, deps.config));
   }
+  // The requester may size the new key from the old one's use (GET …/renewal-proposal), within the tier.
+  const budget = checkChosenBudget(deps, old, chosen.maxBudget);
   // A renewal keeps the reason given for the key it renews (the policy may ask for one).
-  const { request } = await createRequest(deps, user, old.model, { renews: old, ...(old.justification ? { justification: old.justification } : {}) });
+  const { request } = await createRequest(deps, user, old.model, { renews: old, ...(old.justification ? { justification: old.justification } : {}), ...(budget !== undefined ? { budget } : {}) });
   return request;
 }
 

@@ -5,6 +5,7 @@ import { duplicateOf } from '../domain/renewal';
 import { type State, isLive } from '../domain/states';
 import { countDecision } from '../metrics/record';
 import type { LimitChanges } from '../domain/review';
+import type { TopUp } from '../domain/top-up';
 import type { Policy } from '../approval/policy';
 import { DecidedError, NotInReviewError, type ReviewDeps, policyOf, submitReview } from './reviews';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
@@ -29,7 +30,7 @@ export interface PortalDeps {
   people?: PeopleStore;
   /** Per-caller limits on reveal and decisions; none in tests that do not ask. */
   limits?: ActionLimiter;
-  config: Pick<Config, 'models' | 'mail' | 'portal' | 'approvals'>;
+  config: Pick<Config, 'models' | 'mail' | 'portal' | 'approvals'> & Partial<Pick<Config, 'lifecycle'>>;
   clock?: () => Date;
 }
 
@@ -95,11 +96,12 @@ export async function createRequest(
   deps: PortalDeps,
   user: User,
   modelId: string,
-  options: { renews?: KeyRequest; justification?: string } = {},
+  options: { renews?: KeyRequest; justification?: string; topUp?: { of: KeyRequest; topUp: TopUp }; budget?: number } = {},
 ): Promise<{ request: RequestView; created: boolean }> {
   if (!deps.config.models.some((m) => m.id === modelId)) {
     throw badInput('model', `"${modelId}" is not in the catalog; GET /api/models lists the models you can request`);
   }
+  // A top-up always says why (lib/validations/top-up.ts); the model's policy may ask for more.
   const justification = checkJustification(policyOf(deps.config, { model: modelId }), options.justification);
   await refuseOffboarded(deps, user);
   // One person's requests one at a time in this process: two at once for different models must
@@ -111,8 +113,9 @@ export async function createRequest(
     const own = await collect((p) => deps.store.listByRequester(user.email, p));
     const recent = own.filter((r) => r.createdAt >= since);
     const renews = options.renews?.id;
-    const live = duplicateOf(own.filter((r) => r.model === modelId && isLive(r.state)).sort(oldestFirst), renews);
-    if (live) throw conflict(`you already have a ${live.state} request for ${modelId}`, toView(live, deps.config));
+    const topsUp = options.topUp?.of.id;
+    const live = duplicateOf(own.filter((r) => r.model === modelId && isLive(r.state)).sort(oldestFirst), renews ? { renews } : topsUp ? { topsUp } : {});
+    if (live) throw conflict(duplicateMessage(live, modelId), toView(live, deps.config));
     if (recent.length >= requests) {
       const oldest = recent.map((r) => Date.parse(r.createdAt)).sort((a, b) => a - b)[0] ?? nowMs;
       const retry = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - nowMs) / 1000));
@@ -124,12 +127,17 @@ export async function createRequest(
       ...(renews ? { renews } : {}),
       ...(justification ? { justification } : {}),
       ...(user.manager ? { manager: user.manager } : {}),
+      ...(options.topUp ? { topsUp: options.topUp.of.id, topUp: options.topUp.topUp } : {}),
+      ...(options.budget !== undefined ? { budget: options.budget } : {}),
     });
     // A request made a moment ago by another tab or replica: the store returned it instead.
-    if (!created) throw conflict(`you already have a ${request.state} request for ${modelId}`, toView(request, deps.config));
+    if (!created) throw conflict(duplicateMessage(request, modelId), toView(request, deps.config));
     return { request: toView(request, deps.config), created };
   });
 }
+
+const duplicateMessage = (live: KeyRequest, modelId: string): string =>
+  live.topsUp ? `a top-up of this key (request ${live.id}) is already ${live.state}; one at a time` : `you already have a ${live.state} request for ${modelId}`;
 
 /** The model's policy asks why: a justification of at least its minimum length (400 naming the field). */
 function checkJustification(policy: Policy, given: string | undefined): string | undefined {

@@ -41,6 +41,10 @@ export interface RequestView {
   };
   /** Approved with changes: the limits the key was minted with instead of the tier's. */
   changes?: LimitChanges;
+  /** The budget the requester chose within the tier (a renewal sized from use), minted instead of the model's. */
+  budget?: number;
+  /** A top-up (lib/domain/top-up.ts): the key it adds to, how much, until when, and the budget around it. */
+  topUp?: { of: string; amount: number; until?: string; from?: number; to?: number; back?: number };
 }
 
 /** One page of a listing (GET /api/approvals, GET /api/requests), with what the page around it needs. */
@@ -65,6 +69,7 @@ const RETRY_IN_WORDS: Record<string, string> = {
   mint: 'The key could not be created at the gateway yet; it is tried again automatically.',
   notify: 'The email could not be sent yet; it is tried again automatically.',
   revoke: 'The key could not be deleted at the gateway yet; it is tried again automatically.',
+  budget: 'The key\'s budget could not be changed at the gateway yet; it is tried again automatically.',
 };
 
 /** Removes URLs, IP addresses, host:port pairs and the host after a resolver error from a message. */
@@ -109,6 +114,8 @@ export function toView(r: KeyRequest, config: Pick<Config, 'models' | 'mail' | '
     ...(r.justification ? { justification: r.justification } : {}),
     review: reviewOf(r, config),
     ...(changes ? { changes } : {}),
+    ...(r.budget !== undefined ? { budget: r.budget } : {}),
+    ...(r.topsUp && r.topUp ? { topUp: { of: r.topsUp, ...r.topUp, ...(r.budgetMove ?? {}) } } : {}),
   };
 }
 

@@ -82,7 +82,7 @@ export class KubernetesSecretStore implements RequestStore {
     // Within a process one lock per pair makes check-then-create atomic; across replicas the
     // loop withdraws the younger of two live requests for a pair (see the reconciler).
     return this.locks.run(`pair:${pairHash(input.email, input.model)}`, async () => {
-      const existing = duplicateOf(index.livePair(input.email, input.model), input.renews);
+      const existing = duplicateOf(index.livePair(input.email, input.model), input);
       if (existing) return { request: existing, created: false };
       for (let attempt = 0; attempt < 3; attempt++) {
         const body = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });

@@ -54,7 +54,7 @@ export class LocalDirectoryStore implements RequestStore {
     const index = await this.load();
     // One lock per pair makes check-then-create atomic within the process that owns the folder.
     return this.locks.run(`pair:${pairHash(input.email, input.model)}`, async () => {
-      const existing = duplicateOf(index.livePair(input.email, input.model), input.renews);
+      const existing = duplicateOf(index.livePair(input.email, input.model), input);
       if (existing) return { request: existing, created: false };
       for (let attempt = 0; attempt < 3; attempt++) {
         const secret = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });

@@ -19,6 +19,7 @@ import { type TraceEntry, traceSchema } from '../domain/trace';
 import { retryInfoSchema } from '../domain/retry';
 import { reviewsSchema } from '../domain/review';
 import { chatRecordSchema } from '../domain/chat-record';
+import { type TopUp, budgetMoveSchema, topUpSchema } from '../domain/top-up';
 
 /** The storage schema of DESIGN.md, in one place: every label and annotation key. */
 export const LABEL = {
@@ -27,6 +28,8 @@ export const LABEL = {
   state: 'keyportal.dev/state',
   requester: 'keyportal.dev/requester',
   pair: 'keyportal.dev/pair',
+  // `top-up` on a top-up, absent on a key request: `kubectl get secrets -l keyportal.dev/kind=top-up`.
+  kind: 'keyportal.dev/kind',
 } as const;
 
 export const ANNOTATION = {
@@ -65,6 +68,18 @@ export const ANNOTATION = {
   manager: 'keyportal.dev/manager',
   reviews: 'keyportal.dev/reviews',
   chat: 'keyportal.dev/chat',
+  // Top-ups (lib/domain/top-up.ts): the key's request a top-up adds budget to, what it asks
+  // (JSON), and the key's budget before, as applied and once put back (JSON, written before the
+  // gateway is asked). On a key: the budget period whose spend alert went out.
+  topsUp: 'keyportal.dev/tops-up',
+  topUp: 'keyportal.dev/top-up',
+  budgetMove: 'keyportal.dev/budget-move',
+  budgetAlert: 'keyportal.dev/budget-alert',
+  // The budget (USD) the requester chose within the tier, set once at creation: a renewal sized
+  // from the old key's use. Minted instead of the model's max_budget.
+  budget: 'keyportal.dev/budget',
+  // When the requester was told the key has not been used (lifecycle.idleDays).
+  idleWarnedAt: 'keyportal.dev/idle-warned-at',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -128,6 +143,12 @@ const storedSecretSchema = z.object({
       [ANNOTATION.manager]: emailSchema.optional(),
       [ANNOTATION.reviews]: z.string().optional(),
       [ANNOTATION.chat]: z.string().optional(),
+      [ANNOTATION.topsUp]: idSchema.optional(),
+      [ANNOTATION.topUp]: z.string().optional(),
+      [ANNOTATION.budgetMove]: z.string().optional(),
+      [ANNOTATION.budgetAlert]: z.string().max(64).optional(),
+      [ANNOTATION.idleWarnedAt]: timestampSchema.optional(),
+      [ANNOTATION.budget]: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/, 'expected an amount in USD such as 25 or 12.50').optional(),
     }),
   }),
   data: z.record(z.string(), base64).nullish(),
@@ -182,6 +203,18 @@ export function decodeRequest(raw: unknown): KeyRequest {
   if (a[ANNOTATION.decision]) request.decision = a[ANNOTATION.decision];
   if (a[ANNOTATION.renews]) request.renews = a[ANNOTATION.renews];
   if (a[ANNOTATION.reminded]) request.reminded = Number(a[ANNOTATION.reminded]);
+  if (a[ANNOTATION.topsUp]) {
+    // A top-up that does not say how much cannot be applied: reported, not guessed.
+    const topUp = lenientJson(a[ANNOTATION.topUp], topUpSchema);
+    if (!topUp) throw new MalformedSecretError(name, `annotation ${ANNOTATION.topUp}: expected {"amount": <USD above 0>, "until"?: <RFC 3339 UTC>} on a top-up`);
+    request.topsUp = a[ANNOTATION.topsUp];
+    request.topUp = topUp;
+  }
+  const budgetMove = lenientJson(a[ANNOTATION.budgetMove], budgetMoveSchema);
+  if (budgetMove) request.budgetMove = budgetMove;
+  if (a[ANNOTATION.budgetAlert]) request.budgetAlert = a[ANNOTATION.budgetAlert];
+  if (a[ANNOTATION.budget]) request.budget = Number(a[ANNOTATION.budget]);
+  if (a[ANNOTATION.idleWarnedAt]) request.idleWarnedAt = a[ANNOTATION.idleWarnedAt];
   const optional = {
     decidedAt: a[ANNOTATION.decidedAt],
     decidedBy: a[ANNOTATION.decidedBy],
@@ -206,7 +239,7 @@ export function decodeKey(secret: Pick<SecretObject, 'data'>): string | undefine
 }
 
 /** The Secret for a new request, in state `pending`. */
-export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string; renews?: string; justification?: string; manager?: string }): SecretObject {
+export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string; renews?: string; justification?: string; manager?: string; topsUp?: string; topUp?: TopUp; budget?: number }): SecretObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -219,6 +252,7 @@ export function encodeNewRequest(input: { id: string; email: string; model: stri
         [LABEL.state]: 'pending',
         [LABEL.requester]: requesterHash(input.email),
         [LABEL.pair]: pairHash(input.email, input.model),
+        ...(input.topsUp ? { [LABEL.kind]: 'top-up' } : {}),
       },
       annotations: {
         [ANNOTATION.email]: input.email,
@@ -228,6 +262,8 @@ export function encodeNewRequest(input: { id: string; email: string; model: stri
         ...(input.renews ? { [ANNOTATION.renews]: input.renews } : {}),
         ...(input.justification ? { [ANNOTATION.justification]: input.justification } : {}),
         ...(input.manager ? { [ANNOTATION.manager]: input.manager } : {}),
+        ...(input.budget !== undefined ? { [ANNOTATION.budget]: String(input.budget) } : {}),
+        ...(input.topsUp && input.topUp ? { [ANNOTATION.topsUp]: input.topsUp, [ANNOTATION.topUp]: JSON.stringify(input.topUp) } : {}),
       },
     },
   };

@@ -3,6 +3,7 @@ import type { KeyRequest, NotifyClaim } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
 import type { Review } from '../domain/review';
 import type { ChatRecord } from '../domain/chat-record';
+import type { BudgetMove, TopUp } from '../domain/top-up';
 import type { TraceEntry } from '../domain/trace';
 import type { State } from '../domain/states';
 import type { MalformedSecretError } from './errors';
@@ -136,6 +137,11 @@ export interface NewRequest {
   justification?: string;
   /** The requester's manager, from the identity provider. */
   manager?: string;
+  /** The budget (USD) the requester chose within the tier (a renewal sized from use; checked by the portal). */
+  budget?: number;
+  /** A top-up: the issued key's request it tops up (checked by the portal), and what it asks. */
+  topsUp?: string;
+  topUp?: TopUp;
 }
 
 /** Changes code may make to a request; the store turns them into labels, annotations and data. */
@@ -170,4 +176,10 @@ export interface RequestChange {
   manager?: string;
   /** What chat was told (the whole record, written with the version read); null removes it. */
   chat?: ChatRecord | null;
+  /** A top-up: the key's budget before and after (written before the gateway is asked), then where it is put back. */
+  budgetMove?: BudgetMove | null;
+  /** An issued key: the budget period whose spend alert went out. */
+  budgetAlert?: string;
+  /** An issued key: when its requester was told it is idle; null clears it (used again). */
+  idleWarnedAt?: string | null;
 }

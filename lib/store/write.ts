@@ -56,6 +56,9 @@ export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
   set(ANNOTATION.reviews, change.reviews && JSON.stringify(change.reviews));
   set(ANNOTATION.manager, change.manager);
   set(ANNOTATION.chat, change.chat === null ? null : change.chat && JSON.stringify(change.chat));
+  set(ANNOTATION.budgetMove, change.budgetMove === null ? null : change.budgetMove && JSON.stringify(change.budgetMove));
+  set(ANNOTATION.budgetAlert, change.budgetAlert);
+  set(ANNOTATION.idleWarnedAt, change.idleWarnedAt);
   const observed = { state: change.state ?? change.acceptState ?? accepted, reason: reasonFingerprint(change.reason ?? read.reason) };
   if (!read.observed || observed.state !== read.observed.state || observed.reason !== read.observed.reason) {
     set(ANNOTATION.observed, JSON.stringify(observed.reason === undefined ? { state: observed.state } : observed));

@@ -75,3 +75,8 @@ export const queueQuery = z.object({
 export type QueueQuery = z.infer<typeof queueQuery>;
 
 export { reasonSchema };
+
+/** POST /api/requests/:id/renew: optionally, the budget chosen for the new key (USD, within the tier). */
+export const renewBody = z.strictObject({
+  max_budget: z.number({ error: 'expected a budget in USD, as a number' }).finite('expected a budget in USD, as a number').optional(),
+});

@@ -47,7 +47,7 @@ export default async function globalSetup() {
   const namespace = `e2e-${randomBytes(3).toString('hex')}`;
   execFileSync(kubectl, ['--kubeconfig', kubeconfig, 'create', 'namespace', namespace]);
 
-  const gateway = new TestGateway(MASTER_KEY);
+  const gateway = new TestGateway(MASTER_KEY, { testControls: true });
   await gateway.start();
   const mailDir = path.join(run, 'mail');
   const smtp = new TestSmtp({ dumpDir: mailDir });

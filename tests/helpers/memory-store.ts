@@ -22,7 +22,7 @@ export class MemoryStore implements RequestStore {
 
   async create(input: NewRequest): Promise<CreateResult> {
     this.calls.create++;
-    const existing = duplicateOf(this.index.livePair(input.email, input.model), input.renews);
+    const existing = duplicateOf(this.index.livePair(input.email, input.model), input);
     if (existing) return { request: existing, created: false };
     const secret = encodeNewRequest({ id: newRequestId(), ...input, createdAt: rfc3339(this.clock()) });
     return { request: this.save(secret), created: true };

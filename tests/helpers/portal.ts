@@ -24,6 +24,8 @@ export interface TestSetup {
   models?: Array<Record<string, unknown>>;
   /** `chat` (Slack), pointed at the Slack double. */
   chat?: Record<string, unknown>;
+  /** `lifecycle` (spend alerts, top-up ceilings, renewal sizing). */
+  lifecycle?: Record<string, unknown>;
 }
 
 /** The catalog every loop test uses. */
@@ -57,6 +59,7 @@ export function configDocument(s: TestSetup): Record<string, unknown> {
     mail: { from: 'Keyportal <keys@example.com>', keyDelivery: s.keyDelivery ?? 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },
     store: s.store,
     ...(s.chat ? { chat: s.chat } : {}),
+    ...(s.lifecycle ? { lifecycle: s.lifecycle } : {}),
     loop: {
       leaderElection: s.leaderElection ?? false,
       resyncSeconds: 5,

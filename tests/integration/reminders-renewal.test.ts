@@ -208,7 +208,7 @@ describe('renewal through the plugin chain', () => {
       return r.state === 'in-review' ? r : undefined;
     }, 'the first request held for review');
     expect(held.trace?.map((t) => `${t.plugin}:${t.outcome}`)).toEqual(['http:continue', 'whitelist:continue']);
-    expect(hr.seen[0]).toEqual({ request_id: first.id, email: user.email, model: 'gpt-4o', renews: null, justification: null, manager: null });
+    expect(hr.seen[0]).toEqual({ request_id: first.id, email: user.email, model: 'gpt-4o', renews: null, justification: null, manager: null, top_up: null, spend: null });
     await submitReview({ store, config: deps.config }, first.id, { reviewer: { kind: 'person', email: 'boss@example.com', groups: ['approvers'] }, decision: 'approve', reason: 'ok', now: () => new Date() });
     const old = await settledIssued(store, first.id);
 
@@ -217,7 +217,7 @@ describe('renewal through the plugin chain', () => {
     expect(renewal).toMatchObject({ model: 'gpt-4o', state: 'pending', renews: first.id });
     const renewed = await settledIssued(store, renewal.id);
     expect(renewed).toMatchObject({ renews: first.id, decidedBy: 'plugin:whitelist', reason: 'Renewals of GPT-4o keys are approved' });
-    expect(hr.seen[1]).toEqual({ request_id: renewal.id, email: user.email, model: 'gpt-4o', renews: first.id, justification: null, manager: null });
+    expect(hr.seen[1]).toEqual({ request_id: renewal.id, email: user.email, model: 'gpt-4o', renews: first.id, justification: null, manager: null, top_up: null, spend: null });
     expect(smtp.to('approvers@example.com')).toHaveLength(1);
 
     // No cut-off: the old key is still issued and still at the gateway, beside the new one.

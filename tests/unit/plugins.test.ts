@@ -51,7 +51,7 @@ describe('model patterns (whitelist and blacklist)', () => {
     expect(checkPluginEntry('whitelist', { models: 'gpt-*' })).toEqual([{ path: ['config', 'models'], message: 'expected an array of strings' }]);
     expect(checkPluginEntry('whitelist', { models: [] })).toEqual([{ path: ['config', 'models'], message: 'expected at least one pattern' }]);
     expect(checkPluginEntry('whitelist', { models: ['x'], modles: [] })).toEqual([{ path: ['config'], message: 'unknown field "modles"' }]);
-    expect(checkPluginEntry('grey', {})).toEqual([{ path: ['name'], message: 'unknown plugin "grey"; built in: http, blacklist, whitelist, email' }]);
+    expect(checkPluginEntry('grey', {})).toEqual([{ path: ['name'], message: 'unknown plugin "grey"; built in: http, blacklist, whitelist, email, spend' }]);
     expect(checkPluginEntry('email', { patterns: ['*@x.com'], onMismatch: 'maybe' })[0]?.path).toEqual(['config', 'onMismatch']);
   });
 });
@@ -129,7 +129,7 @@ describe('the http plugin against a real HTTP server', () => {
     const r = await run(httpChain(url));
     expect(r).toMatchObject({ outcome, reason: 'HR says so', decidedBy: 'plugin:http' });
     // `renews`, `justification` and `manager` are always there, null when unknown, so a receiver can rely on the fields.
-    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model, renews: null, justification: null, manager: null });
+    expect(JSON.parse(seen[0]?.body ?? '')).toEqual({ request_id: request.id, email: request.email, model: request.model, renews: null, justification: null, manager: null, top_up: null, spend: null });
   });
 
   it('names the requester\'s manager when it answers one, sends the justification, and ignores a manager that is no address', async () => {
@@ -139,6 +139,20 @@ describe('the http plugin against a real HTTP server', () => {
     expect(JSON.parse(seen[0]?.body ?? '')).toMatchObject({ justification: 'Quarterly <report>', manager: null });
     const { url: other } = await serve(() => ({ body: JSON.stringify({ decision: 'REVIEW', manager: 'not an address' }) }));
     expect(await run(httpChain(other))).not.toHaveProperty('manager');
+  });
+
+  it('sends a top-up and the spend figures, so an external system can judge money', async () => {
+    const { url, seen } = await serve(() => ({ body: '{"decision":"CONTINUE"}' }));
+    const topUp = { of: 'keykeykeykey', amount: 12.5, until: '2026-12-31T23:59:59Z' };
+    const spend = { last30Days: 4.2, liveKeys: [{ id: 'keykeykeykey', model: 'gpt-4o' }], typicalMonthly: null, typicalOver: 0 };
+    await runChain(httpChain(url, { sendSpend: true }), { ...request, topUp, spend }, { fallback: 'deny', signal: new AbortController().signal });
+    expect(JSON.parse(seen[0]?.body ?? '')).toMatchObject({ top_up: { of: 'keykeykeykey', amount: 12.5, until: '2026-12-31T23:59:59Z' }, spend: { last_30_days: 4.2, live_keys: 1, typical_monthly: null } });
+    // Without sendSpend the figures stay home (and the loop never asks the gateway for them).
+    const plain = httpChain(url);
+    expect(plain[0]?.wantsSpend).toBe(false);
+    expect(httpChain(url, { sendSpend: true })[0]?.wantsSpend).toBe(true);
+    await runChain(plain, { ...request, topUp, spend }, { fallback: 'deny', signal: new AbortController().signal });
+    expect(JSON.parse(seen[1]?.body ?? '')).toMatchObject({ spend: null });
   });
 
   it('CONTINUE lets the chain go on to the default', async () => {
@@ -187,5 +201,43 @@ describe('the http plugin against a real HTTP server', () => {
       expect(problems, name).toEqual([{ path: ['config', 'auth', 'tokenEnv'], message: expect.stringContaining('must start with KEYPORTAL_PLUGIN_') }]);
     }
     expect(checkPluginEntry('http', { url: 'https://hr.example.com/decide', onError: 'review', auth: { type: 'hmac', secretEnv: 'GATEWAY_MASTER_KEY' } })[0]?.path).toEqual(['config', 'auth', 'secretEnv']);
+  });
+});
+
+describe('money: the spend plugin, and top-ups through the access plugins', () => {
+  const topUp = { of: 'keykeykeykey', amount: 5 };
+  const decideWith = async (entries: Array<{ name: string; config: Record<string, unknown> }>, r: Parameters<ApprovalPlugin['decide']>[0]) =>
+    runChain(buildPlugins(entries, {}), r, { fallback: 'review', signal: new AbortController().signal });
+
+  it('approves a top-up up to its amount, and leaves a larger one to the rest of the chain', async () => {
+    const spend = [{ name: 'spend', config: { topUpsUpTo: 5 } }];
+    expect(await decideWith(spend, { ...request, topUp })).toMatchObject({ outcome: 'approve', reason: 'a top-up of $5, at most $5', decidedBy: 'plugin:spend' });
+    expect(await decideWith(spend, { ...request, topUp: { ...topUp, amount: 5.01 } })).toMatchObject({ outcome: 'review', decidedBy: 'default' });
+    // A key request is not its business unless it says so.
+    expect(await decideWith(spend, request)).toMatchObject({ outcome: 'review' });
+  });
+
+  it('approves a key whose model typically costs less than its amount a month, and never on an unknown figure', async () => {
+    const spend = [{ name: 'spend', config: { expectedMonthlyUnder: 20 } }];
+    const figures = (typicalMonthly: number | null) => ({ last30Days: 0, liveKeys: [], typicalMonthly, typicalOver: typicalMonthly === null ? 0 : 3 });
+    expect(await decideWith(spend, { ...request, spend: figures(12) })).toMatchObject({ outcome: 'approve', reason: 'a anthropic/claude-3 key typically costs $12 a month here, under $20' });
+    expect(await decideWith(spend, { ...request, spend: figures(20) })).toMatchObject({ outcome: 'review' });
+    expect(await decideWith(spend, { ...request, spend: figures(null) })).toMatchObject({ outcome: 'review' });
+    expect(await decideWith(spend, request)).toMatchObject({ outcome: 'review' });
+  });
+
+  it('is refused at config load when it would decide nothing', () => {
+    expect(checkPluginEntry('spend', {})[0]?.message).toMatch(/name topUpsUpTo, expectedMonthlyUnder or both/);
+  });
+
+  it('a whitelist or an email pattern approves keys, not money, unless topUps: true', async () => {
+    const white = { name: 'whitelist', config: { models: ['anthropic/*'] } };
+    expect(await decideWith([white], { ...request, topUp })).toMatchObject({ outcome: 'review' });
+    expect(await decideWith([{ ...white, config: { ...white.config, topUps: true } }], { ...request, topUp })).toMatchObject({ outcome: 'approve' });
+    const email = { name: 'email', config: { patterns: ['*@example.com'] } };
+    expect(await decideWith([email], { ...request, topUp })).toMatchObject({ outcome: 'review' });
+    expect(await decideWith([email], request)).toMatchObject({ outcome: 'approve' });
+    // A blacklisted model stays closed, top-up or not.
+    expect(await decideWith([{ name: 'blacklist', config: { models: ['anthropic/*'] } }], { ...request, topUp })).toMatchObject({ outcome: 'deny' });
   });
 });

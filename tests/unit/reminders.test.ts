@@ -146,14 +146,27 @@ describe('renewal rules', () => {
   it('a renewal is not blocked by the key it renews, nor by the key that one renewed; anything else live blocks it', () => {
     const old = r('oldoldoldold', 'issued');
     expect(duplicateOf([old])).toBe(old);
-    expect(duplicateOf([old], old.id)).toBeUndefined();
+    expect(duplicateOf([old], { renews: old.id })).toBeUndefined();
     const first = r('firstrenewal', 'pending', { renews: old.id });
-    expect(duplicateOf([old, first], old.id)).toBe(first);
+    expect(duplicateOf([old, first], { renews: old.id })).toBe(first);
     // The renewal issued, it can be renewed in turn while the old key still runs out its time.
     const issuedRenewal = { ...first, state: 'issued' as const };
-    expect(duplicateOf([old, issuedRenewal], issuedRenewal.id)).toBeUndefined();
+    expect(duplicateOf([old, issuedRenewal], { renews: issuedRenewal.id })).toBeUndefined();
     // Only an issued key is exempt: a pending "old" request is a duplicate like any other.
-    expect(duplicateOf([r('pendingoldxx', 'pending')], 'pendingoldxx')?.id).toBe('pendingoldxx');
+    expect(duplicateOf([r('pendingoldxx', 'pending')], { renews: 'pendingoldxx' })?.id).toBe('pendingoldxx');
+  });
+
+  it('a top-up never blocks a key request, and blocks another top-up of the same key only while it is undecided or unapplied', () => {
+    const key = r('keykeykeykey', 'issued');
+    const applied = r('appliedtopup', 'issued', { topsUp: key.id, topUp: { amount: 5 } });
+    const open = r('opentopupxxx', 'in-review', { topsUp: key.id, topUp: { amount: 5 } });
+    // A renewal of the key is not blocked by its applied top-up; a fresh request is blocked by the key alone.
+    expect(duplicateOf([key, applied], { renews: key.id })).toBeUndefined();
+    expect(duplicateOf([applied, key])).toBe(key);
+    expect(duplicateOf([key, applied], { topsUp: key.id })).toBeUndefined();
+    expect(duplicateOf([key, applied, open], { topsUp: key.id })).toBe(open);
+    // Another key's top-up is no duplicate.
+    expect(duplicateOf([key, open], { topsUp: 'otherkeyxxxx' })).toBeUndefined();
   });
 
   it('the chain reads both ways', () => {

@@ -58,6 +58,13 @@ describe('Block Kit', () => {
     expect(text).toContain('gpt-4o-mini (expires 2026-12-31)');
   });
 
+  it('a top-up says so in its header and says what it asks for', () => {
+    const blocks = reviewBlocks({ ...card, topUp: 'a top-up of $5 until 2026-12-31 on key kkkkkkkkkkkk' });
+    expect(blocks[0]).toMatchObject({ type: 'header', text: { text: 'Top-up: GPT-4o <b>' } });
+    expect(JSON.stringify(blocks)).toContain('*Asks for*\\na top-up of $5 until 2026-12-31 on key kkkkkkkkkkkk');
+    expect(reviewBlocks(card)[0]).toMatchObject({ text: { text: 'Key request: GPT-4o <b>' } });
+  });
+
   it('once decided: who and how, and the buttons are gone', () => {
     const blocks = reviewBlocks({ ...card, progress: undefined, outcome: { state: 'denied', by: 'bob@example.com', reason: 'Use <mini>' } });
     const text = JSON.stringify(blocks);

@@ -1,14 +1,17 @@
 'use client';
 
 import Link from 'next/link';
-import { useRouter, useSearchParams } from 'next/navigation';
-import { useEffect, useRef, useState } from 'react';
+import { useSearchParams } from 'next/navigation';
+import { useRef, useState } from 'react';
 import { type ChainLink, type RenewalChain, isRenewable } from '@/lib/domain/renewal';
 import { FINAL_STATES } from '@/lib/domain/state-names';
 import type { RequestView } from '@/lib/portal/view';
-import { postJson } from '../../_components/api';
+import type { BudgetProposal } from '@/lib/budget/renewal-size';
 import { StateBadge } from '../../_components/state-badge';
 import { Time } from '../../_components/time';
+import { useJson } from '../../_components/use-json';
+import { useBringForward } from '../../_components/use-bring-forward';
+import { useCreateRequest } from '../../_components/use-create-request';
 
 /**
  * Renewal on a status page: the chain (what this request renews, what renews it) and, for the
@@ -17,48 +20,28 @@ import { Time } from '../../_components/time';
  * the link itself never renews, since mail scanners open links.
  */
 export function RenewalPanel({ r, own }: { r: RequestView; own: boolean }) {
-  const router = useRouter();
-  const [chain, setChain] = useState<RenewalChain>();
-  const [problem, setProblem] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, create } = useCreateRequest();
+  // Undefined while the requester has not typed: the proposal's budget stands.
+  const [typed, setTyped] = useState<string>();
   // The page renders per request (force-dynamic), so reading the query needs no Suspense boundary.
   const asked = useSearchParams().get('renew') === '1';
   const button = useRef<HTMLButtonElement>(null);
 
-  useEffect(() => {
-    let stopped = false;
-    void fetch(`/api/requests/${r.id}/renewals`, { cache: 'no-store' })
-      .then((res) => (res.ok ? (res.json() as Promise<RenewalChain>) : undefined))
-      .then((c) => {
-        if (!stopped && c) setChain(c);
-      })
-      .catch(() => undefined);
-    return () => {
-      stopped = true;
-    };
-  }, [r.id, r.state]);
+  const chain = useJson<RenewalChain>(`/api/requests/${r.id}/renewals`, r.state);
 
-  useEffect(() => {
-    if (asked && button.current) {
-      button.current.scrollIntoView({ block: 'center' });
-      button.current.focus();
-    }
-  }, [asked, chain]);
+  useBringForward(asked, button, chain);
+
+  const renewable = own && isRenewable(r);
+  const proposal = useJson<{ proposal: BudgetProposal }>(renewable ? `/api/requests/${r.id}/renewal-proposal` : undefined)?.proposal;
+  const budget = typed ?? (proposal?.maxBudget !== undefined ? String(proposal.maxBudget) : '');
 
   const underway = chain?.renewedBy.find((l) => !FINAL_STATES.includes(l.state) && l.state !== 'failed');
   const canRenew = own && isRenewable(r) && chain !== undefined && !underway;
   const hasChain = chain !== undefined && (chain.renews.length > 0 || chain.renewedBy.length > 0);
   if (!canRenew && !hasChain && !(asked && own)) return null;
 
-  async function renew() {
-    setBusy(true);
-    setProblem(undefined);
-    const res = await postJson<{ request: RequestView }>(`/api/requests/${r.id}/renew`);
-    if (res.ok) router.push(`/requests/${res.data.request.id}`);
-    else {
-      setBusy(false);
-      setProblem(res.message);
-    }
+  function renew() {
+    void create(`/api/requests/${r.id}/renew`, budget.trim() ? { max_budget: Number(budget) } : {});
   }
 
   return (
@@ -97,11 +80,29 @@ export function RenewalPanel({ r, own }: { r: RequestView; own: boolean }) {
               ? 'Renewing asks for a new key for the same model; it goes through approval like any request. This key keeps working until it expires.'
               : 'This key has expired. Renewing asks for a new key for the same model; it goes through approval like any request.'}
           </p>
+          {proposal?.maxBudget !== undefined && (
+            <label className="mt-3 flex max-w-xs flex-col gap-1 text-sm">
+              <span className="font-medium">Budget for the new key (USD)</span>
+              <input
+                name="max_budget"
+                type="number"
+                min="0.01"
+                step="0.01"
+                {...(proposal.ceiling !== undefined ? { max: proposal.ceiling } : {})}
+                value={budget}
+                onChange={(e) => setTyped(e.target.value)}
+                className="rounded-md border border-slate-300 px-2 py-1.5"
+              />
+              <span className="text-slate-700" data-testid="renewal-basis">
+                Proposed because {proposal.basis}.{proposal.ceiling !== undefined && ` You may choose up to $${proposal.ceiling}.`}
+              </span>
+            </label>
+          )}
           <button
             ref={button}
             type="button"
             disabled={busy}
-            onClick={() => void renew()}
+            onClick={renew}
             className={`mt-3 rounded-md bg-slate-900 px-3 py-2 text-sm font-medium text-white hover:bg-slate-800 disabled:opacity-60 ${asked ? 'ring-4 ring-amber-300' : ''}`}
           >
             {busy ? 'Renewing…' : 'Renew key'}

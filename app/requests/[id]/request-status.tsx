@@ -9,6 +9,8 @@ import { Time } from '../../_components/time';
 import { usePoll } from '../../_components/use-poll';
 import { ReviewsList } from '../../_components/reviews-list';
 import { RenewalPanel } from './renewal-panel';
+import { TopUpPanel } from './top-up-panel';
+import { TopUpSummary } from './top-up-summary';
 import { KeySnippet } from './key-snippet';
 import { KeyUsage } from './key-usage';
 
@@ -25,6 +27,18 @@ const EXPLAIN: Record<string, string> = {
   expired: 'This key has expired.',
 };
 
+/** A top-up's states say what happened to the budget, not to a key. */
+const TOP_UP_EXPLAIN: Record<string, string> = {
+  pending: 'The approval plugins are looking at your top-up.',
+  'in-review': 'A reviewer has to decide. You will get an email either way.',
+  approved: 'Approved. The budget is being raised at the gateway.',
+  issued: 'Applied: the key\'s budget was raised.',
+  denied: 'Your top-up was denied.',
+  failed: 'The top-up could not be applied; the key\'s budget is unchanged.',
+  revoked: 'This top-up was taken back; the key\'s budget went back down.',
+  expired: 'This temporary top-up has ended; the key\'s budget went back down.',
+};
+
 export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestView; own: boolean; gatewayUrl?: string }) {
   const done = FINAL_STATES.includes(initial.state);
   const { data: r, error } = usePoll(`/api/requests/${initial.id}`, initial, pick, 2000, !done);
@@ -38,8 +52,9 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
         <StateBadge state={r.state} />
       </h1>
       <p className="mt-3 text-slate-800" aria-live="polite" data-testid="state-explained">
-        {EXPLAIN[r.state]}
+        {r.topUp ? TOP_UP_EXPLAIN[r.state] : EXPLAIN[r.state]}
       </p>
+      {r.topUp && <TopUpSummary r={r} />}
       {error && <p className="mt-2 text-sm text-amber-900">{error}</p>}
       {r.waiting && (
         <p className="mt-3 rounded-md bg-amber-50 p-3 text-sm text-amber-950">
@@ -96,9 +111,9 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
           </div>
         </section>
       )}
-      {r.state === 'issued' && own && <KeyDelivery r={r} gatewayUrl={gatewayUrl} />}
-      {r.state === 'issued' && own && <KeySnippet gatewayUrl={gatewayUrl} model={r.model} />}
-      {r.state === 'issued' && <KeyUsage id={r.id} modelTitle={r.modelTitle} />}
+      {r.state === 'issued' && own && !r.topUp && <KeyDelivery r={r} gatewayUrl={gatewayUrl} />}
+      {r.state === 'issued' && own && !r.topUp && <KeySnippet gatewayUrl={gatewayUrl} model={r.model} />}
+      {r.state === 'issued' && !r.topUp && <KeyUsage id={r.id} modelTitle={r.modelTitle} />}
       {r.trace.length > 0 && (
         <section className="mt-8" aria-labelledby="trace-title">
           <h2 id="trace-title" className="text-lg font-semibold">
@@ -114,7 +129,8 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
           </ol>
         </section>
       )}
-      <RenewalPanel r={r} own={own} />
+      {!r.topUp && <TopUpPanel r={r} own={own} />}
+      {!r.topUp && <RenewalPanel r={r} own={own} />}
     </article>
   );
 }
