@@ -83,6 +83,11 @@ export function AwaitingReview({ initial, limits }: { initial: Awaiting; limits:
                     </td>
                     <td className="whitespace-nowrap px-3 py-2">
                       <Time iso={r.createdAt} />
+                      {r.review.deadline && (
+                        <p className="text-xs text-slate-700" data-testid="review-deadline">
+                          denied unless reviewed by <Time iso={r.review.deadline} />
+                        </p>
+                      )}
                     </td>
                     <td className="max-w-md px-3 py-2 text-slate-800">
                       {r.justification && <p className="whitespace-pre-line">{r.justification}</p>}

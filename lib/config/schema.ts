@@ -77,6 +77,17 @@ export const approvalsSchema = z.strictObject({
   defaultPolicy: z.string().min(1).max(63).optional(),
   /** The signed webhook's decision: one `review` by webhook:<caller> (default), or an `override` that decides outright. */
   webhook: z.enum(['review', 'override']).default('review'),
+  /** A request in review this many days is denied by keyportal ("Not reviewed within 14 days"); 0 lets it wait for ever. */
+  reviewTimeoutDays: z.number().min(0).max(365).default(14),
+  /** Approvers get one digest a day of what has waited this long for them. */
+  remindAfterHours: z.number().positive().max(8760).default(24),
+  /** What has waited this long also goes, in the daily digest, to `escalateTo`; off when absent. */
+  escalateAfterHours: z.number().positive().max(8760).optional(),
+  escalateTo: z.array(z.email({ message: 'expected an email address' })).default([]),
+}).superRefine((a, ctx) => {
+  if (a.escalateAfterHours !== undefined && a.escalateTo.length === 0) ctx.addIssue({ code: 'custom', path: ['escalateTo'], message: 'escalateAfterHours is set: name who the digest escalates to' });
+  if (a.escalateAfterHours !== undefined && a.escalateAfterHours < a.remindAfterHours) ctx.addIssue({ code: 'custom', path: ['escalateAfterHours'], message: `escalate after the approvers were reminded: at least remindAfterHours (${a.remindAfterHours})` });
+  if (a.reviewTimeoutDays > 0 && a.remindAfterHours >= a.reviewTimeoutDays * 24) ctx.addIssue({ code: 'custom', path: ['remindAfterHours'], message: `a reminder after the review deadline (${a.reviewTimeoutDays} days) would come too late` });
 });
 
 const gatewaySchema = z.discriminatedUnion('type', [
@@ -298,7 +309,7 @@ export const configFileSchema = z.strictObject({
         seen.add(m.id);
       });
     }),
-  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [], allowSelfApproval: false, policies: {}, policyFor: [], webhook: 'review' }),
+  approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [], allowSelfApproval: false, policies: {}, policyFor: [], webhook: 'review', reviewTimeoutDays: 14, remindAfterHours: 24, escalateTo: [] }),
   gateway: gatewaySchema.default({ type: 'local', publicUrl: 'http://localhost:4000', dir: '.data/gateway' }),
   mail: mailSchema.default({ from: 'Keyportal <keyportal@localhost>', keyDelivery: 'portal' }),
   store: storeSchema.default({ type: 'local', dir: '.data/requests' }),

@@ -46,6 +46,10 @@ export interface KeyRequest {
   justification?: string;
   /** The requester's manager, as the identity provider or the http plugin said at request time. */
   manager?: string;
+  /** When the loop held it for review: the review deadline counts from here (not from created-at, which a hand edit can move). */
+  reviewSince?: string;
+  /** The days (UTC) it was last in the approvers' daily digest, and in the escalation digest. */
+  reviewDigest?: ReviewDigest;
   /** Every review given while the request was in review, oldest first. */
   reviews?: Review[];
   /** What chat (Slack) was told about this request (lib/loop/chat.ts). */
@@ -101,6 +105,11 @@ export const hasPendingLabelEdit = (r: Pick<KeyRequest, 'state' | 'observed'>): 
 /** Whether the reason on the request is one an administrator annotated after our last write. */
 export const reasonAnnotatedByHand = (r: Pick<KeyRequest, 'reason' | 'observed'>): boolean =>
   r.reason !== undefined && r.observed !== undefined && reasonFingerprint(r.reason) !== r.observed.reason;
+
+export interface ReviewDigest {
+  reminded?: string;
+  escalated?: string;
+}
 
 export interface NotifyClaim {
   state: State;

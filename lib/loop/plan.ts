@@ -2,6 +2,7 @@ import { type Policy, standing } from '../approval/policy';
 import { type KeyRequest, holdsGatewayFinalizer } from '../domain/key-request';
 import { type ChatPlanSettings, chatStep } from './chat-plan';
 import { topUpStep } from './top-up-plan';
+import { reviewDeadline } from '../approval/deadline';
 import type { RetryInfo } from '../domain/retry';
 import { type State, canEditLabel } from '../domain/states';
 
@@ -26,6 +27,8 @@ export interface PlanSettings {
   policyOf?: (model: string) => Policy;
   /** Chat (Slack) is configured: the messages a request is owed follow its own step (lib/loop/chat-plan.ts). */
   chat?: ChatPlanSettings;
+  /** approvals.reviewTimeoutDays: a request in review this long is denied; 0 or absent, never. */
+  reviewTimeoutDays?: number;
 }
 
 /** Emails go out once per state; these are the states that send one, and to whom. */
@@ -40,11 +43,13 @@ export type Step =
   /** Nothing to do until the request changes. */
   | { kind: 'done' }
   /** Nothing to do for `ms` (a retry is due, another replica holds a claim, a grace period, an expiry). */
-  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' | 'chat' }
+  | { kind: 'wait'; ms: number; why: 'retry' | 'claim' | 'kubectl-grace' | 'expiry' | 'reveal-window' | 'reminder' | 'chat' | 'review-deadline' }
   /** pending: close a duplicate, check the catalog, run the plugin chain, record the decision. */
   | { kind: 'decide' }
   /** in-review, and the reviews on record already decide it under the policy (it changed since they were given): record the decision. */
   | { kind: 'settle-review'; outcome: 'approved' | 'denied' }
+  /** in-review past approvals.reviewTimeoutDays: denied by keyportal, and the requester told. */
+  | { kind: 'review-timeout'; days: number }
   /** A request stored before `keyportal.dev/observed` existed: record its state as accepted (and guard a key it may hold). */
   | { kind: 'adopt' }
   /** An administrator's label edit along the label-edit table: record it as their decision, then act on it. */
@@ -223,7 +228,10 @@ function requestStep(r: KeyRequest, now: number, s: PlanSettings): Step {
     case 'in-review': {
       const settled = s.policyOf && r.reviews?.length ? standing(s.policyOf(r.model), r.reviews, { email: r.email, ...(r.manager ? { manager: r.manager } : {}) }) : undefined;
       if (settled && settled.outcome !== 'waiting') return { kind: 'settle-review', outcome: settled.outcome };
-      return notifyStep(r, { state: 'in-review', to: 'approvers' }, now, s);
+      const deadline = reviewDeadline(r, s.reviewTimeoutDays);
+      if (deadline !== undefined && deadline <= now) return { kind: 'review-timeout', days: s.reviewTimeoutDays as number };
+      const next = notifyStep(r, { state: 'in-review', to: 'approvers' }, now, s);
+      return next.kind === 'done' && deadline !== undefined ? { kind: 'wait', ms: deadline - now, why: 'review-deadline' } : next;
     }
     case 'approved': {
       if (r.retry?.step === 'mint' && r.retry.since && now - Date.parse(r.retry.since) >= s.giveUpAfterSeconds * 1000) {

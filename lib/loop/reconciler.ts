@@ -128,6 +128,7 @@ export class Reconciler {
       keyDelivery: s.keyDelivery,
       revealWindowSeconds: s.revealWindowDays * 86_400,
       reminderDays: s.reminderDays ?? [],
+      ...(s.approvals ? { reviewTimeoutDays: s.approvals.reviewTimeoutDays } : {}),
       ...(s.approvals ? { policyOf: (model: string) => this.policyOf(model) as Policy } : {}),
       ...(deps.chat ? { chat: { directMessages: s.chat?.directMessages ?? true, claimSeconds: s.notifyClaimSeconds } } : {}),
     };
@@ -212,6 +213,11 @@ export class Reconciler {
         return this.decide(r, signal, known);
       case 'settle-review':
         return settleReview(this.labelEditDeps, r, step.outcome, this.policyOf(r.model) as Policy);
+      case 'review-timeout': {
+        const reason = `Not reviewed within ${step.days} day${step.days === 1 ? '' : 's'}. Request it again if you still need it.`;
+        countDecision('keyportal', 'deny');
+        return this.write(r, { state: 'denied', decision: 'denied', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'ReviewTimedOut', message: `not reviewed within ${step.days} days: denied` });
+      }
       case 'adopt':
         return adopt(this.labelEditDeps, r);
       case 'accept-label-edit':
@@ -287,7 +293,7 @@ export class Reconciler {
     // The identity provider's word on the manager stands; a plugin fills it in when there is none.
     const manager = result.manager && !r.manager ? { manager: result.manager } : {};
     if (result.outcome === 'review') {
-      await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace, ...manager }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
+      await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace, reviewSince: now, ...manager }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
       return countDecision(result.decidedBy, 'review');
     }
     const state = result.outcome === 'approve' ? 'approved' : 'denied';

@@ -20,6 +20,9 @@ import { Reconciler } from './reconciler';
 import { sweepGateway } from './sweep';
 import { SpendWatch } from '../budget/spend-watch';
 import { IdleWatch } from '../budget/idle-watch';
+import { type DigestReport, sendReviewDigests } from './review-digest';
+import { type NoticeDeps, recipients } from './notices';
+import { policyFor } from '../approval/policy';
 import { SpendFigureService } from '../budget/spend-figures';
 
 export interface LoopParts {
@@ -32,6 +35,8 @@ export interface LoopParts {
   spendWatch: SpendWatch;
   /** The idle check (hourly), when lifecycle.idleDays is set. */
   idleWatch?: IdleWatch;
+  /** The approvers' daily digest (checked hourly; tests run it by hand). */
+  reviewDigest(signal: AbortSignal): Promise<DigestReport>;
 }
 
 /** Builds the loop and everything it acts through from the configuration. */
@@ -91,6 +96,19 @@ export function buildLoop(
   const idleWatch = idleDays
     ? new IdleWatch({ store, gateway, mailer, events, idleDays, graceDays: idleGraceDays, clock, context: (r) => ({ portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), modelTitle: titles.get(r.model) ?? r.model }) })
     : undefined;
+  const models = new Map(config.models.map((m) => [m.id, m]));
+  const notices: NoticeDeps = {
+    store,
+    models,
+    settings: { portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), keyDelivery: config.mail.keyDelivery, reviewNotify: config.approvals.notify },
+    policyOf: (model) => policyFor(config.approvals, models.get(model), model),
+  };
+  const { remindAfterHours, escalateAfterHours, escalateTo, reviewTimeoutDays } = config.approvals;
+  const reviewDigest = (signal: AbortSignal) =>
+    sendReviewDigests(
+      { store, mailer, clock, remindAfterHours, ...(escalateAfterHours !== undefined ? { escalateAfterHours } : {}), escalateTo, reviewTimeoutDays, recipientsOf: (r) => recipients(notices, r, { state: 'in-review', to: 'approvers' }), portalUrl: config.portal.publicUrl, modelTitle: (m) => titles.get(m) ?? m },
+      signal,
+    );
   // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;
   // pid and a random suffix keep two processes on one host apart.
   const who = process.env.POD_NAME || hostname();
@@ -115,6 +133,7 @@ export function buildLoop(
         everyMs: config.lifecycle.topUp.checkMinutes * 60_000,
         run: (signal) => spendWatch.run(signal),
       },
+      { name: 'the review digest', everyMs: 3_600_000, run: reviewDigest },
       ...(idleWatch ? [{ name: 'the idle check', everyMs: 3_600_000, run: (signal: AbortSignal) => idleWatch.run(signal) }] : []),
       {
         name: 'the gateway sweep',
@@ -129,5 +148,5 @@ export function buildLoop(
       ),
   });
   const unobserve = observeLoop(loop);
-  return { loop, reconciler, gateway, mailer, events, spendWatch, ...(idleWatch ? { idleWatch } : {}) };
+  return { loop, reconciler, gateway, mailer, events, spendWatch, reviewDigest, ...(idleWatch ? { idleWatch } : {}) };
 }

@@ -4,6 +4,7 @@ import type { KeyRequest } from '../domain/key-request';
 import type { State } from '../domain/states';
 import { describeStanding, mergedChanges, policyFor, standing } from '../approval/policy';
 import type { LimitChanges, Review } from '../domain/review';
+import { reviewDeadline } from '../approval/deadline';
 
 /** A request as the browser and API clients see it: never the key, never internal claims. */
 export interface RequestView {
@@ -37,6 +38,9 @@ export interface RequestView {
     progress?: string;
     /** The stage it waits on, while in review. */
     stage?: string;
+    /** While in review: since when it waits, and when it is denied unless reviewed (approvals.reviewTimeoutDays). */
+    since?: string;
+    deadline?: string;
     reviews: Review[];
   };
   /** Approved with changes: the limits the key was minted with instead of the tier's. */
@@ -124,5 +128,7 @@ function reviewOf(r: KeyRequest, config: Pick<Config, 'models' | 'approvals'>): 
   const reviews = r.reviews ?? [];
   if (r.state !== 'in-review') return { policy: policy.name, reviews };
   const s = standing(policy, reviews, { email: r.email, ...(r.manager ? { manager: r.manager } : {}) });
-  return { policy: policy.name, progress: describeStanding(policy, s), ...(s.outcome === 'waiting' ? { stage: s.stage.name } : {}), reviews };
+  const deadline = reviewDeadline(r, config.approvals.reviewTimeoutDays);
+  const when = { since: r.reviewSince ?? r.createdAt, ...(deadline !== undefined ? { deadline: new Date(deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}) };
+  return { policy: policy.name, progress: describeStanding(policy, s), ...(s.outcome === 'waiting' ? { stage: s.stage.name } : {}), reviews, ...when };
 }

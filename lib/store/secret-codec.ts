@@ -80,6 +80,10 @@ export const ANNOTATION = {
   budget: 'keyportal.dev/budget',
   // When the requester was told the key has not been used (lifecycle.idleDays).
   idleWarnedAt: 'keyportal.dev/idle-warned-at',
+  // When the loop held it for review (the deadline counts from here), and the days it was in the
+  // approvers' daily digest and the escalation digest (JSON).
+  reviewSince: 'keyportal.dev/review-since',
+  reviewDigest: 'keyportal.dev/review-digest',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -148,6 +152,8 @@ const storedSecretSchema = z.object({
       [ANNOTATION.budgetMove]: z.string().optional(),
       [ANNOTATION.budgetAlert]: z.string().max(64).optional(),
       [ANNOTATION.idleWarnedAt]: timestampSchema.optional(),
+      [ANNOTATION.reviewSince]: timestampSchema.optional(),
+      [ANNOTATION.reviewDigest]: z.string().optional(),
       [ANNOTATION.budget]: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/, 'expected an amount in USD such as 25 or 12.50').optional(),
     }),
   }),
@@ -215,6 +221,9 @@ export function decodeRequest(raw: unknown): KeyRequest {
   if (a[ANNOTATION.budgetAlert]) request.budgetAlert = a[ANNOTATION.budgetAlert];
   if (a[ANNOTATION.budget]) request.budget = Number(a[ANNOTATION.budget]);
   if (a[ANNOTATION.idleWarnedAt]) request.idleWarnedAt = a[ANNOTATION.idleWarnedAt];
+  if (a[ANNOTATION.reviewSince]) request.reviewSince = a[ANNOTATION.reviewSince];
+  const digest = lenientJson(a[ANNOTATION.reviewDigest], reviewDigestSchema);
+  if (digest) request.reviewDigest = digest;
   const optional = {
     decidedAt: a[ANNOTATION.decidedAt],
     decidedBy: a[ANNOTATION.decidedBy],
@@ -309,6 +318,9 @@ function sharedObserved(text: string | undefined): Observed | undefined {
   if (observations.size < INTERN_LIMIT) observations.set(text, observed);
   return observed;
 }
+
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+const reviewDigestSchema = z.object({ reminded: day.optional(), escalated: day.optional() });
 
 const claimSchema = z.object({ state: stateSchema, at: timestampSchema, reminder: z.int().positive().optional() });
 

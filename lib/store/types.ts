@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { KeyRequest, NotifyClaim } from '../domain/key-request';
+import type { KeyRequest, NotifyClaim, ReviewDigest } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
 import type { Review } from '../domain/review';
 import type { ChatRecord } from '../domain/chat-record';
@@ -180,6 +180,10 @@ export interface RequestChange {
   budgetMove?: BudgetMove | null;
   /** An issued key: the budget period whose spend alert went out. */
   budgetAlert?: string;
+  /** When the loop held it for review (the deadline counts from here). */
+  reviewSince?: string;
+  /** The days it was in the approvers' digest and the escalation digest (the whole record). */
+  reviewDigest?: ReviewDigest;
   /** An issued key: when its requester was told it is idle; null clears it (used again). */
   idleWarnedAt?: string | null;
 }

@@ -59,6 +59,8 @@ export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
   set(ANNOTATION.budgetMove, change.budgetMove === null ? null : change.budgetMove && JSON.stringify(change.budgetMove));
   set(ANNOTATION.budgetAlert, change.budgetAlert);
   set(ANNOTATION.idleWarnedAt, change.idleWarnedAt);
+  set(ANNOTATION.reviewSince, change.reviewSince);
+  set(ANNOTATION.reviewDigest, change.reviewDigest && JSON.stringify(change.reviewDigest));
   const observed = { state: change.state ?? change.acceptState ?? accepted, reason: reasonFingerprint(change.reason ?? read.reason) };
   if (!read.observed || observed.state !== read.observed.state || observed.reason !== read.observed.reason) {
     set(ANNOTATION.observed, JSON.stringify(observed.reason === undefined ? { state: observed.state } : observed));

@@ -34,6 +34,17 @@ describe('config.yaml', () => {
     expect(config.models.length).toBeGreaterThan(0);
   });
 
+  it('review deadlines, digests and budgets are checked, naming the field', () => {
+    expect(problemsOf({ ...minimal, approvals: { escalateAfterHours: 48 } })).toEqual([expect.stringMatching(/^approvals\.escalateTo: escalateAfterHours is set: name who the digest escalates to/)]);
+    expect(problemsOf({ ...minimal, approvals: { escalateAfterHours: 12, escalateTo: ['head@example.com'] } })).toEqual([expect.stringMatching(/^approvals\.escalateAfterHours: escalate after the approvers were reminded/)]);
+    expect(problemsOf({ ...minimal, approvals: { reviewTimeoutDays: 1, remindAfterHours: 24 } })).toEqual([expect.stringMatching(/^approvals\.remindAfterHours: a reminder after the review deadline/)]);
+    expect(problemsOf({ ...minimal, lifecycle: { topUp: { notifyAtPercent: 120 } } })[0]).toMatch(/^lifecycle\.topUp\.notifyAtPercent/);
+    expect(problemsOf({ ...minimal, lifecycle: { idleDays: 0 } })[0]).toMatch(/^lifecycle\.idleDays/);
+    const c = parseConfig(minimal, { source: 'x', env: {} });
+    expect(c.approvals).toMatchObject({ reviewTimeoutDays: 14, remindAfterHours: 24, escalateTo: [] });
+    expect(c.lifecycle.topUp).toEqual({ notifyAtPercent: 80, checkMinutes: 15, checksPerSecond: 10, ceilingFactor: 2 });
+  });
+
   it('fills every section from defaults when only the catalog is given', () => {
     const c = parseConfig(minimal, { source: 'x', env: {} });
     expect(c.store).toEqual({ type: 'local', dir: '.data/requests' });

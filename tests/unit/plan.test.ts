@@ -96,3 +96,19 @@ describe('plan: the state → next step table', () => {
     expect([...covered].sort()).toEqual(['approved', 'denied', 'expired', 'failed', 'in-review', 'issued', 'pending', 'revoked']);
   });
 });
+
+describe('plan: the review deadline', () => {
+  const withDeadline = { ...PLAN, reviewTimeoutDays: 14 };
+  const DAY = 86_400_000;
+  it('waits for a person until the deadline, counted from when the loop held it, then denies', () => {
+    const held = req('in-review', { notified: 'in-review', reviewSince: at(-DAY), createdAt: '2020-01-01T00:00:00Z' });
+    expect(plan(held, NOW, withDeadline)).toEqual({ kind: 'wait', ms: 13 * DAY, why: 'review-deadline' });
+    expect(plan(held, NOW + 13 * DAY, withDeadline)).toEqual({ kind: 'review-timeout', days: 14 });
+    // Held before review-since was recorded: counted from creation.
+    expect(plan(req('in-review', { notified: 'in-review' }), NOW + 14 * DAY, withDeadline)).toEqual({ kind: 'review-timeout', days: 14 });
+    // Without a deadline (0), a request waits for ever.
+    expect(plan(held, NOW + 400 * DAY, { ...PLAN, reviewTimeoutDays: 0 })).toEqual({ kind: 'done' });
+    // The approvers' email comes first, even on the last day.
+    expect(plan(req('in-review', { reviewSince: at(-DAY) }), NOW, withDeadline)).toEqual({ kind: 'notify', notice: { state: 'in-review', to: 'approvers' } });
+  });
+});
