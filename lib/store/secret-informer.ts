@@ -224,6 +224,13 @@ export class SecretInformer {
         token = page.metadata?.continue;
         rv = page.metadata?.resourceVersion ?? rv;
       } while (token && !this.stopped);
+      // A request our own write created after the list's snapshot is in no page yet: keep it,
+      // or a check made now (the duplicate and rate rules) would not see it until its watch event.
+      const listed = new Set(fresh.map((r) => r.id));
+      for (const id of this.index.ids()) {
+        const cached = this.index.get(id);
+        if (cached && !listed.has(id) && isNewer(cached.resourceVersion, rv)) fresh.push(cached);
+      }
       // One sort per state instead of a splice per request: 100,000 requests load in a blink.
       const { changed, removed } = this.index.replaceAll(fresh);
       for (const name of [...this.malformed.keys()]) if (!broken.has(name)) this.malformed.delete(name);

@@ -82,7 +82,10 @@ describe('the request cache when its version has expired', () => {
       api.secrets = [applyChange(secret('bbbbbbbbbbbb', 'b@example.com', 12), { state: 'denied', reason: 'no' })];
       api.version = 12;
       informer.resumeFrom('5');
+      // Created by a write of ours after the list's snapshot (version 13 > 12): in no page, but kept.
+      informer.offer(secret('cccccccccccc', 'c@example.com', 13));
       await until(() => events.some((e) => e.type === 'resync'), 'a relist after 410 Gone', 5000);
+      expect(informer.index.get('cccccccccccc')?.resourceVersion).toBe('13');
       expect(api.lists).toBe(2);
       expect(events).toContainEqual({ type: 'delete', id: 'aaaaaaaaaaaa' });
       expect(informer.index.get('aaaaaaaaaaaa')).toBeUndefined();
