@@ -311,3 +311,22 @@ describe('the approval loop on the embedded defaults (local folder, local gatewa
     }
   });
 });
+
+describe('budgets on the embedded defaults', () => {
+  it('a top-up through the local store and the local gateway stand-in: held for a person, approved, the budget raised in keys.json, told in the outbox', async () => {
+    const e = await embedded();
+    const store = e.store();
+    const { request: key } = await store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    const issued = await e.settled(key.id, 'issued');
+    const hash = issued.keySha256 as string;
+    expect((await e.gatewayKeys())[hash]).toMatchObject({ max_budget: 10 });
+    const { request: topUp } = await store.create({ email: 'ada@example.com', model: 'gpt-4o', topsUp: key.id, topUp: { amount: 2.5 } });
+    // The test chain's whitelist approves gpt-4o keys, not money: a person decides.
+    const held = await e.settled(topUp.id, 'in-review');
+    await store.update(held, { state: 'approved', decision: 'approved', decidedBy: 'user:approver@example.com', decidedAt: rfc3339(new Date()), reason: 'ok' });
+    const applied = await e.settled(topUp.id, 'issued');
+    expect(applied.budgetMove).toEqual({ from: 10, to: 12.5 });
+    expect((await e.gatewayKeys())[hash]).toMatchObject({ max_budget: 12.5 });
+    expect((await e.mailsTo('ada@example.com')).map((m) => m.subject)).toContain('Your GPT-4o top-up was applied');
+  });
+});
