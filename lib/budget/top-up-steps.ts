@@ -1,4 +1,4 @@
-import { type KeyRequest, rfc3339 } from '../domain/key-request';
+import { type KeyRequest, holdsTopUpFinalizer, rfc3339 } from '../domain/key-request';
 import type { RetryInfo } from '../domain/retry';
 import { type BudgetMove, OPEN_TOP_UP_STATES, usd } from '../domain/top-up';
 import { KeyedLock } from '../fs/keyed-lock';
@@ -38,8 +38,9 @@ async function liveKey(store: RequestStore, id: string): Promise<(KeyRequest & {
   }
 }
 
+// Refused or never applied: the key's budget is as it was, so nothing is left to put back.
 const failed = (d: TopUpDeps, r: KeyRequest, reason: string): Promise<void> =>
-  d.write(r, { state: 'failed', reason, retry: null }, { type: 'Warning', reason: 'TopUpFailed', message: reason.slice(0, 500) });
+  d.write(r, { state: 'failed', reason, retry: null, topUpFinalizer: false }, { type: 'Warning', reason: 'TopUpFailed', message: reason.slice(0, 500) });
 
 /**
  * approved → issued (applied): read the key's budget, record it with the budget to set (before
@@ -61,7 +62,8 @@ export function applyTopUp(d: TopUpDeps, r: KeyRequest, signal: AbortSignal): Pr
         const budget = info.usage?.maxBudget;
         if (budget === null || budget === undefined) return await failed(d, r, 'The key has no budget limit at the gateway, so a top-up would change nothing.');
         move = { from: budget, to: round2(budget + amount) };
-        current = await d.store.update(r, { budgetMove: move });
+        // With the finalizer: from now on deleting this Secret puts the budget back first.
+        current = await d.store.update(r, { budgetMove: move, topUpFinalizer: true });
       }
       await d.gateway.updateBudget(key.keySha256, { maxBudget: move.to }, { signal, ...(r.decidedBy ? { changedBy: r.decidedBy } : {}) });
     } catch (err) {
@@ -80,7 +82,7 @@ export function applyTopUp(d: TopUpDeps, r: KeyRequest, signal: AbortSignal): Pr
  * recorded first and then set. A key already gone at the gateway has nothing to put back.
  * Then the request is marked expired, or (revoked) the requester is emailed.
  */
-export function putBackTopUp(d: TopUpDeps, r: KeyRequest, notice: Notice | undefined, signal: AbortSignal): Promise<void> {
+export function putBackTopUp(d: TopUpDeps, r: KeyRequest, notice: Notice | undefined, signal: AbortSignal, deleting = false): Promise<void> {
   const keyId = r.topsUp as string;
   const amount = r.topUp?.amount ?? 0;
   return perKey.run(keyId, async () => {
@@ -92,7 +94,7 @@ export function putBackTopUp(d: TopUpDeps, r: KeyRequest, notice: Notice | undef
         let back = move.back;
         if (back === undefined) {
           const budget = key ? (await d.gateway.keyInfo(key.keySha256, signal))?.usage?.maxBudget : undefined;
-          back = budget === null || budget === undefined ? move.from : round2(Math.max(0, budget - amount));
+          back = budget === null || budget === undefined ? move.from : backTo(r, move, budget, amount);
           current = await d.store.update(r, { budgetMove: { ...move, back } });
         }
         if (key) await d.gateway.updateBudget(key.keySha256, { maxBudget: back }, { signal, changedBy: 'keyportal' });
@@ -106,11 +108,29 @@ export function putBackTopUp(d: TopUpDeps, r: KeyRequest, notice: Notice | undef
         }
       }
     }
-    if (notice) return d.notify(current, notice);
+    if (deleting) {
+      const back = current.budgetMove?.back;
+      return d.write(current, { topUpFinalizer: false }, { type: 'Normal', reason: 'TopUpDeleted', message: `the top-up Secret was deleted${back !== undefined ? `: the key's budget was put back to ${usd(back)}` : ''}` });
+    }
+    if (notice) {
+      // Put back: deleting the Secret from now on has nothing left to undo.
+      if (holdsTopUpFinalizer(current)) current = await d.store.update(current, { topUpFinalizer: false });
+      return d.notify(current, notice);
+    }
     const back = current.budgetMove?.back;
     const reason = `The temporary top-up ended${r.topUp?.until ? ` on ${r.topUp.until}` : ''}${back !== undefined ? `; the key's budget is ${usd(back)} again` : ''}.`;
-    await d.write(current, { state: 'expired', reason, retry: null }, { type: 'Normal', reason: 'TopUpEnded', message: reason });
+    await d.write(current, { state: 'expired', reason, retry: null, topUpFinalizer: false }, { type: 'Normal', reason: 'TopUpEnded', message: reason });
   });
+}
+
+/**
+ * Where the budget goes back to: down by the amount from what the gateway has now. A top-up
+ * deleted while approved may have reached the gateway or not (a crash between the two): it did
+ * only if the budget is the one it set.
+ */
+function backTo(r: KeyRequest, move: BudgetMove, budget: number, amount: number): number {
+  if (r.state === 'approved') return budget === move.to ? move.from : budget;
+  return round2(Math.max(0, budget - amount));
 }
 
 /**

@@ -92,6 +92,11 @@ export const GATEWAY_KEY_FINALIZER = 'keyportal.dev/gateway-key';
 
 export const holdsGatewayFinalizer = (r: Pick<KeyRequest, 'finalizers'>): boolean => r.finalizers?.includes(GATEWAY_KEY_FINALIZER) ?? false;
 
+/** The finalizer a top-up carries while the key's budget may hold its amount: deleting the Secret puts the budget back first. */
+export const TOP_UP_FINALIZER = 'keyportal.dev/top-up-budget';
+
+export const holdsTopUpFinalizer = (r: Pick<KeyRequest, 'finalizers'>): boolean => r.finalizers?.includes(TOP_UP_FINALIZER) ?? false;
+
 /** Short fingerprint of a reason: tells "the reason we wrote" from "one an administrator annotated since". */
 export const reasonFingerprint = (reason: string | undefined): string | undefined =>
   reason === undefined ? undefined : createHash('sha256').update(reason).digest('hex').slice(0, 12);

@@ -1,5 +1,5 @@
 import { type Policy, standing } from '../approval/policy';
-import { type KeyRequest, holdsGatewayFinalizer } from '../domain/key-request';
+import { type KeyRequest, holdsGatewayFinalizer, holdsTopUpFinalizer } from '../domain/key-request';
 import { type ChatPlanSettings, chatStep } from './chat-plan';
 import { topUpStep } from './top-up-plan';
 import { reviewDeadline } from '../approval/deadline';
@@ -86,7 +86,7 @@ export type Step =
   /** A top-up, approved: record the key's budget before and after, set it at the gateway, then issued (applied). */
   | { kind: 'apply-top-up' }
   /** A top-up that ended (a temporary one's end, or revoked): record where the budget goes back to, set it, then expired or the email. */
-  | { kind: 'put-back-top-up'; notice?: Notice }
+  | { kind: 'put-back-top-up'; notice?: Notice; deleting?: true }
   /** A chat message owed (post or update the review message, a direct message): lib/loop/chat-plan.ts. */
   | { kind: 'chat'; what: string };
 
@@ -184,6 +184,13 @@ function deletionStep(r: KeyRequest, now: number, s: PlanSettings): Step {
   return claim > 0 ? { kind: 'wait', ms: claim, why: 'claim' } : { kind: 'finalize', notice: owed };
 }
 
+/** A deleted top-up that may still hold budget at the gateway: put back, then let the Secret go. */
+function topUpDeletionStep(r: KeyRequest, now: number): Step {
+  if (!holdsTopUpFinalizer(r)) return { kind: 'done' };
+  const retry = retryWait(r, 'budget', now);
+  return retry > 0 ? { kind: 'wait', ms: retry, why: 'retry' } : { kind: 'put-back-top-up', deleting: true };
+}
+
 /** Milliseconds left for a `kubectl annotate … reason=` that follows a kubectl label edit to land. */
 function kubectlGrace(r: KeyRequest, now: number, s: PlanSettings): number {
   if (r.decidedBy !== 'kubectl' || !r.decidedAt) return 0;
@@ -206,6 +213,7 @@ export function plan(r: KeyRequest, now: number, s: PlanSettings): Step {
 }
 
 function requestStep(r: KeyRequest, now: number, s: PlanSettings): Step {
+  if (r.deletingSince && r.topsUp) return topUpDeletionStep(r, now);
   if (r.deletingSince) return deletionStep(r, now, s);
   if (!r.observed) return { kind: 'adopt' };
   if (r.observed.state !== r.state) {

@@ -254,7 +254,7 @@ export class Reconciler {
       case 'apply-top-up':
         return applyTopUp(this.topUpDeps, r, signal);
       case 'put-back-top-up':
-        return putBackTopUp(this.topUpDeps, r, step.notice, signal);
+        return putBackTopUp(this.topUpDeps, r, step.notice, signal, step.deleting);
       case 'chat':
         return this.chatDeps ? doChat(this.chatDeps, r, step.what, signal) : Promise.resolve();
     }

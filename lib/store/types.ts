@@ -170,6 +170,8 @@ export interface RequestChange {
   acceptState?: KeyRequest['state'];
   /** Adds (true) or removes (false) the gateway-key finalizer: set before a key can exist at the gateway, removed once it is gone there. */
   gatewayFinalizer?: boolean;
+  /** Adds (true) or removes (false) a top-up's budget finalizer: set before the gateway raises the budget, removed once the top-up is put back or refused. */
+  topUpFinalizer?: boolean;
   /** Every review so far (the whole list: the write carries the version read, so none is lost). */
   reviews?: Review[];
   /** The requester's manager, when a plugin (the http plugin's answer) names one. */

@@ -1,4 +1,4 @@
-import { GATEWAY_KEY_FINALIZER, type KeyRequest, acceptedState, reasonFingerprint } from '../domain/key-request';
+import { GATEWAY_KEY_FINALIZER, type KeyRequest, TOP_UP_FINALIZER, acceptedState, reasonFingerprint } from '../domain/key-request';
 import { assertTransition } from '../domain/states';
 import { ConflictError } from './errors';
 import { ANNOTATION, LABEL, type SecretObject, decodeRequest } from './secret-codec';
@@ -66,11 +66,13 @@ export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
     set(ANNOTATION.observed, JSON.stringify(observed.reason === undefined ? { state: observed.state } : observed));
   }
   if (change.key !== undefined) patch.data = { key: change.key === null ? null : Buffer.from(change.key, 'utf8').toString('base64') };
-  if (change.gatewayFinalizer !== undefined) {
-    const others = (read.finalizers ?? []).filter((f) => f !== GATEWAY_KEY_FINALIZER);
-    const next = change.gatewayFinalizer ? [...others, GATEWAY_KEY_FINALIZER] : others;
-    if (next.length !== (read.finalizers?.length ?? 0)) patch.finalizers = next.length ? next : null;
+  let finalizers = [...(read.finalizers ?? [])];
+  for (const [name, wanted] of [[GATEWAY_KEY_FINALIZER, change.gatewayFinalizer], [TOP_UP_FINALIZER, change.topUpFinalizer]] as const) {
+    if (wanted === false) finalizers = finalizers.filter((f) => f !== name);
+    if (wanted && !finalizers.includes(name)) finalizers.push(name);
   }
+  const before = read.finalizers ?? [];
+  if (finalizers.length !== before.length || finalizers.some((f, i) => f !== before[i])) patch.finalizers = finalizers.length ? finalizers : null;
   return patch;
 }
 

@@ -11,6 +11,7 @@ import { decide, revoke } from '@/lib/portal/requests';
 import { requestTopUp, topUpsOf } from '@/lib/portal/top-up';
 import type { State } from '@/lib/domain/states';
 import { MASTER_KEY, type TestSetup, testConfig } from '../helpers/portal';
+import { kubectl } from '../helpers/cluster';
 import { until } from '../helpers/wait';
 import { afterThisTest, clusterWorld } from '../helpers/world';
 
@@ -143,6 +144,24 @@ describe('top-ups', () => {
     // The key itself is untouched: still issued, still one key at the gateway.
     expect((await w.store.get(key)).state).toBe('issued');
     expect(w.gateway.keysFor(key)).toHaveLength(1);
+    // Put back, it holds nothing: no finalizer keeps its Secret.
+    expect(ended.finalizers).toBeUndefined();
+  });
+
+  it('kubectl delete of an applied top-up puts the budget back before the Secret goes', async () => {
+    const w = await world({ plugins: [{ name: 'spend', config: { topUpsUpTo: 5 } }, { name: 'whitelist', config: { models: ['gpt-4o'] } }] });
+    const key = await w.issuedKey();
+    const t = await requestTopUp(w.deps, ada, key, { amount: 4, reason: 'a few more runs' });
+    const applied = await w.settled(t.id, 'issued');
+    expect(applied.finalizers).toEqual(['keyportal.dev/top-up-budget']);
+    expect(w.budgetAt(key)).toBe(14);
+    // Meanwhile the key's budget moved on (another top-up, an admin at the gateway): $4 comes off what it is now.
+    const row = w.gateway.keysFor(key)[0];
+    if (row) row.max_budget = 16;
+    await kubectl('-n', w.namespace, 'delete', 'secret', `keyreq-${t.id}`, '--wait=false');
+    await until(async () => (await w.store.get(t.id).then(() => undefined, () => true)), 'the top-up Secret gone');
+    expect(w.budgetAt(key)).toBe(12);
+    expect((await w.store.get(key)).state).toBe('issued');
   });
 
   it('a small top-up is approved by the spend plugin; an approver can take one back', async () => {

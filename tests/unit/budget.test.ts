@@ -46,6 +46,8 @@ describe('plan: a top-up\'s steps', () => {
     ['taken back by an approver: put back, then told', topUp('revoked', { decidedBy: 'user:b@example.com', decidedAt: at(-1000), budgetMove: { from: 10, to: 15 } }), { kind: 'put-back-top-up', notice: { state: 'revoked', to: 'requester' } }],
     ['taken back with kubectl: waits for the reason annotated after', topUp('revoked', { decidedBy: 'kubectl', decidedAt: at(-1000), budgetMove: { from: 10, to: 15 } }), { kind: 'wait', ms: 14_000, why: 'kubectl-grace' }],
     ['denied: told, and nothing to clean up', topUp('denied', { notified: 'denied' }), { kind: 'done' }],
+    ['deleted while it may hold budget: put back, then let go', topUp('issued', { notified: 'issued', deletingSince: at(-1000), finalizers: ['keyportal.dev/top-up-budget'], budgetMove: { from: 10, to: 15 } }), { kind: 'put-back-top-up', deleting: true }],
+    ['deleted with nothing held: nothing to do', topUp('expired', { notified: 'expired', deletingSince: at(-1000) }), { kind: 'done' }],
   ];
   it.each(rows)('%s', (_name, r, step) => {
     expect(plan(r, NOW, PLAN)).toEqual(step);
