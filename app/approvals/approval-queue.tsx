@@ -7,6 +7,7 @@ import type { ListPage } from '@/lib/portal/view';
 import { ActionResult } from '../_components/action-result';
 import { ReviewsList } from '../_components/reviews-list';
 import { Pager, formatCount, useCursorTrail } from '../_components/pager';
+import { TopUpMarker } from '../_components/top-up-marker';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
@@ -96,6 +97,7 @@ export function ApprovalQueue({ initial, pageSize, models, limits }: { initial: 
                         renewal
                       </span>
                     )}
+                    <TopUpMarker r={r} />
                   </td>
                   <td className="px-3 py-2">
                     <StateBadge state={r.state} />

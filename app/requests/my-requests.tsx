@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import type { ListPage } from '@/lib/portal/view';
 import { Pager, useCursorTrail } from '../_components/pager';
+import { TopUpMarker } from '../_components/top-up-marker';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
 import { usePoll } from '../_components/use-poll';
@@ -15,7 +16,7 @@ export function MyRequests({ initial, pageSize }: { initial: ListPage; pageSize:
   const trail = useCursorTrail();
   const query = new URLSearchParams({ limit: String(pageSize), ...(trail.cursor ? { cursor: trail.cursor } : {}) });
   const { data, error, loading } = usePoll(`/api/requests?${query}`, initial, pick);
-  const usage = useUsageGlance(data.requests.filter((r) => r.state === 'issued').map((r) => r.id));
+  const usage = useUsageGlance(data.requests.filter((r) => r.state === 'issued' && !r.topUp).map((r) => r.id));
   if (data.total === 0 && trail.index === 0) {
     return (
       <p className="mt-6 text-slate-700">
@@ -32,11 +33,12 @@ export function MyRequests({ initial, pageSize }: { initial: ListPage; pageSize:
             <Link href={`/requests/${r.id}`} className="font-medium text-slate-900 underline-offset-2 hover:underline">
               {r.modelTitle}
             </Link>
+            <TopUpMarker r={r} />
             <StateBadge state={r.state} />
             <span className="text-sm text-slate-600">
               requested <Time iso={r.createdAt} />
             </span>
-            {r.state === 'issued' && <UsageGlance usage={usage[r.id]} modelTitle={r.modelTitle} />}
+            {r.state === 'issued' && !r.topUp && <UsageGlance usage={usage[r.id]} modelTitle={r.modelTitle} />}
             {r.reason && <span className="w-full text-sm text-slate-700">{r.reason}</span>}
           </li>
         ))}

@@ -77,5 +77,10 @@ test('a requester asks for a top-up from the key\'s page; the approver sees the 
   expect(mail?.text).toContain("The key's budget went from $10 to $15.");
   await requester.goto(`/requests/${key}`);
   await expect(requester.getByTestId('top-up-history')).toContainText('budget $10 → $15');
+  // In "My requests" the top-up is marked as one, beside its key.
+  await requester.goto('/requests');
+  await expect(requester.locator(`li[data-request="${topUp}"]`).getByTestId('top-up-marker')).toHaveText('top-up $5');
+  await expect(requester.locator(`li[data-request="${key}"]`).getByTestId('top-up-marker')).toHaveCount(0);
+  await requester.goto(`/requests/${key}`);
   await shot(requester, 'top-up-history');
 });
