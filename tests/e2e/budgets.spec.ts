@@ -52,6 +52,8 @@ test('a requester asks for a top-up from the key\'s page; the approver sees the 
   await expect(requester.getByTestId('top-up-summary')).toContainText(`A top-up of $5 until`);
   await expect(requester.getByTestId('top-up-summary')).toContainText(key);
   await expect(requester.locator('[data-state]').first()).toHaveAttribute('data-state', 'in-review', { timeout: 20_000 });
+  // The review deadline (approvals.reviewTimeoutDays, 14 by default), told to the requester.
+  await expect(requester.getByTestId('review-deadline')).toContainText('If nobody reviews it by');
   expect(await kubectl('get', 'secret', `keyreq-${topUp}`, '-o', 'jsonpath={.metadata.labels.keyportal\\.dev/kind}')).toBe('top-up');
 
   // The approver: the top-up, what the requester spent in 30 days, their keys, what a GPT-4o key costs here.

@@ -55,6 +55,11 @@ export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestVi
         {r.topUp ? TOP_UP_EXPLAIN[r.state] : EXPLAIN[r.state]}
       </p>
       {r.topUp && <TopUpSummary r={r} />}
+      {r.state === 'in-review' && r.review.deadline && (
+        <p className="mt-2 text-sm text-slate-700" data-testid="review-deadline">
+          If nobody reviews it by <Time iso={r.review.deadline} />, it is denied and you are told.
+        </p>
+      )}
       {error && <p className="mt-2 text-sm text-amber-900">{error}</p>}
       {r.waiting && (
         <p className="mt-3 rounded-md bg-amber-50 p-3 text-sm text-amber-950">
