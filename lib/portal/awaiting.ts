@@ -85,7 +85,7 @@ export async function bulkApprove(deps: PortalDeps, user: User, input: { ids: st
         continue;
       }
       const { request, progress } = await submitReview(rd, id, { ...review, now: deps.clock ?? (() => new Date()) });
-      out.push({ id, ok: true, says: progress === 'approved' ? 'approved: the key is minted' : `your approval is recorded: ${progress}`, state: request.state });
+      out.push({ id, ok: true, says: progress === 'approved' ? `approved: ${request.topsUp ? 'the top-up is applied' : 'the key is minted'}` : `your approval is recorded: ${progress}`, state: request.state });
     } catch (err) {
       out.push({ id, ok: false, says: whyNot(err, id, user) });
     }

@@ -88,7 +88,7 @@ export async function previewReview(deps: ReviewDeps, id: string, input: Omit<Re
   if (r.state !== 'in-review') return { request: r, ok: false, says: `is ${r.state}: nothing to review` };
   try {
     const { after } = await judge(deps, r, { ...input, now: input.now ?? (() => new Date()) });
-    return { request: r, ok: true, says: after.outcome === 'approved' ? 'approves it: the key is minted' : after.outcome === 'denied' ? 'denies it' : `records your approval: ${describeStanding(policyOf(deps.config, r), after)}` };
+    return { request: r, ok: true, says: after.outcome === 'approved' ? `approves it: ${r.topsUp ? 'the top-up is applied' : 'the key is minted'}` : after.outcome === 'denied' ? 'denies it' : `records your approval: ${describeStanding(policyOf(deps.config, r), after)}` };
   } catch (err) {
     if (err instanceof PortalError) return { request: r, ok: false, says: err.message };
     throw err;

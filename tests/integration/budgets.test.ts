@@ -9,6 +9,7 @@ import { renewalProposal } from '@/lib/portal/renewal-proposal';
 import { SpendFigureService } from '@/lib/budget/spend-figures';
 import { decide, revoke } from '@/lib/portal/requests';
 import { requestTopUp, topUpsOf } from '@/lib/portal/top-up';
+import { bulkApprove } from '@/lib/portal/awaiting';
 import type { State } from '@/lib/domain/states';
 import { MASTER_KEY, type TestSetup, testConfig } from '../helpers/portal';
 import { kubectl } from '../helpers/cluster';
@@ -124,6 +125,8 @@ describe('top-ups', () => {
     expect(notice.text).toContain(`asked for a top-up of $5 until ${until1.slice(0, 10)} on their gpt-4o key`);
     expect(notice.text).toMatch(/Spent by their keys in the last 30 days: \$0/);
 
+    // Bulk approval's preview says what approving a top-up does.
+    expect(await bulkApprove(w.deps, approver, { ids: [asked.id], preview: true })).toEqual([{ id: asked.id, ok: true, says: 'approves it: the top-up is applied', state: 'in-review' }]);
     await decide(w.deps, approver, asked.id, 'approve', 'fine for the quarter');
     const applied = await w.settled(asked.id, 'issued');
     expect(applied.budgetMove).toEqual({ from: 10, to: 15 });
