@@ -145,7 +145,7 @@ export class Reconciler {
       retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
       message: (r, notice, known) => noticeMessage(this.noticeDeps, r, notice, known),
     };
-    this.gateDeps = { store: deps.store, catalog: this.planSettings.catalog, ...(deps.people ? { people: deps.people } : {}), ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
+    this.gateDeps = { store: deps.store, catalog: this.planSettings.catalog, clock: this.clock, ...(deps.people ? { people: deps.people } : {}), ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
     this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
     this.noticeDeps = { store: deps.store, models: this.models, settings: s, policyOf: (model) => this.policyOf(model), ...(deps.spend ? { spend: deps.spend } : {}) };
     const spend = deps.spend;
@@ -281,9 +281,10 @@ export class Reconciler {
   }
 
   // pending: close a duplicate, check the catalog, run the plugin chain, record the decision.
-  private async decide(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
+  private async decide(r: KeyRequest, signal: AbortSignal, known: Known): Promise<ChatOutcome> {
     const now = rfc3339(this.clock());
     const closed = await closedBeforeChain(this.gateDeps, r);
+    if (closed && 'settleMs' in closed) return { requeueAfterMs: closed.settleMs };
     if (closed) {
       await this.write(r, { state: 'denied', decision: 'denied', decidedBy: closed.decidedBy, decidedAt: now, reason: closed.reason }, closed.event);
       return countDecision(closed.decidedBy, 'deny');
