@@ -1,5 +1,4 @@
-import type { KeyRequest } from '../domain/key-request';
-import { rfc3339 } from '../domain/key-request';
+import { type KeyRequest, rfc3339, utcDay } from '../domain/key-request';
 import { GatewayRefusedError, GatewayUnavailableError, type Gateway, type SpendReport } from '../gateway/types';
 import { log } from '../log';
 import { idleWarningMessage } from '../mail/budget-templates';
@@ -8,6 +7,7 @@ import { type Mailer, MailUnavailableError } from '../mail/types';
 import type { EventRecorder } from '../loop/events';
 import { countDecision } from '../metrics/record';
 import { updateLatest } from '../store/retry-on-conflict';
+import { eachInState } from '../store/collect';
 import type { RequestStore } from '../store/types';
 
 export interface IdleWatchDeps {
@@ -32,7 +32,6 @@ export interface IdleReport {
 }
 
 const DAY_MS = 86_400_000;
-const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * Keys nobody uses are keys nobody needs: an issued key with no spend for `idleDays` gets one
@@ -49,11 +48,11 @@ export class IdleWatch {
     const now = this.d.clock().getTime();
     const reports = new Map<string, Promise<SpendReport | undefined>>();
     // Back far enough to cover a warning's whole grace period as well as the idle window.
-    const from = day(now - (this.d.idleDays + this.d.graceDays) * DAY_MS);
+    const from = utcDay(now - (this.d.idleDays + this.d.graceDays) * DAY_MS);
     const spendOf = (email: string) => {
       let found = reports.get(email);
       if (!found) {
-        found = this.d.gateway.spendReport({ userId: email }, from, day(now), signal).catch((err: unknown) => {
+        found = this.d.gateway.spendReport({ userId: email }, from, utcDay(now), signal).catch((err: unknown) => {
           if (err instanceof GatewayUnavailableError || err instanceof GatewayRefusedError) return undefined;
           throw err;
         });
@@ -61,27 +60,22 @@ export class IdleWatch {
       }
       return found;
     };
-    let token: string | undefined;
-    do {
-      const page = await this.d.store.listByState('issued', { limit: 500, ...(token ? { continue: token } : {}) });
-      for (const r of page.items) {
-        if (signal.aborted) return report;
-        if (r.topsUp || !r.keySha256 || r.deletingSince || !r.issuedAt) continue;
-        if (now - Date.parse(r.issuedAt) < this.d.idleDays * DAY_MS) continue;
-        const spend = await spendOf(r.email);
-        if (!spend) {
-          report.unknown++;
-          continue;
-        }
-        await this.judge(r as KeyRequest & { keySha256: string }, spend, now, report);
+    for await (const r of eachInState(this.d.store, 'issued')) {
+      if (signal.aborted) return report;
+      if (r.topsUp || !r.keySha256 || r.deletingSince || !r.issuedAt) continue;
+      if (now - Date.parse(r.issuedAt) < this.d.idleDays * DAY_MS) continue;
+      const spend = await spendOf(r.email);
+      if (!spend) {
+        report.unknown++;
+        continue;
       }
-      token = page.continue;
-    } while (token && !signal.aborted);
+      await this.judge(r as KeyRequest & { keySha256: string }, spend, now, report);
+    }
     return report;
   }
 
   private async judge(r: KeyRequest & { keySha256: string }, spend: SpendReport, now: number, report: IdleReport): Promise<void> {
-    const spentSince = (ms: number) => spend.days.filter((x) => x.date >= day(ms)).reduce((sum, x) => sum + (x.byKey[r.keySha256] ?? 0), 0);
+    const spentSince = (ms: number) => spend.days.filter((x) => x.date >= utcDay(ms)).reduce((sum, x) => sum + (x.byKey[r.keySha256] ?? 0), 0);
     if (r.idleWarnedAt) {
       const warned = Date.parse(r.idleWarnedAt);
       if (spentSince(warned) > 0) {

@@ -1,4 +1,4 @@
-import type { KeyRequest } from '../domain/key-request';
+import { type KeyRequest, utcDay } from '../domain/key-request';
 import { GatewayUnavailableError, type Gateway } from '../gateway/types';
 import { log } from '../log';
 import type { RequestStore } from '../store/types';
@@ -30,7 +30,6 @@ export interface SpendFigureOptions {
 const DAY_MS = 86_400_000;
 /** Keys younger than this are left out of what a model's keys typically cost. */
 const MIN_AGE_DAYS = 7;
-const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** The median of a list, or null for an empty one. */
 export function median(xs: readonly number[]): number | null {
@@ -72,7 +71,7 @@ export class SpendFigureService {
 
   private window(): { from: string; to: string } {
     const now = this.now();
-    return { from: day(now - 29 * DAY_MS), to: day(now) };
+    return { from: utcDay(now - 29 * DAY_MS), to: utcDay(now) };
   }
 
   private userSpend(email: string): Promise<number | null> {

@@ -8,6 +8,7 @@ import type { TemplateContext } from '../mail/templates';
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import type { EventRecorder } from '../loop/events';
 import { updateLatest } from '../store/retry-on-conflict';
+import { eachInState } from '../store/collect';
 import type { RequestStore } from '../store/types';
 
 export interface SpendWatchDeps {
@@ -32,7 +33,6 @@ export interface SpendWatchReport {
 /** A key under this share of its budget is checked every FAR_EVERY rounds only. */
 const NEAR = 0.5;
 const FAR_EVERY = 4;
-const PAGE = 500;
 
 /** The budget period an alert belongs to: the reset time, or the key's whole life when the budget never resets. */
 export const budgetPeriod = (u: KeyUsage): string => u.budgetResetAt ?? 'key';
@@ -56,26 +56,21 @@ export class SpendWatch {
     const report: SpendWatchReport = { checked: 0, skipped: 0, alerted: [], unavailable: 0 };
     const gapMs = 1000 / this.d.checksPerSecond;
     const everyone = this.round++ % FAR_EVERY === 0;
-    let token: string | undefined;
     const seen = new Set<string>();
-    do {
-      const page = await this.d.store.listByState('issued', { limit: PAGE, ...(token ? { continue: token } : {}) });
-      for (const r of page.items) {
-        if (signal.aborted) return report;
-        if (r.topsUp || !r.keySha256 || r.deletingSince) continue;
-        seen.add(r.id);
-        const last = this.fraction.get(r.id);
-        if (!everyone && last !== undefined && last < NEAR) {
-          report.skipped++;
-          continue;
-        }
-        const started = Date.now();
-        await this.check(r as KeyRequest & { keySha256: string }, report, signal);
-        const rest = gapMs - (Date.now() - started);
-        if (rest > 0) await sleep(rest, undefined, { signal }).catch(() => undefined);
+    for await (const r of eachInState(this.d.store, 'issued')) {
+      if (signal.aborted) return report;
+      if (r.topsUp || !r.keySha256 || r.deletingSince) continue;
+      seen.add(r.id);
+      const last = this.fraction.get(r.id);
+      if (!everyone && last !== undefined && last < NEAR) {
+        report.skipped++;
+        continue;
       }
-      token = page.continue;
-    } while (token && !signal.aborted);
+      const started = Date.now();
+      await this.check(r as KeyRequest & { keySha256: string }, report, signal);
+      const rest = gapMs - (Date.now() - started);
+      if (rest > 0) await sleep(rest, undefined, { signal }).catch(() => undefined);
+    }
     // Keys no longer issued are forgotten, so the map stays as large as the keys are many.
     for (const id of this.fraction.keys()) if (!seen.has(id)) this.fraction.delete(id);
     return report;

@@ -171,4 +171,7 @@ export const modelIdSchema = z
 
 /** RFC 3339 in UTC with `Z`, as every timestamp annotation is written. */
 export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The UTC day of an instant, `YYYY-MM-DD`, as LiteLLM's daily activity and the digests count days. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 export const timestampSchema = z.iso.datetime({ offset: false, message: 'expected an RFC 3339 UTC time ending in Z' });

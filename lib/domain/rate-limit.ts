@@ -1,4 +1,4 @@
-import type { KeyRequest } from './key-request';
+import { type KeyRequest, rfc3339 } from './key-request';
 
 export interface RateLimit {
   requests: number;
@@ -9,6 +9,17 @@ export interface RateLimit {
 const before = (a: Pick<KeyRequest, 'createdAt' | 'id'>, b: Pick<KeyRequest, 'createdAt' | 'id'>): boolean =>
   a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.id < b.id);
 
+/** The person's other requests created within the window that ends at `r`'s creation, or after it. */
+function othersInWindow(r: KeyRequest, own: readonly KeyRequest[], windowSeconds: number): KeyRequest[] {
+  const from = rfc3339(new Date(Date.parse(r.createdAt) - windowSeconds * 1000));
+  return own.filter((x) => x.id !== r.id && x.createdAt >= from);
+}
+
+/** How many other requests of the person were created within the window before `r`'s creation, or after it. */
+export function inWindow(r: KeyRequest, own: readonly KeyRequest[], windowSeconds: number): number {
+  return othersInWindow(r, own, windowSeconds).length;
+}
+
 /**
  * Whether `r` came past the per-person rate limit: `limit.requests` of the same person's requests
  * (any state) were created before it within the window that ends at its creation. The portal
@@ -16,14 +27,6 @@ const before = (a: Pick<KeyRequest, 'createdAt' | 'id'>, b: Pick<KeyRequest, 'cr
  * each with a cache a moment behind the other), so the loop can close them as it closes
  * duplicates, and the limit holds exactly however many replicas serve.
  */
-/** How many other requests of the person were created within the window before `r`'s creation, or after it. */
-export function inWindow(r: KeyRequest, own: readonly KeyRequest[], windowSeconds: number): number {
-  const from = new Date(Date.parse(r.createdAt) - windowSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return own.filter((x) => x.id !== r.id && x.createdAt >= from).length;
-}
-
 export function pastRateLimit(r: KeyRequest, own: readonly KeyRequest[], limit: RateLimit): boolean {
-  const from = new Date(Date.parse(r.createdAt) - limit.windowSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const earlier = own.filter((x) => x.id !== r.id && x.createdAt >= from && before(x, r));
-  return earlier.length >= limit.requests;
+  return othersInWindow(r, own, limit.windowSeconds).filter((x) => before(x, r)).length >= limit.requests;
 }

@@ -1,8 +1,9 @@
-import type { KeyRequest, ReviewDigest } from '../domain/key-request';
+import { type KeyRequest, type ReviewDigest, rfc3339, utcDay } from '../domain/key-request';
 import { log } from '../log';
 import { reviewDigestMessage } from '../mail/digest-template';
 import { type Mailer, MailUnavailableError } from '../mail/types';
 import { updateLatest } from '../store/retry-on-conflict';
+import { eachInState } from '../store/collect';
 import type { RequestStore } from '../store/types';
 import { reviewDeadline } from '../approval/deadline';
 
@@ -35,7 +36,6 @@ export interface DigestLine {
 }
 
 const HOUR_MS = 3_600_000;
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * Reviews that cannot wait for ever, reminded without a flood: once a day, each approver gets one
@@ -47,7 +47,7 @@ const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
  */
 export async function sendReviewDigests(d: ReviewDigestDeps, signal: AbortSignal): Promise<DigestReport> {
   const now = d.clock().getTime();
-  const today = dayOf(now);
+  const today = utcDay(now);
   const lists = new Map<string, { escalation: boolean; lines: DigestLine[]; requests: KeyRequest[] }>();
   const add = (to: string, escalation: boolean, r: KeyRequest, line: DigestLine) => {
     const key = `${escalation ? 'e' : 'r'}:${to.toLowerCase()}`;
@@ -56,20 +56,16 @@ export async function sendReviewDigests(d: ReviewDigestDeps, signal: AbortSignal
     list.requests.push(r);
     lists.set(key, list);
   };
-  let token: string | undefined;
-  do {
-    const page = await d.store.listByState('in-review', { limit: 500, ...(token ? { continue: token } : {}) });
-    for (const r of page.items) {
-      const since = Date.parse(r.reviewSince ?? r.createdAt);
-      if (Number.isNaN(since) || r.deletingSince) continue;
-      const waited = now - since;
-      const deadline = reviewDeadline(r, d.reviewTimeoutDays);
-      const line: DigestLine = { id: r.id, requester: r.email, modelTitle: d.modelTitle(r.model), waitingSince: new Date(since).toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(deadline !== undefined ? { deadline: new Date(deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}) };
-      if (waited >= d.remindAfterHours * HOUR_MS && r.reviewDigest?.reminded !== today) for (const to of d.recipientsOf(r)) add(to, false, r, line);
-      if (d.escalateAfterHours !== undefined && waited >= d.escalateAfterHours * HOUR_MS && r.reviewDigest?.escalated !== today) for (const to of d.escalateTo) add(to, true, r, line);
-    }
-    token = page.continue;
-  } while (token && !signal.aborted);
+  for await (const r of eachInState(d.store, 'in-review')) {
+    if (signal.aborted) break;
+    const since = Date.parse(r.reviewSince ?? r.createdAt);
+    if (Number.isNaN(since) || r.deletingSince) continue;
+    const waited = now - since;
+    const deadline = reviewDeadline(r, d.reviewTimeoutDays);
+    const line: DigestLine = { id: r.id, requester: r.email, modelTitle: d.modelTitle(r.model), waitingSince: rfc3339(new Date(since)), ...(deadline !== undefined ? { deadline: rfc3339(new Date(deadline)) } : {}) };
+    if (waited >= d.remindAfterHours * HOUR_MS && r.reviewDigest?.reminded !== today) for (const to of d.recipientsOf(r)) add(to, false, r, line);
+    if (d.escalateAfterHours !== undefined && waited >= d.escalateAfterHours * HOUR_MS && r.reviewDigest?.escalated !== today) for (const to of d.escalateTo) add(to, true, r, line);
+  }
 
   const report: DigestReport = { sent: [] };
   const done = new Map<string, { r: KeyRequest; reminded: boolean; escalated: boolean }>();

@@ -3,6 +3,7 @@ import type { Gateway, GatewayKey } from '../gateway/types';
 import { log } from '../log';
 import { recordSweep } from '../metrics/record';
 import { MalformedSecretError, RequestNotFoundError } from '../store/errors';
+import { eachInState } from '../store/collect';
 import type { RequestStore } from '../store/types';
 import type { EventRecorder } from './events';
 
@@ -118,12 +119,6 @@ export async function sweepGateway(d: SweepDeps, signal?: AbortSignal): Promise<
 
 /** Issued requests recorded before `t`: one issued after the listing began may have had its key listed on a page already read. */
 async function* issuedBefore(store: RequestStore, t: Date): AsyncGenerator<KeyRequest> {
-  let token: string | undefined;
-  let pages = 0;
-  do {
-    const page = await store.listByState('issued', { limit: 500, ...(token ? { continue: token } : {}) });
-    // A top-up has no key of its own: "issued" means its budget was applied to its key's.
-    for (const r of page.items) if (!r.deletingSince && !r.topsUp && (!r.issuedAt || Date.parse(r.issuedAt) < t.getTime() - 1000)) yield r;
-    token = page.continue;
-  } while (token && ++pages < 10_000);
+  // A top-up has no key of its own: "issued" means its budget was applied to its key's.
+  for await (const r of eachInState(store, 'issued')) if (!r.deletingSince && !r.topsUp && (!r.issuedAt || Date.parse(r.issuedAt) < t.getTime() - 1000)) yield r;
 }

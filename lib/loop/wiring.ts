@@ -21,7 +21,7 @@ import { sweepGateway } from './sweep';
 import { SpendWatch } from '../budget/spend-watch';
 import { IdleWatch } from '../budget/idle-watch';
 import { type DigestReport, sendReviewDigests } from './review-digest';
-import { type NoticeDeps, recipients } from './notices';
+import { type NoticeDeps, recipients, templateContext } from './notices';
 import { policyFor } from '../approval/policy';
 import { SpendFigureService } from '../budget/spend-figures';
 
@@ -81,21 +81,7 @@ export function buildLoop(
     // Tests move time forward (expiry reminders days ahead); production runs on the wall clock.
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const titles = new Map(config.models.map((m) => [m.id, m.title]));
-  const spendWatch = new SpendWatch({
-    store,
-    gateway,
-    mailer,
-    events,
-    percent: config.lifecycle.topUp.notifyAtPercent,
-    checksPerSecond: config.lifecycle.topUp.checksPerSecond,
-    context: (r) => ({ portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), modelTitle: titles.get(r.model) ?? r.model }),
-  });
-  const clock = options.clock ?? (() => new Date());
-  const { idleDays, idleGraceDays } = config.lifecycle;
-  const idleWatch = idleDays
-    ? new IdleWatch({ store, gateway, mailer, events, idleDays, graceDays: idleGraceDays, clock, context: (r) => ({ portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), modelTitle: titles.get(r.model) ?? r.model }) })
-    : undefined;
+  // The emails' wording (portal, models, policies) as the reconciler has it: the watches and the digest word theirs alike.
   const models = new Map(config.models.map((m) => [m.id, m]));
   const notices: NoticeDeps = {
     store,
@@ -103,10 +89,24 @@ export function buildLoop(
     settings: { portalUrl: config.portal.publicUrl, portalTitle: config.portal.title, gatewayUrl: gatewayPublicUrl(config), keyDelivery: config.mail.keyDelivery, reviewNotify: config.approvals.notify },
     policyOf: (model) => policyFor(config.approvals, models.get(model), model),
   };
+  const spendWatch = new SpendWatch({
+    store,
+    gateway,
+    mailer,
+    events,
+    percent: config.lifecycle.topUp.notifyAtPercent,
+    checksPerSecond: config.lifecycle.topUp.checksPerSecond,
+    context: (r) => templateContext(notices, r),
+  });
+  const clock = options.clock ?? (() => new Date());
+  const { idleDays, idleGraceDays } = config.lifecycle;
+  const idleWatch = idleDays
+    ? new IdleWatch({ store, gateway, mailer, events, idleDays, graceDays: idleGraceDays, clock, context: (r) => templateContext(notices, r) })
+    : undefined;
   const { remindAfterHours, escalateAfterHours, escalateTo, reviewTimeoutDays } = config.approvals;
   const reviewDigest = (signal: AbortSignal) =>
     sendReviewDigests(
-      { store, mailer, clock, remindAfterHours, ...(escalateAfterHours !== undefined ? { escalateAfterHours } : {}), escalateTo, reviewTimeoutDays, recipientsOf: (r) => recipients(notices, r, { state: 'in-review', to: 'approvers' }), portalUrl: config.portal.publicUrl, modelTitle: (m) => titles.get(m) ?? m },
+      { store, mailer, clock, remindAfterHours, ...(escalateAfterHours !== undefined ? { escalateAfterHours } : {}), escalateTo, reviewTimeoutDays, recipientsOf: (r) => recipients(notices, r, { state: 'in-review', to: 'approvers' }), portalUrl: config.portal.publicUrl, modelTitle: (m) => models.get(m)?.title ?? m },
       signal,
     );
   // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;

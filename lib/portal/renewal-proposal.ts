@@ -2,7 +2,7 @@ import type { User } from '../auth/roles';
 import { budgetCeiling } from '../budget/ceiling';
 import { type BudgetProposal, highestPeriodSpend, periodDays, proposeBudget } from '../budget/renewal-size';
 import { LIFECYCLE_DEFAULTS } from '../config/lifecycle-schema';
-import type { KeyRequest } from '../domain/key-request';
+import { type KeyRequest, utcDay } from '../domain/key-request';
 import { isRenewable } from '../domain/renewal';
 import { usd } from '../domain/top-up';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
@@ -17,7 +17,6 @@ export interface ProposalDeps extends PortalDeps {
 /** LiteLLM's daily activity is read over at most this many days of the old key's life. */
 const LOOKBACK_DAYS = 90;
 const DAY_MS = 86_400_000;
-const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * What a renewal of this key should budget, from the old key's real spend: its highest budget
@@ -37,8 +36,8 @@ export async function renewalProposal(deps: ProposalDeps, user: User, id: string
   if (old.keySha256 && old.issuedAt) {
     try {
       const now = (deps.clock ?? (() => new Date()))().getTime();
-      const from = day(Math.max(Date.parse(old.issuedAt), now - LOOKBACK_DAYS * DAY_MS));
-      const [report, info] = await Promise.all([deps.gateway.spendReport({ userId: old.email }, from, day(now)), old.state === 'issued' ? deps.gateway.keyInfo(old.keySha256) : Promise.resolve(undefined)]);
+      const from = utcDay(Math.max(Date.parse(old.issuedAt), now - LOOKBACK_DAYS * DAY_MS));
+      const [report, info] = await Promise.all([deps.gateway.spendReport({ userId: old.email }, from, utcDay(now)), old.state === 'issued' ? deps.gateway.keyInfo(old.keySha256) : Promise.resolve(undefined)]);
       if (report) highest = highestPeriodSpend(report.days, old.keySha256, old.issuedAt.slice(0, 10), length, info?.usage?.spend);
     } catch (err) {
       if (!(err instanceof GatewayUnavailableError || err instanceof GatewayRefusedError)) throw err;

@@ -1,6 +1,6 @@
 import type { TraceEntry } from '../domain/trace';
 import type { Config } from '../config';
-import type { KeyRequest } from '../domain/key-request';
+import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import type { State } from '../domain/states';
 import { describeStanding, mergedChanges, policyFor, standing } from '../approval/policy';
 import type { LimitChanges, Review } from '../domain/review';
@@ -129,6 +129,6 @@ function reviewOf(r: KeyRequest, config: Pick<Config, 'models' | 'approvals'>): 
   if (r.state !== 'in-review') return { policy: policy.name, reviews };
   const s = standing(policy, reviews, { email: r.email, ...(r.manager ? { manager: r.manager } : {}) });
   const deadline = reviewDeadline(r, config.approvals.reviewTimeoutDays);
-  const when = { since: r.reviewSince ?? r.createdAt, ...(deadline !== undefined ? { deadline: new Date(deadline).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}) };
+  const when = { since: r.reviewSince ?? r.createdAt, ...(deadline !== undefined ? { deadline: rfc3339(new Date(deadline)) } : {}) };
   return { policy: policy.name, progress: describeStanding(policy, s), ...(s.outcome === 'waiting' ? { stage: s.stage.name } : {}), reviews, ...when };
 }
