@@ -1,5 +1,5 @@
 import type { User } from '../auth/roles';
-import { budgetCeiling } from '../budget/ceiling';
+import { ceilingFor } from '../budget/ceiling';
 import { type BudgetProposal, highestPeriodSpend, periodDays, proposeBudget } from '../budget/renewal-size';
 import { LIFECYCLE_DEFAULTS } from '../config/lifecycle-schema';
 import { type KeyRequest, utcDay } from '../domain/key-request';
@@ -8,7 +8,6 @@ import { usd } from '../domain/top-up';
 import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
 import { beyondPolicy, conflict, requestNotFound } from './errors';
 import { type PortalDeps, readVisible } from './requests';
-import { policyOf } from './reviews';
 
 export interface ProposalDeps extends PortalDeps {
   gateway: Gateway;
@@ -28,7 +27,7 @@ export async function renewalProposal(deps: ProposalDeps, user: User, id: string
   const old = await readOwnRenewable(deps, user, id);
   const lifecycle = deps.config.lifecycle ?? LIFECYCLE_DEFAULTS;
   const model = deps.config.models.find((m) => m.id === old.model);
-  const ceiling = budgetCeiling(model, policyOf(deps.config, old), lifecycle);
+  const ceiling = ceilingFor(deps.config, old);
   const modelDefault = model?.limits.max_budget;
   const length = periodDays(model?.limits.budget_duration) ?? 30;
   const periodLabel = model?.limits.budget_duration ? `budget period (${model.limits.budget_duration})` : 'month';
@@ -57,8 +56,7 @@ async function readOwnRenewable(deps: PortalDeps, user: User, id: string): Promi
 export function checkChosenBudget(deps: PortalDeps, old: Pick<KeyRequest, 'model'>, chosen: number | undefined): number | undefined {
   if (chosen === undefined) return undefined;
   if (chosen <= 0) throw beyondPolicy('max_budget', 'expected a budget above 0');
-  const model = deps.config.models.find((m) => m.id === old.model);
-  const ceiling = budgetCeiling(model, policyOf(deps.config, old), deps.config.lifecycle ?? LIFECYCLE_DEFAULTS);
+  const ceiling = ceilingFor(deps.config, old);
   if (ceiling === undefined) throw beyondPolicy('max_budget', `keys for ${old.model} have no budget to choose`);
   if (chosen > ceiling) throw beyondPolicy('max_budget', `at most ${usd(ceiling)} for ${old.model} keys`);
   return Math.round(chosen * 100) / 100;

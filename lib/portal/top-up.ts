@@ -1,13 +1,11 @@
 import type { User } from '../auth/roles';
-import { budgetCeiling, round2 } from '../budget/ceiling';
-import { LIFECYCLE_DEFAULTS } from '../config/lifecycle-schema';
+import { ceilingFor, round2 } from '../budget/ceiling';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type TopUp, holdsBudget, isTopUp, usd } from '../domain/top-up';
 import type { UsageCache } from '../gateway/usage-cache';
 import type { TopUpBody } from '../validations/top-up';
 import { PortalError, beyondPolicy, conflict, requestNotFound } from './errors';
 import { type PortalDeps, createRequest, readVisible } from './requests';
-import { policyOf } from './reviews';
 import { type RequestView, toView } from './view';
 
 export interface TopUpDeps extends PortalDeps {
@@ -65,8 +63,7 @@ export async function requestTopUp(deps: TopUpDeps, user: User, keyId: string, b
   if (lookup.kind === 'unknown') throw conflict('the gateway does not know this key any more; ask an approver');
   const budget = lookup.usage.maxBudget;
   if (budget === null) throw conflict('this key has no budget limit at the gateway, so there is nothing to top up');
-  const model = deps.config.models.find((m) => m.id === key.model);
-  const ceiling = budgetCeiling(model, policyOf(deps.config, key), deps.config.lifecycle ?? LIFECYCLE_DEFAULTS);
+  const ceiling = ceilingFor(deps.config, key);
   // Pending top-ups are not counted: only one per key is ever open, and it is this one.
   if (ceiling !== undefined && round2(budget + body.amount) > ceiling) {
     const room = Math.max(0, round2(ceiling - budget));
