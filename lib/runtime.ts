@@ -10,6 +10,7 @@ import { SpendFigureService } from './budget/spend-figures';
 import { instrumentGateway } from './metrics/instrument';
 import { createPeopleStore } from './people';
 import type { PeopleStore } from './people/types';
+import { type Archive, createArchive } from './retention/archive';
 import { createStore } from './store';
 import type { RequestStore } from './store/types';
 
@@ -28,6 +29,8 @@ export interface Runtime {
   gateway: Gateway;
   /** What requesters spent and what a model's keys cost, for approvers (ten minutes old at most). */
   spendFigures: SpendFigureService;
+  /** Tombstones of requests the retention sweep deleted. */
+  archive: Archive;
 }
 
 /**
@@ -67,6 +70,7 @@ export function getRuntime(): Runtime {
       config,
       store,
       people: createPeopleStore(store),
+      archive: createArchive(store),
       gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)),
       usage: new UsageCache(gateway),
       gateway,

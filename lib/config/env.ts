@@ -47,6 +47,8 @@ export const SECRET_ENV = [
   // Slack (chat.slack): the bot's token (xoxb-…) and the app's signing secret.
   'SLACK_BOT_TOKEN',
   'SLACK_SIGNING_SECRET',
+  // Signs the audit batches the http sink POSTs (audit.http).
+  'KEYPORTAL_AUDIT_SECRET',
 ] as const;
 export type SecretName = (typeof SECRET_ENV)[number];
 export type Secrets = Partial<Record<SecretName, string>>;

@@ -111,6 +111,12 @@ export function parseConfig(raw: unknown, options: { source: string; env: Env; c
     if (c.chat.slack && (!secrets.SLACK_BOT_TOKEN || !secrets.SLACK_SIGNING_SECRET)) {
       problems.push('chat.slack: is set, so SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or their _FILE) are needed');
     }
+    if (c.audit.sink === 'http' && !secrets.KEYPORTAL_AUDIT_SECRET) {
+      problems.push('audit.sink: is http, so KEYPORTAL_AUDIT_SECRET (or KEYPORTAL_AUDIT_SECRET_FILE) is needed to sign the batches');
+    }
+    if (secrets.KEYPORTAL_AUDIT_SECRET !== undefined && Buffer.byteLength(secrets.KEYPORTAL_AUDIT_SECRET, 'utf8') < MIN_SECRET_BYTES) {
+      problems.push(`KEYPORTAL_AUDIT_SECRET: fewer than ${MIN_SECRET_BYTES} bytes; generate one with \`openssl rand -hex 32\``);
+    }
     if (options.checkPlugin) {
       c.approvals.plugins.forEach((p, i) => {
         for (const issue of options.checkPlugin!(p.name, p.config)) {

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { LIFECYCLE_DEFAULTS, lifecycleSchema } from './lifecycle-schema';
 import { chatSchema } from './chat-schema';
 import { modelIdSchema } from '../domain/key-request';
-import { isLoopbackHost } from '../domain/loopback';
+import { isLoopbackHost, isPlaintextBeyondLoopback } from '../domain/loopback';
+import { AUDIT_DEFAULTS, auditSchema, retentionSchema } from './audit-schema';
 import { matchesModel } from '../approval/patterns';
 import { policiesSchema, policyForSchema } from './policy-schema';
 
@@ -18,11 +19,7 @@ const durationSchema = z
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' });
 
-/** http:// to anything but this machine: what a credential must not travel over unless someone said so. */
-export const isPlaintextBeyondLoopback = (url: string): boolean => {
-  const u = new URL(url);
-  return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
-};
+export { isPlaintextBeyondLoopback };
 
 /** Per-model limits, passed to the gateway's /key/generate under LiteLLM's own names. */
 const limitsSchema = z.strictObject({
@@ -153,10 +150,12 @@ const storeSchema = z.discriminatedUnion('type', [
       .max(63)
       .optional(),
     kubeconfig: z.string().optional(),
+    retention: retentionSchema,
   }),
   z.strictObject({
     type: z.literal('local'),
     dir: z.string().min(1).default('.data/requests'),
+    retention: retentionSchema,
   }),
 ]);
 
@@ -312,7 +311,8 @@ export const configFileSchema = z.strictObject({
   approvals: approvalsSchema.default({ default: 'deny', plugins: [], approvers: { emails: [], groups: [] }, notify: [], allowSelfApproval: false, policies: {}, policyFor: [], webhook: 'review', reviewTimeoutDays: 14, remindAfterHours: 24, escalateTo: [] }),
   gateway: gatewaySchema.default({ type: 'local', publicUrl: 'http://localhost:4000', dir: '.data/gateway' }),
   mail: mailSchema.default({ from: 'Keyportal <keyportal@localhost>', keyDelivery: 'portal' }),
-  store: storeSchema.default({ type: 'local', dir: '.data/requests' }),
+  store: storeSchema.default({ type: 'local', dir: '.data/requests', retention: { endedDays: 90, maxDeletesPerMinute: 60 } }),
+  audit: auditSchema.default(AUDIT_DEFAULTS),
   loop: loopSchema.default({
     enabled: true,
     leaderElection: true,
@@ -343,6 +343,12 @@ export const configFileSchema = z.strictObject({
   });
   const slack = c.chat.slack;
   if (slack && slack.apiUrl && isPlaintextBeyondLoopback(slack.apiUrl)) ctx.addIssue({ code: 'custom', path: ['chat', 'slack', 'apiUrl'], message: 'plain http:// beyond loopback would send the bot token in the clear: use https://' });
+  // An ended request deleted before its requester could have revealed its key would take the
+  // reveal page's answer with it: retention never undercuts the reveal window.
+  const { endedDays } = c.store.retention;
+  if (endedDays > 0 && endedDays < c.portal.revealWindowDays) {
+    ctx.addIssue({ code: 'custom', path: ['store', 'retention', 'endedDays'], message: `${endedDays} is below portal.revealWindowDays (${c.portal.revealWindowDays}): keep ended requests at least as long as a key may be revealed, or 0 to keep them for ever` });
+  }
   if (c.approvals.defaultPolicy && !known.has(c.approvals.defaultPolicy)) ctx.addIssue({ code: 'custom', path: ['approvals', 'defaultPolicy'], message: unknown(c.approvals.defaultPolicy) });
 });
 

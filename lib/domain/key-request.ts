@@ -77,6 +77,8 @@ export interface KeyRequest {
   finalizers?: readonly string[];
   /** Set once someone deleted the Secret while a finalizer held it (its deletionTimestamp). */
   deletingSince?: string;
+  /** Audit records written with the request's changes and not yet acknowledged by the sink (JSON; lib/audit/record.ts parses it when shipping). */
+  auditPending?: string;
   /** Opaque version of the stored object; every update must carry the one it read. */
   resourceVersion: string;
 }
@@ -96,6 +98,13 @@ export const holdsGatewayFinalizer = (r: Pick<KeyRequest, 'finalizers'>): boolea
 export const TOP_UP_FINALIZER = 'keyportal.dev/top-up-budget';
 
 export const holdsTopUpFinalizer = (r: Pick<KeyRequest, 'finalizers'>): boolean => r.finalizers?.includes(TOP_UP_FINALIZER) ?? false;
+
+/**
+ * The finalizer every request carries from its creation: deleting the Secret (kubectl, or the
+ * retention sweep) leaves it in place until its last audit records and the `request.deleted`
+ * record were acknowledged by the audit sink, so no history leaves with the Secret.
+ */
+export const AUDIT_FINALIZER = 'keyportal.dev/audit';
 
 /** Short fingerprint of a reason: tells "the reason we wrote" from "one an administrator annotated since". */
 export const reasonFingerprint = (reason: string | undefined): string | undefined =>

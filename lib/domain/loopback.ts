@@ -6,3 +6,9 @@
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+/** http:// to anything but this machine: what a credential must not travel over unless someone said so. */
+export const isPlaintextBeyondLoopback = (url: string): boolean => {
+  const u = new URL(url);
+  return u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+};

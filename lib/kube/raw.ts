@@ -6,7 +6,7 @@ import { sendBuffered } from './transport';
 const RAW_TIMEOUT_MS = 60_000;
 
 export interface RawCall {
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The API path, e.g. `/api/v1/namespaces/x/secrets`. */
   path: string;
   query?: Record<string, string | number | undefined>;

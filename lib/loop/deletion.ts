@@ -46,7 +46,7 @@ export async function finalizeDeleted(d: DeletionDeps, r: KeyRequest, notice: No
     if (!told) return;
     current = told;
   }
-  await d.write(current, { gatewayFinalizer: false }, { type: 'Normal', reason: 'KeyDeleted', message: `the request Secret was deleted: its key ${aliasOf(r)} was deleted at the gateway${notice ? ' and the requester told' : ''}` });
+  await d.write(current, { gatewayFinalizer: false, audit: [{ type: 'key.deleted', data: { alias: aliasOf(r), why: 'the request Secret was deleted', state: r.state, ...(notice ? { requesterTold: true } : {}) } }] }, { type: 'Normal', reason: 'KeyDeleted', message: `the request Secret was deleted: its key ${aliasOf(r)} was deleted at the gateway${notice ? ' and the requester told' : ''}` });
   log('info', 'loop: a deleted request let go after its key was deleted at the gateway', { request: r.id, state: r.state });
 }
 

@@ -79,7 +79,7 @@ export async function issue(d: IssueDeps, request: KeyRequest, signal: AbortSign
   }
   d.tell(r, { type: 'Normal', reason: 'KeyMinted', message: `key keyportal-${r.id} minted at the gateway` });
 
-  const issued: RequestChange = { state: 'issued', issuedAt: rfc3339(d.clock()) };
+  const issued: RequestChange = { state: 'issued', issuedAt: rfc3339(d.clock()), auditData: { limits: limitsFor(d, r) } };
   if (!r.keySha256) issued.keySha256 = hash;
   if (expiresAt) issued.expiresAt = expiresAt;
   // What the email says is what the request will say once recorded.
@@ -104,9 +104,14 @@ export async function issue(d: IssueDeps, request: KeyRequest, signal: AbortSign
   d.failpoint('after-issued');
 }
 
+/** The key's limits as minted: the model's, the budget the requester chose, lowered by any approver's changes. */
+function limitsFor(d: Pick<IssueDeps, 'models'>, r: KeyRequest): ModelConfig['limits'] {
+  const model = d.models.get(r.model) as ModelConfig;
+  return limitedBy(r.budget !== undefined ? { ...model.limits, max_budget: r.budget } : model.limits, mergedChanges(r.reviews ?? []));
+}
+
 /** Registers the key at the gateway unless an earlier attempt (or a rival) already did; its expiry. */
 async function register(d: IssueDeps, r: KeyRequest, key: string, hash: string, storedThisPass: boolean, signal: AbortSignal): Promise<string | undefined> {
-  const model = d.models.get(r.model) as ModelConfig;
   // A key this pass stored itself has had no earlier attempt; a rival that raced us to it shows
   // up as the alias conflict below. Otherwise the gateway is asked first, and an existing key's
   // expiry is the gateway's, read back, not lost.
@@ -114,7 +119,7 @@ async function register(d: IssueDeps, r: KeyRequest, key: string, hash: string, 
   if (existing) return existing.expiresAt;
   let expiresAt: string | undefined;
   try {
-    ({ expiresAt } = await d.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: limitedBy(r.budget !== undefined ? { ...model.limits, max_budget: r.budget } : model.limits, mergedChanges(r.reviews ?? [])), changedBy: r.decidedBy }, signal));
+    ({ expiresAt } = await d.gateway.generateKey({ key, alias: aliasOf(r), model: r.model, userId: r.email, requestId: r.id, limits: limitsFor(d, r), changedBy: r.decidedBy }, signal));
   } catch (err) {
     if (!(err instanceof KeyAlreadyExistsError)) throw err;
     // Our alias is taken: by our own key (an earlier attempt, a rival replica) or not.

@@ -9,6 +9,7 @@ import { type Mailer, MailUnavailableError } from '../mail/types';
 import { countDecision, countRetry } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
 import { updateLatest } from '../store/retry-on-conflict';
+import type { AuditFact } from '../audit/record';
 import type { RequestChange, RequestStore } from '../store/types';
 import type { EventRecorder, LoopEvent } from './events';
 import type { PeopleStore } from '../people/types';
@@ -90,8 +91,10 @@ const HELD_PREFIX = 'Held for review: ';
  */
 function gatewayGone(r: KeyRequest, notice: Notice): RequestChange {
   if (notice.state !== 'revoked' && notice.state !== 'expired') return {};
-  return { gatewayFinalizer: false, ...(r.hasKey ? { key: null } : {}) };
+  return { gatewayFinalizer: false, ...(r.hasKey ? { key: null } : {}), audit: [keyDeleted(r, notice.state)] };
 }
+
+const keyDeleted = (r: KeyRequest, why: string): AuditFact => ({ type: 'key.deleted', data: { alias: aliasOf(r), why } });
 
 /**
  * Executes the plan (lib/loop/plan.ts) like a controller-runtime Reconcile: read the request,
@@ -336,7 +339,7 @@ export class Reconciler {
     if (notice) {
       await closeOpenTopUps(this.deps.store, r, this.clock());
       await this.notify(r, notice, known);
-    } else await this.write(r, { key: null, retry: null, gatewayFinalizer: false }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
+    } else await this.write(r, { key: null, retry: null, gatewayFinalizer: false, audit: [keyDeleted(r, r.state)] }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
   }
 
   /**

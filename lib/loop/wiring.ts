@@ -24,6 +24,12 @@ import { type DigestReport, sendReviewDigests } from './review-digest';
 import { type NoticeDeps, recipients, templateContext } from './notices';
 import { policyFor } from '../approval/policy';
 import { SpendFigureService } from '../budget/spend-figures';
+import { AuditShipper } from '../audit/shipper';
+import { createAuditSink } from '../audit';
+import type { AuditSink } from '../audit/sink';
+import { type Archive, createArchive } from '../retention/archive';
+import { RETENTION_EVERY_MS, sweepRetention } from '../retention/sweep';
+import { observeAudit } from '../metrics/record';
 
 export interface LoopParts {
   loop: ApprovalLoop;
@@ -37,6 +43,10 @@ export interface LoopParts {
   idleWatch?: IdleWatch;
   /** The approvers' daily digest (checked hourly; tests run it by hand). */
   reviewDigest(signal: AbortSignal): Promise<DigestReport>;
+  /** Ships audit records to the sink (every second on the leader; tests run a round by hand). */
+  audit: AuditShipper;
+  /** Where deleted requests leave their tombstone. */
+  archive: Archive;
 }
 
 /** Builds the loop and everything it acts through from the configuration. */
@@ -44,7 +54,7 @@ export function buildLoop(
   config: Config,
   store: RequestStore,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  options: { watch?: boolean; clock?: () => Date; people?: PeopleStore; chat?: ChatPoster } = {},
+  options: { watch?: boolean; clock?: () => Date; people?: PeopleStore; chat?: ChatPoster; auditSink?: AuditSink; archive?: Archive } = {},
 ): LoopParts {
   // Counted and timed at the interface, whichever gateway and mailer the config picks.
   const gateway = instrumentGateway(createGateway(config));
@@ -109,6 +119,17 @@ export function buildLoop(
       { store, mailer, clock, remindAfterHours, ...(escalateAfterHours !== undefined ? { escalateAfterHours } : {}), escalateTo, reviewTimeoutDays, recipientsOf: (r) => recipients(notices, r, { state: 'in-review', to: 'approvers' }), portalUrl: config.portal.publicUrl, modelTitle: (m) => models.get(m)?.title ?? m },
       signal,
     );
+  const archive = options.archive ?? createArchive(store);
+  const sink = options.auditSink ?? createAuditSink(config, config.secrets);
+  const audit = new AuditShipper({
+    store,
+    sink,
+    render: { source: config.portal.publicUrl, redactEmail: config.audit.redactEmail },
+    settleMs: config.audit.settleSeconds * 1000,
+    batchSize: config.audit.batchSize,
+    deletedBy: async (id) => ((await archive.find(id).catch(() => undefined)) ? `retention (store.retention.endedDays: ${config.store.retention.endedDays})` : undefined),
+  });
+  const { endedDays, maxDeletesPerMinute } = config.store.retention;
   // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;
   // pid and a random suffix keep two processes on one host apart.
   const who = process.env.POD_NAME || hostname();
@@ -125,7 +146,9 @@ export function buildLoop(
     onStopped: async () => {
       await events.flush?.();
       mailer.close();
+      await sink.close();
       unobserve();
+      unobserveAudit();
     },
     periodic: [
       {
@@ -135,6 +158,10 @@ export function buildLoop(
       },
       { name: 'the review digest', everyMs: 3_600_000, run: reviewDigest },
       ...(idleWatch ? [{ name: 'the idle check', everyMs: 3_600_000, run: (signal: AbortSignal) => idleWatch.run(signal) }] : []),
+      { name: 'the audit shipper', everyMs: 1000, firstAfterMs: 1000, run: (signal) => audit.run(signal) },
+      ...(endedDays > 0
+        ? [{ name: 'the retention sweep', everyMs: RETENTION_EVERY_MS, run: (signal: AbortSignal) => sweepRetention({ store, archive, endedDays, maxDeletesPerMinute, clock }, signal) }]
+        : []),
       {
         name: 'the gateway sweep',
         everyMs: config.loop.gatewaySweepMinutes * 60_000,
@@ -148,5 +175,6 @@ export function buildLoop(
       ),
   });
   const unobserve = observeLoop(loop);
-  return { loop, reconciler, gateway, mailer, events, spendWatch, reviewDigest, ...(idleWatch ? { idleWatch } : {}) };
+  const unobserveAudit = observeAudit(audit);
+  return { loop, reconciler, gateway, mailer, events, spendWatch, reviewDigest, audit, archive, ...(idleWatch ? { idleWatch } : {}) };
 }

@@ -1,5 +1,5 @@
 import { CHAT_METHODS, type ChatMethod, type ChatOutcome, type DecisionOutcome, deciderLabel } from './labels';
-import { type LoopGauges, metrics } from './registry';
+import { type AuditGauges, type LoopGauges, metrics } from './registry';
 
 // What the loop and the portal call when something worth counting happened. Each takes the
 // values as stored (decided-by, timestamps) and reduces them to fixed labels here, so no caller
@@ -38,6 +38,19 @@ export function recordSweep(orphans: number, action: 'deleted' | 'reported', mis
   m.gatewayOrphans.set({ action }, orphans);
   m.gatewayOrphans.set({ action: action === 'deleted' ? 'reported' : 'deleted' }, 0);
   m.gatewayMissing.set(missing);
+}
+
+/** Shows an audit shipper's backlog at every scrape until the returned function is called. */
+export function observeAudit(shipper: AuditGauges): () => void {
+  const { audits } = metrics().sources;
+  audits.add(shipper);
+  return () => void audits.delete(shipper);
+}
+
+/** Records shipped to the audit sink, or a batch it did not take. */
+export function countAuditShipped(records: number, failed: boolean): void {
+  if (failed) metrics().auditFailures.inc();
+  else metrics().auditShipped.inc(records);
 }
 
 /** Shows a loop's queue and leadership at every scrape until the returned function is called. */

@@ -10,10 +10,17 @@ export interface LoopGauges {
   readonly leading: boolean;
 }
 
+/** What an audit shipper (lib/audit/shipper.ts) shows at a scrape. */
+export interface AuditGauges {
+  backlog(): number;
+  oldestSeconds(): number;
+}
+
 /** Where the scrape-time gauges read from; filled in by whoever starts the process. */
 export interface ScrapeSources {
   store?: { stats(): StoreStats | undefined };
   readonly loops: Set<LoopGauges>;
+  readonly audits: Set<AuditGauges>;
   ready?: () => Promise<boolean>;
 }
 
@@ -33,6 +40,8 @@ export interface KeyportalMetrics {
   /** Issued requests whose key the last sweep did not find at the gateway. */
   readonly gatewayMissing: Gauge;
   readonly chatCalls: Counter<'method' | 'outcome'>;
+  readonly auditShipped: Counter;
+  readonly auditFailures: Counter;
   /** Adds the process and Node.js runtime metrics, once. */
   withDefaults(): void;
 }
@@ -47,7 +56,7 @@ const READY_BUDGET_MS = 4_000;
 export function createMetrics(): KeyportalMetrics {
   const registry = new Registry();
   const registers = [registry];
-  const sources: ScrapeSources = { loops: new Set() };
+  const sources: ScrapeSources = { loops: new Set(), audits: new Set() };
   let defaults = false;
   let lastReady = 0;
 
@@ -81,6 +90,26 @@ export function createMetrics(): KeyportalMetrics {
       let depth = 0;
       for (const loop of sources.loops) depth += loop.queueDepth;
       this.set(depth);
+    },
+  });
+  new Gauge({
+    name: 'keyportal_audit_backlog',
+    help: 'Audit records written but not yet acknowledged by the audit sink (they wait in their request Secrets), as the leader tracks them.',
+    registers,
+    collect() {
+      let n = 0;
+      for (const a of sources.audits) n += a.backlog();
+      this.set(n);
+    },
+  });
+  new Gauge({
+    name: 'keyportal_audit_oldest_seconds',
+    help: 'Age of the oldest audit record not yet acknowledged by the sink (0 when none waits).',
+    registers,
+    collect() {
+      let oldest = 0;
+      for (const a of sources.audits) oldest = Math.max(oldest, a.oldestSeconds());
+      this.set(oldest);
     },
   });
   new Gauge({
@@ -173,6 +202,8 @@ export function createMetrics(): KeyportalMetrics {
     labelNames: ['method', 'outcome'] as const,
     registers,
   });
+  const auditShipped = new Counter({ name: 'keyportal_audit_records_shipped_total', help: 'Audit records the sink acknowledged (a record sent again after a crash counts again).', registers });
+  const auditFailures = new Counter({ name: 'keyportal_audit_sink_failures_total', help: 'Batches the audit sink did not acknowledge (down, refusing, hanging, closed mid-batch); they are sent again.', registers });
   for (const action of SWEEP_ACTIONS) gatewayOrphans.set({ action }, 0);
   // Series that alerts take increase() of exist from the start: a first failure then counts as
   // 0 → 1 instead of appearing already at 1, which increase() cannot see.
@@ -184,6 +215,8 @@ export function createMetrics(): KeyportalMetrics {
     registry,
     sources,
     decisions,
+    auditShipped,
+    auditFailures,
     issueDuration,
     gatewayCalls,
     gatewayDuration,

@@ -22,6 +22,9 @@ export const notSignedIn = (): PortalError => new PortalError(401, 'unauthentica
 export const approversOnly = (): PortalError => new PortalError(403, 'forbidden', 'only approvers may do this');
 /** The same answer whether the request does not exist or belongs to someone else: ids never leak. */
 export const requestNotFound = (id: string): PortalError => new PortalError(404, 'not_found', `no key request with id ${id}`);
+/** Ended long ago and deleted by the retention sweep: gone from the store, kept in the audit trail. */
+export const archivedError = (e: { id: string; state: string; endedAt: string; deletedAt: string }): PortalError =>
+  new PortalError(410, 'archived', `request ${e.id} ended (${e.state}) on ${e.endedAt.slice(0, 10)} and was archived on ${e.deletedAt.slice(0, 10)}: requests that ended are kept for store.retention.endedDays, and its history stays in the audit trail`, { request: { id: e.id, state: e.state, endedAt: e.endedAt, archivedAt: e.deletedAt } });
 export const conflict = (message: string, request?: unknown): PortalError => new PortalError(409, 'conflict', message, { request });
 /** A paging cursor this listing did not hand out (tampered, or from other filters or an older version). */
 export const badCursor = (): PortalError =>

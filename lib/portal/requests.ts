@@ -1,6 +1,6 @@
 import type { User } from '../auth/roles';
 import type { Config } from '../config';
-import { type KeyRequest, idSchema, rfc3339 } from '../domain/key-request';
+import { type KeyRequest, idSchema, requesterHash, rfc3339 } from '../domain/key-request';
 import { duplicateOf } from '../domain/renewal';
 import { type State, isLive } from '../domain/states';
 import { countDecision } from '../metrics/record';
@@ -9,11 +9,12 @@ import type { TopUp } from '../domain/top-up';
 import type { Policy } from '../approval/policy';
 import { DecidedError, NotInReviewError, type ReviewDeps, policyOf, submitReview } from './reviews';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
+import type { Archive } from '../retention/archive';
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import { collect } from '../store/collect';
 import type { RequestQuery, RequestStore } from '../store/types';
-import { PortalError, approversOnly, badCursor, badInput, conflict, offboardedError, requestNotFound } from './errors';
+import { PortalError, approversOnly, archivedError, badCursor, badInput, conflict, offboardedError, requestNotFound } from './errors';
 import type { ActionLimiter } from './rate-limit';
 import { KeyedLock } from '../fs/keyed-lock';
 import type { PeopleStore } from '../people/types';
@@ -32,6 +33,8 @@ export interface PortalDeps {
   limits?: ActionLimiter;
   config: Pick<Config, 'models' | 'mail' | 'portal' | 'approvals'> & Partial<Pick<Config, 'lifecycle'>>;
   clock?: () => Date;
+  /** Tombstones of requests the retention sweep deleted: their status link says "archived". */
+  archive?: Pick<Archive, 'find'>;
 }
 
 /** Per requester: a person's check-then-create runs one at a time in this process. */
@@ -82,8 +85,10 @@ export async function readVisible(deps: PortalDeps, user: User, id: string): Pro
     if (r.email !== user.email && !user.approver) throw requestNotFound(id);
     return r;
   } catch (err) {
-    if (err instanceof RequestNotFoundError) throw requestNotFound(id);
-    throw err;
+    if (!(err instanceof RequestNotFoundError)) throw err;
+    const archived = await deps.archive?.find(id);
+    if (archived && (user.approver || archived.requester === requesterHash(user.email).slice(0, 16))) throw archivedError(archived);
+    throw requestNotFound(id);
   }
 }
 

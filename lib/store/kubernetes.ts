@@ -153,6 +153,12 @@ export class KubernetesSecretStore implements RequestStore {
     }
   }
 
+  async remove(read: Pick<KeyRequest, 'id' | 'resourceVersion'>): Promise<void> {
+    // DeleteOptions' precondition makes the delete conditional, as a patch's resourceVersion does.
+    const body = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: read.resourceVersion } };
+    await this.call('delete', () => rawCall<unknown>(this.kc, { method: 'DELETE', path: `${this.secretsPath}/${secretName(read.id)}`, body }), read.id);
+  }
+
   async watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
     const unsubscribe = this.informer.subscribe(onEvent);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch as fsWatch } from 'node:fs';
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { type KeyRequest, idFromSecretName, newRequestId, pairHash, rfc3339, secretName } from '../domain/key-request';
 import { duplicateOf } from '../domain/renewal';
@@ -110,12 +110,39 @@ export class LocalDirectoryStore implements RequestStore {
       if (current.metadata.resourceVersion !== read.resourceVersion) throw new ConflictError(read.id);
       const next = applyPatch(current, toPatch(read, change));
       next.metadata.resourceVersion = String(Number(current.metadata.resourceVersion ?? '0') + 1);
+      // As the API server does: a Secret being deleted goes once its last finalizer is removed.
+      if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) {
+        await this.unlink(read.id);
+        return decodeRequest(next);
+      }
       await this.write(this.file(next.metadata.name), next);
       const request = decodeRequest(next);
       index.put(request);
       this.emit({ type: 'upsert', id: read.id });
       return request;
     });
+  }
+
+  async remove(read: Pick<KeyRequest, 'id' | 'resourceVersion'>): Promise<void> {
+    await this.load();
+    await this.locks.run(`id:${read.id}`, async () => {
+      const current = await this.read(read.id);
+      if (current.metadata.resourceVersion !== read.resourceVersion) throw new ConflictError(read.id);
+      if (!current.metadata.finalizers?.length) return this.unlink(read.id);
+      if (current.metadata.deletionTimestamp) return;
+      const next: SecretObject = { ...current, metadata: { ...current.metadata, deletionTimestamp: rfc3339(this.clock()), resourceVersion: String(Number(current.metadata.resourceVersion ?? '0') + 1) } };
+      await this.write(this.file(next.metadata.name), next);
+      this.index.put(decodeRequest(next));
+      this.emit({ type: 'upsert', id: read.id });
+    });
+  }
+
+  private async unlink(id: string): Promise<void> {
+    await rm(this.file(secretName(id)), { force: true }).catch((err: unknown) => {
+      throw this.unavailable('delete', err);
+    });
+    this.index.remove(id);
+    this.emit({ type: 'delete', id });
   }
 
   async watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {

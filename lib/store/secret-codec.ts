@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  AUDIT_FINALIZER,
   type KeyRequest,
   type NotifyClaim,
   type Observed,
@@ -20,6 +21,8 @@ import { retryInfoSchema } from '../domain/retry';
 import { reviewsSchema } from '../domain/review';
 import { chatRecordSchema } from '../domain/chat-record';
 import { type TopUp, budgetMoveSchema, topUpSchema } from '../domain/top-up';
+import { newRecord } from '../audit/record';
+import { createdFact } from '../audit/derive';
 
 /** The storage schema of DESIGN.md, in one place: every label and annotation key. */
 export const LABEL = {
@@ -84,6 +87,9 @@ export const ANNOTATION = {
   // approvers' daily digest and the escalation digest (JSON).
   reviewSince: 'keyportal.dev/review-since',
   reviewDigest: 'keyportal.dev/review-digest',
+  // Audit records (lib/audit/) written with the changes they describe, until the sink acknowledges
+  // them (JSON array of CloudEvents-shaped records; removed record by record as they are shipped).
+  audit: 'keyportal.dev/audit',
 } as const;
 
 export const MANAGED_BY = 'keyportal';
@@ -154,6 +160,7 @@ const storedSecretSchema = z.object({
       [ANNOTATION.idleWarnedAt]: timestampSchema.optional(),
       [ANNOTATION.reviewSince]: timestampSchema.optional(),
       [ANNOTATION.reviewDigest]: z.string().optional(),
+      [ANNOTATION.audit]: z.string().optional(),
       [ANNOTATION.budget]: z.string().regex(/^\d{1,7}(\.\d{1,2})?$/, 'expected an amount in USD such as 25 or 12.50').optional(),
     }),
   }),
@@ -222,6 +229,7 @@ export function decodeRequest(raw: unknown): KeyRequest {
   if (a[ANNOTATION.budget]) request.budget = Number(a[ANNOTATION.budget]);
   if (a[ANNOTATION.idleWarnedAt]) request.idleWarnedAt = a[ANNOTATION.idleWarnedAt];
   if (a[ANNOTATION.reviewSince]) request.reviewSince = a[ANNOTATION.reviewSince];
+  if (a[ANNOTATION.audit]) request.auditPending = a[ANNOTATION.audit];
   const digest = lenientJson(a[ANNOTATION.reviewDigest], reviewDigestSchema);
   if (digest) request.reviewDigest = digest;
   const optional = {
@@ -247,8 +255,9 @@ export function decodeKey(secret: Pick<SecretObject, 'data'>): string | undefine
   return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
 }
 
-/** The Secret for a new request, in state `pending`. */
+/** The Secret for a new request, in state `pending`, with its `request.created` audit record and the audit finalizer. */
 export function encodeNewRequest(input: { id: string; email: string; model: string; createdAt: string; renews?: string; justification?: string; manager?: string; topsUp?: string; topUp?: TopUp; budget?: number }): SecretObject {
+  const created = newRecord(input.id, createdFact(input), new Date(input.createdAt));
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -268,12 +277,14 @@ export function encodeNewRequest(input: { id: string; email: string; model: stri
         [ANNOTATION.model]: input.model,
         [ANNOTATION.createdAt]: input.createdAt,
         [ANNOTATION.observed]: JSON.stringify({ state: 'pending' }),
+        [ANNOTATION.audit]: JSON.stringify([created]),
         ...(input.renews ? { [ANNOTATION.renews]: input.renews } : {}),
         ...(input.justification ? { [ANNOTATION.justification]: input.justification } : {}),
         ...(input.manager ? { [ANNOTATION.manager]: input.manager } : {}),
         ...(input.budget !== undefined ? { [ANNOTATION.budget]: String(input.budget) } : {}),
         ...(input.topsUp && input.topUp ? { [ANNOTATION.topsUp]: input.topsUp, [ANNOTATION.topUp]: JSON.stringify(input.topUp) } : {}),
       },
+      finalizers: [AUDIT_FINALIZER],
     },
   };
 }

@@ -8,6 +8,7 @@ import type { TraceEntry } from '../domain/trace';
 import type { State } from '../domain/states';
 import type { MalformedSecretError } from './errors';
 import type { ReadRequest } from './write';
+import type { AuditFact } from '../audit/record';
 
 export interface PageOptions {
   /** Items per page; the store may cap it. */
@@ -112,6 +113,11 @@ export interface RequestStore {
    */
   update(read: ReadRequest, change: RequestChange): Promise<KeyRequest>;
   /**
+   * Deletes a request Secret if it is still the version read (the retention sweep); a finalizer
+   * holds it (deletionTimestamp set) until the last one goes. A moved version throws ConflictError.
+   */
+  remove(read: Pick<KeyRequest, 'id' | 'resourceVersion'>): Promise<void>;
+  /**
    * Calls `onEvent` with an upsert for every request already stored, then on every change,
    * until `signal` aborts. Resolves when stopped.
    */
@@ -188,4 +194,12 @@ export interface RequestChange {
   reviewDigest?: ReviewDigest;
   /** An issued key: when its requester was told it is idle; null clears it (used again). */
   idleWarnedAt?: string | null;
+  /** Facts no field of this write shows (a deletion let go, an orphan removed), recorded with it (lib/audit/derive.ts). */
+  audit?: AuditFact[];
+  /** More to say in the record of the state this write enters (the minted key's limits). */
+  auditData?: Record<string, unknown>;
+  /** Audit record ids the sink acknowledged: removed from the request's pending records. */
+  auditAck?: readonly string[];
+  /** false: the audit finalizer goes (a deleted request whose last records were acknowledged). */
+  auditFinalizer?: false;
 }

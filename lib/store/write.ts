@@ -1,11 +1,16 @@
-import { GATEWAY_KEY_FINALIZER, type KeyRequest, TOP_UP_FINALIZER, acceptedState, reasonFingerprint } from '../domain/key-request';
+import { AUDIT_FINALIZER, GATEWAY_KEY_FINALIZER, type KeyRequest, TOP_UP_FINALIZER, acceptedState, reasonFingerprint } from '../domain/key-request';
+import { factsOf } from '../audit/derive';
+import { newRecord, parseRecords } from '../audit/record';
 import { assertTransition } from '../domain/states';
 import { ConflictError } from './errors';
 import { ANNOTATION, LABEL, type SecretObject, decodeRequest } from './secret-codec';
 import type { RequestChange } from './types';
 
 /** What a write needs to know of the request it was read as. */
-export type ReadRequest = Pick<KeyRequest, 'id' | 'state' | 'resourceVersion' | 'observed' | 'reason' | 'finalizers'>;
+export type ReadRequest = Pick<
+  KeyRequest,
+  'id' | 'email' | 'model' | 'state' | 'resourceVersion' | 'observed' | 'reason' | 'finalizers' | 'auditPending' | 'reviews' | 'notified' | 'reminded' | 'hasKey' | 'keySha256' | 'budgetMove' | 'topsUp' | 'revealedAt' | 'deletingSince'
+>;
 
 /** A change as the fields it writes; null deletes an annotation (merge-patch semantics). */
 export interface SecretPatch {
@@ -26,9 +31,11 @@ export interface SecretPatch {
  * - `observed` follows every state and reason our code writes, so the next label or reason
  *   that differs is known to be an administrator's;
  * - the gateway-key finalizer is added or removed within the Secret's own list, keeping any
- *   other finalizer an administrator added.
+ *   other finalizer an administrator added;
+ * - every fact the change states becomes an audit record in the same write (lib/audit/derive.ts),
+ *   appended to the records not yet acknowledged, so a record exists exactly when its change does.
  */
-export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
+export function toPatch(read: ReadRequest, change: RequestChange, now: Date = new Date()): SecretPatch {
   const accepted = acceptedState(read);
   if (change.acceptState !== undefined && change.acceptState !== read.state) throw new ConflictError(read.id);
   if (change.state !== undefined && change.state !== accepted) {
@@ -65,9 +72,20 @@ export function toPatch(read: ReadRequest, change: RequestChange): SecretPatch {
   if (!read.observed || observed.state !== read.observed.state || observed.reason !== read.observed.reason) {
     set(ANNOTATION.observed, JSON.stringify(observed.reason === undefined ? { state: observed.state } : observed));
   }
+  const facts = factsOf(read, change);
+  let auditFinalizer: boolean | undefined = change.auditFinalizer;
+  if (facts.length || change.auditAck?.length) {
+    const acked = new Set(change.auditAck ?? []);
+    const pending = parseRecords(read.auditPending).filter((r) => !acked.has(r.id));
+    for (const fact of facts) pending.push(newRecord(read.id, fact, now));
+    set(ANNOTATION.audit, pending.length ? JSON.stringify(pending) : null);
+    // A request from before the audit trail gets its finalizer with its first record (not once
+    // it is being deleted: the API server refuses new finalizers then).
+    if (facts.length && auditFinalizer === undefined && !read.deletingSince) auditFinalizer = true;
+  }
   if (change.key !== undefined) patch.data = { key: change.key === null ? null : Buffer.from(change.key, 'utf8').toString('base64') };
   let finalizers = [...(read.finalizers ?? [])];
-  for (const [name, wanted] of [[GATEWAY_KEY_FINALIZER, change.gatewayFinalizer], [TOP_UP_FINALIZER, change.topUpFinalizer]] as const) {
+  for (const [name, wanted] of [[GATEWAY_KEY_FINALIZER, change.gatewayFinalizer], [TOP_UP_FINALIZER, change.topUpFinalizer], [AUDIT_FINALIZER, auditFinalizer]] as const) {
     if (wanted === false) finalizers = finalizers.filter((f) => f !== name);
     if (wanted && !finalizers.includes(name)) finalizers.push(name);
   }

@@ -16,6 +16,7 @@ export class MemoryStore implements RequestStore {
   readonly secrets = new Map<string, SecretObject>();
   readonly calls = { create: 0, get: 0, readKey: 0, update: 0, query: 0 };
   private readonly index = new RequestIndex();
+  private readonly listeners = new Set<(event: WatchEvent) => void>();
   private version = 0;
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
@@ -67,7 +68,7 @@ export class MemoryStore implements RequestStore {
     const next = applyPatch(current, toPatch(read, change));
     // As the API server does: a Secret being deleted goes once its last finalizer is removed.
     if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) {
-      this.remove(read.id);
+      this.drop(read.id);
       return decodeRequest({ ...next, metadata: { ...next.metadata, resourceVersion: String(++this.version) } });
     }
     return this.save(next);
@@ -77,13 +78,21 @@ export class MemoryStore implements RequestStore {
   delete(id: string, at: string = rfc3339(this.clock())): void {
     const current = this.secrets.get(id);
     if (!current) throw new RequestNotFoundError(id);
-    if (!current.metadata.finalizers?.length) return this.remove(id);
+    if (!current.metadata.finalizers?.length) return this.drop(id);
     if (!current.metadata.deletionTimestamp) this.save({ ...structuredClone(current), metadata: { ...structuredClone(current.metadata), deletionTimestamp: at } });
   }
 
-  private remove(id: string): void {
+  private drop(id: string): void {
     this.secrets.delete(id);
     this.index.remove(id);
+    this.emit({ type: 'delete', id });
+  }
+
+  async remove(read: Pick<KeyRequest, 'id' | 'resourceVersion'>): Promise<void> {
+    const current = this.secrets.get(read.id);
+    if (!current) throw new RequestNotFoundError(read.id);
+    if (current.metadata.resourceVersion !== read.resourceVersion) throw new ConflictError(read.id);
+    this.delete(read.id);
   }
 
   /** What `kubectl label`/`annotate` does: a write that skips the transition table. */
@@ -94,8 +103,17 @@ export class MemoryStore implements RequestStore {
     return this.save(current);
   }
 
-  async watch(_onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  /** As the real stores: every request known, then each change. */
+  async watch(onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    this.listeners.add(onEvent);
+    for (const id of [...this.secrets.keys()]) onEvent({ type: 'upsert', id });
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.listeners.delete(onEvent);
+  }
+
+  private emit(event: WatchEvent): void {
+    for (const listener of this.listeners) listener(event);
   }
 
   async ping(): Promise<void> {}
@@ -111,6 +129,7 @@ export class MemoryStore implements RequestStore {
     const request = decodeRequest(secret);
     this.secrets.set(request.id, secret);
     this.index.put(request);
+    this.emit({ type: 'upsert', id: request.id });
     return request;
   }
 }

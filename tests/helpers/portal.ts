@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { AUDIT_SECRET } from './audit-collector';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,11 @@ export interface TestSetup {
   chat?: Record<string, unknown>;
   /** `lifecycle` (spend alerts, top-up ceilings, renewal sizing). */
   lifecycle?: Record<string, unknown>;
+  /** Where the audit trail goes: the test's collector (tests/helpers/audit-collector.ts); more of `audit` beside. */
+  auditUrl?: string;
+  audit?: Record<string, unknown>;
+  /** `store.retention`. */
+  retention?: Record<string, unknown>;
 }
 
 /** The catalog every loop test uses. */
@@ -57,7 +63,8 @@ export function configDocument(s: TestSetup): Record<string, unknown> {
     },
     gateway: { type: 'litellm', baseUrl: s.gatewayUrl, publicUrl: 'https://llm.example.com', timeoutMs: 2000 },
     mail: { from: 'Keyportal <keys@example.com>', keyDelivery: s.keyDelivery ?? 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none' } },
-    store: s.store,
+    store: s.retention ? { ...s.store, retention: s.retention } : s.store,
+    ...(s.auditUrl ? { audit: { sink: 'http', http: { url: s.auditUrl, timeoutSeconds: 2 }, settleSeconds: 0.2, ...(s.audit ?? {}) } } : {}),
     ...(s.chat ? { chat: s.chat } : {}),
     ...(s.lifecycle ? { lifecycle: s.lifecycle } : {}),
     loop: {
@@ -72,7 +79,7 @@ export function configDocument(s: TestSetup): Record<string, unknown> {
   };
 }
 
-export const testEnv = (): Record<string, string> => ({ GATEWAY_MASTER_KEY: MASTER_KEY });
+export const testEnv = (): Record<string, string> => ({ GATEWAY_MASTER_KEY: MASTER_KEY, KEYPORTAL_AUDIT_SECRET: AUDIT_SECRET });
 
 export function testConfig(s: TestSetup): Config {
   return parseConfig(configDocument(s), { source: 'test', env: testEnv(), checkPlugin: checkPluginEntry });

@@ -1,3 +1,7 @@
+import { PassThrough } from 'node:stream';
+import { AuditShipper } from '@/lib/audit/shipper';
+import { StdoutSink } from '@/lib/audit/sinks/stdout';
+import type { CloudEvent } from '@/lib/audit/cloudevent';
 import { randomBytes } from 'node:crypto';
 import { keyHash } from '@/lib/domain/key-request';
 import { type BudgetChange, type Gateway, type GatewayKey, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type KeyInfo, type MintInput, type SpendFilter, type SpendReport } from '@/lib/gateway/types';
@@ -115,6 +119,11 @@ export function world(options: { crashAt?: FailpointName; settings?: Partial<Rec
     });
   const reconciler = make(options.crashAt);
   const signal = new AbortController().signal;
+  // The audit trail as the stdout sink writes it, into a stream the test reads.
+  const auditOut = new PassThrough();
+  const auditLines: string[] = [];
+  auditOut.on('data', (chunk: Buffer) => auditLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  const audit = new AuditShipper({ store, sink: new StdoutSink(auditOut), render: { source: 'https://keys.example.com', redactEmail: false }, settleMs: 0, batchSize: 500 });
   return {
     store,
     gateway,
@@ -125,5 +134,10 @@ export function world(options: { crashAt?: FailpointName; settings?: Partial<Rec
     restart: () => make(),
     run: (id: string, r = reconciler) => r.reconcile(id, signal),
     advance: (ms: number) => void (now += ms),
+    audit,
+    /** One round of the audit shipper (the leader's every second). */
+    ship: () => audit.run(signal),
+    /** Every audit record the sink took so far, as CloudEvents. */
+    shipped: (): CloudEvent[] => auditLines.map((l) => JSON.parse(l) as CloudEvent),
   };
 }

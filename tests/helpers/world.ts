@@ -1,3 +1,4 @@
+import { AuditCollector } from './audit-collector';
 import { afterEach } from 'vitest';
 import { createPeopleStore } from '@/lib/people';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
@@ -30,7 +31,10 @@ export async function clusterWorld(prefix: string, overrides: Partial<TestSetup>
   await gateway.start();
   const smtp = new TestSmtp();
   await smtp.start();
-  const setup: TestSetup = { store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() }, gatewayUrl: gateway.url, smtp: smtp.address, ...overrides };
+  // Every cluster test's audit trail goes to a real collector over the http sink (not the test's stdout).
+  const audit = new AuditCollector();
+  await audit.start();
+  const setup: TestSetup = { store: { type: 'kubernetes', namespace, kubeconfig: kubeconfigPath() }, gatewayUrl: gateway.url, smtp: smtp.address, auditUrl: audit.url, ...overrides };
   const store = new KubernetesSecretStore({ namespace, kubeConfig: adminKubeConfig() });
   const people = createPeopleStore(store);
   afterThisTest(async () => {
@@ -38,6 +42,7 @@ export async function clusterWorld(prefix: string, overrides: Partial<TestSetup>
     people.close();
     await gateway.stop();
     await smtp.stop();
+    await audit.stop();
   });
-  return { namespace, gateway, smtp, setup, store, people };
+  return { namespace, gateway, smtp, setup, store, people, audit };
 }

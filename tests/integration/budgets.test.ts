@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AUDIT_FINALIZER } from '@/lib/domain/key-request';
 import type { User } from '@/lib/auth/roles';
 import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { UsageCache } from '@/lib/gateway/usage-cache';
@@ -147,8 +148,8 @@ describe('top-ups', () => {
     // The key itself is untouched: still issued, still one key at the gateway.
     expect((await w.store.get(key)).state).toBe('issued');
     expect(w.gateway.keysFor(key)).toHaveLength(1);
-    // Put back, it holds nothing: no finalizer keeps its Secret.
-    expect(ended.finalizers).toBeUndefined();
+    // Put back, it holds no budget: only the audit finalizer, which every request carries, stays.
+    expect(ended.finalizers).toEqual([AUDIT_FINALIZER]);
   });
 
   it('kubectl delete of an applied top-up puts the budget back before the Secret goes', async () => {
@@ -156,7 +157,7 @@ describe('top-ups', () => {
     const key = await w.issuedKey();
     const t = await requestTopUp(w.deps, ada, key, { amount: 4, reason: 'a few more runs' });
     const applied = await w.settled(t.id, 'issued');
-    expect(applied.finalizers).toEqual(['keyportal.dev/top-up-budget']);
+    expect(applied.finalizers).toEqual([AUDIT_FINALIZER, 'keyportal.dev/top-up-budget']);
     expect(w.budgetAt(key)).toBe(14);
     // Meanwhile the key's budget moved on (another top-up, an admin at the gateway): $4 comes off what it is now.
     const row = w.gateway.keysFor(key)[0];

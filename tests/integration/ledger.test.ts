@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { GATEWAY_KEY_FINALIZER } from '@/lib/domain/key-request';
+import { AUDIT_FINALIZER, GATEWAY_KEY_FINALIZER } from '@/lib/domain/key-request';
 import type { State } from '@/lib/domain/states';
 import { createGateway } from '@/lib/gateway';
 import { KubernetesEventRecorder } from '@/lib/loop/events';
@@ -104,7 +104,7 @@ describe('the ledger under kubectl', () => {
   it('kubectl delete on an issued request deletes the key at the gateway first, emails once, then the Secret goes', async () => {
     const w = await world();
     const r = await w.issued('fay@example.com');
-    expect((await w.store.get(r.id)).finalizers).toEqual([GATEWAY_KEY_FINALIZER]);
+    expect((await w.store.get(r.id)).finalizers).toEqual([AUDIT_FINALIZER, GATEWAY_KEY_FINALIZER]);
     await kubectl('-n', w.namespace, 'delete', 'secret', `keyreq-${r.id}`, '--wait=false');
     await until(async () => (await kubectl('-n', w.namespace, 'get', 'secrets', '-o', 'name')).includes(r.id) === false, 'the Secret to be gone');
     expect(w.gateway.keysFor(r.id)).toHaveLength(0);
@@ -123,7 +123,7 @@ describe('the ledger under kubectl', () => {
       const x = await w.store.get(r.id);
       return x.deletingSince && x.retry?.step === 'revoke' ? x : undefined;
     }, 'the deletion to wait on the gateway');
-    expect(held.finalizers).toEqual([GATEWAY_KEY_FINALIZER]);
+    expect(held.finalizers).toEqual([AUDIT_FINALIZER, GATEWAY_KEY_FINALIZER]);
     expect(await w.events(r.id)).toMatch(/Warning\s+DeletionBlocked.*still live at the gateway/);
     expect(w.gateway.keysFor(r.id)).toHaveLength(1);
     await w.gateway.start();

@@ -47,7 +47,7 @@ describe('config.yaml', () => {
 
   it('fills every section from defaults when only the catalog is given', () => {
     const c = parseConfig(minimal, { source: 'x', env: {} });
-    expect(c.store).toEqual({ type: 'local', dir: '.data/requests' });
+    expect(c.store).toEqual({ type: 'local', dir: '.data/requests', retention: { endedDays: 90, maxDeletesPerMinute: 60 } });
     expect(c.gateway.type).toBe('local');
     expect(c.approvals.default).toBe('deny');
     expect(c.loop.resyncSeconds).toBe(60);
@@ -101,7 +101,7 @@ describe('config.yaml', () => {
       source: 'x',
       env: { KEYPORTAL_STORE_TYPE: 'kubernetes', KEYPORTAL_NAMESPACE: 'keys', SMTP_HOST: 'smtp.example.com', SMTP_PORT: '465', SMTP_SECURITY: 'tls' },
     });
-    expect(c.store).toEqual({ type: 'kubernetes', namespace: 'keys' });
+    expect(c.store).toEqual({ type: 'kubernetes', namespace: 'keys', retention: { endedDays: 90, maxDeletesPerMinute: 60 } });
     expect(c.mail.smtp).toEqual({ host: 'smtp.example.com', port: 465, security: 'tls', maxConnections: 16 });
     expect(problemsOf(minimal, { SMTP_HOST: 'h', SMTP_PORT: 'twenty-five' })).toEqual([
       expect.stringMatching(/^mail\.smtp\.port: .*\(set by SMTP_PORT\)$/),
@@ -110,7 +110,7 @@ describe('config.yaml', () => {
 
   it('an env-switched store type drops the file fields of the other type', () => {
     const c = parseConfig({ ...minimal, store: { type: 'local', dir: '/data' } }, { source: 'x', env: { KEYPORTAL_STORE_TYPE: 'kubernetes' } });
-    expect(c.store).toEqual({ type: 'kubernetes' });
+    expect(c.store).toEqual({ type: 'kubernetes', retention: { endedDays: 90, maxDeletesPerMinute: 60 } });
   });
 
   it('refuses duplicate model ids', () => {
@@ -228,5 +228,30 @@ describe('credentials never travel in the clear by default', () => {
 
   it('the offboarding webhook secrets are checked as the approval webhook\'s are, by name', () => {
     expect(problemsOf(minimal, { KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS: 'hr:short' })).toEqual([expect.stringContaining('KEYPORTAL_OFFBOARDING_WEBHOOK_SECRETS entry 1 (hr): the secret has fewer than 32 bytes')]);
+  });
+});
+
+describe('audit and retention settings', () => {
+  const secret = 'a'.repeat(64);
+  it('defaults to the stdout sink and 90 days of ended requests', () => {
+    const c = parseConfig(minimal, { source: 'x', env: {} });
+    expect(c.audit).toMatchObject({ sink: 'stdout', redactEmail: false, settleSeconds: 2, batchSize: 500 });
+    expect(c.store.retention).toEqual({ endedDays: 90, maxDeletesPerMinute: 60 });
+  });
+
+  it('refuses a retention below the reveal window, naming the field; 0 keeps ended requests for ever', () => {
+    expect(problemsOf({ ...minimal, store: { type: 'local', retention: { endedDays: 3 } } })).toEqual([expect.stringMatching(/^store\.retention\.endedDays: 3 is below portal\.revealWindowDays \(7\)/)]);
+    expect(problemsOf({ ...minimal, store: { type: 'local', retention: { endedDays: 0 } } })).toEqual([]);
+    expect(problemsOf({ ...minimal, store: { type: 'local', retention: { endedDays: 7 } } })).toEqual([]);
+    expect(problemsOf({ ...minimal, store: { type: 'local', retention: { maxDeletesPerMinute: 0 } } })).toEqual([expect.stringMatching(/^store\.retention\.maxDeletesPerMinute:/)]);
+  });
+
+  it('a syslog or http sink names what it misses; the http sink needs its signing secret and https beyond loopback', () => {
+    expect(problemsOf({ ...minimal, audit: { sink: 'syslog' } })).toEqual([expect.stringMatching(/^audit\.syslog: audit\.sink is syslog: set audit\.syslog\.host/)]);
+    expect(problemsOf({ ...minimal, audit: { sink: 'http', http: { url: 'https://siem.example.com/in' } } })).toEqual([expect.stringMatching(/^audit\.sink: is http, so KEYPORTAL_AUDIT_SECRET/)]);
+    expect(problemsOf({ ...minimal, audit: { sink: 'http', http: { url: 'https://siem.example.com/in' } } }, { KEYPORTAL_AUDIT_SECRET: secret })).toEqual([]);
+    expect(problemsOf({ ...minimal, audit: { sink: 'http', http: { url: 'http://siem.example.com/in' } } }, { KEYPORTAL_AUDIT_SECRET: secret })).toEqual([expect.stringMatching(/^audit\.http\.url: plain http:\/\/ beyond loopback/)]);
+    expect(problemsOf({ ...minimal, audit: { sink: 'http', http: { url: 'https://siem.example.com/in' } } }, { KEYPORTAL_AUDIT_SECRET: 'short' })).toEqual([expect.stringMatching(/^KEYPORTAL_AUDIT_SECRET: fewer than 32 bytes/)]);
+    expect(problemsOf(minimal, { KEYPORTAL_AUDIT_SECRET: 'short' })).toEqual([expect.stringMatching(/^KEYPORTAL_AUDIT_SECRET: fewer than 32 bytes/)]);
   });
 });

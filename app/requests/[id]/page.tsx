@@ -12,12 +12,20 @@ export const dynamic = 'force-dynamic';
 export default async function RequestPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;
   const user = await requireUser(`/requests/${id}`);
-  const { config, store } = getRuntime();
+  const { config, store, archive } = getRuntime();
   let request;
   try {
-    request = await getRequest({ store, config }, user, id);
+    request = await getRequest({ store, config, archive }, user, id);
   } catch (err) {
     if (err instanceof PortalError && err.status === 404) notFound();
+    if (err instanceof PortalError && err.code === 'archived') {
+      return (
+        <main className="mx-auto max-w-3xl px-4 py-8">
+          <h1 className="text-xl font-semibold">Request archived</h1>
+          <p className="mt-2 text-sm text-slate-700" data-testid="archived">{err.message}</p>
+        </main>
+      );
+    }
     throw err;
   }
   const gatewayUrl = config.gateway.publicUrl ?? (config.gateway.type === 'litellm' ? config.gateway.baseUrl : undefined);

@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import { AUDIT_FINALIZER, type KeyRequest } from '../domain/key-request';
+import { log } from '../log';
+import { countAuditShipped } from '../metrics/record';
+import { failpoint } from '../loop/failpoints';
+import { RequestNotFoundError } from '../store/errors';
+import { updateLatest } from '../store/retry-on-conflict';
+import type { RequestStore, WatchEvent } from '../store/types';
+import { type RenderOptions, toCloudEvent } from './cloudevent';
+import { type AuditRecord, parseRecords } from './record';
+import { type AuditSink, AuditSinkError } from './sink';
+
+export interface ShipperDeps {
+  store: RequestStore;
+  sink: AuditSink;
+  render: RenderOptions;
+  /** A request's records go once its newest is this old (one acknowledgement write per burst of steps). */
+  settleMs: number;
+  batchSize: number;
+  /** Why a deleted request went, when we deleted it (the retention sweep); else an API client did. */
+  deletedBy?: (id: string) => Promise<string | undefined>;
+  now?: () => number;
+}
+
+export interface ShipReport {
+  shipped: number;
+  batches: number;
+  /** Set when the sink failed this round: the records stay and are sent again after a backoff. */
+  error?: string;
+}
+
+interface Tracked {
+  count: number;
+  /** Time of the newest record (ms). */
+  newest: number;
+  /** Time of the oldest record (ms): the backlog's age. */
+  oldest: number;
+  /** Being deleted with only the audit finalizer left: its `request.deleted` record is owed. */
+  deleting: boolean;
+}
+
+/** At most this many batches per round, so one round never holds the leader's periodic turn for long. */
+const MAX_BATCHES_PER_ROUND = 20;
+const MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Ships the audit records that wait in request Secrets to the sink, on the Lease holder: the
+ * records of a request whose newest record is `settleMs` old (or that is being deleted), up to
+ * `batchSize` a batch, then, once the sink acknowledged the batch, one write per request removes
+ * exactly the records sent (a record appended meanwhile stays). A crash between the two sends the
+ * batch again after the restart, with the same ids.
+ *
+ * Every replica running the loop tracks the backlog from its cache (the metric is right whoever
+ * leads); only the leader's `run` ships. Memory: one small entry per request with records waiting,
+ * and one batch; records waiting on a sink that is down stay in etcd, not here.
+ */
+export class AuditShipper {
+  private readonly tracked = new Map<string, Tracked>();
+  private failures = 0;
+  private retryAt = 0;
+  private lastError: string | undefined;
+  private watching = false;
+  /** The whole cache was walked once (the first round): the watch keeps the picture current from there. */
+  private scanned = false;
+  private readonly now: () => number;
+
+  constructor(private readonly d: ShipperDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  /** Follows the store from now on (every replica); idempotent. */
+  follow(signal: AbortSignal): void {
+    if (this.watching) return;
+    this.watching = true;
+    void this.d.store.watch((event) => void this.onEvent(event), signal).finally(() => {
+      this.watching = false;
+    });
+  }
+
+  /** Records not yet acknowledged by the sink, as this replica's cache shows them. */
+  backlog(): number {
+    let n = 0;
+    for (const t of this.tracked.values()) n += t.count + (t.deleting ? 1 : 0);
+    return n;
+  }
+
+  /** Age (s) of the oldest record not yet acknowledged; 0 when none waits. */
+  oldestSeconds(): number {
+    let oldest = Infinity;
+    for (const t of this.tracked.values()) oldest = Math.min(oldest, t.oldest);
+    return oldest === Infinity ? 0 : Math.max(0, (this.now() - oldest) / 1000);
+  }
+
+  /** The sink's last failure while it keeps failing; undefined once a batch went through. */
+  get sinkError(): string | undefined {
+    return this.lastError;
+  }
+
+  private async onEvent(event: WatchEvent): Promise<void> {
+    if (event.type === 'delete') return void this.tracked.delete(event.id);
+    if (event.type === 'resync') return this.rescan();
+    if (event.type !== 'upsert') return;
+    try {
+      this.track(await this.d.store.get(event.id));
+    } catch (err) {
+      if (err instanceof RequestNotFoundError) this.tracked.delete(event.id);
+    }
+  }
+
+  private async rescan(): Promise<void> {
+    let token: string | undefined;
+    const seen = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
+      const page = await this.d.store.listAll({ limit: 500, ...(token ? { continue: token } : {}) });
+      for (const r of page.items) {
+        seen.add(r.id);
+        this.track(r);
+      }
+      token = page.continue;
+      if (!token) break;
+    }
+    for (const id of this.tracked.keys()) if (!seen.has(id)) this.tracked.delete(id);
+  }
+
+  private track(r: KeyRequest): void {
+    const records = parseRecords(r.auditPending);
+    const deleting = deletionOwed(r);
+    if (!records.length && !deleting) return void this.tracked.delete(r.id);
+    const times = records.map((x) => Date.parse(x.time)).filter((t) => !Number.isNaN(t));
+    const deletedAt = r.deletingSince ? Date.parse(r.deletingSince) : this.now();
+    this.tracked.set(r.id, {
+      count: records.length,
+      newest: times.length ? Math.max(...times) : deletedAt,
+      oldest: Math.min(...times, deleting ? deletedAt : Infinity),
+      deleting,
+    });
+  }
+
+  /** One round: batches of ready requests until none is ready, the sink fails, or the round's bound. */
+  async run(signal: AbortSignal): Promise<ShipReport> {
+    this.follow(signal);
+    if (!this.scanned) {
+      await this.rescan();
+      this.scanned = true;
+    }
+    const report: ShipReport = { shipped: 0, batches: 0 };
+    if (this.now() < this.retryAt) return { ...report, ...(this.lastError ? { error: this.lastError } : {}) };
+    const sent = new Set<string>();
+    for (let b = 0; b < MAX_BATCHES_PER_ROUND && !signal.aborted; b++) {
+      const batch = await this.nextBatch(sent);
+      if (!batch.length) break;
+      const events = batch.flatMap((item) => item.records.map((r) => toCloudEvent(r, this.d.render)));
+      try {
+        await this.d.sink.send(events, signal);
+      } catch (err) {
+        if (!(err instanceof AuditSinkError)) throw err;
+        countAuditShipped(events.length, true);
+        this.failures++;
+        this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
+        if (this.lastError === undefined) log('warn', 'audit: the sink did not take a batch; its records wait in their requests and are sent again', { error: err.message.slice(0, 300), backlog: this.backlog() });
+        this.lastError = err.message;
+        return { ...report, error: err.message };
+      }
+      if (this.lastError !== undefined) log('info', 'audit: the sink takes records again', { backlog: this.backlog() });
+      this.failures = 0;
+      this.lastError = undefined;
+      countAuditShipped(events.length, false);
+      failpoint('after-audit-sent');
+      await Promise.all(batch.map((item) => this.acknowledge(item)));
+      report.shipped += events.length;
+      report.batches++;
+    }
+    return report;
+  }
+
+  private async nextBatch(sent: Set<string>): Promise<Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }>> {
+    const now = this.now();
+    const ready = [...this.tracked.entries()]
+      .filter(([id, t]) => !sent.has(id) && (t.deleting || now - t.newest >= this.d.settleMs))
+      .sort((a, b) => a[1].oldest - b[1].oldest);
+    const batch: Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }> = [];
+    let size = 0;
+    for (const [id] of ready) {
+      if (size >= this.d.batchSize) break;
+      sent.add(id);
+      let request: KeyRequest;
+      try {
+        request = await this.d.store.get(id);
+      } catch (err) {
+        if (err instanceof RequestNotFoundError) this.tracked.delete(id);
+        continue;
+      }
+      const records = parseRecords(request.auditPending);
+      const deleted = deletionOwed(request);
+      if (deleted) records.push(await this.deletedRecord(request));
+      if (!records.length) continue;
+      batch.push({ request, records, deleted });
+      size += records.length;
+    }
+    return batch;
+  }
+
+  /** Made again, with the same id, until acknowledged: the deletion's time and the Secret's uid fix it. */
+  private async deletedRecord(r: KeyRequest): Promise<AuditRecord> {
+    const at = r.deletingSince ?? new Date(this.now()).toISOString();
+    const id = createHash('sha256').update(`${r.uid ?? r.id}\n${at}\nrequest.deleted`).digest('hex').slice(0, 32);
+    const by = await this.d.deletedBy?.(r.id);
+    return { id, type: 'request.deleted', time: at, subject: r.id, data: { requester: r.email, model: r.model, state: r.state, by: by ?? 'an API client (kubectl delete)', via: by ? 'keyportal' : 'kubectl' } };
+  }
+
+  /** Removes the records sent; a deleted request whose every record went lets go of the audit finalizer. */
+  private async acknowledge(item: { request: KeyRequest; records: AuditRecord[]; deleted: boolean }): Promise<void> {
+    const ids = item.records.map((r) => r.id);
+    try {
+      const written = await updateLatest(this.d.store, item.request, (current) => {
+        const left = parseRecords(current.auditPending).filter((r) => !ids.includes(r.id));
+        const letGo = item.deleted && deletionOwed(current) && left.length === 0;
+        if (!letGo && left.length === parseRecords(current.auditPending).length) return undefined;
+        return { auditAck: ids, ...(letGo ? { auditFinalizer: false as const } : {}) };
+      });
+      if (written) {
+        // The watch brings the new version; until then this round must not send the same again.
+        const t = this.tracked.get(item.request.id);
+        if (t && item.deleted) this.tracked.delete(item.request.id);
+        else if (t) this.track(await this.d.store.get(item.request.id));
+      }
+    } catch (err) {
+      if (err instanceof RequestNotFoundError) return void this.tracked.delete(item.request.id);
+      throw err;
+    }
+  }
+}
+
+/** Being deleted and held by nothing but the audit finalizer: its key (if any) is gone, its `request.deleted` record is owed. */
+export function deletionOwed(r: Pick<KeyRequest, 'deletingSince' | 'finalizers'>): boolean {
+  return r.deletingSince !== undefined && (r.finalizers ?? []).every((f) => f === AUDIT_FINALIZER) && (r.finalizers ?? []).includes(AUDIT_FINALIZER);
+}
