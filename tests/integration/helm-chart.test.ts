@@ -28,7 +28,7 @@ describe('helm template renders what the portal can run', () => {
     const objects = await render('keys', '--set', 'secrets.existingSecret=keyportal-secrets', '--set', 'portal.publicUrl=https://keys.corp.test');
     const config = portalConfig(objects, 'keys');
     // Requests live apart from the release namespace (and its credentials).
-    expect(config.store).toEqual({ type: 'kubernetes', namespace: 'keys-requests' });
+    expect(config.store).toEqual({ type: 'kubernetes', namespace: 'keys-requests', retention: { endedDays: 90, maxDeletesPerMinute: 60 } });
     expect(config.models.map((m) => m.id)).toHaveLength(2);
     expect(config.approvals.default).toBe('review');
     expect(config.approvals.plugins.map((p) => p.name)).toEqual(['blacklist', 'whitelist']);
@@ -177,7 +177,7 @@ describe('helm template renders what the portal can run', () => {
     const policy = only<{ spec: { policyTypes: string[]; egress: unknown[] } }>(objects, 'NetworkPolicy');
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec.egress).toHaveLength(2);
-    expect(portalConfig(objects, 'keys').store).toEqual({ type: 'kubernetes', namespace: 'key-requests' });
+    expect(portalConfig(objects, 'keys').store).toEqual({ type: 'kubernetes', namespace: 'key-requests', retention: { endedDays: 90, maxDeletesPerMinute: 60 } });
     expect(await render('keys')).not.toContainEqual(expect.objectContaining({ kind: 'NetworkPolicy' }));
   });
 

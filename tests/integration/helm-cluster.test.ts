@@ -191,7 +191,8 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
       ['watch', 'secrets', ns, true],
       ['create', 'secrets', ns, true],
       ['patch', 'secrets', ns, true],
-      ['delete', 'secrets', ns, false],
+      // Retention (config.store.retention.endedDays, default 90) deletes ended requests.
+      ['delete', 'secrets', ns, true],
       ['update', 'secrets', ns, false],
       ['deletecollection', 'secrets', ns, false],
       ['create', 'events', ns, true],
@@ -224,7 +225,7 @@ describe('the chart’s RBAC, used with a real ServiceAccount token', () => {
     // The Role as installed holds exactly these rules.
     const role: V1Role = await adminKubeConfig().makeApiClient(RbacAuthorizationV1Api).readNamespacedRole({ name: FULLNAME, namespace: ns });
     expect(role.rules?.map((r) => ({ ...r, verbs: [...r.verbs].sort() }))).toEqual([
-      { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'get', 'list', 'patch', 'watch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'watch'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list', 'patch', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },

@@ -191,9 +191,9 @@ describe('the chart’s PrometheusRule', () => {
     const { rules, spec } = await ruleFiles();
     const checked = await exec(PROMTOOL, ['check', 'rules', rules]);
     expect(checked.code, checked.stdout + checked.stderr).toBe(0);
-    expect(checked.stdout).toMatch(/SUCCESS: 4 rules found/);
+    expect(checked.stdout).toMatch(/SUCCESS: 5 rules found/);
     const alerts = spec.groups.flatMap((g) => g.rules);
-    expect(alerts.map((a) => a.alert)).toEqual(['KeyportalReviewWaiting', 'KeyportalMintFailing', 'KeyportalLoopNotRunning', 'KeyportalNotReady']);
+    expect(alerts.map((a) => a.alert)).toEqual(['KeyportalReviewWaiting', 'KeyportalMintFailing', 'KeyportalLoopNotRunning', 'KeyportalAuditBacklog', 'KeyportalNotReady']);
     for (const a of alerts) {
       expect((a.labels as Record<string, string>).severity).toMatch(/^(warning|critical)$/);
       const annotations = a.annotations as Record<string, string>;
@@ -257,6 +257,23 @@ describe('the chart’s PrometheusRule', () => {
             { series: `keyportal_loop_leader${sel('keyportal-worker-1', 'keyportal-worker-metrics')}`, values: '1x20' },
           ],
           alert_rule_test: [{ eval_time: '15m', alertname: 'KeyportalLoopNotRunning', exp_alerts: [] }],
+        },
+        {
+          // The sink down from minute 2: the oldest record's age grows past 10 minutes at minute 12,
+          // and the alert fires two minutes later; a follower that tracks nothing does not hide it.
+          interval: '1m',
+          input_series: [
+            { series: `keyportal_audit_oldest_seconds${sel('keyportal-a')}`, values: '0 0 0+60x20' },
+            { series: `keyportal_audit_oldest_seconds${sel('keyportal-b')}`, values: '0x22' },
+          ],
+          alert_rule_test: [
+            { eval_time: '13m', alertname: 'KeyportalAuditBacklog', exp_alerts: [] },
+            {
+              eval_time: '16m',
+              alertname: 'KeyportalAuditBacklog',
+              exp_alerts: [{ exp_labels: { severity: 'warning', namespace: 'keys' }, exp_annotations: expected('KeyportalAuditBacklog', {}) }],
+            },
+          ],
         },
         {
           // Nothing of this release is scraped at all (another release's leader does not count).
