@@ -6,7 +6,8 @@ import { failpoint } from '../loop/failpoints';
 import { RequestNotFoundError } from '../store/errors';
 import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestStore, WatchEvent } from '../store/types';
-import { type RenderOptions, toCloudEvent } from './cloudevent';
+import { type CloudEvent, type RenderOptions, toCloudEvent } from './cloudevent';
+import type { AuditSpool } from './spool';
 import { type AuditRecord, parseRecords } from './record';
 import { type AuditSink, AuditSinkError } from './sink';
 
@@ -19,6 +20,8 @@ export interface ShipperDeps {
   batchSize: number;
   /** Why a deleted request went, when we deleted it (the retention sweep); else an API client did. */
   deletedBy?: (id: string) => Promise<string | undefined>;
+  /** Records about no request (lib/audit/spool.ts), read every SPOOL_EVERY_MS. */
+  spool?: AuditSpool;
   now?: () => number;
 }
 
@@ -42,6 +45,7 @@ interface Tracked {
 /** At most this many batches per round, so one round never holds the leader's periodic turn for long. */
 const MAX_BATCHES_PER_ROUND = 20;
 const MAX_BACKOFF_MS = 60_000;
+const SPOOL_EVERY_MS = 5_000;
 
 /**
  * Ships the audit records that wait in request Secrets to the sink, on the Lease holder: the
@@ -59,6 +63,7 @@ export class AuditShipper {
   private failures = 0;
   private retryAt = 0;
   private lastError: string | undefined;
+  private spoolReadAt = 0;
   private watching = false;
   /** The whole cache was walked once (the first round): the watch keeps the picture current from there. */
   private scanned = false;
@@ -145,32 +150,50 @@ export class AuditShipper {
     }
     const report: ShipReport = { shipped: 0, batches: 0 };
     if (this.now() < this.retryAt) return { ...report, ...(this.lastError ? { error: this.lastError } : {}) };
+    if (this.d.spool && this.now() - this.spoolReadAt >= SPOOL_EVERY_MS) {
+      this.spoolReadAt = this.now();
+      const records = await this.d.spool.read(this.d.batchSize);
+      if (records.length) {
+        const error = await this.send(records.map((r) => toCloudEvent(r, this.d.render)), signal);
+        if (error) return { ...report, error };
+        await this.d.spool.acknowledge(records.map((r) => r.id));
+        report.shipped += records.length;
+        report.batches++;
+      }
+    }
     const sent = new Set<string>();
     for (let b = 0; b < MAX_BATCHES_PER_ROUND && !signal.aborted; b++) {
       const batch = await this.nextBatch(sent);
       if (!batch.length) break;
       const events = batch.flatMap((item) => item.records.map((r) => toCloudEvent(r, this.d.render)));
-      try {
-        await this.d.sink.send(events, signal);
-      } catch (err) {
-        if (!(err instanceof AuditSinkError)) throw err;
-        countAuditShipped(events.length, true);
-        this.failures++;
-        this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
-        if (this.lastError === undefined) log('warn', 'audit: the sink did not take a batch; its records wait in their requests and are sent again', { error: err.message.slice(0, 300), backlog: this.backlog() });
-        this.lastError = err.message;
-        return { ...report, error: err.message };
-      }
-      if (this.lastError !== undefined) log('info', 'audit: the sink takes records again', { backlog: this.backlog() });
-      this.failures = 0;
-      this.lastError = undefined;
-      countAuditShipped(events.length, false);
+      const error = await this.send(events, signal);
+      if (error) return { ...report, error };
       failpoint('after-audit-sent');
       await Promise.all(batch.map((item) => this.acknowledge(item)));
       report.shipped += events.length;
       report.batches++;
     }
     return report;
+  }
+
+  /** Sends a batch; the sink's complaint when it did not take it (then the shipper backs off). */
+  private async send(events: CloudEvent[], signal: AbortSignal): Promise<string | undefined> {
+    try {
+      await this.d.sink.send(events, signal);
+    } catch (err) {
+      if (!(err instanceof AuditSinkError)) throw err;
+      countAuditShipped(events.length, true);
+      this.failures++;
+      this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
+      if (this.lastError === undefined) log('warn', 'audit: the sink did not take a batch; its records wait in their requests and are sent again', { error: err.message.slice(0, 300), backlog: this.backlog() });
+      this.lastError = err.message;
+      return err.message;
+    }
+    if (this.lastError !== undefined) log('info', 'audit: the sink takes records again', { backlog: this.backlog() });
+    this.failures = 0;
+    this.lastError = undefined;
+    countAuditShipped(events.length, false);
+    return undefined;
   }
 
   private async nextBatch(sent: Set<string>): Promise<Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }>> {

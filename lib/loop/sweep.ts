@@ -1,3 +1,4 @@
+import { spoolFact } from '../audit/spool';
 import { type KeyRequest, holdsGatewayFinalizer, idSchema } from '../domain/key-request';
 import type { Gateway, GatewayKey } from '../gateway/types';
 import { log } from '../log';
@@ -97,6 +98,7 @@ export async function sweepGateway(d: SweepDeps, signal?: AbortSignal): Promise<
       if (again.kind === 'orphan') {
         await d.gateway.deleteKey(key.alias, { ...(signal ? { signal } : {}), changedBy: 'keyportal' });
         deleted = true;
+        await spoolFact(d.store, `key:${key.alias}`, { type: 'key.orphan-removed', data: { alias: key.alias, why: verdict.why, by: 'keyportal', via: 'keyportal' } });
       } else continue;
     }
     report.orphans.push({ alias: key.alias, why: verdict.why, deleted });

@@ -26,6 +26,7 @@ import { policyFor } from '../approval/policy';
 import { SpendFigureService } from '../budget/spend-figures';
 import { AuditShipper } from '../audit/shipper';
 import { createAuditSink } from '../audit';
+import { createAuditSpool } from '../audit/spool';
 import type { AuditSink } from '../audit/sink';
 import { type Archive, createArchive } from '../retention/archive';
 import { RETENTION_EVERY_MS, sweepRetention } from '../retention/sweep';
@@ -121,12 +122,14 @@ export function buildLoop(
     );
   const archive = options.archive ?? createArchive(store);
   const sink = options.auditSink ?? createAuditSink(config, config.secrets);
+  const spool = createAuditSpool(store);
   const audit = new AuditShipper({
     store,
     sink,
     render: { source: config.portal.publicUrl, redactEmail: config.audit.redactEmail },
     settleMs: config.audit.settleSeconds * 1000,
     batchSize: config.audit.batchSize,
+    ...(spool ? { spool } : {}),
     deletedBy: async (id) => ((await archive.find(id).catch(() => undefined)) ? `retention (store.retention.endedDays: ${config.store.retention.endedDays})` : undefined),
   });
   const { endedDays, maxDeletesPerMinute } = config.store.retention;

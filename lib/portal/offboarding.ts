@@ -1,4 +1,6 @@
-import { type KeyRequest, normalizeEmail, rfc3339 } from '../domain/key-request';
+import { spoolFact } from '../audit/spool';
+import { viaOf } from '../audit/derive';
+import { type KeyRequest, normalizeEmail, requesterHash, rfc3339 } from '../domain/key-request';
 import { isLive } from '../domain/states';
 import { countDecision } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
@@ -103,6 +105,7 @@ export async function offboard(deps: OffboardDeps, input: OffboardInput): Promis
   const result: OffboardResult = { email, recorded: false, revoked: [], closed: [], changed: false };
   if (input.decidedAt && existing?.lifted && existing.lifted.at >= input.decidedAt) return result;
   ({ changed: result.recorded } = await deps.people.recordOffboarding({ email, at: rfc3339(input.now()), by: input.decidedBy, reason: input.reason }));
+  if (result.recorded) await spoolFact(store, `person:${requesterHash(email)}`, { type: 'person.offboarded', data: { person: email, by: input.decidedBy, via: viaOf(input.decidedBy), reason: input.reason } }, input.now());
   const candidates = (await requestsOf(store, email)).filter(endsAtOffboarding);
   for (const candidate of candidates) {
     // Each request is re-read on a conflict: the loop may have moved it on (approved → issued)
@@ -144,6 +147,7 @@ export interface LiftResult {
 export async function liftOffboarding(deps: OffboardDeps, input: { email: string; reason: string; liftedBy: string; now: () => Date }): Promise<LiftResult> {
   const email = normalizeEmail(input.email);
   const { record, changed } = await deps.people.liftOffboarding({ email, at: rfc3339(input.now()), by: input.liftedBy, reason: input.reason });
+  if (changed) await spoolFact(deps.store, `person:${requesterHash(email)}`, { type: 'person.readmitted', data: { person: email, by: input.liftedBy, via: viaOf(input.liftedBy), reason: input.reason } }, input.now());
   return { email, changed, ...(record ? { record } : {}) };
 }
 

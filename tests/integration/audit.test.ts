@@ -2,14 +2,19 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '@/lib/audit/cloudevent';
-import { AUDIT_FINALIZER } from '@/lib/domain/key-request';
+import { AUDIT_FINALIZER, requesterHash } from '@/lib/domain/key-request';
 import type { FailpointName } from '@/lib/loop/failpoints';
 import { getRequest } from '@/lib/portal/requests';
+import { liftOffboarding, offboard } from '@/lib/portal/offboarding';
+import { KubernetesAuditSpool } from '@/lib/audit/spool';
+import { createGateway } from '@/lib/gateway';
+import { LogEventRecorder } from '@/lib/loop/events';
+import { sweepGateway } from '@/lib/loop/sweep';
 import { PortalError } from '@/lib/portal/errors';
 import { KubernetesArchive } from '@/lib/retention/archive';
 import type { RequestStore } from '@/lib/store/types';
 import { adminKubeConfig, kubectl } from '../helpers/cluster';
-import { type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, testConfig, testEnv, writeConfigFile } from '../helpers/portal';
+import { MASTER_KEY, type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, testConfig, testEnv, writeConfigFile } from '../helpers/portal';
 import { until } from '../helpers/wait';
 import { afterThisTest, clusterWorld } from '../helpers/world';
 
@@ -155,6 +160,31 @@ describe('the audit trail', () => {
     const deleted = w.audit.distinct(request.id).find((e) => e.type === 'dev.keyportal.request.deleted');
     expect(deleted?.data).toMatchObject({ state: 'denied', via: 'kubectl', requester: 'del@example.com' });
     expect(types(w.audit.distinct(request.id))).toEqual(['request.created', 'plugin.answered', 'request.denied', 'request.emailed', 'request.deleted']);
+  });
+});
+
+describe('records about no request', () => {
+  it('an offboarding, its lift, and an orphan key deleted at the gateway are spooled and shipped', async () => {
+    const w = await world();
+    w.worker();
+    const now = () => new Date();
+    await offboard({ store: w.store, people: w.people }, { email: 'Leaver@example.com', reason: 'Left on Friday', decidedBy: 'webhook:workday', now });
+    await liftOffboarding({ store: w.store, people: w.people }, { email: 'leaver@example.com', reason: 'Rehired', liftedBy: 'user:admin@example.com', now });
+    // A key with our alias and no request behind it, deleted by the sweep.
+    const alias = 'keyportal-aaaaaaaaaaaa';
+    const made = await fetch(`${w.gateway.url}/key/generate`, { method: 'POST', headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ key_alias: alias, models: ['gpt-4o'] }) });
+    expect(made.status).toBe(200);
+    const report = await sweepGateway({ store: w.store, gateway: createGateway(testConfig(w.setup)), events: new LogEventRecorder(), orphans: 'delete' });
+    expect(report.orphans).toEqual([{ alias, why: 'its request is gone', deleted: true }]);
+    const person = `person:${requesterHash('leaver@example.com')}`;
+    await until(() => w.audit.distinct(person).length === 2 && w.audit.distinct(`key:${alias}`).length === 1, 'the three records shipped from the spool', 30_000, 200);
+    expect(w.audit.distinct(person).map((e) => [e.type, e.data.by, e.data.via, e.data.reason])).toEqual([
+      ['dev.keyportal.person.offboarded', 'webhook:workday', 'webhook', 'Left on Friday'],
+      ['dev.keyportal.person.readmitted', 'user:admin@example.com', 'portal', 'Rehired'],
+    ]);
+    expect(w.audit.distinct(`key:${alias}`)[0]?.data).toMatchObject({ alias, why: 'its request is gone' });
+    // Acknowledged: the spool is empty again.
+    await until(async () => (await new KubernetesAuditSpool(adminKubeConfig(), w.namespace).read(10)).length === 0, 'the spool emptied', 10_000);
   });
 });
 

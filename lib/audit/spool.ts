@@ -1,0 +1,115 @@
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ApiException, type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
+import { rawCall } from '../kube/raw';
+import { log } from '../log';
+import type { RequestStore } from '../store/types';
+import { type AuditFact, type AuditRecord, auditRecordSchema, newRecord } from './record';
+
+/**
+ * Where records about no request wait for the sink: a person offboarded or let back in, a key
+ * with no request deleted at the gateway. Rare, so one write each; the shipper reads the spool
+ * every few seconds and removes what the sink acknowledged. The record is written right after
+ * the act it describes: a crash between the two loses that one record (the act itself is also in
+ * the requests' own records: each revoked key and closed request says who offboarded and why).
+ */
+export interface AuditSpool {
+  append(records: readonly AuditRecord[]): Promise<void>;
+  /** Up to `limit` records waiting, oldest first. */
+  read(limit: number): Promise<AuditRecord[]>;
+  acknowledge(ids: readonly string[]): Promise<void>;
+}
+
+export const SPOOL_NAME = 'keyportal-audit-spool';
+
+interface ConfigMap {
+  data?: Record<string, string>;
+}
+
+function parse(entries: Array<[string, string]>): AuditRecord[] {
+  const out: AuditRecord[] = [];
+  for (const [, text] of entries) {
+    try {
+      const r = auditRecordSchema.safeParse(JSON.parse(text));
+      if (r.success) out.push(r.data);
+    } catch {
+      // A hand-mangled entry is skipped, not fatal.
+    }
+  }
+  return out.sort((a, b) => a.time.localeCompare(b.time));
+}
+
+/** One ConfigMap in the requests namespace; the record id is its data key, so appending and removing are merge patches without a read. */
+export class KubernetesAuditSpool implements AuditSpool {
+  private readonly path: string;
+  constructor(
+    private readonly kc: KubeConfig,
+    namespace: string,
+  ) {
+    this.path = `/api/v1/namespaces/${namespace}/configmaps`;
+  }
+
+  async append(records: readonly AuditRecord[]): Promise<void> {
+    const data = Object.fromEntries(records.map((r) => [r.id, JSON.stringify(r)]));
+    try {
+      await rawCall(this.kc, { method: 'PATCH', path: `${this.path}/${SPOOL_NAME}`, contentType: PatchStrategy.MergePatch, body: { data } });
+    } catch (err) {
+      if (!(err instanceof ApiException) || err.code !== 404) throw err;
+      const metadata = { name: SPOOL_NAME, labels: { 'app.kubernetes.io/managed-by': 'keyportal', 'app.kubernetes.io/component': 'audit-spool' } };
+      await rawCall(this.kc, { method: 'POST', path: this.path, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data } }).catch(async (e: unknown) => {
+        if (!(e instanceof ApiException) || e.code !== 409) throw e;
+        await rawCall(this.kc, { method: 'PATCH', path: `${this.path}/${SPOOL_NAME}`, contentType: PatchStrategy.MergePatch, body: { data } });
+      });
+    }
+  }
+
+  async read(limit: number): Promise<AuditRecord[]> {
+    try {
+      const cm = await rawCall<ConfigMap>(this.kc, { method: 'GET', path: `${this.path}/${SPOOL_NAME}` });
+      return parse(Object.entries(cm.data ?? {})).slice(0, limit);
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return [];
+      throw err;
+    }
+  }
+
+  async acknowledge(ids: readonly string[]): Promise<void> {
+    if (!ids.length) return;
+    await rawCall(this.kc, { method: 'PATCH', path: `${this.path}/${SPOOL_NAME}`, contentType: PatchStrategy.MergePatch, body: { data: Object.fromEntries(ids.map((id) => [id, null])) } });
+  }
+}
+
+/** The embedded store's spool: one file per record in a folder beside the request folder. */
+export class LocalAuditSpool implements AuditSpool {
+  constructor(private readonly dir: string) {}
+
+  async append(records: readonly AuditRecord[]): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const r of records) await writeFile(path.join(this.dir, `${r.id}.json`), JSON.stringify(r), { mode: 0o600 });
+  }
+
+  async read(limit: number): Promise<AuditRecord[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const entries = await Promise.all(names.filter((n) => n.endsWith('.json')).map(async (n) => [n, await readFile(path.join(this.dir, n), 'utf8').catch(() => '')] as [string, string]));
+    return parse(entries).slice(0, limit);
+  }
+
+  async acknowledge(ids: readonly string[]): Promise<void> {
+    for (const id of ids) await rm(path.join(this.dir, `${id}.json`), { force: true });
+  }
+}
+
+/** Beside the requests; undefined for a store with no durable place (the unit tests' memory store). */
+export function createAuditSpool(store: Pick<RequestStore, 'cluster' | 'kind'>): AuditSpool | undefined {
+  if (store.cluster) return new KubernetesAuditSpool(store.cluster.kubeConfig, store.cluster.namespace);
+  // By shape, not instanceof: Next bundles this module more than once (lib/runtime.ts says why).
+  if (store.kind === 'local' && 'dir' in store && typeof store.dir === 'string') return new LocalAuditSpool(path.join(/*turbopackIgnore: true*/ path.dirname(store.dir), 'audit-spool'));
+  return undefined;
+}
+
+/** Records a fact about no request; a spool that cannot be written is logged, never fails the act it records. */
+export async function spoolFact(store: Pick<RequestStore, 'cluster' | 'kind'>, subject: string, fact: AuditFact, now: Date = new Date()): Promise<void> {
+  const spool = createAuditSpool(store);
+  if (!spool) return;
+  await spool.append([newRecord(subject, fact, now)]).catch((err: unknown) => log('warn', 'audit: a record about no request could not be spooled', { type: fact.type, error: (err as Error).message?.slice(0, 200) }));
+}
