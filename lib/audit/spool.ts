@@ -1,7 +1,7 @@
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ApiException, type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
-import { rawCall } from '../kube/raw';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { mergeConfigMapData, readConfigMapData } from '../kube/configmap-data';
 import { log } from '../log';
 import type { RequestStore } from '../store/types';
 import { type AuditFact, type AuditRecord, auditRecordSchema, newRecord } from './record';
@@ -21,10 +21,7 @@ export interface AuditSpool {
 }
 
 export const SPOOL_NAME = 'keyportal-audit-spool';
-
-interface ConfigMap {
-  data?: Record<string, string>;
-}
+const SPOOL_COMPONENT = 'audit-spool';
 
 function parse(entries: Array<[string, string]>): AuditRecord[] {
   const out: AuditRecord[] = [];
@@ -41,41 +38,21 @@ function parse(entries: Array<[string, string]>): AuditRecord[] {
 
 /** One ConfigMap in the requests namespace; the record id is its data key, so appending and removing are merge patches without a read. */
 export class KubernetesAuditSpool implements AuditSpool {
-  private readonly path: string;
   constructor(
     private readonly kc: KubeConfig,
-    namespace: string,
-  ) {
-    this.path = `/api/v1/namespaces/${namespace}/configmaps`;
-  }
+    private readonly namespace: string,
+  ) {}
 
   async append(records: readonly AuditRecord[]): Promise<void> {
-    const data = Object.fromEntries(records.map((r) => [r.id, JSON.stringify(r)]));
-    try {
-      await rawCall(this.kc, { method: 'PATCH', path: `${this.path}/${SPOOL_NAME}`, contentType: PatchStrategy.MergePatch, body: { data } });
-    } catch (err) {
-      if (!(err instanceof ApiException) || err.code !== 404) throw err;
-      const metadata = { name: SPOOL_NAME, labels: { 'app.kubernetes.io/managed-by': 'keyportal', 'app.kubernetes.io/component': 'audit-spool' } };
-      await rawCall(this.kc, { method: 'POST', path: this.path, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data } }).catch(async (e: unknown) => {
-        if (!(e instanceof ApiException) || e.code !== 409) throw e;
-        await rawCall(this.kc, { method: 'PATCH', path: `${this.path}/${SPOOL_NAME}`, contentType: PatchStrategy.MergePatch, body: { data } });
-      });
-    }
+    await mergeConfigMapData(this.kc, this.namespace, SPOOL_NAME, SPOOL_COMPONENT, Object.fromEntries(records.map((r) => [r.id, JSON.stringify(r)])));
   }
 
   async read(limit: number): Promise<AuditRecord[]> {
-    try {
-      const cm = await rawCall<ConfigMap>(this.kc, { method: 'GET', path: `${this.path}/${SPOOL_NAME}` });
-      return parse(Object.entries(cm.data ?? {})).slice(0, limit);
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return [];
-      throw err;
-    }
+    return parse(Object.entries((await readConfigMapData(this.kc, this.namespace, SPOOL_NAME)) ?? {})).slice(0, limit);
   }
 
   async acknowledge(ids: readonly string[]): Promise<void> {
-    if (!ids.length) return;
-    await rawCall(this.kc, { method: 'PATCH', path: `${this.path}/${SPOOL_NAME}`, contentType: PatchStrategy.MergePatch, body: { data: Object.fromEntries(ids.map((id) => [id, null])) } });
+    if (ids.length) await mergeConfigMapData(this.kc, this.namespace, SPOOL_NAME, SPOOL_COMPONENT, Object.fromEntries(ids.map((id) => [id, null])));
   }
 }
 

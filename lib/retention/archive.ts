@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ApiException, type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
-import { rawCall } from '../kube/raw';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { mergeConfigMapData, readConfigMapData } from '../kube/configmap-data';
 import { StoreUnavailableError } from '../store/errors';
 import type { RequestStore } from '../store/types';
 import type { State } from '../domain/states';
@@ -42,48 +42,26 @@ export const ARCHIVE_COMPONENT = 'archive';
  */
 export const archiveName = (id: string): string => `keyportal-archive-${id.slice(0, 2)}`;
 
-interface ConfigMap {
-  data?: Record<string, string>;
-}
-
 export class KubernetesArchive implements Archive {
-  private readonly path: string;
   constructor(
     private readonly kc: KubeConfig,
-    namespace: string,
-  ) {
-    this.path = `/api/v1/namespaces/${namespace}/configmaps`;
-  }
+    private readonly namespace: string,
+  ) {}
 
   async add(entries: readonly ArchivedEntry[]): Promise<void> {
     const shards = new Map<string, Record<string, string>>();
     for (const e of entries) {
       const name = archiveName(e.id);
-      shards.set(name, { ...(shards.get(name) ?? {}), [e.id]: encode(e) });
+      const shard = shards.get(name) ?? {};
+      shard[e.id] = encode(e);
+      shards.set(name, shard);
     }
-    for (const [name, data] of shards) {
-      try {
-        await rawCall<ConfigMap>(this.kc, { method: 'PATCH', path: `${this.path}/${name}`, contentType: PatchStrategy.MergePatch, body: { data } });
-      } catch (err) {
-        if (!(err instanceof ApiException) || err.code !== 404) throw unavailable(err);
-        const metadata = { name, labels: { 'app.kubernetes.io/managed-by': 'keyportal', 'app.kubernetes.io/component': ARCHIVE_COMPONENT } };
-        await rawCall<ConfigMap>(this.kc, { method: 'POST', path: this.path, body: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data } }).catch(async (e: unknown) => {
-          // Created by a rival a moment ago: add to it.
-          if (!(e instanceof ApiException) || e.code !== 409) throw unavailable(e);
-          await rawCall<ConfigMap>(this.kc, { method: 'PATCH', path: `${this.path}/${name}`, contentType: PatchStrategy.MergePatch, body: { data } });
-        });
-      }
-    }
+    for (const [name, data] of shards) await mergeConfigMapData(this.kc, this.namespace, name, ARCHIVE_COMPONENT, data).catch((err: unknown) => Promise.reject(unavailable(err)));
   }
 
   async find(id: string): Promise<ArchivedEntry | undefined> {
-    try {
-      const cm = await rawCall<ConfigMap>(this.kc, { method: 'GET', path: `${this.path}/${archiveName(id)}` });
-      return decode(id, cm.data?.[id]);
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw unavailable(err);
-    }
+    const data = await readConfigMapData(this.kc, this.namespace, archiveName(id)).catch((err: unknown) => Promise.reject(unavailable(err)));
+    return decode(id, data?.[id]);
   }
 }
 
