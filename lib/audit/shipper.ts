@@ -199,7 +199,8 @@ export class AuditShipper {
   private async nextBatch(sent: Set<string>): Promise<Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }>> {
     const now = this.now();
     const ready = [...this.tracked.entries()]
-      .filter(([id, t]) => !sent.has(id) && (t.deleting || now - t.newest >= this.d.settleMs))
+      // |now - newest|: after the clock jumped back, records "from the future" are not held until it catches up.
+      .filter(([id, t]) => !sent.has(id) && (t.deleting || Math.abs(now - t.newest) >= this.d.settleMs))
       .sort((a, b) => a[1].oldest - b[1].oldest);
     const batch: Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }> = [];
     let size = 0;

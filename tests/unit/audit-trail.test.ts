@@ -45,6 +45,18 @@ describe('the audit shipper', () => {
     expect(JSON.stringify(lines)).not.toContain((await w.store.get(request.id)).keySha256 as string);
   });
 
+  it('a clock that jumped back does not hold records written before the jump', async () => {
+    const w = world();
+    const { sink, lines } = sinkOf();
+    // An hour behind the time the records were written with.
+    const shipper = new AuditShipper({ store: w.store, sink, render: { source: 'x', redactEmail: false }, settleMs: 2_000, batchSize: 500, now: () => Date.now() - 3_600_000 });
+    const { request } = await w.store.create({ email: 'ada@example.com', model: 'internal/secret-model' });
+    await w.run(request.id);
+    const report = await shipper.run(new AbortController().signal);
+    expect(report.shipped).toBeGreaterThan(0);
+    expect(lines).toHaveLength(report.shipped);
+  });
+
   it('a sink that refuses keeps every record in the Secret and backs off; once it takes them, all arrive', async () => {
     const w = world();
     const { sink, lines, setDown } = sinkOf();
