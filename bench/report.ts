@@ -1,4 +1,6 @@
 import type { PageJs } from './first-load-js';
+import type { CeilingFigures } from './apiserver-alone';
+import type { CpuReading } from './proc-cpu';
 import type { IssueFigures, PostFigures, QueueFigures } from './portal/scenarios';
 import { type Summary, fmtMiB, fmtMs, fmtRatio } from './stats';
 
@@ -12,6 +14,11 @@ export interface Run {
   paced: Record<string, Summary>;
   queue?: QueueFigures;
   noise?: { warnings: number; events: number };
+  /** The API server alone (lean client), creating the same Secrets 1 and 50 at a time, measured just before this run's load. */
+  ceiling?: Record<string, CeilingFigures>;
+  /** CPU ms per request of each process: during the 500 POSTs, and from creation to issued and emailed (1,000 requests). */
+  cpuPost?: CpuReading;
+  cpuLife?: CpuReading;
 }
 
 export interface Figures {
@@ -36,7 +43,16 @@ export function report(f: Figures): string {
     return x !== undefined && y !== undefined && y > 0 ? fmtRatio(x / y) : 'n/a';
   };
   const few = (width: string) => (r: Run) => r.postFew?.[width];
+  const bare = (width: string) => (r: Run) => r.ceiling?.[width];
+  const cpu = (reading: CpuReading | undefined) => (reading ? ['portal', 'worker', 'kube-apiserver', 'etcd'].filter((k) => reading[k] !== undefined).map((k) => `${k} ${num(reading[k], 2)}`).join(' / ') : 'n/a');
   const rows: Array<[string, (r: Run) => string, (r: Run) => number | undefined]> = [
+    ['API server alone (lean client): creates, 1 at a time, p50 / p99', (r) => `${fmtMs(bare('1')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(bare('1')(r)?.latency.p99 ?? Number.NaN)}`, (r) => bare('1')(r)?.latency.p50],
+    ['API server alone (lean client): creates, 50 at a time, p50 / p99, throughput', (r) => `${fmtMs(bare('50')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(bare('50')(r)?.latency.p99 ?? Number.NaN)}, ${num(bare('50')(r)?.perSecond, 0)}/s`, (r) => bare('50')(r)?.perSecond],
+    ['POST throughput ÷ the API server’s, 50 at a time (target ≥ 0.60)', (r) => num((r.post?.perSecond ?? Number.NaN) / (bare('50')(r)?.perSecond ?? Number.NaN), 2), (r) => (r.post?.perSecond ?? Number.NaN) / (bare('50')(r)?.perSecond ?? Number.NaN)],
+    ['POST p99 ÷ the API server’s p99, 50 at a time (target ≤ 2)', (r) => num((r.post?.latency.p99 ?? Number.NaN) / (bare('50')(r)?.latency.p99 ?? Number.NaN), 2), (r) => (r.post?.latency.p99 ?? Number.NaN) / (bare('50')(r)?.latency.p99 ?? Number.NaN)],
+    ['POST p50 − the API server’s p50, 1 at a time (target ≤ 3 ms)', (r) => fmtMs((few('1')(r)?.latency.p50 ?? Number.NaN) - (bare('1')(r)?.latency.p50 ?? Number.NaN)), (r) => (few('1')(r)?.latency.p50 ?? Number.NaN) - (bare('1')(r)?.latency.p50 ?? Number.NaN)],
+    ['CPU ms per request during the 500 POSTs (portal / worker / kube-apiserver / etcd)', (r) => cpu(r.cpuPost), (r) => r.cpuPost?.portal],
+    ['CPU ms per request, creation to issued and emailed (target portal ≤ 4, kube-apiserver ≤ 4)', (r) => cpu(r.cpuLife), (r) => r.cpuLife?.portal],
     ['POST /api/requests p50 / p99, 1 at a time (100 users)', (r) => `${fmtMs(few('1')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(few('1')(r)?.latency.p99 ?? Number.NaN)}`, (r) => few('1')(r)?.latency.p99],
     ['POST /api/requests p50 / p99, 10 at a time (300 users)', (r) => `${fmtMs(few('10')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(few('10')(r)?.latency.p99 ?? Number.NaN)}`, (r) => few('10')(r)?.latency.p99],
     ['POST /api/requests p50 (500 users, 50 at a time)', (r) => fmtMs(r.post?.latency.p50 ?? Number.NaN), (r) => r.post?.latency.p50],
@@ -61,7 +77,7 @@ export function report(f: Figures): string {
   }
   // The loop in a worker process: the load figures only (its queue and pages are `current`'s).
   const w = f.runs['current-worker'];
-  const loadRows = 13;
+  const loadRows = 20;
   const workerCells = (i: number, show: (r: Run) => string, value: (r: Run) => number | undefined) => {
     if (!w) return '';
     if (i >= loadRows) return '  |  |';

@@ -24,6 +24,8 @@ import { firstLoadJs } from './first-load-js';
 import { type Portal, buildOnce, startPortal, stopPortal } from './portal/server';
 import { drained, fewClients, malformedNoise, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { type Figures, type Run, report } from './report';
+import { apiServerCreates } from './apiserver-alone';
+import { clusterPids, cpuPerRequest, readCpu } from './proc-cpu';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const BASELINE = process.env.BENCH_BASELINE ?? '799723b';
@@ -66,28 +68,40 @@ interface Variant {
  * before the stored requests are seeded: 100,000 extra Secrets make every API call slower, for
  * every variant alike (bench/probe.ts measures the load on a seeded cluster).
  */
-async function load(v: Variant, port: number, kc: Parameters<typeof freshNamespace>[0], kubeconfig: string, work: string): Promise<Pick<Run, 'post' | 'postFew' | 'issue' | 'paced'>> {
+async function load(v: Variant, port: number, kc: Parameters<typeof freshNamespace>[0], kubeconfig: string, work: string): Promise<Pick<Run, 'post' | 'postFew' | 'issue' | 'paced' | 'ceiling' | 'cpuPost' | 'cpuLife'>> {
   const env = await servers();
   const namespace = await freshNamespace(kc, `bench-${v.name}`);
   let portal: Portal | undefined;
   const paced: Run['paced'] = {};
+  // The API server alone, just before this variant's load, in a namespace of its own: the ceiling
+  // its figures are ratios to (bench/apiserver-alone.ts).
+  say(`${v.name}: the API server alone, lean client, 1 then 50 at a time`);
+  const bare = await freshNamespace(kc, `bench-bare-${v.name}`);
+  const ceiling = { '1': await apiServerCreates(kc, bare, 200, 1, `bare1-${v.name}`), '50': await apiServerCreates(kc, bare, 1000, 50, `bare50-${v.name}`) };
   try {
     portal = await startPortal({ checkout: v.dir, name: v.name, port, namespace, kubeconfig, gatewayUrl: env.gateway.url, smtp: env.smtp.address, workDir: work, loop: true, worker: v.worker });
     await postLoad(portal, `warm-${v.name}`, 20, 10);
     say(`${v.name}: POST, 100 users one at a time, then 300 ten at a time`);
     const postFew = await fewClients(portal, kc, namespace, v.name);
+    const pids = { portal: portal.child.pid, worker: portal.worker?.pid, 'kube-apiserver': clusterPids().apiserver, etcd: clusterPids().etcd };
     say(`${v.name}: POST, 500 users, 50 at a time`);
+    // CPU of the POST alone: from the first POST to the last answer (the loop, in the same
+    // process unless a worker runs it, works meanwhile too; the worker's own row says how much).
+    const postCpu0 = readCpu(pids);
     const post = await postLoad(portal, `post-${v.name}`, 500, 50);
+    const cpuPost = cpuPerRequest(postCpu0, readCpu(pids), 500);
     // Let the loop finish those before the next figure starts counting calls.
     await drained(kc, namespace, 120_000);
     say(`${v.name}: 1,000 requests to issued`);
+    const lifeCpu0 = readCpu(pids);
     const issue = await toIssued(portal, kc, namespace, `issue-${v.name}`, 1000);
     await drained(kc, namespace, 120_000);
+    const cpuLife = cpuPerRequest(lifeCpu0, readCpu(pids), 1000);
     for (const rate of [10, 50]) {
       say(`${v.name}: creation to issued at ${rate}/s`);
       paced[`${rate}/s`] = await pacedToIssued(portal, kc, namespace, `paced${rate}-${v.name}`, rate === 10 ? 150 : 500, rate);
     }
-    return { post, postFew, issue, paced };
+    return { post, postFew, issue, paced, ceiling, cpuPost, cpuLife };
   } finally {
     if (portal) await stopPortal(portal);
     await env.stop();

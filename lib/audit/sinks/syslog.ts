@@ -90,10 +90,16 @@ function jsonLine(event: CloudEvent): string {
  * first), which ties up an ephemeral port for a minute: harmless at the shipper's rate (one batch
  * of up to batchSize records per settle period), not a design for thousands of batches a
  * second. A long-lived connection would be cheaper, but would give no point at which we know the
- * server has a given record. What it does not prove: that the record is on disk. rsyslog holds
- * what it read in its main queue; an in-memory queue loses it if the daemon is killed, so the
- * server should use a disk-assisted queue where that matters. A TCP proxy between us and the
- * daemon would turn this into "the proxy read it". Messages longer than the server's
+ * server has a given record.
+ *
+ * What it does not prove. (1) That the record is on disk: rsyslog holds what it read in its
+ * main queue, which an in-memory queue loses if the daemon dies (use a disk-assisted queue
+ * there). (2) Anything across a daemon's shutdown: a daemon that exits after reading the batch but
+ * before handling it leaves nothing unread, so the kernel closes the socket with a FIN, not a
+ * reset, and that is indistinguishable from the answer to our EOF. Debian's rsyslog 8.2302 does
+ * this now and then when stopped during a batch (tests/unit/audit-syslog.test.ts counts it), and
+ * no plain-TCP client can tell; only a protocol with acknowledgements (RELP) closes that gap.
+ * (3) With a TCP proxy in between, only that the proxy read it. Messages longer than the server's
  * maxMessageSize (rsyslog: 8 KiB by default) are truncated by the server, not refused.
  */
 export class SyslogSink implements AuditSink {
