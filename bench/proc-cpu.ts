@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { childrenOf } from './portal/server';
 
 /** Clock ticks a second for /proc/<pid>/stat's utime and stime. */
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -8,7 +9,7 @@ const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).
 /** CPU time (user + system, ms) a process and its node children have used so far; 0 when gone. */
 export function cpuMs(pid: number | undefined): number {
   if (!pid) return 0;
-  return [pid, ...nodeChildren(pid)].reduce((sum, p) => sum + ownCpuMs(p), 0);
+  return [pid, ...childrenOf(pid)].reduce((sum, p) => sum + ownCpuMs(p), 0);
 }
 
 function ownCpuMs(pid: number): number {
@@ -20,20 +21,6 @@ function ownCpuMs(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-function nodeChildren(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 /** The test cluster's kube-apiserver and etcd, from the pid files tests/cluster/up.sh writes. */

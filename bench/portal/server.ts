@@ -119,7 +119,8 @@ export function rssBytes(p: Portal): number {
   }));
 }
 
-function childrenOf(pid: number): number[] {
+/** The node processes a process has forked (`next start` serves from one). */
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -237,9 +237,10 @@ export class AuditShipper {
     const ids = item.records.map((r) => r.id);
     try {
       const written = await updateLatest(this.d.store, item.request, (current) => {
-        const left = parseRecords(current.auditPending).filter((r) => !ids.includes(r.id));
+        const waiting = parseRecords(current.auditPending);
+        const left = waiting.filter((r) => !ids.includes(r.id));
         const letGo = item.deleted && deletionOwed(current) && left.length === 0;
-        if (!letGo && left.length === parseRecords(current.auditPending).length) return undefined;
+        if (!letGo && left.length === waiting.length) return undefined;
         return { auditAck: ids, ...(letGo ? { auditFinalizer: false as const } : {}) };
       });
       if (written) {
