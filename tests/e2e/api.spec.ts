@@ -1,5 +1,5 @@
 import { type APIRequestContext, expect, test } from '@playwright/test';
-import { env, personPage, signIn, signedWebhook, unique, version } from './helpers';
+import { auditWaiting, env, personPage, signIn, signedWebhook, unique, version } from './helpers';
 
 // Bad input against the production server's route handlers: the right status, a message naming
 // the problem, and the stored request untouched (its resourceVersion on the API server unchanged).
@@ -12,14 +12,17 @@ async function createOne(api: APIRequestContext, model = 'experimental'): Promis
   return ((await res.json()) as { request: { id: string } }).request.id;
 }
 
-/** In review, and the loop has finished with it (approvers emailed): nothing else will write it. */
+/**
+ * In review, and the loop has finished with it (approvers emailed, its audit records acknowledged
+ * by the sink, which is one more write): nothing else will write it.
+ */
 async function settledInReview(api: APIRequestContext, id: string): Promise<void> {
   await expect
     .poll(async () => {
       const { request } = (await (await api.get(`/api/requests/${id}`)).json()) as { request: { state: string; emailed: boolean } };
-      return `${request.state} ${request.emailed}`;
+      return `${request.state} ${request.emailed} ${(await auditWaiting(id)) === '' ? 'shipped' : 'waiting'}`;
     })
-    .toBe('in-review true');
+    .toBe('in-review true shipped');
 }
 
 test('request creation refuses unknown models, bad bodies, other sites and duplicates, naming the problem', async ({ page }) => {

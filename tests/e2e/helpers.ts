@@ -67,6 +67,8 @@ export async function kubectl(...args: string[]): Promise<string> {
 
 /** The Secret's resourceVersion, to prove a refused call changed nothing. */
 export const version = (id: string): Promise<string> => kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.metadata.resourceVersion}');
+/** The audit records a request's Secret still holds for the sink ('' once all were acknowledged). */
+export const auditWaiting = (id: string): Promise<string> => kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.metadata.annotations.keyportal\\.dev/audit}');
 
 /** A webhook call signed as an HR system signs it, for `endpoint` (signatures name theirs). */
 export function signedWebhook(endpoint: SignedEndpoint, body: unknown, secret = WEBHOOK_SECRET, at = new Date()): { data: string; headers: Record<string, string> } {
