@@ -13,6 +13,24 @@ export interface LoopEvent {
   message: string;
 }
 
+/**
+ * What one pass of the loop did to a request, as one Event: approved, minted and emailed in one
+ * pass is one Event saying all three, not three (each is a write the API server stores and an
+ * object etcd keeps for an hour; the audit trail, lib/audit/, holds every step for good). Its
+ * reason is the pass's first Warning, else its last change of state (an email is not one), so
+ * `kubectl events --types=Warning` and a reason filter still find what went wrong.
+ */
+export function mergeEvents(events: readonly LoopEvent[]): LoopEvent | undefined {
+  if (events.length <= 1) return events[0];
+  const warning = events.find((e) => e.type === 'Warning');
+  const transitions = events.filter((e) => !NOTICE_REASONS.has(e.reason));
+  const lead = warning ?? transitions.at(-1) ?? (events.at(-1) as LoopEvent);
+  return { type: warning ? 'Warning' : 'Normal', reason: lead.reason, message: events.map((e) => e.message).join('; ').slice(0, 1000) };
+}
+
+/** Reasons that tell of a message sent, not of a change to the request. */
+const NOTICE_REASONS = new Set(['EmailSent', 'ChatSkipped']);
+
 /** Tells humans what the loop did to a request. Recording never fails a step. */
 export interface EventRecorder {
   record(request: Pick<KeyRequest, 'id' | 'uid'>, event: LoopEvent): Promise<void>;

@@ -11,7 +11,7 @@ import { ConflictError, RequestNotFoundError } from '../store/errors';
 import { updateLatest } from '../store/retry-on-conflict';
 import type { AuditFact } from '../audit/record';
 import type { RequestChange, RequestStore } from '../store/types';
-import type { EventRecorder, LoopEvent } from './events';
+import { type EventRecorder, type LoopEvent, mergeEvents } from './events';
 import type { PeopleStore } from '../people/types';
 import { type FailpointName, failpoint as envFailpoint } from './failpoints';
 import { type IssueDeps, type Known, aliasOf, issue, keyWithClaim } from './issue';
@@ -79,6 +79,12 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
+/** One pass over a request: what it told, and the request as last written, for the Event. */
+interface Pass {
+  told: LoopEvent[];
+  request?: KeyRequest;
+}
+
 /** Steps one pass may take before it is treated as a fight with another writer (and backs off). */
 const MAX_STEPS = 12;
 /** What an in-review request's reason starts with: shown to people, never parsed. */
@@ -114,6 +120,8 @@ export class Reconciler {
   private readonly chatDeps: ChatDeps | undefined;
   private readonly topUpDeps: TopUpDeps;
   private readonly noticeDeps: NoticeDeps;
+  /** The Events of each request's pass under way, written as one when it ends. */
+  private readonly passes = new Map<string, Pass>();
   /** The spend figures, asked of the gateway only when a plugin of the chain reads them. */
   private readonly spendForPlugins: ((r: KeyRequest) => Promise<SpendFigures>) | undefined;
 
@@ -185,6 +193,18 @@ export class Reconciler {
   }
 
   async reconcile(id: string, signal: AbortSignal): Promise<ReconcileResult> {
+    const pass: Pass = { told: [] };
+    this.passes.set(id, pass);
+    try {
+      return await this.steps(id, signal);
+    } finally {
+      if (this.passes.get(id) === pass) this.passes.delete(id);
+      const event = mergeEvents(pass.told);
+      if (pass.request && event) this.deps.events.record(pass.request, event).catch(() => undefined);
+    }
+  }
+
+  private async steps(id: string, signal: AbortSignal): Promise<ReconcileResult> {
     const known: Known = {};
     for (let i = 0; i < MAX_STEPS && !signal.aborted; i++) {
       let request: KeyRequest;
@@ -393,8 +413,17 @@ export class Reconciler {
     if (event) this.tell(updated, event);
   }
 
-  /** An Event never fails a step, so no step waits an API round trip for one: written beside the next. */
+  /**
+   * An Event never fails a step, so no step waits an API round trip for one. Within a pass the
+   * Events wait for its end and go out as one (mergeEvents); outside one (the sweeps), at once.
+   */
   private tell(r: KeyRequest, event: LoopEvent): void {
+    const pass = this.passes.get(r.id);
+    if (pass) {
+      pass.told.push(event);
+      pass.request = r;
+      return;
+    }
     this.deps.events.record(r, event).catch(() => undefined);
   }
 

@@ -26,7 +26,8 @@ describe('the reconciler with in-memory fakes', () => {
     expect(w.gateway.keys.size).toBe(1);
     expect(w.mailer.sent).toHaveLength(1);
     expect(w.mailer.sent[0]?.text).toContain(minted);
-    expect(w.events.events.map((e) => e.reason)).toEqual(['Approved', 'KeyMinted', 'EmailSent']);
+    // One pass, one Event that says all of it (lib/loop/events.ts mergeEvents).
+    expect(w.events.events).toEqual([{ type: 'Normal', reason: 'KeyMinted', message: expect.stringMatching(/^approved by plugin:whitelist .*; key keyportal-\w+ minted at the gateway; emailed the requester about "issued"$/) }]);
 
     // Reconciled again (a resync, a second replica): nothing more happens.
     const before = { ...w.store.calls };
