@@ -15,7 +15,7 @@ import { TestSmtp } from '@/trial/smtp';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
 import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
-import { rssBytes, startPortal, stopPortal } from './portal/server';
+import { rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
 import { pool } from './portal/clients';
 import { summarize } from './stats';
 import { type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
@@ -40,6 +40,7 @@ async function loop(): Promise<void> {
   const portal = await startPortal({ checkout, name: 'probe', port: 3390, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
   try {
     await postLoad(portal, 'warm', 20, 10);
+    const tlsAtStart = tlsCount(portal);
     for (const [width, few] of Object.entries(await fewClients(portal, kc, namespace, 'probe'))) {
       say(`POST, ${width} at a time: p50 ${few.latency.p50.toFixed(0)} ms p99 ${few.latency.p99.toFixed(0)} ms, ${few.perSecond.toFixed(1)} req/s, ${few.failures} failed`);
     }
@@ -48,7 +49,7 @@ async function loop(): Promise<void> {
     await drained(kc, namespace, 120_000);
     const issue = await toIssued(portal, kc, namespace, 'issue', 1000);
     say(`1,000 to issued: ${issue.wallSeconds.toFixed(1)} s (posting ${issue.postSeconds.toFixed(1)} s), ${issue.issued} issued, ${issue.secretCallsPerRequest.toFixed(1)} secret calls, ${issue.eventsPerRequest.toFixed(1)} events per request`);
-    say(`RSS after: ${mib(rssBytes(portal))}`);
+    say(`RSS after: ${mib(rssBytes(portal))}; TLS connections opened after warm-up: ${tlsCount(portal) - tlsAtStart}`);
   } finally {
     await stopPortal(portal);
     await gateway.stop();

@@ -6,6 +6,8 @@ import { nodeHttpLibrary } from './http-library';
 type CreateAgent = (cluster: unknown, options: Record<string, unknown>) => Agent;
 type ApiClass<T> = new (config: ReturnType<typeof createConfiguration>) => T;
 const PATCHED = Symbol.for('keyportal.keepAlive');
+/** Connections to the API server one KubeConfig holds (per set of TLS settings). */
+const MAX_CONNECTIONS = 64;
 
 /** What makes two agents interchangeable: the TLS material and verification settings. */
 function fingerprint(cluster: unknown, options: Record<string, unknown>): string {
@@ -40,10 +42,14 @@ export function withKeepAlive(kc: KubeConfig): KubeConfig {
     const key = fingerprint(cluster, options);
     let agent = agents.get(key);
     if (!agent) {
-      // Up to 64 idle connections kept: a burst has 50 employees' creates, the loop's workers and
-      // the Event writers in flight at once, and with 16 kept each burst closed the rest and
-      // opened them again (a TLS handshake and a new SecureContext each: 820 in one bench run).
-      agent = original(cluster, { ...options, keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: 'lifo' });
+      // At most 64 connections, all of them kept: a burst has 50 employees' creates, the loop's 32
+      // workers, the Event writers and the audit shipper in flight at once. With no cap (Node's
+      // default) and 64 kept, every call past the 64th opened a connection that was closed again
+      // on release: 1,268 TLS handshakes for 1,500 requests in one probe run, the largest single
+      // cost in the portal's profile (writev doing the handshake's crypto, new SecureContexts) and
+      // as much again in the API server. A call past the cap waits for a free connection instead:
+      // the API server, not the connection count, is what limits a burst.
+      agent = original(cluster, { ...options, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: MAX_CONNECTIONS, maxFreeSockets: MAX_CONNECTIONS, scheduling: 'lifo' });
       agents.set(key, agent);
     }
     return agent;
