@@ -5,6 +5,9 @@ import https from 'node:https';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
+import { type SecretObject } from '@/lib/store/secret-codec';
+import type { RequestChange } from '@/lib/store/types';
+import { applyChange } from '@/lib/store/write';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const stateDir = process.env.KEYPORTAL_CLUSTER_DIR ?? path.join(repo, '.cluster');
@@ -103,4 +106,16 @@ export async function watchIssued(kc: KubeConfig, namespace: string, seen: Map<s
     stopped = true;
     current?.abort();
   };
+}
+
+/**
+ * A new request Secret with a change already applied, for seeding: applyChange reads the request
+ * back first (its audit records come from what it was), and a body not yet created has no
+ * resourceVersion, so it gets a stand-in for that read and loses it before the create.
+ */
+export function changedBeforeCreate(secret: SecretObject, ...changes: RequestChange[]): SecretObject {
+  let s: SecretObject = { ...secret, metadata: { ...secret.metadata, resourceVersion: '1' } };
+  for (const change of changes) s = applyChange(s, change);
+  const { resourceVersion: _, ...metadata } = s.metadata;
+  return { ...s, metadata };
 }

@@ -2,8 +2,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
 import { encodeNewRequest } from '@/lib/store/secret-codec';
-import { applyChange } from '@/lib/store/write';
-import { apiRequestCounts, callsBetween, watchIssued } from '../cluster';
+import { apiRequestCounts, callsBetween, changedBeforeCreate, watchIssued } from '../cluster';
 import { type Summary, median, summarize } from '../stats';
 import { call, pool, sessionCookie } from './clients';
 import { type Portal, rssBytes, tlsCount } from './server';
@@ -136,7 +135,7 @@ export async function seed(kc: KubeConfig, namespace: string, count: number): Pr
     32,
     async (i) => {
       const secret = encodeNewRequest({ id: newRequestId(), email: `old${i % 20_000}@bench.example.com`, model: MODELS[i % 2] as string, createdAt: rfc3339(new Date(t + i * 1000)) });
-      const done = applyChange(secret, { state: 'denied', decidedBy: 'plugin:blacklist', decidedAt: rfc3339(new Date(t + i * 1000)), reason: 'Closed model', notified: 'denied' });
+      const done = changedBeforeCreate(secret, { state: 'denied', decidedBy: 'plugin:blacklist', decidedAt: rfc3339(new Date(t + i * 1000)), reason: 'Closed model', notified: 'denied' });
       await api.createNamespacedSecret({ namespace, body: done as never });
     },
   );
