@@ -20,6 +20,13 @@ export interface ShipperDeps {
   batchSize: number;
   /** Why a deleted request went, when we deleted it (the retention sweep); else an API client did. */
   deletedBy?: (id: string) => Promise<string | undefined>;
+  /**
+   * The loop has a step to take on this request now (lib/loop/plan.ts): its records wait until it
+   * rests, so the acknowledgement does not race the loop's next write (a 409 for the loop, which
+   * then reads and writes again). Without it, under a burst where a request's steps are more than
+   * `settleMs` apart, one in two requests paid a conflict and a second acknowledgement.
+   */
+  busy?: (r: KeyRequest) => boolean;
   /** Records about no request (lib/audit/spool.ts), read every SPOOL_EVERY_MS. */
   spool?: AuditSpool;
   now?: () => number;
@@ -46,6 +53,8 @@ interface Tracked {
 const MAX_BATCHES_PER_ROUND = 20;
 const MAX_BACKOFF_MS = 60_000;
 const SPOOL_EVERY_MS = 5_000;
+/** A request the loop keeps busy (a step failing again and again) holds its records no longer than this. */
+const BUSY_HOLD_MAX_MS = 60_000;
 
 /**
  * Ships the audit records that wait in request Secrets to the sink, on the Lease holder: the
@@ -216,6 +225,8 @@ export class AuditShipper {
       }
       const records = parseRecords(request.auditPending);
       const deleted = deletionOwed(request);
+      const t = this.tracked.get(id);
+      if (!deleted && t && now - t.newest < BUSY_HOLD_MAX_MS && this.d.busy?.(request)) continue;
       if (deleted) records.push(await this.deletedRecord(request));
       if (!records.length) continue;
       batch.push({ request, records, deleted });

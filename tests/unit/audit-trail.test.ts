@@ -45,6 +45,36 @@ describe('the audit shipper', () => {
     expect(JSON.stringify(lines)).not.toContain((await w.store.get(request.id)).keySha256 as string);
   });
 
+  it('holds a request the loop still has a step for, so the acknowledgement never races its next write; at most a minute', async () => {
+    const w = world();
+    const { sink, lines } = sinkOf();
+    let now = Date.now();
+    const busy = (r: Parameters<typeof w.reconciler.plan>[0]) => !['done', 'wait'].includes(w.reconciler.plan(r).kind);
+    const shipper = new AuditShipper({ store: w.store, sink, render: { source: 'x', redactEmail: false }, settleMs: 2_000, batchSize: 500, busy, now: () => now });
+    const signal = new AbortController().signal;
+    // Pending: the loop has yet to decide it, so its request.created record waits although settled.
+    const { request: held } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+    // The shipper's clock starts at the record's time (the world's clock, not the wall's).
+    now = Date.parse(parseRecords(held.auditPending)[0]?.time ?? '') + 2_500;
+    expect(await shipper.run(signal)).toEqual({ shipped: 0, batches: 0 });
+    expect(shipper.backlog()).toBe(1);
+    // Once the loop is done with it, everything goes in one batch and one acknowledgement.
+    await w.run(held.id);
+    const writes = w.store.calls.update;
+    now += 2_500;
+    const report = await shipper.run(signal);
+    expect(report).toMatchObject({ batches: 1, shipped: lines.length });
+    expect(lines[0]?.type).toBe('dev.keyportal.request.created');
+    expect(w.store.calls.update - writes).toBe(1);
+    // A request the loop never gets to (its steps keep failing) holds its records a minute at most.
+    const { request: stuck } = await w.store.create({ email: 'bob@example.com', model: 'gpt-4o' });
+    now += 30_000;
+    expect((await shipper.run(signal)).shipped).toBe(0);
+    now += 31_000;
+    expect((await shipper.run(signal)).shipped).toBe(1);
+    expect((await w.store.get(stuck.id)).auditPending).toBeUndefined();
+  });
+
   it('a clock that jumped back does not hold records written before the jump', async () => {
     const w = world();
     const { sink, lines } = sinkOf();
