@@ -1,4 +1,4 @@
-import { describeChanges, describeReview } from '@/lib/domain/review';
+import { describeChanges, describeReview } from '@/lib/domain/review-words';
 import type { RequestView } from '@/lib/portal/view';
 import { Time } from './time';
 

@@ -1,6 +1,6 @@
 import type { KeyRequest } from './key-request';
 import type { State } from './states';
-import { OPEN_TOP_UP_STATES, isTopUp } from './top-up';
+import { OPEN_TOP_UP_STATES, isTopUp } from './top-up-kind';
 
 /**
  * Which requests can be renewed. `issued`: the point of the reminders, before the key lapses.

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { type KeyRequest, timestampSchema } from './key-request';
-import type { State } from './states';
 
 /**
  * A top-up: a request of its own for more budget on an issued key (`keyportal.dev/tops-up` names
@@ -28,11 +27,8 @@ export const budgetMoveSchema = z.strictObject({
 });
 export type BudgetMove = z.infer<typeof budgetMoveSchema>;
 
-/** States of a top-up not yet applied, denied or failed: a key has at most one at a time. */
-export const OPEN_TOP_UP_STATES: readonly State[] = ['pending', 'in-review', 'approved'];
-
-export const isTopUp = (r: Pick<KeyRequest, 'topsUp'>): boolean => r.topsUp !== undefined;
-
+/** States of a top-up not yet applied, denied or failed (a key has at most one at a time), and what tells a top-up apart. */
+export { OPEN_TOP_UP_STATES, isTopUp } from './top-up-kind';
 /** Whether a top-up holds budget at the gateway right now (applied and not yet put back). */
 export const holdsBudget = (r: Pick<KeyRequest, 'state' | 'budgetMove'>): boolean => r.state === 'issued' && r.budgetMove !== undefined && r.budgetMove.back === undefined;
 
