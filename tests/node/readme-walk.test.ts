@@ -110,8 +110,9 @@ describe('the README\'s Deployment section, as written', () => {
     expect(shown).toContain('walker@trial.example');
     expect(shown).toContain('is ready');
     expect(shown).toMatch(new RegExp(`keyreq-${id}\\s+Opaque\\s+\\d+\\s+\\S+\\s+issued`));
-    expect(shown).toMatch(/KeyMinted/);
-    expect(shown).toMatch(/EmailSent/);
+    // One Event per pass of the loop (lib/loop/events.ts): minted and emailed in one pass is one
+    // KeyMinted Event saying both; an email sent in a later pass is an EmailSent Event of its own.
+    expect(shown).toMatch(/KeyMinted[^\n]*emailed the requester|EmailSent/);
 
     await run(upgrade as string, env);
     console.info(`readme walk figures (ms): ${JSON.stringify(figures)}; the walk's output: ${log}`);
