@@ -14,10 +14,9 @@ import { sweepGateway } from '@/lib/loop/sweep';
 import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { encodeNewRequest } from '@/lib/store/secret-codec';
-import { applyChange } from '@/lib/store/write';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { TestGateway } from '@/trial/litellm';
-import { apiRequestCounts, callsBetween, clusterUp, freshNamespace } from './cluster';
+import { apiRequestCounts, callsBetween, changedBeforeCreate, clusterUp, freshNamespace } from './cluster';
 import { median } from './stats';
 
 const N = Number(process.env.BENCH_SWEEP_N ?? 10_000);
@@ -45,12 +44,12 @@ async function main(): Promise<void> {
     const key = `sk-kp-bench-${id}-${i}`;
     const token = createHash('sha256').update(key).digest('hex');
     const fresh = encodeNewRequest({ id, email: `u${i}@bench.example.com`, model: 'gpt-4o', createdAt: rfc3339(new Date(t + i * 1000)) });
-    // applyChange decodes as read back from storage, which always has these; dropped before the create.
-    const secret = { ...fresh, metadata: { ...fresh.metadata, resourceVersion: '1', uid: `seed-${id}` } };
-    const approved = applyChange(secret, { state: 'approved', decision: 'approved', decidedBy: 'plugin:whitelist', decidedAt: rfc3339(new Date(t + i * 1000)), reason: 'listed', keySha256: token, gatewayFinalizer: true });
-    const issued = applyChange(approved, { state: 'issued', issuedAt: rfc3339(new Date(t + i * 1000)), notified: 'issued' });
-    const { resourceVersion: _rv, uid: _uid, ...metadata } = issued.metadata;
-    await api.createNamespacedSecret({ namespace, body: { ...issued, metadata } as never });
+    const issued = changedBeforeCreate(
+      fresh,
+      { state: 'approved', decision: 'approved', decidedBy: 'plugin:whitelist', decidedAt: rfc3339(new Date(t + i * 1000)), reason: 'listed', keySha256: token, gatewayFinalizer: true },
+      { state: 'issued', issuedAt: rfc3339(new Date(t + i * 1000)), notified: 'issued' },
+    );
+    await api.createNamespacedSecret({ namespace, body: issued as never });
     // The last ORPHANS requests lost their key at the gateway (missing).
     if (i >= N - ORPHANS) return;
     gateway.keys.set(token, { key, token, key_alias: `keyportal-${id}`, models: ['gpt-4o'], user_id: `u${i}@bench.example.com`, metadata: { request_id: id }, max_budget: 10, budget_duration: '30d', rpm_limit: null, tpm_limit: null, team_id: null, key_type: null, expires: null, budget_reset_at: null, spend: 0, created_at: new Date(t + i * 1000).toISOString() });

@@ -192,6 +192,12 @@ export class Reconciler {
     return plan(r, this.clock().getTime(), this.planSettings);
   }
 
+  /** The loop has a step to take on this request now (not done, not waiting for a time). */
+  busy(r: KeyRequest): boolean {
+    const { kind } = this.plan(r);
+    return kind !== 'done' && kind !== 'wait';
+  }
+
   async reconcile(id: string, signal: AbortSignal): Promise<ReconcileResult> {
     const pass: Pass = { told: [] };
     this.passes.set(id, pass);

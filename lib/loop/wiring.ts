@@ -129,7 +129,7 @@ export function buildLoop(
     render: { source: config.portal.publicUrl, redactEmail: config.audit.redactEmail },
     settleMs: config.audit.settleSeconds * 1000,
     batchSize: config.audit.batchSize,
-    busy: (r) => !['done', 'wait'].includes(reconciler.plan(r).kind),
+    busy: (r) => reconciler.busy(r),
     ...(spool ? { spool } : {}),
     deletedBy: async (id) => ((await archive.find(id).catch(() => undefined)) ? `retention (store.retention.endedDays: ${config.store.retention.endedDays})` : undefined),
   });

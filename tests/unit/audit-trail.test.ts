@@ -49,8 +49,7 @@ describe('the audit shipper', () => {
     const w = world();
     const { sink, lines } = sinkOf();
     let now = Date.now();
-    const busy = (r: Parameters<typeof w.reconciler.plan>[0]) => !['done', 'wait'].includes(w.reconciler.plan(r).kind);
-    const shipper = new AuditShipper({ store: w.store, sink, render: { source: 'x', redactEmail: false }, settleMs: 2_000, batchSize: 500, busy, now: () => now });
+    const shipper = new AuditShipper({ store: w.store, sink, render: { source: 'x', redactEmail: false }, settleMs: 2_000, batchSize: 500, busy: (r) => w.reconciler.busy(r), now: () => now });
     const signal = new AbortController().signal;
     // Pending: the loop has yet to decide it, so its request.created record waits although settled.
     const { request: held } = await w.store.create({ email: 'ada@example.com', model: 'gpt-4o' });
