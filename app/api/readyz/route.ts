@@ -1,3 +1,4 @@
+import { json } from '@/lib/http/respond';
 import { currentUser } from '@/lib/auth/session';
 import { checkReadiness } from '@/lib/readiness';
 
@@ -8,5 +9,5 @@ export const runtime = 'nodejs';
 export async function GET() {
   const readiness = await checkReadiness();
   const detailed = (await currentUser().catch(() => null))?.approver === true;
-  return Response.json(detailed ? readiness : { ready: readiness.ready }, { status: readiness.ready ? 200 : 503, headers: { 'Cache-Control': 'no-store' } });
+  return json(detailed ? readiness : { ready: readiness.ready }, readiness.ready ? 200 : 503);
 }
