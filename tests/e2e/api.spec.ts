@@ -176,6 +176,20 @@ test('a prefetch, a static file and an API answer carry the same policy headers 
   const chunk = /src="(\/_next\/static\/[^"]+\.js)"/.exec(html)?.[1];
   expect(chunk).toBeTruthy();
   expect((await request.get(chunk as string)).headers()['x-content-type-options']).toBe('nosniff');
+  // The JSON API: the same fixed headers, and a policy under which nothing it answers could run.
+  const api = (await request.get('/api/models')).headers();
+  expect(api['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+  expect(api['x-frame-options']).toBe('DENY');
+  expect(api['x-content-type-options']).toBe('nosniff');
+  expect(api['referrer-policy']).toBe('same-origin');
+});
+
+test('a small JSON answer goes out as it is; a page is still compressed', async ({ request }) => {
+  const small = await request.get('/api/healthz', { headers: { 'accept-encoding': 'gzip' } });
+  expect(small.headers()['content-encoding']).toBeUndefined();
+  expect(await small.json()).toEqual({ status: 'ok' });
+  const page = await request.get('/signin', { headers: { 'accept-encoding': 'gzip' } });
+  expect(page.headers()['content-encoding']).toBe('gzip');
 });
 
 test('after sign-in the browser never leaves the portal, whatever callbackUrl says', async ({ page }) => {
