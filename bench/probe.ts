@@ -4,7 +4,8 @@
  *
  * PROBE_CHECKOUT (a built checkout; default this one), PROBE_MODE (`loop`: 500 POSTs then 1,000
  * to issued; `rss`: the portal's RSS idle on an empty namespace and holding PROBE_NAMESPACE's
- * requests; `apiserver`: the API server alone at the same concurrency; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), PROBE_WORKER (1: the loop in
+ * requests; `apiserver`: the API server alone at the same concurrency; `floor`: the web server's
+ * CPU and latency per call of a few routes, one client, loop off; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';
@@ -16,7 +17,8 @@ import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
 import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
-import { pool } from './portal/clients';
+import { call, pool, sessionCookie } from './portal/clients';
+import { cpuMs } from './proc-cpu';
 import { summarize } from './stats';
 import { type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
@@ -121,6 +123,43 @@ async function creates(kc: KubeConfig, path: string, count: number, width: numbe
   return done.map((d) => d.secret);
 }
 
+/**
+ * What a route costs the web server before and around our code: one client at a time, the loop
+ * off, PROBE_N calls per route after 20 to warm up; CPU from /proc per call. healthz is Next's own
+ * floor (the handler returns a constant).
+ */
+async function floor(): Promise<void> {
+  const { kubeconfig, kc } = clusterUp();
+  const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
+  const namespace = await freshNamespace(kc, 'probe-floor');
+  const n = Number(process.env.PROBE_N ?? 1000);
+  const p = await startPortal({ checkout, name: 'floor', port: 3393, namespace, kubeconfig, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 }, workDir: work, loop: false, nodeArgs });
+  try {
+    // One person per POST: a second request for the same model would be a 409.
+    const cookies = await Promise.all(Array.from({ length: n + 20 }, (_, i) => sessionCookie(p, `f${i}@bench.example.com`)));
+    const routes: Array<[string, (i: number) => ReturnType<typeof call>]> = [
+      ['GET /api/healthz', () => call(p, 'GET', '/api/healthz', '')],
+      ['GET /api/models', (i) => call(p, 'GET', '/api/models', cookies[i] as string)],
+      ['POST /api/requests', (i) => call(p, 'POST', '/api/requests', cookies[i] as string, { model: 'gpt-4o' })],
+    ];
+    for (const [name, fn] of routes) {
+      for (let i = 0; i < 20; i++) await fn(n + i);
+      const cpu0 = cpuMs(p.child.pid);
+      const ms: number[] = [];
+      let failed = 0;
+      for (let i = 0; i < n; i++) {
+        const r = await fn(i);
+        ms.push(r.ms);
+        if (r.status >= 300) failed++;
+      }
+      const l = summarize(ms);
+      say(`${name}: p50 ${l.p50.toFixed(2)} ms p99 ${l.p99.toFixed(2)} ms, web server CPU ${((cpuMs(p.child.pid) - cpu0) / n).toFixed(2)} ms a call, ${failed} failed`);
+    }
+  } finally {
+    await stopPortal(p);
+  }
+}
+
 /** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */
 async function seedOnly(): Promise<void> {
   const { kc } = clusterUp();
@@ -129,7 +168,7 @@ async function seedOnly(): Promise<void> {
   process.stdout.write(`${namespace}\n`);
 }
 
-(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'apiserver' ? apiserver() : loop()).catch((err: unknown) => {
+(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : loop()).catch((err: unknown) => {
   process.stderr.write(`probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
