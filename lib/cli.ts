@@ -7,7 +7,7 @@
  *   offboard <email> --reason <text> [--by <email>]   record someone as gone and end what they hold
  *   lift <email> --reason <text> [--by <email>]       let someone back in
  *   offboarded [--json]                               list who is offboarded
- *   check [--json]                                    can the portal reach its gateway, mail relay and identity provider?
+ *   check [--json] [--wait <seconds>]                 can the portal reach its gateway, mail relay and identity provider?
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config';
@@ -26,9 +26,17 @@ const USAGE = `usage: keyportal <command>
   offboard <email> --reason <text> [--by <email>]   record someone as gone and end every key and request they hold
   lift <email> --reason <text> [--by <email>]       let someone offboarded back in (their ended requests stay ended)
   offboarded [--json]                               list the offboarding records
-  check [--json]                                    can the portal reach its gateway, mail relay and identity provider? (helm test runs it)`;
+  check [--json] [--wait <seconds>]                 can the portal reach its gateway, mail relay and identity provider? (helm test runs it)
+                                                    --wait: ask again, up to that long, what does not answer at all (0-600, default 0)`;
 
 class UsageError extends Error {}
+
+function waitSeconds(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const seconds = Number(raw);
+  if (!/^\d+$/.test(raw) || seconds > 600) throw new UsageError(`--wait: "${raw}" is not a whole number of seconds from 0 to 600`);
+  return seconds;
+}
 
 function emailArg(positionals: string[]): string {
   const raw = positionals[1];
@@ -58,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { delete: { type: 'boolean' }, json: { type: 'boolean' }, reason: { type: 'string' }, by: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { delete: { type: 'boolean' }, json: { type: 'boolean' }, wait: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -67,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = getConfig();
   if (command === 'check') {
-    const results = await checkSetup(config);
+    const results = await checkSetup(config, { settleMs: waitSeconds(values.wait) * 1000 });
     if (values.json) console.log(JSON.stringify(results, null, 2));
     else for (const r of results) console.log(`${r.ok ? 'ok    ' : 'FAILED'} ${r.part}: ${r.detail}`);
     return results.every((r) => r.ok) ? 0 : 1;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
-import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
+import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, GatewayUnreachableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
 
 /** LiteLLM's error body: `{"error": {"message", "type", "param", "code"}}`; FastAPI's 422: `{"detail": [...]}`. */
 const errorBodySchema = z.union([
@@ -252,7 +252,7 @@ export class LiteLLMGateway implements Gateway {
       });
     } catch (err) {
       const why = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : causeOf(err);
-      throw new GatewayUnavailableError(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
+      throw new GatewayUnreachableError(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
     }
     let text: string;
     try {

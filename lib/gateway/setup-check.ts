@@ -1,11 +1,13 @@
 import { keyHash } from '../domain/key-request';
-import { type Gateway, GatewayAuthError } from './types';
+import { type Gateway, GatewayAuthError, GatewayUnreachableError } from './types';
 
 export interface GatewaySetup {
   /** What an admin must fix, each naming the setting. */
   problems: string[];
   /** Catalog models the gateway does not serve: shown to approvers, logged at start-up. */
   missingModels: string[];
+  /** Nothing answered at all: worth asking again while a just-installed Service starts to route. */
+  unreachable?: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export async function checkGatewaySetup(gateway: Gateway, catalog: readonly stri
     await gateway.alive(signal);
     served = await gateway.listModels(signal);
   } catch (err) {
-    return { problems: [(err as Error).message], missingModels: [] };
+    return { problems: [(err as Error).message], missingModels: [], unreachable: err instanceof GatewayUnreachableError };
   }
   try {
     // A key nobody has: a current LiteLLM says 404, an old one 401 although the master key works.

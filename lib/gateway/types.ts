@@ -95,6 +95,11 @@ export class GatewayUnavailableError extends Error {
   override readonly name: string = 'GatewayUnavailableError';
 }
 
+/** Nothing answered at gateway.baseUrl (refused, no route, no DNS name yet, no answer in time). */
+export class GatewayUnreachableError extends GatewayUnavailableError {
+  override readonly name = 'GatewayUnreachableError';
+}
+
 /** The gateway refused the master key (HTTP 401). LiteLLM releases before November 2024 said the same for an unknown key on /key/info. */
 export class GatewayAuthError extends GatewayUnavailableError {
   override readonly name = 'GatewayAuthError';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { MailConfig } from '../config/schema';
-import { type MailMessage, type Mailer, MailUnavailableError } from './types';
+import { type MailMessage, type Mailer, MailUnavailableError, MailUnreachableError } from './types';
 
 type SmtpConfig = NonNullable<MailConfig['smtp']>;
 
@@ -46,8 +46,11 @@ export class SmtpMailer implements Mailer {
     try {
       await this.transport.verify();
     } catch (err) {
-      const e = err as { code?: string; responseCode?: number; message?: string };
-      throw new MailUnavailableError(`SMTP ${this.smtp.host}:${this.smtp.port} (${this.smtp.security}): ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${e.message ?? String(err)}`);
+      const e = err as { code?: string; syscall?: string; command?: string; responseCode?: number; message?: string };
+      // nodemailer keeps the socket's error (its syscall) and relabels its code: refused, no
+      // route and no DNS name come from connect or getaddrinfo, a silent host is ETIMEDOUT on CONN.
+      const unreachable = e.syscall === 'connect' || e.syscall === 'getaddrinfo' || e.code === 'EDNS' || (e.code === 'ETIMEDOUT' && e.command === 'CONN');
+      throw new (unreachable ? MailUnreachableError : MailUnavailableError)(`SMTP ${this.smtp.host}:${this.smtp.port} (${this.smtp.security}): ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}: ${e.message ?? String(err)}`);
     }
   }
 

@@ -14,5 +14,10 @@ export interface Mailer {
 
 /** The message did not go out; worth retrying. Never carries the SMTP password. */
 export class MailUnavailableError extends Error {
-  override readonly name = 'MailUnavailableError';
+  override readonly name: string = 'MailUnavailableError';
+}
+
+/** Nothing answered at mail.smtp's host and port (refused, no route, no DNS name yet, no answer in time). */
+export class MailUnreachableError extends MailUnavailableError {
+  override readonly name = 'MailUnreachableError';
 }
