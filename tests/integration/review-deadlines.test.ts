@@ -51,14 +51,20 @@ describe('the review deadline', () => {
     w.moveBy(14 * DAY - HOUR, r.id, other.id);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await w.store.get(r.id)).state).toBe('in-review');
+    // Six years past its created-at, an hour inside its fortnight: the loop waits.
+    const edited = await w.store.get(other.id);
+    expect(edited.state).toBe('in-review');
+    expect(w.parts.reconciler.plan(edited).kind).toBe('wait');
 
     w.moveBy(HOUR + 1000, r.id);
     const denied = await w.settled(r.id, 'denied');
     expect(denied).toMatchObject({ decidedBy: 'keyportal', decision: 'denied', reason: 'Not reviewed within 14 days. Request it again if you still need it.' });
     const mail = w.smtp.to('slow@example.com').find((m) => /was denied/.test(m.subject));
     expect(mail?.text).toContain('Not reviewed within 14 days');
-    // Held a moment later, so still inside its fortnight, whatever created-at says.
-    expect((await w.store.get(other.id)).state).toBe('in-review');
+    // Its own fortnight ends within the second the clock was moved by (it was held just after r);
+    // any write to it (the audit acknowledgement, say) has the loop see that, so it is denied too.
+    w.moveBy(0, other.id);
+    expect(await w.settled(other.id, 'denied')).toMatchObject({ decidedBy: 'keyportal', reason: 'Not reviewed within 14 days. Request it again if you still need it.' });
   });
 });
 
