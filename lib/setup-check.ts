@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopbackHost } from './domain/loopback';
+import { nothingAnswered } from './domain/unreachable';
 import type { Config } from './config/load';
 import { createGateway } from './gateway';
 import { checkGatewaySetup } from './gateway/setup-check';
@@ -28,7 +29,6 @@ export interface CheckOptions {
 type Found = CheckResult & { unreachable?: boolean };
 
 const TIMEOUT_MS = 8_000;
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 const RETRY_EVERY_MS = 1_000;
 
 /**
@@ -95,9 +95,6 @@ async function identity(config: Config, env: Readonly<Record<string, string | un
     return { part: 'identity provider', ok: true, detail: `${issuer} answers; register ${config.portal.publicUrl.replace(/\/$/, '')}/api/auth/callback/oidc as the redirect URI of client ${oidc.clientId}` };
   } catch (err) {
     const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-    // A redirect (redirect: 'error') or a bad body also lands here: only a socket that never
-    // carried an answer is worth asking again.
-    const unreachable = (err as Error).name === 'TimeoutError' || UNREACHABLE_CODES.has(cause?.code ?? '');
-    return { part: 'identity provider', ok: false, unreachable, detail: `${issuer} cannot be reached (${cause?.code ?? cause?.message ?? (err as Error).message}) (auth.oidc.issuer)` };
+    return { part: 'identity provider', ok: false, unreachable: nothingAnswered(err), detail: `${issuer} cannot be reached (${cause?.code ?? cause?.message ?? (err as Error).message}) (auth.oidc.issuer)` };
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
+import { nothingAnswered } from '../domain/unreachable';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
 import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, GatewayUnreachableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
@@ -252,7 +253,7 @@ export class LiteLLMGateway implements Gateway {
       });
     } catch (err) {
       const why = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : causeOf(err);
-      throw new GatewayUnreachableError(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
+      throw new (timeout.aborted || nothingAnswered(err) ? GatewayUnreachableError : GatewayUnavailableError)(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
     }
     let text: string;
     try {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '@/lib/config/load';
@@ -75,9 +77,26 @@ describe('keyportal check (helm test)', () => {
     expect(byPart.mail?.ok).toBe(false);
     expect(byPart.mail?.detail).toMatch(/535|EAUTH/);
     expect(byPart.mail?.detail).not.toContain('wrong');
-    // One try each: the liveness call is the gateway's first and only request.
+    // One try each: one SMTP connection; at the gateway, the liveness call and the model list once.
     expect(smtp.connectionsOpened).toBe(1);
     expect(gateway.requestLog.length).toBeLessThanOrEqual(2);
+  });
+
+  it('a gateway address that answers with a redirect is an answer too: reported after one call', async () => {
+    let calls = 0;
+    const redirecting = createServer((_req, res) => {
+      calls += 1;
+      res.writeHead(302, { location: 'https://sso.example.com/login' }).end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise<void>((resolve) => redirecting.close(() => resolve())));
+    const smtpPort = await closedPort();
+    await smtpOn(smtpPort);
+    const results = await checkSetup(configFor((redirecting.address() as AddressInfo).port, smtpPort), { env: {}, settleMs: 20_000 });
+    expect(results[0]?.ok).toBe(false);
+    expect(results[0]?.detail).toMatch(/gateway\.baseUrl/);
+    expect(results[0]?.detail).not.toMatch(/tries/);
+    expect(calls).toBe(1);
   });
 
   it('a relay that never comes up is reported after the wait, with how often it was asked', async () => {
