@@ -10,3 +10,9 @@ export function nothingAnswered(err: unknown): boolean {
   const e = err as { name?: string; cause?: { code?: string } } | undefined;
   return e?.name === 'TimeoutError' || NOTHING_ANSWERED.has(e?.cause?.code ?? '');
 }
+
+/** The short reason a fetch failed, for a message: the socket's code when there is one, else its text. */
+export function fetchFailureCause(err: unknown): string {
+  const e = err as (Error & { cause?: { code?: string; message?: string } }) | undefined;
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}

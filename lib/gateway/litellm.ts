@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
-import { nothingAnswered } from '../domain/unreachable';
+import { fetchFailureCause, nothingAnswered } from '../domain/unreachable';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
 import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, GatewayUnreachableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
@@ -252,14 +252,14 @@ export class LiteLLMGateway implements Gateway {
         redirect: 'error',
       });
     } catch (err) {
-      const why = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : causeOf(err);
+      const why = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : fetchFailureCause(err);
       throw new (timeout.aborted || nothingAnswered(err) ? GatewayUnreachableError : GatewayUnavailableError)(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
     }
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
-      throw new GatewayUnavailableError(`gateway ${this.base} broke off its answer (${method} ${endpoint}): ${causeOf(err)}`);
+      throw new GatewayUnavailableError(`gateway ${this.base} broke off its answer (${method} ${endpoint}): ${fetchFailureCause(err)}`);
     }
     let json: unknown;
     try {
@@ -300,7 +300,3 @@ function expiry(expires: string | null | undefined): { expiresAt?: string } {
   return at && !Number.isNaN(at.getTime()) ? { expiresAt: rfc3339(at) } : {};
 }
 
-function causeOf(err: unknown): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-}
