@@ -9,16 +9,17 @@ rm -rf test-results && mkdir -p test-results
 failed_checks=0
 
 check() { # check NAME CMD...: a step with no report of its own counts as one test
-  echo "::: $1"
+  local name=$1
+  echo "::: $name"
   shift
-  "$@" || { echo "::: failed: $*" >&2; failed_checks=$((failed_checks + 1)); }
+  "$@" || { echo "::: failed: $*" >&2; failed_checks=$((failed_checks + 1)); echo "$name" >> test-results/failed-checks.txt; }
 }
 
 runner() { # runner NAME REPORT CMD...: a test runner; it counts once only if it left no report
   local name=$1 report=$2
   shift 2
   echo "::: $name"
-  "$@" || { [ -f "$report" ] || { echo "::: $name failed without a report" >&2; failed_checks=$((failed_checks + 1)); }; }
+  "$@" || { [ -f "$report" ] || { echo "::: $name failed without a report" >&2; failed_checks=$((failed_checks + 1)); echo "$name (no report)" >> test-results/failed-checks.txt; }; }
 }
 
 # The cluster binaries are a prerequisite, not a test: if their build fails, say which step and stop.
@@ -43,6 +44,7 @@ if image=$(bash scripts/image.sh | tail -n 1) && [ -n "$image" ]; then
 else
   echo "::: failed: npm run image" >&2
   failed_checks=$((failed_checks + 1))
+  echo "npm run image" >> test-results/failed-checks.txt
   export KEYPORTAL_TEST_IMAGE_FAILED=1
 fi
 
