@@ -1,34 +1,33 @@
-import { runChain } from '../approval/chain';
 import type { ApprovalPlugin } from '../approval/types';
 import { type Policy, policyFor } from '../approval/policy';
 import { type ApprovalsConfig, type ModelConfig, approvalsSchema } from '../config/schema';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { type RetryInfo, backoffSeconds } from '../domain/retry';
-import { type Gateway, GatewayRefusedError, GatewayUnavailableError } from '../gateway/types';
-import { type Mailer, MailUnavailableError } from '../mail/types';
+import type { Gateway } from '../gateway/types';
+import type { Mailer } from '../mail/types';
 import { countDecision, countRetry } from '../metrics/record';
 import { ConflictError, RequestNotFoundError } from '../store/errors';
-import { updateLatest } from '../store/retry-on-conflict';
-import type { AuditFact } from '../audit/record';
 import type { RequestChange, RequestStore } from '../store/types';
 import { type EventRecorder, type LoopEvent, mergeEvents } from './events';
 import type { PeopleStore } from '../people/types';
 import { type FailpointName, failpoint as envFailpoint } from './failpoints';
-import { type IssueDeps, type Known, aliasOf, issue, keyWithClaim } from './issue';
+import { type IssueDeps, type Known, issue } from './issue';
+import { type DecideDeps, decide, storeKey } from './decide';
+import { type RevokeDeps, deleteAtGateway } from './revoke';
+import { notify } from './send-notice';
 import { type DeletionDeps, finalizeDeleted } from './deletion';
-import { type GateDeps, closedBeforeChain } from './gates';
+import type { GateDeps } from './gates';
 import type { RateLimit } from '../domain/rate-limit';
 import { type LabelEditDeps, acceptLabelEdit, adopt, guardKey, revertLabelEdit } from './label-edits';
-import { type Notice, type PlanSettings, type Step, plan } from './plan';
-import { pluginView } from './plugin-view';
-import { type NoticeDeps, noticeMessage, recipients, templateContext } from './notices';
+import { type PlanSettings, type Step, plan } from './plan';
+import { type NoticeDeps, noticeMessage, templateContext } from './notices';
 import { type ReminderDeps, remind } from './reminders';
 import { settleReview } from './settle-review';
 import type { ChatPoster } from '../chat/types';
 import { type ChatDeps, type ChatOutcome, chatDepsFor, doChat } from './chat';
 import type { CardContext } from '../chat/cards';
-import { type TopUpDeps, applyTopUp, closeOpenTopUps, putBackTopUp } from '../budget/top-up-steps';
-import type { SpendFigureService, SpendFigures } from '../budget/spend-figures';
+import { type TopUpDeps, applyTopUp, putBackTopUp } from '../budget/top-up-steps';
+import type { SpendFigureService } from '../budget/spend-figures';
 
 export interface ReconcilerSettings {
   approvalsDefault: 'deny' | 'review';
@@ -87,20 +86,6 @@ interface Pass {
 
 /** Steps one pass may take before it is treated as a fight with another writer (and backs off). */
 const MAX_STEPS = 12;
-/** What an in-review request's reason starts with: shown to people, never parsed. */
-const HELD_PREFIX = 'Held for review: ';
-
-/**
- * A revocation or expiry is emailed only after the key was deleted at the gateway (plan.ts), so
- * the write that records the email also lets go of what guarded the key: the finalizer and any
- * key still stored.
- */
-function gatewayGone(r: KeyRequest, notice: Notice): RequestChange {
-  if (notice.state !== 'revoked' && notice.state !== 'expired') return {};
-  return { gatewayFinalizer: false, ...(r.hasKey ? { key: null } : {}), audit: [keyDeleted(r, notice.state)] };
-}
-
-const keyDeleted = (r: KeyRequest, why: string): AuditFact => ({ type: 'key.deleted', data: { alias: aliasOf(r), why } });
 
 /**
  * Executes the plan (lib/loop/plan.ts) like a controller-runtime Reconcile: read the request,
@@ -114,6 +99,8 @@ export class Reconciler {
   private readonly models: Map<string, ModelConfig>;
   private readonly planSettings: PlanSettings;
   private readonly issueDeps: IssueDeps;
+  private readonly decideDeps: DecideDeps;
+  private readonly revokeDeps: RevokeDeps;
   private readonly labelEditDeps: LabelEditDeps;
   private readonly deletionDeps: DeletionDeps;
   private readonly gateDeps: GateDeps;
@@ -122,8 +109,6 @@ export class Reconciler {
   private readonly noticeDeps: NoticeDeps;
   /** The Events of each request's pass under way, written as one when it ends. */
   private readonly passes = new Map<string, Pass>();
-  /** The spend figures, asked of the gateway only when a plugin of the chain reads them. */
-  private readonly spendForPlugins: ((r: KeyRequest) => Promise<SpendFigures>) | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? (() => new Date());
@@ -160,8 +145,32 @@ export class Reconciler {
     this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
     this.noticeDeps = { store: deps.store, models: this.models, settings: s, policyOf: (model) => this.policyOf(model), ...(deps.spend ? { spend: deps.spend } : {}) };
     const spend = deps.spend;
-    this.spendForPlugins = spend && deps.plugins.some((p) => p.wantsSpend) ? (r) => spend.figures(r) : undefined;
-    this.topUpDeps = { ...this.labelEditDeps, store: deps.store, gateway: deps.gateway, retryLater: this.issueDeps.retryLater, notify: (r, notice) => this.notify(r, notice, {}) };
+    this.decideDeps = {
+      store: deps.store,
+      gateway: deps.gateway,
+      plugins: deps.plugins,
+      approvalsDefault: s.approvalsDefault,
+      gates: this.gateDeps,
+      spendForPlugins: spend && deps.plugins.some((p) => p.wantsSpend) ? (r: KeyRequest) => spend.figures(r) : undefined,
+      clock: this.clock,
+      failpoint: this.failpoint,
+      write: this.issueDeps.write,
+      tell: this.issueDeps.tell,
+      issue: this.issueDeps,
+    };
+    this.revokeDeps = {
+      store: deps.store,
+      gateway: deps.gateway,
+      mailer: deps.mailer,
+      notices: this.noticeDeps,
+      keyDelivery: s.keyDelivery,
+      clock: this.clock,
+      failpoint: this.failpoint,
+      write: this.issueDeps.write,
+      tell: this.issueDeps.tell,
+      retryLater: this.issueDeps.retryLater,
+    };
+    this.topUpDeps = { ...this.labelEditDeps, store: deps.store, gateway: deps.gateway, retryLater: this.issueDeps.retryLater, notify: (r, notice) => notify(this.revokeDeps, r, notice, {}) };
     const cards: CardContext = { store: deps.store, models: this.models, approvals: s.approvals ?? approvalsSchema.parse({}), portalUrl: s.portalUrl };
     this.chatDeps = deps.chat && chatDepsFor(deps.chat, cards, { store: deps.store, clock: this.clock, retry: s.retry, channelOf: (r) => this.policyChannel(r.model), tell: (r, event) => this.tell(r, event) });
     this.deletionDeps = {
@@ -239,7 +248,7 @@ export class Reconciler {
   private execute(step: Exclude<Step, { kind: 'done' | 'wait' }>, r: KeyRequest, signal: AbortSignal, known: Known): Promise<ChatOutcome> {
     switch (step.kind) {
       case 'decide':
-        return this.decide(r, signal, known);
+        return decide(this.decideDeps, r, signal, known);
       case 'settle-review':
         return settleReview(this.labelEditDeps, r, step.outcome, this.policyOf(r.model) as Policy);
       case 'review-timeout': {
@@ -264,7 +273,7 @@ export class Reconciler {
       case 'fail-not-in-catalog':
         return this.write(r, { state: 'failed', reason: `model ${r.model} is no longer in the catalog`, retry: null }, { type: 'Warning', reason: 'MintFailed', message: `not minted: model ${r.model} is no longer in the catalog` });
       case 'store-key':
-        return this.storeKey(r, signal, known);
+        return storeKey(this.decideDeps, r, signal, known);
       case 'mint':
         return issue(this.issueDeps, r, signal, known, false);
       case 'expire':
@@ -275,9 +284,9 @@ export class Reconciler {
         // Delivered: from now on only the hash stands for the key (the gateway is asked by it).
         return this.write(r, { key: null }, { type: 'Normal', reason: 'KeyErased', message: 'the key was delivered and removed from the Secret; its SHA-256 remains' });
       case 'delete-at-gateway':
-        return this.deleteAtGateway(r, step.notice, signal, known);
+        return deleteAtGateway(this.revokeDeps, r, step.notice, signal, known);
       case 'notify':
-        return this.notify(r, step.notice, known);
+        return notify(this.revokeDeps, r, step.notice, known);
       case 'remind':
         return remind(this.reminderDeps, r, step.days);
       case 'apply-top-up':
@@ -307,99 +316,6 @@ export class Reconciler {
     const reason = `The key was not revealed within ${days} day${days === 1 ? '' : 's'} of being issued, so it was deleted at the gateway. Request the model again if you still need it.`;
     await this.write(r, { state: 'revoked', decision: 'revoked', decidedBy: 'keyportal', decidedAt: rfc3339(this.clock()), reason }, { type: 'Normal', reason: 'NotCollected', message: `not revealed within ${days} days: revoking` });
     countDecision('keyportal', 'revoke');
-  }
-
-  // pending: close a duplicate, check the catalog, run the plugin chain, record the decision.
-  private async decide(r: KeyRequest, signal: AbortSignal, known: Known): Promise<ChatOutcome> {
-    const now = rfc3339(this.clock());
-    const closed = await closedBeforeChain(this.gateDeps, r);
-    if (closed && 'settleMs' in closed) return { requeueAfterMs: closed.settleMs };
-    if (closed) {
-      await this.write(r, { state: 'denied', decision: 'denied', decidedBy: closed.decidedBy, decidedAt: now, reason: closed.reason }, closed.event);
-      return countDecision(closed.decidedBy, 'deny');
-    }
-    const result = await runChain(this.deps.plugins, await pluginView(this.deps.store, r, this.spendForPlugins), { fallback: this.deps.settings.approvalsDefault, signal });
-    const summary = result.trace.map((t) => `${t.plugin}=${t.outcome}`).join(', ') || 'no plugins';
-    // The identity provider's word on the manager stands; a plugin fills it in when there is none.
-    const manager = result.manager && !r.manager ? { manager: result.manager } : {};
-    if (result.outcome === 'review') {
-      await this.write(r, { state: 'in-review', reason: `${HELD_PREFIX}${result.reason}`, trace: result.trace, reviewSince: now, ...manager }, { type: 'Normal', reason: 'HeldForReview', message: `held for review by ${result.decidedBy} (${summary}): ${result.reason}` });
-      return countDecision(result.decidedBy, 'review');
-    }
-    const state = result.outcome === 'approve' ? 'approved' : 'denied';
-    const change: RequestChange = { state, decision: state, decidedBy: result.decidedBy, decidedAt: now, reason: result.reason, trace: result.trace, ...manager };
-    // An approval stores the key value (and the claim on its email) in the same write: still
-    // before the gateway hears of it (exactly-once holds), one write fewer.
-    // A top-up has no key of its own: its budget is applied by the next step.
-    if (state === 'approved' && !r.topsUp) Object.assign(change, keyWithClaim(this.deps.gateway.newKey(), this.clock()));
-    const decided = await this.deps.store.update(r, change);
-    this.tell(decided, { type: 'Normal', reason: state === 'approved' ? 'Approved' : 'Denied', message: `${state} by ${result.decidedBy} (${summary}): ${result.reason}` });
-    countDecision(result.decidedBy, result.outcome);
-    // Only once the write won: a rival whose write won instead stored its own key.
-    if (change.key) await this.issueStored(decided, change.key, signal, known);
-  }
-
-  // approved, no key: the key value (and the claim on its email) is stored first, so a crash or
-  // a rival replica can only ever register this one value; then on to the gateway.
-  private async storeKey(r: KeyRequest, signal: AbortSignal, known: Known): Promise<void> {
-    const value = this.deps.gateway.newKey();
-    await this.issueStored(await this.deps.store.update(r, keyWithClaim(value, this.clock())), value, signal, known);
-  }
-
-  /** The key (and the claim on its email) is stored: this pass holds the claim, so it goes on to the gateway rather than wait it out. */
-  private async issueStored(stored: KeyRequest, value: string, signal: AbortSignal, known: Known): Promise<void> {
-    known.key = { id: stored.id, value };
-    this.failpoint('after-key-stored');
-    await issue(this.issueDeps, stored, signal, known, true);
-  }
-
-  private async deleteAtGateway(r: KeyRequest, notice: Notice | undefined, signal: AbortSignal, known: Known): Promise<void> {
-    try {
-      await this.deps.gateway.deleteKey(aliasOf(r), { signal, ...(r.decidedBy ? { changedBy: r.decidedBy } : {}) });
-    } catch (err) {
-      // A key that may still work is never reported as revoked: both kinds of failure retry.
-      if (err instanceof GatewayUnavailableError) return this.retryLater(r, 'revoke', err.message, 'GatewayUnavailable');
-      if (err instanceof GatewayRefusedError) return this.retryLater(r, 'revoke', `the gateway refused to delete the key (HTTP ${err.status}): ${err.message}`, 'GatewayRefused');
-      throw err;
-    }
-    if (notice) {
-      await closeOpenTopUps(this.deps.store, r, this.clock());
-      await this.notify(r, notice, known);
-    } else await this.write(r, { key: null, retry: null, gatewayFinalizer: false, audit: [keyDeleted(r, r.state)] }, { type: 'Normal', reason: 'KeyErased', message: 'no key left at the gateway; removed from the Secret' });
-  }
-
-  /**
-   * Emails once per state: claim the send with the read resourceVersion (only one replica can
-   * win that write), send, then record `notified`. A claim older than notifyClaimSeconds belongs
-   * to a replica that died mid-send, and is taken over: a crash can cost a duplicate, never a loss.
-   */
-  private async notify(r: KeyRequest, notice: Notice, known: Known): Promise<void> {
-    if (recipients(this.noticeDeps, r, notice).length === 0) {
-      await this.deps.store.update(r, { notified: notice.state, notifying: null, ...gatewayGone(r, notice) });
-      return;
-    }
-    const claimed = await this.deps.store.update(r, { notifying: { state: notice.state, at: rfc3339(this.clock()) } });
-    await this.send(claimed, notice, known);
-  }
-
-  /** Sends with the claim held, then records `notified`, even if the request moved meanwhile. */
-  private async send(r: KeyRequest, notice: Notice, known: Known): Promise<void> {
-    const to = recipients(this.noticeDeps, r, notice);
-    try {
-      await this.deps.mailer.send({ to: [...to], ...(await noticeMessage(this.noticeDeps, r, notice, known)) });
-    } catch (err) {
-      if (err instanceof MailUnavailableError) return this.retryLater(r, 'notify', err.message, 'EmailFailed', { notifying: null });
-      throw err;
-    }
-    this.failpoint('after-email-sent');
-    this.tell(r, { type: 'Normal', reason: 'EmailSent', message: `emailed ${notice.to === 'requester' ? 'the requester' : `${to.length} approver(s)`} about "${notice.state}"` });
-    // Still moving after five tries: the next pass sees an old claim and may send once more.
-    await updateLatest(this.deps.store, r, (current) => {
-      if (current.notified === notice.state) return undefined;
-      // An emailed key is delivered the moment the email leaves: erased in the same write.
-      const erase = notice.state === 'issued' && this.deps.settings.keyDelivery === 'email' && current.hasKey;
-      return { notified: notice.state, notifying: null, retry: null, ...(erase ? { key: null } : {}), ...gatewayGone(current, notice) };
-    });
   }
 
   private async retryLater(r: KeyRequest, step: RetryInfo['step'], error: string, reason: string, extra: RequestChange = {}): Promise<void> {
