@@ -112,18 +112,25 @@ describe('the chart on a real node', () => {
     expect(bindings.items.filter((b) => b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.namespace === r.ns))).toEqual([]);
   });
 
-  it('when the leader pod is deleted, the other takes over; every request is issued once and emailed once', async () => {
+  it('when the leader pod is deleted, another takes over; every request is issued once and emailed once', async () => {
     const pods = await livePods(r);
     const leader = holderPod(pods, await leaseHolder(r));
     const other = pods.find((p) => p !== leader);
     expect(leader && other).toBeTruthy();
+    const leaderName = leader?.metadata?.name ?? '';
     const emails = Array.from({ length: 6 }, (_, i) => `failover-${i}@example.com`);
     const ids = await Promise.all(emails.slice(0, 3).map((e) => requestKey(r.url, e, 'gpt-4o-mini')));
     const deletedAt = Date.now();
-    await kubectl('-n', r.ns, 'delete', 'pod', leader?.metadata?.name ?? '', '--wait=false');
+    await kubectl('-n', r.ns, 'delete', 'pod', leaderName, '--wait=false');
     ids.push(...(await Promise.all(emails.slice(3).map((e) => requestKey(r.url, e, 'gpt-4o-mini')))));
-    await waitFor('the other pod to hold the Lease', async () => holderPod([other ?? {}], await leaseHolder(r)) !== undefined, 60_000, 100);
-    figures['leader pod deleted to other pod leading'] = `${Date.now() - deletedAt} ms`;
+    // The leader hands the Lease back on SIGTERM; the surviving pod (asking every 3 s) and the
+    // Deployment's replacement (asking as it starts) race for it, and either may win.
+    let successor = '';
+    await waitFor('a live pod other than the deleted leader to hold the Lease', async () => {
+      successor = holderPod(await livePods(r), await leaseHolder(r))?.metadata?.name ?? '';
+      return successor !== '' && successor !== leaderName;
+    }, 60_000, 100);
+    figures['leader pod deleted to another pod leading'] = `${Date.now() - deletedAt} ms (${successor === other?.metadata?.name ? 'the surviving pod' : 'the replacement pod'})`;
 
     await waitFor('all six requests to be issued', async () => (await Promise.all(ids.map((id) => stateOf(r, id)))).every((s) => s === 'issued'), 60_000, 250);
     await waitFor('six emails', async () => emails.every((e) => r.smtp.messages.some((m) => m.to.includes(e))), 30_000);
