@@ -128,62 +128,35 @@ export class Reconciler {
       ...(s.approvals ? { policyOf: (model: string) => this.policyOf(model) as Policy } : {}),
       ...(deps.chat ? { chat: { directMessages: s.chat?.directMessages ?? true, claimSeconds: s.notifyClaimSeconds } } : {}),
     };
-    this.issueDeps = {
+    // What every step's deps share: the side effects, and how the reconciler writes, tells and retries.
+    const effects = {
       store: deps.store,
       gateway: deps.gateway,
       mailer: deps.mailer,
-      models: this.models,
-      keyDelivery: s.keyDelivery,
       clock: this.clock,
       failpoint: this.failpoint,
-      write: (r, change, event) => this.write(r, change, event),
-      tell: (r, event) => this.tell(r, event),
-      retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
-      message: (r, notice, known) => noticeMessage(this.noticeDeps, r, notice, known),
+      write: (r: KeyRequest, change: RequestChange, event?: LoopEvent) => this.write(r, change, event),
+      tell: (r: KeyRequest, event: LoopEvent) => this.tell(r, event),
+      retryLater: (r: KeyRequest, step: RetryInfo['step'], error: string, reason: string, extra?: RequestChange) => this.retryLater(r, step, error, reason, extra),
     };
+    this.issueDeps = { ...effects, models: this.models, keyDelivery: s.keyDelivery, message: (r, notice, known) => noticeMessage(this.noticeDeps, r, notice, known) };
     this.gateDeps = { store: deps.store, catalog: this.planSettings.catalog, clock: this.clock, ...(deps.people ? { people: deps.people } : {}), ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}) };
-    this.labelEditDeps = { clock: this.clock, write: (r, change, event) => this.write(r, change, event) };
+    this.labelEditDeps = { clock: this.clock, write: effects.write };
     this.noticeDeps = { store: deps.store, models: this.models, settings: s, policyOf: (model) => this.policyOf(model), ...(deps.spend ? { spend: deps.spend } : {}) };
     const spend = deps.spend;
     this.decideDeps = {
-      store: deps.store,
-      gateway: deps.gateway,
+      ...effects,
       plugins: deps.plugins,
       approvalsDefault: s.approvalsDefault,
       gates: this.gateDeps,
       spendForPlugins: spend && deps.plugins.some((p) => p.wantsSpend) ? (r: KeyRequest) => spend.figures(r) : undefined,
-      clock: this.clock,
-      failpoint: this.failpoint,
-      write: this.issueDeps.write,
-      tell: this.issueDeps.tell,
       issue: this.issueDeps,
     };
-    this.revokeDeps = {
-      store: deps.store,
-      gateway: deps.gateway,
-      mailer: deps.mailer,
-      notices: this.noticeDeps,
-      keyDelivery: s.keyDelivery,
-      clock: this.clock,
-      failpoint: this.failpoint,
-      write: this.issueDeps.write,
-      tell: this.issueDeps.tell,
-      retryLater: this.issueDeps.retryLater,
-    };
-    this.topUpDeps = { ...this.labelEditDeps, store: deps.store, gateway: deps.gateway, retryLater: this.issueDeps.retryLater, notify: (r, notice) => notify(this.revokeDeps, r, notice, {}) };
+    this.revokeDeps = { ...effects, notices: this.noticeDeps, keyDelivery: s.keyDelivery };
+    this.topUpDeps = { ...this.labelEditDeps, store: deps.store, gateway: deps.gateway, retryLater: effects.retryLater, notify: (r, notice) => notify(this.revokeDeps, r, notice, {}) };
     const cards: CardContext = { store: deps.store, models: this.models, approvals: s.approvals ?? approvalsSchema.parse({}), portalUrl: s.portalUrl };
-    this.chatDeps = deps.chat && chatDepsFor(deps.chat, cards, { store: deps.store, clock: this.clock, retry: s.retry, channelOf: (r) => this.policyChannel(r.model), tell: (r, event) => this.tell(r, event) });
-    this.deletionDeps = {
-      store: deps.store,
-      gateway: deps.gateway,
-      mailer: deps.mailer,
-      clock: this.clock,
-      giveUpAfterSeconds: s.retry.giveUpAfterSeconds,
-      write: (r, change, event) => this.write(r, change, event),
-      tell: (r, event) => this.tell(r, event),
-      retryLater: (r, step, error, reason, extra) => this.retryLater(r, step, error, reason, extra),
-      message: (r, notice) => noticeMessage(this.noticeDeps, r, notice, {}),
-    };
+    this.chatDeps = deps.chat && chatDepsFor(deps.chat, cards, { store: deps.store, clock: this.clock, retry: s.retry, channelOf: (r) => this.policyChannel(r.model), tell: effects.tell });
+    this.deletionDeps = { ...effects, giveUpAfterSeconds: s.retry.giveUpAfterSeconds, message: (r, notice) => noticeMessage(this.noticeDeps, r, notice, {}) };
   }
 
   private policyChannel(model: string): string | undefined {
