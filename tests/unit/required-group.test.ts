@@ -93,9 +93,11 @@ describe('sessions', () => {
     const jwt = callbacks?.jwt as unknown as Jwt;
     const token = await jwt({ token: {}, user: { email: 'eve@example.com', groups: [] } });
     const hours = (h: number) => h * 3_600_000;
-    // Used every hour for seven hours: still the sign-in's time.
-    const used = await jwt({ token: { ...token, signedInAt: Date.now() - hours(7) } });
-    expect(used.signedInAt).toBe((token.signedInAt as number) - hours(7));
+    // Used every hour for seven hours: still the sign-in's time. (Moved back from the token's own
+    // time, not from a second Date.now(): a millisecond between the two made this flaky.)
+    const signedInAt = (token.signedInAt as number) - hours(7);
+    const used = await jwt({ token: { ...token, signedInAt } });
+    expect(used.signedInAt).toBe(signedInAt);
     await expect(jwt({ token: { ...token, signedInAt: Date.now() - hours(8) - 1000 } })).rejects.toThrow(/lifetime/);
     // A session from before signedInAt existed counts from its groups' time.
     await expect(jwt({ token: { email: 'eve@example.com', groupsAt: Date.now() - hours(9) } })).rejects.toThrow(SessionEndedError);
