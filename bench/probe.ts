@@ -5,7 +5,7 @@
  * PROBE_CHECKOUT (a built checkout; default this one), PROBE_MODE (`loop`: 500 POSTs then 1,000
  * to issued; `rss`: the portal's RSS idle on an empty namespace and holding PROBE_NAMESPACE's
  * requests; `apiserver`: the API server alone at the same concurrency; `floor`: the web server's
- * CPU and latency per call of a few routes, one client, loop off; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), PROBE_WORKER (1: the loop in
+ * CPU and latency per call of a few routes, one client, loop off; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';

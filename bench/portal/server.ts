@@ -83,7 +83,7 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
   if (!s.worker) return { name: s.name, url, child, secret, tlsFile, log };
   // The web server serves only; the worker, with the same config and secrets, runs the loop.
   if (!existsSync(path.join(s.checkout, 'dist/worker.mjs'))) execFileSync('npm', ['run', '--silent', 'build:worker'], { cwd: s.checkout, stdio: 'ignore' });
-  const worker = spawn(process.execPath, [path.join(s.checkout, 'dist/worker.mjs')], { cwd: s.checkout, env: { ...env, BENCH_TLS_COUNT_FILE: `${tlsFile}.worker` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const worker = spawn(process.execPath, [...(s.nodeArgs ?? []), path.join(s.checkout, 'dist/worker.mjs')], { cwd: s.checkout, env: { ...env, BENCH_TLS_COUNT_FILE: `${tlsFile}.worker` }, stdio: ['ignore', 'pipe', 'pipe'] });
   worker.stdout?.pipe(out);
   worker.stderr?.pipe(out);
   return { name: s.name, url, child, secret, tlsFile, log, worker };

@@ -143,8 +143,10 @@ start kube-apiserver \
   --service-cluster-ip-range 10.0.0.0/24 \
   --endpoint-reconciler-type none \
   "${kubelet_flags[@]}" \
-  --profiling=false
+  --profiling="${KEYPORTAL_CLUSTER_PROFILING:-false}"
 
+# KEYPORTAL_CLUSTER_PROFILING=true serves /debug/pprof for finding where the API server's CPU
+# goes (docs/BENCHMARKS.md); off otherwise, as on a hardened cluster.
 # (No endpoint reconciler: it refuses a loopback advertise address, and no Service needs it.)
 # Readiness: RBAC's bootstrap roles and the default namespaces are in place once /readyz says so.
 deadline=$((SECONDS + 90))
