@@ -6,16 +6,18 @@
  *
  * Three rounds, each with fresh Secrets, and the median of the three per kind of call: the API
  * server now and then spends a few hundred ms on housekeeping, which one round alone would charge
- * to whichever call it fell on. OPS_N calls of each (default 600), 10 at a time over kept-alive connections, with OPS_WATCHERS
- * watches open on the namespace (default 2: the web server's cache and the loop's, as in a
- * worker deployment), in a fresh namespace deleted at the end. Bodies are shaped like the
+ * to whichever call it fell on. OPS_N calls of each (default 600), 10 at a time over kept-alive
+ * connections, with OPS_WATCHERS watches open on the namespace (default 2: the web server's cache
+ * and the loop's, as in a worker deployment), in a fresh namespace deleted at the end. Bodies are shaped like the
  * loop's: the approve patch carries the decision and the plugins' trace, the issue patch the key.
  */
 import https from 'node:https';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import { encodeNewRequest } from '@/lib/store/secret-codec';
 import { clusterUp, freshNamespace } from './cluster';
+import { pool } from './portal/clients';
 import { clusterPids, readCpu } from './proc-cpu';
+import { median } from './stats';
 
 const N = Number(process.env.OPS_N ?? 600);
 const WATCHERS = Number(process.env.OPS_WATCHERS ?? 2);
@@ -37,12 +39,12 @@ await kc.applyToHTTPSOptions(tls);
 const authorization = (tls.headers as Record<string, string> | undefined)?.Authorization ?? '';
 const agent = new https.Agent({ keepAlive: true, maxSockets: WIDTH, ca: tls.ca, cert: tls.cert, key: tls.key });
 
-function call(method: string, path: string, body?: unknown, contentType = 'application/json', via: https.Agent = agent): Promise<Answer> {
+function call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<Answer> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { authorization, accept: 'application/json' };
   if (text) Object.assign(headers, { 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) });
   return new Promise((resolve) => {
-    const req = https.request({ host: server.hostname, port: server.port, path, method, agent: via, headers }, (res) => {
+    const req = https.request({ host: server.hostname, port: server.port, path, method, agent, headers }, (res) => {
       let answer = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (answer += chunk));
@@ -74,19 +76,10 @@ const remember = (a: Answer): Answer => {
 
 const figures = new Map<string, { apiserver: number[]; etcd: number[]; perSecond: number[]; failed: number }>();
 
-async function measure(what: string, op: (name: string, i: number) => Promise<Answer>, names: string[]): Promise<void> {
+async function measure(what: string, op: (name: string) => Promise<Answer>, names: string[]): Promise<void> {
   const before = readCpu(pids);
-  let next = 0;
-  let failed = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: WIDTH }, async () => {
-      while (next < names.length) {
-        const i = next++;
-        if ((await op(names[i] as string, i)).status >= 300) failed++;
-      }
-    }),
-  );
+  const failed = (await pool(names, WIDTH, op)).filter((a) => a.status >= 300).length;
   const seconds = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 300));
   const after = readCpu(pids);
@@ -115,11 +108,10 @@ for (let round = 0; round < 3; round++) {
     const s = latest.get(name) as Stored;
     return call('PUT', `${secrets}/${name}`, { ...s, metadata: { ...s.metadata, annotations: { ...s.metadata.annotations, 'keyportal.dev/observed': '{"state":"issued","n":2}' } } }).then(remember);
   }, names);
-  await measure('Event (core/v1 POST)', (name, i) => call('POST', `/api/v1/namespaces/${namespace}/events`, { metadata: { name: `${name}.${i}` }, involvedObject: { kind: 'Secret', apiVersion: 'v1', namespace, name }, reason: 'Issued', message: 'key issued for gpt-4o', type: 'Normal', source: { component: 'keyportal' }, firstTimestamp: rfc3339(new Date()), lastTimestamp: rfc3339(new Date()), count: 1 }), names);
+  await measure('Event (core/v1 POST)', (name) => call('POST', `/api/v1/namespaces/${namespace}/events`, { metadata: { name: `${name}.issued` }, involvedObject: { kind: 'Secret', apiVersion: 'v1', namespace, name }, reason: 'Issued', message: 'key issued for gpt-4o', type: 'Normal', source: { component: 'keyportal' }, firstTimestamp: rfc3339(new Date()), lastTimestamp: rfc3339(new Date()), count: 1 }), names);
   await measure('GET', (name) => call('GET', `${secrets}/${name}`), names);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 console.log(`${N} calls of each, ${WIDTH} at a time, ${WATCHERS} watchers on the namespace; CPU per call, median of 3 rounds (the rounds' values in brackets):`);
 for (const [what, f] of figures) {
   const ms = (xs: number[]) => `${median(xs).toFixed(2)} ms [${xs.map((x) => x.toFixed(2)).join(' ')}]`;
