@@ -5,7 +5,9 @@
  * PROBE_CHECKOUT (a built checkout; default this one), PROBE_MODE (`loop`: 500 POSTs then 1,000
  * to issued; `rss`: the portal's RSS idle on an empty namespace and holding PROBE_NAMESPACE's
  * requests; `apiserver`: the API server alone at the same concurrency; `floor`: the web server's
- * CPU and latency per call of a few routes, one client, loop off; `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
+ * CPU and latency per call of a few routes, one client, loop off; `life`: three rounds of 1,000
+ * requests to issued and emailed, CPU a request of each process from /proc and the API calls by
+ * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';
@@ -18,7 +20,7 @@ import { clusterUp, freshNamespace } from './cluster';
 import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
 import { call, pool, sessionCookie } from './portal/clients';
-import { cpuMs } from './proc-cpu';
+import { clusterPids, cpuMs } from './proc-cpu';
 import { summarize } from './stats';
 import { type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
@@ -160,6 +162,36 @@ async function floor(): Promise<void> {
   }
 }
 
+/** What a whole life costs each process: creation to issued and emailed, 1,000 at a time, three rounds after a warm-up. */
+async function life(): Promise<void> {
+  const { kubeconfig, kc } = clusterUp();
+  const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
+  const gateway = new TestGateway(MASTER_KEY);
+  await gateway.start();
+  const smtp = new TestSmtp();
+  await smtp.start();
+  const namespace = await freshNamespace(kc, 'probe-life');
+  const portal = await startPortal({ checkout, name: 'life', port: 3394, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
+  const pids = { portal: portal.child.pid, worker: portal.worker?.pid, ...clusterPids() };
+  const readAll = () => Object.fromEntries(Object.entries(pids).filter(([, pid]) => pid).map(([name, pid]) => [name, cpuMs(pid)]));
+  try {
+    await postLoad(portal, 'warm', 50, 10);
+    await drained(kc, namespace, 60_000);
+    for (let round = 1; round <= 3; round++) {
+      const before = readAll();
+      const f = await toIssued(portal, kc, namespace, `life${round}`, 1000);
+      const after = readAll();
+      const cpu = Object.keys(before).map((name) => `${name} ${(((after[name] ?? 0) - (before[name] ?? 0)) / f.requests).toFixed(2)}`).join(', ');
+      const calls = Object.entries(f.secretCallsByVerb).map(([verb, n]) => `${n.toFixed(1)} ${verb}`).join(' + ');
+      say(`life, round ${round}: ${f.issued} issued in ${f.wallSeconds.toFixed(1)} s; CPU ms a request: ${cpu}; Secret calls a request: ${calls}; ${f.eventsPerRequest.toFixed(1)} Events`);
+    }
+  } finally {
+    await stopPortal(portal);
+    await gateway.stop();
+    await smtp.stop();
+  }
+}
+
 /** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */
 async function seedOnly(): Promise<void> {
   const { kc } = clusterUp();
@@ -168,7 +200,7 @@ async function seedOnly(): Promise<void> {
   process.stdout.write(`${namespace}\n`);
 }
 
-(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : loop()).catch((err: unknown) => {
+(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : loop()).catch((err: unknown) => {
   process.stderr.write(`probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -51,6 +51,9 @@ export async function startPortal(s: PortalSetup): Promise<Portal> {
     mail: { from: 'Keyportal <keys@example.com>', keyDelivery: 'email', smtp: { host: s.smtp.host, port: s.smtp.port, security: 'none', ...(process.env.BENCH_SMTP_CONNECTIONS ? { maxConnections: Number(process.env.BENCH_SMTP_CONNECTIONS) } : {}) } },
     store: { type: 'kubernetes', namespace: s.namespace, kubeconfig: s.kubeconfig },
     loop: { enabled: s.loop, leaderElection: true, resyncSeconds: s.resyncSeconds ?? 60 },
+    // How long audit records settle before they ship and are acknowledged (one write a request):
+    // set past a run's length, the run measures a life without that write (bench/probe.ts `life`).
+    ...(process.env.BENCH_AUDIT_SETTLE_SECONDS ? { audit: { settleSeconds: Number(process.env.BENCH_AUDIT_SETTLE_SECONDS) } } : {}),
   };
   const file = path.join(s.workDir, `${s.name}-config.yaml`);
   writeFileSync(file, stringify(config));
