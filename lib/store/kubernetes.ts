@@ -46,6 +46,7 @@ export class KubernetesSecretStore implements RequestStore {
   private readonly clock: () => Date;
   /** The list+watch cache every read comes from (metrics and tests look at it). */
   readonly informer: SecretInformer;
+  private shipped: ((read: ReadRequest) => string[]) | undefined;
   private readonly locks = new KeyedLock();
 
   constructor(options: KubernetesStoreOptions) {
@@ -61,7 +62,14 @@ export class KubernetesSecretStore implements RequestStore {
   }
 
   get cluster(): ClusterHandle {
-    return { kubeConfig: this.kc, namespace: this.namespace };
+    return {
+      kubeConfig: this.kc,
+      namespace: this.namespace,
+      cacheVersion: () => this.informer.version,
+      dropShippedRecords: (shipped) => {
+        this.shipped = shipped;
+      },
+    };
   }
 
   get server(): string {
@@ -133,7 +141,9 @@ export class KubernetesSecretStore implements RequestStore {
   async update(read: ReadRequest, change: RequestChange): Promise<KeyRequest> {
     // A merge patch that names the resourceVersion is conditional: the API server answers 409
     // if the Secret moved since it was read, so the state checked by toPatch is the state changed.
-    const patch = toPatch(read, change);
+    // Records that reached the audit sink ride out with this write (it happens anyway).
+    const gone = this.shipped?.(read) ?? [];
+    const patch = toPatch(read, gone.length ? { ...change, auditAck: [...(change.auditAck ?? []), ...gone] } : change);
     const metadata: Record<string, unknown> = { resourceVersion: read.resourceVersion, labels: patch.labels, annotations: patch.annotations };
     if (patch.finalizers !== undefined) metadata.finalizers = patch.finalizers;
     const body: Record<string, unknown> = { metadata };

@@ -146,7 +146,7 @@ export class SecretInformer {
       this.index.put(request);
       this.malformed.delete((raw as RawObject).metadata?.name ?? '');
       // Watchers in this process hear of it now; the watch event that follows is then old news.
-      this.emit({ type: 'upsert', id: request.id });
+      this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
     }
     return request;
   }
@@ -165,7 +165,7 @@ export class SecretInformer {
       if (current && !isNewer(rv, current.resourceVersion)) return;
       this.malformed.delete(name);
       this.index.put(request);
-      this.emit({ type: 'upsert', id: request.id });
+      this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
     } catch (err) {
       if (!(err instanceof MalformedSecretError)) throw err;
       this.noteMalformed(raw, err);
@@ -235,7 +235,10 @@ export class SecretInformer {
       const { changed, removed } = this.index.replaceAll(fresh);
       for (const name of [...this.malformed.keys()]) if (!broken.has(name)) this.malformed.delete(name);
       for (const id of removed) this.emit({ type: 'delete', id });
-      for (const id of changed) this.emit({ type: 'upsert', id });
+      for (const id of changed) {
+        const request = this.index.get(id);
+        this.emit(request ? { type: 'upsert', id, request } : { type: 'upsert', id });
+      }
       this.resourceVersion = rv;
       const first = !this.syncedOnce;
       this.syncedOnce = true;

@@ -72,7 +72,11 @@ export interface CreateResult {
 }
 
 export type WatchEvent =
-  | { type: 'upsert'; id: string }
+  /**
+   * A request created or changed. A store with a cache gives the version it now holds and the one
+   * it held before (the audit shipper tells from the latter which records had already gone).
+   */
+  | { type: 'upsert'; id: string; request?: KeyRequest; previous?: KeyRequest }
   | { type: 'delete'; id: string }
   /** The watch lost track (restart, expired resource version): every request may have changed. */
   | { type: 'resync' }
@@ -83,6 +87,13 @@ export type WatchEvent =
 export interface ClusterHandle {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
+  /** The cache's watch version: every change at or below it has reached this process's watchers. */
+  cacheVersion(): string;
+  /**
+   * Records a write may drop, because they reached the audit sink (lib/audit/cursor.ts): set by
+   * the audit shipper of this process, consulted by every write of this store.
+   */
+  dropShippedRecords(shipped: (read: Pick<KeyRequest, 'id' | 'resourceVersion' | 'auditPending'>) => string[]): void;
 }
 
 export interface RequestStore {
