@@ -5,7 +5,7 @@ import { z } from 'zod';
  * What happened, once: the audit trail's unit (README "Audit and retention"). A record is
  * written into the request Secret in the same write as the change it describes (so it exists
  * exactly when the change does), shipped from there to the configured sink, and removed once the
- * sink acknowledged it. Its id is fixed when it is written, so a record sent again after a crash
+ * sink took it (lib/audit/cursor.ts: on Kubernetes, with the request's next write). Its id is fixed when it is written, so a record sent again after a crash
  * carries the same id and a consumer can drop the repeat.
  */
 export const AUDIT_TYPES = [

@@ -8,6 +8,7 @@ import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestStore, WatchEvent } from '../store/types';
 import { type CloudEvent, type RenderOptions, toCloudEvent } from './cloudevent';
 import type { AuditSpool } from './spool';
+import { type AuditCursor, ShippedKnowledge, versionNumber } from './cursor';
 import { type AuditRecord, parseRecords } from './record';
 import { type AuditSink, AuditSinkError } from './sink';
 
@@ -29,6 +30,13 @@ export interface ShipperDeps {
   busy?: (r: KeyRequest) => boolean;
   /** Records about no request (lib/audit/spool.ts), read every SPOOL_EVERY_MS. */
   spool?: AuditSpool;
+  /**
+   * A store whose resource versions compare (Kubernetes): what went is kept as a cursor
+   * (lib/audit/cursor.ts), one write a round, instead of an acknowledgement write per request;
+   * records that went leave their Secret with its next write (`shippedOf`). `version`: the
+   * cache's watch version, at or below which every event has reached this shipper.
+   */
+  cursor?: { store: AuditCursor; version: () => string | undefined };
   now?: () => number;
 }
 
@@ -47,6 +55,8 @@ interface Tracked {
   oldest: number;
   /** Being deleted with only the audit finalizer left: its `request.deleted` record is owed. */
   deleting: boolean;
+  /** The version tracked (with the cursor: the cursor stays below it while records wait). */
+  version: bigint | undefined;
 }
 
 /** At most this many batches per round, so one round never holds the leader's periodic turn for long. */
@@ -55,13 +65,20 @@ const MAX_BACKOFF_MS = 60_000;
 const SPOOL_EVERY_MS = 5_000;
 /** A request the loop keeps busy (a step failing again and again) holds its records no longer than this. */
 const BUSY_HOLD_MAX_MS = 60_000;
+/** The cursor is written at most this often (records sent since are sent again after a restart). */
+const CURSOR_WRITE_EVERY_MS = 2_000;
+/** A replica that does not ship reads the cursor this often, for its backlog figure. */
+const CURSOR_READ_EVERY_MS = 10_000;
 
 /**
  * Ships the audit records that wait in request Secrets to the sink, on the Lease holder: the
  * records of a request whose newest record is `settleMs` old (or that is being deleted), up to
- * `batchSize` a batch, then, once the sink acknowledged the batch, one write per request removes
- * exactly the records sent (a record appended meanwhile stays). A crash between the two sends the
- * batch again after the restart, with the same ids.
+ * `batchSize` a batch. What the sink took is then known two ways:
+ * - with a cursor (Kubernetes): in memory, and durably as the cursor, written once per round; the
+ *   records leave their Secret with its next write (`shippedOf`). No write per request.
+ * - without one: one write per request removes exactly the records sent (a record appended
+ *   meanwhile stays).
+ * A crash before the cursor or the write sends the batch again after the restart, with the same ids.
  *
  * Every replica running the loop tracks the backlog from its cache (the metric is right whoever
  * leads); only the leader's `run` ships. Memory: one small entry per request with records waiting,
@@ -76,6 +93,12 @@ export class AuditShipper {
   private watching = false;
   /** The whole cache was walked once (the first round): the watch keeps the picture current from there. */
   private scanned = false;
+  private rescanning = false;
+  private readonly known = new ShippedKnowledge();
+  private cursorLoaded = false;
+  /** The cursor as last written (or read), and when it was written. */
+  private persisted = -1n;
+  private persistedAt = 0;
   private readonly now: () => number;
 
   constructor(private readonly d: ShipperDeps) {
@@ -89,6 +112,62 @@ export class AuditShipper {
     void this.d.store.watch((event) => void this.onEvent(event), signal).finally(() => {
       this.watching = false;
     });
+    if (this.d.cursor) void this.followCursor(this.d.cursor.store, signal);
+  }
+
+  /** The records of `r` not yet known to have reached the sink (the retention sweep deletes only a request with none). */
+  owes(r: KeyRequest): boolean {
+    return this.d.cursor ? this.known.unshipped(r).length > 0 : r.auditPending !== undefined;
+  }
+
+  /** The ids of `r`'s records known to have reached the sink, which a write of `r` drops (none without a cursor: the acknowledgement does). */
+  shippedOf(r: Pick<KeyRequest, 'id' | 'resourceVersion' | 'auditPending'>): string[] {
+    return this.d.cursor ? this.known.shippedOf(r) : [];
+  }
+
+  /** Reads the cursor now and then: a replica that does not ship learns what the leader sent. */
+  private async followCursor(cursor: AuditCursor, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.loadCursor(cursor).catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CURSOR_READ_EVERY_MS);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  }
+
+  private async loadCursor(cursor: AuditCursor): Promise<void> {
+    const through = await cursor.read();
+    this.cursorLoaded = true;
+    if (through === undefined) return;
+    if (through > this.persisted) this.persisted = through;
+    this.advanceTo(through);
+  }
+
+  private advanceTo(through: bigint): void {
+    this.known.advance(through);
+    for (const [id, t] of this.tracked) if (!t.deleting && t.version !== undefined && t.version <= through) this.tracked.delete(id);
+  }
+
+  /**
+   * The cursor moves to just below the oldest version still holding a record not sent (or to the
+   * watch's version when none does), read in one synchronous pass so no event is half-seen; it is
+   * written when it moved, at most every CURSOR_WRITE_EVERY_MS.
+   */
+  private async moveCursor(cursor: AuditCursor, version: () => string | undefined): Promise<void> {
+    let to = versionNumber(version());
+    if (to === undefined || this.rescanning) return;
+    for (const t of this.tracked.values()) {
+      if (t.version === undefined) return;
+      if (t.version - 1n < to) to = t.version - 1n;
+    }
+    if (to > this.known.through) this.advanceTo(to);
+    const through = this.known.through;
+    if (through > this.persisted && this.now() - this.persistedAt >= CURSOR_WRITE_EVERY_MS) {
+      await cursor.write(through);
+      this.persisted = through;
+      this.persistedAt = this.now();
+    }
   }
 
   /** Records not yet acknowledged by the sink, as this replica's cache shows them. */
@@ -111,9 +190,17 @@ export class AuditShipper {
   }
 
   private async onEvent(event: WatchEvent): Promise<void> {
-    if (event.type === 'delete') return void this.tracked.delete(event.id);
+    if (event.type === 'delete') {
+      this.known.forget(event.id);
+      return void this.tracked.delete(event.id);
+    }
     if (event.type === 'resync') return this.rescan();
     if (event.type !== 'upsert') return;
+    // With the version in hand, at once: the cursor counts on every event up to the watch's version having been seen.
+    if (event.request) {
+      if (this.d.cursor) this.known.saw(event.request, event.previous);
+      return this.track(event.request);
+    }
     try {
       this.track(await this.d.store.get(event.id));
     } catch (err) {
@@ -122,6 +209,15 @@ export class AuditShipper {
   }
 
   private async rescan(): Promise<void> {
+    this.rescanning = true;
+    try {
+      await this.rescanPages();
+    } finally {
+      this.rescanning = false;
+    }
+  }
+
+  private async rescanPages(): Promise<void> {
     let token: string | undefined;
     const seen = new Set<string>();
     for (let i = 0; i < 10_000; i++) {
@@ -137,7 +233,7 @@ export class AuditShipper {
   }
 
   private track(r: KeyRequest): void {
-    const records = parseRecords(r.auditPending);
+    const records = this.pending(r);
     const deleting = deletionOwed(r);
     if (!records.length && !deleting) return void this.tracked.delete(r.id);
     const times = records.map((x) => Date.parse(x.time)).filter((t) => !Number.isNaN(t));
@@ -147,12 +243,20 @@ export class AuditShipper {
       newest: times.length ? Math.max(...times) : deletedAt,
       oldest: Math.min(...times, deleting ? deletedAt : Infinity),
       deleting,
+      version: versionNumber(r.resourceVersion),
     });
+  }
+
+  /** The records of `r` still to send. */
+  private pending(r: KeyRequest): AuditRecord[] {
+    const records = parseRecords(r.auditPending);
+    return this.d.cursor ? this.known.unshipped(r, records) : records;
   }
 
   /** One round: batches of ready requests until none is ready, the sink fails, or the round's bound. */
   async run(signal: AbortSignal): Promise<ShipReport> {
     this.follow(signal);
+    if (this.d.cursor && !this.cursorLoaded) await this.loadCursor(this.d.cursor.store);
     if (!this.scanned) {
       await this.rescan();
       this.scanned = true;
@@ -182,6 +286,7 @@ export class AuditShipper {
       report.shipped += events.length;
       report.batches++;
     }
+    if (this.d.cursor) await this.moveCursor(this.d.cursor.store, this.d.cursor.version);
     return report;
   }
 
@@ -223,7 +328,7 @@ export class AuditShipper {
         if (err instanceof RequestNotFoundError) this.tracked.delete(id);
         continue;
       }
-      const records = parseRecords(request.auditPending);
+      const records = this.pending(request);
       const deleted = deletionOwed(request);
       const t = this.tracked.get(id);
       if (!deleted && t && now - t.newest < BUSY_HOLD_MAX_MS && this.d.busy?.(request)) continue;
@@ -246,9 +351,21 @@ export class AuditShipper {
   /** Removes the records sent; a deleted request whose every record went lets go of the audit finalizer. */
   private async acknowledge(item: { request: KeyRequest; records: AuditRecord[]; deleted: boolean }): Promise<void> {
     const ids = item.records.map((r) => r.id);
+    // A version that does not compare (not Kubernetes') cannot be covered: acknowledged by a write, as without a cursor.
+    if (this.d.cursor && versionNumber(item.request.resourceVersion) !== undefined) {
+      this.known.add(item.request, ids);
+      // No write: the cursor will cover the request, and its next write drops the records.
+      if (!item.deleted) {
+        const current = await this.d.store.get(item.request.id).catch((err: unknown) => {
+          if (err instanceof RequestNotFoundError) return undefined;
+          throw err;
+        });
+        return void (current ? this.track(current) : this.tracked.delete(item.request.id));
+      }
+    }
     try {
       const written = await updateLatest(this.d.store, item.request, (current) => {
-        const waiting = parseRecords(current.auditPending);
+        const waiting = this.pending(current);
         const left = waiting.filter((r) => !ids.includes(r.id));
         const letGo = item.deleted && deletionOwed(current) && left.length === 0;
         if (!letGo && left.length === waiting.length) return undefined;

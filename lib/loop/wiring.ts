@@ -27,6 +27,7 @@ import { SpendFigureService } from '../budget/spend-figures';
 import { AuditShipper } from '../audit/shipper';
 import { createAuditSink } from '../audit';
 import { createAuditSpool } from '../audit/spool';
+import { KubernetesAuditCursor } from '../audit/cursor';
 import type { AuditSink } from '../audit/sink';
 import { type Archive, createArchive } from '../retention/archive';
 import { RETENTION_EVERY_MS, sweepRetention } from '../retention/sweep';
@@ -131,8 +132,11 @@ export function buildLoop(
     batchSize: config.audit.batchSize,
     busy: (r) => reconciler.busy(r),
     ...(spool ? { spool } : {}),
+    ...(kube ? { cursor: { store: new KubernetesAuditCursor(kube.kubeConfig, kube.namespace), version: () => kube.cacheVersion() } } : {}),
     deletedBy: async (id) => ((await archive.find(id).catch(() => undefined)) ? `retention (store.retention.endedDays: ${config.store.retention.endedDays})` : undefined),
   });
+  // What reached the sink leaves a Secret with the loop's next write of it (lib/audit/cursor.ts).
+  kube?.dropShippedRecords((read) => audit.shippedOf(read));
   const { endedDays, maxDeletesPerMinute } = config.store.retention;
   // The pod's name (the chart passes POD_NAME) says which pod leads, as `kubectl get lease` shows;
   // pid and a random suffix keep two processes on one host apart.
@@ -164,7 +168,7 @@ export function buildLoop(
       ...(idleWatch ? [{ name: 'the idle check', everyMs: 3_600_000, run: (signal: AbortSignal) => idleWatch.run(signal) }] : []),
       { name: 'the audit shipper', everyMs: 1000, firstAfterMs: 1000, run: (signal) => audit.run(signal) },
       ...(endedDays > 0
-        ? [{ name: 'the retention sweep', everyMs: RETENTION_EVERY_MS, run: (signal: AbortSignal) => sweepRetention({ store, archive, endedDays, maxDeletesPerMinute, clock }, signal) }]
+        ? [{ name: 'the retention sweep', everyMs: RETENTION_EVERY_MS, run: (signal: AbortSignal) => sweepRetention({ store, archive, endedDays, maxDeletesPerMinute, clock, auditOwed: (r) => audit.owes(r) }, signal) }]
         : []),
       {
         name: 'the gateway sweep',

@@ -15,6 +15,8 @@ export interface RetentionDeps {
   endedDays: number;
   maxDeletesPerMinute: number;
   clock: () => Date;
+  /** Some record of the request has not reached the audit sink yet (lib/audit/shipper.ts `owes`); by default, any record still in it. */
+  auditOwed?: (r: KeyRequest) => boolean;
   /** Waits between deletions (tests pass one that does not). */
   pause?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -37,8 +39,8 @@ export function endedAt(r: Pick<KeyRequest, 'createdAt' | 'decidedAt' | 'issuedA
 }
 
 /** Nothing of it is owed any more: its records are acknowledged, its key and budget are back, nothing is being sent. */
-function releasable(r: KeyRequest): boolean {
-  return !r.auditPending && !r.deletingSince && !r.retry && !r.notifying && (r.finalizers ?? []).every((f) => f === AUDIT_FINALIZER);
+function releasable(r: KeyRequest, auditOwed: (r: KeyRequest) => boolean): boolean {
+  return !auditOwed(r) && !r.deletingSince && !r.retry && !r.notifying && (r.finalizers ?? []).every((f) => f === AUDIT_FINALIZER);
 }
 
 /** The sweep's turn: every ten seconds, a sixth of the minute's deletions, so a request released by its last acknowledgement goes soon. */
@@ -60,7 +62,7 @@ export async function sweepRetention(d: RetentionDeps, signal: AbortSignal): Pro
   for (const state of ENDED_STATES) {
     for await (const r of eachInState(d.store, state)) {
       if (endedAt(r) > cutoff) continue;
-      if (!releasable(r)) {
+      if (!releasable(r, d.auditOwed ?? ((x) => x.auditPending !== undefined))) {
         report.held++;
         continue;
       }

@@ -7,6 +7,8 @@ import type { FailpointName } from '@/lib/loop/failpoints';
 import { getRequest } from '@/lib/portal/requests';
 import { liftOffboarding, offboard } from '@/lib/portal/offboarding';
 import { KubernetesAuditSpool } from '@/lib/audit/spool';
+import { KubernetesAuditCursor } from '@/lib/audit/cursor';
+import { parseRecords } from '@/lib/audit/record';
 import { createGateway } from '@/lib/gateway';
 import { LogEventRecorder } from '@/lib/loop/events';
 import { sweepGateway } from '@/lib/loop/sweep';
@@ -50,11 +52,18 @@ async function world(overrides: Partial<TestSetup> = {}) {
   };
 }
 
-const shippedAll = (store: RequestStore, id: string) =>
+/**
+ * Every record the request holds reached the collector, and the audit cursor, as written in the
+ * cluster, covers the request's version: a shipper started now would not send them again.
+ */
+const shippedAll = ({ store, audit, namespace }: { store: RequestStore; audit: { distinct(id: string): CloudEvent[] }; namespace: string }, id: string) =>
   until(async () => {
     const r = await store.get(id);
-    return r.auditPending === undefined ? r : undefined;
-  }, `request ${id}'s audit records acknowledged`, 30_000, 100);
+    const delivered = new Set(audit.distinct(id).map((e) => e.id));
+    const through = await new KubernetesAuditCursor(adminKubeConfig(), namespace).read();
+    const covered = through !== undefined && BigInt(r.resourceVersion) <= through;
+    return covered && parseRecords(r.auditPending).every((x) => delivered.has(x.id)) ? r : undefined;
+  }, `request ${id}'s audit records shipped and under the cursor`, 30_000, 100);
 
 const types = (events: CloudEvent[]) => events.map((e) => e.type.replace('dev.keyportal.', ''));
 
@@ -110,7 +119,7 @@ describe('the audit trail', () => {
   );
 
   /** Issued and emailed, then revoked by an approver and emailed again; the minted key. */
-  async function life({ store, gateway }: { store: RequestStore; gateway: { keysFor(id: string): Array<{ key: string }> } }, id: string): Promise<string> {
+  async function life({ store, gateway, audit, namespace }: { store: RequestStore; gateway: { keysFor(id: string): Array<{ key: string }> }; audit: { distinct(id: string): CloudEvent[] }; namespace: string }, id: string): Promise<string> {
     const issued = await until(async () => {
       const r = await store.get(id);
       return r.state === 'issued' && r.notified === 'issued' && !r.hasKey ? r : undefined;
@@ -118,7 +127,7 @@ describe('the audit trail', () => {
     const key = gateway.keysFor(id)[0]?.key ?? '';
     await store.update(issued, { state: 'revoked', decision: 'revoked', decidedBy: 'user:admin@example.com', decidedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), reason: 'Project ended' });
     await until(async () => (await store.get(id)).notified === 'revoked', 'the revocation emailed', 30_000);
-    await shippedAll(store, id);
+    await shippedAll({ store, audit, namespace }, id);
     return key;
   }
 
@@ -126,7 +135,7 @@ describe('the audit trail', () => {
     const w = await world();
     w.worker();
     const warm = (await w.store.create({ email: 'warm@example.com', model: 'gpt-4o' })).request;
-    await shippedAll(w.store, (await until(async () => ((await w.store.get(warm.id)).notified === 'issued' ? warm : undefined), 'the worker to lead', 30_000)).id);
+    await shippedAll(w, (await until(async () => ((await w.store.get(warm.id)).notified === 'issued' ? warm : undefined), 'the worker to lead', 30_000)).id);
     const ids: string[] = [];
     for (const mode of ['error', 'hang', 'close'] as const) {
       w.audit.mode = mode;
@@ -140,7 +149,7 @@ describe('the audit trail', () => {
     }
     const before = w.audit.distinct().length;
     w.audit.mode = 'ok';
-    for (const id of ids) await shippedAll(w.store, id);
+    for (const id of ids) await shippedAll(w, id);
     expect(w.audit.distinct().length).toBeGreaterThan(before);
     for (const id of ids) {
       const t = types(w.audit.distinct(id));
@@ -197,7 +206,7 @@ describe('retention', () => {
     const issued = (await w.store.create({ email: 'keeper@example.com', model: 'gpt-4o' })).request;
     for (const d of denied) await until(async () => (await w.store.get(d.request.id)).notified === 'denied', 'denied and emailed', 30_000);
     await until(async () => (await w.store.get(issued.id)).notified === 'issued', 'issued', 30_000);
-    for (const id of [...denied.map((d) => d.request.id), issued.id]) await shippedAll(w.store, id);
+    for (const id of [...denied.map((d) => d.request.id), issued.id]) await shippedAll(w, id);
     await stopWorker(today);
     // One denial whose records are not acknowledged yet: held, however old.
     const unacked = await w.store.get(denied[2]?.request.id as string);
