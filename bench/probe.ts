@@ -18,9 +18,9 @@ import { TestSmtp } from '@/trial/smtp';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
 import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
-import { rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
+import { type Portal, rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
 import { call, pool, sessionCookie } from './portal/clients';
-import { clusterPids, cpuMs } from './proc-cpu';
+import { clusterPids, cpuMs, readCpu } from './proc-cpu';
 import { summarize } from './stats';
 import { type KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
@@ -33,16 +33,27 @@ const nodeArgs = process.env.PROBE_NODE_ARGS?.split(' ').filter(Boolean);
 const say = (s: string) => process.stderr.write(`probe: ${s}\n`);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
-async function loop(): Promise<void> {
+/** A portal with its loop (in a worker with PROBE_WORKER=1), a test gateway and SMTP server, on a fresh namespace, for `run`. */
+async function withLoopPortal(name: string, port: number, run: (portal: Portal, kc: KubeConfig, namespace: string) => Promise<void>): Promise<void> {
   const { kubeconfig, kc } = clusterUp();
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
   const gateway = new TestGateway(MASTER_KEY);
   await gateway.start();
   const smtp = new TestSmtp();
   await smtp.start();
-  const namespace = await freshNamespace(kc, 'probe');
-  const portal = await startPortal({ checkout, name: 'probe', port: 3390, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
+  const namespace = await freshNamespace(kc, name);
+  const portal = await startPortal({ checkout, name, port, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
   try {
+    await run(portal, kc, namespace);
+  } finally {
+    await stopPortal(portal);
+    await gateway.stop();
+    await smtp.stop();
+  }
+}
+
+async function loop(): Promise<void> {
+  await withLoopPortal('probe', 3390, async (portal, kc, namespace) => {
     await postLoad(portal, 'warm', 20, 10);
     const tlsAtStart = tlsCount(portal);
     for (const [width, few] of Object.entries(await fewClients(portal, kc, namespace, 'probe'))) {
@@ -54,11 +65,7 @@ async function loop(): Promise<void> {
     const issue = await toIssued(portal, kc, namespace, 'issue', 1000);
     say(`1,000 to issued: ${issue.wallSeconds.toFixed(1)} s (posting ${issue.postSeconds.toFixed(1)} s), ${issue.issued} issued, ${issue.secretCallsPerRequest.toFixed(1)} secret calls, ${issue.eventsPerRequest.toFixed(1)} events per request`);
     say(`RSS after: ${mib(rssBytes(portal))}; TLS connections opened after warm-up: ${tlsCount(portal) - tlsAtStart}`);
-  } finally {
-    await stopPortal(portal);
-    await gateway.stop();
-    await smtp.stop();
-  }
+  });
 }
 
 async function rss(): Promise<void> {
@@ -164,32 +171,19 @@ async function floor(): Promise<void> {
 
 /** What a whole life costs each process: creation to issued and emailed, 1,000 at a time, three rounds after a warm-up. */
 async function life(): Promise<void> {
-  const { kubeconfig, kc } = clusterUp();
-  const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp();
-  await smtp.start();
-  const namespace = await freshNamespace(kc, 'probe-life');
-  const portal = await startPortal({ checkout, name: 'life', port: 3394, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
-  const pids = { portal: portal.child.pid, worker: portal.worker?.pid, ...clusterPids() };
-  const readAll = () => Object.fromEntries(Object.entries(pids).filter(([, pid]) => pid).map(([name, pid]) => [name, cpuMs(pid)]));
-  try {
+  await withLoopPortal('probe-life', 3394, async (portal, kc, namespace) => {
+    const pids = { portal: portal.child.pid, worker: portal.worker?.pid, ...clusterPids() };
     await postLoad(portal, 'warm', 50, 10);
     await drained(kc, namespace, 60_000);
     for (let round = 1; round <= 3; round++) {
-      const before = readAll();
+      const before = readCpu(pids);
       const f = await toIssued(portal, kc, namespace, `life${round}`, 1000);
-      const after = readAll();
+      const after = readCpu(pids);
       const cpu = Object.keys(before).map((name) => `${name} ${(((after[name] ?? 0) - (before[name] ?? 0)) / f.requests).toFixed(2)}`).join(', ');
       const calls = Object.entries(f.secretCallsByVerb).map(([verb, n]) => `${n.toFixed(1)} ${verb}`).join(' + ');
       say(`life, round ${round}: ${f.issued} issued in ${f.wallSeconds.toFixed(1)} s; CPU ms a request: ${cpu}; Secret calls a request: ${calls}; ${f.eventsPerRequest.toFixed(1)} Events`);
     }
-  } finally {
-    await stopPortal(portal);
-    await gateway.stop();
-    await smtp.stop();
-  }
+  });
 }
 
 /** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */
