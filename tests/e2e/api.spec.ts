@@ -1,5 +1,5 @@
 import { type APIRequestContext, expect, test } from '@playwright/test';
-import { auditWaiting, env, personPage, signIn, signedWebhook, unique, version } from './helpers';
+import { auditShipped, env, personPage, signIn, signedWebhook, unique, version } from './helpers';
 
 // Bad input against the production server's route handlers: the right status, a message naming
 // the problem, and the stored request untouched (its resourceVersion on the API server unchanged).
@@ -13,14 +13,14 @@ async function createOne(api: APIRequestContext, model = 'experimental'): Promis
 }
 
 /**
- * In review, and the loop has finished with it (approvers emailed, its audit records acknowledged
- * by the sink, which is one more write): nothing else will write it.
+ * In review, and the loop has finished with it (approvers emailed, its audit records shipped and
+ * under the audit cursor): nothing else will write it.
  */
 async function settledInReview(api: APIRequestContext, id: string): Promise<void> {
   await expect
     .poll(async () => {
       const { request } = (await (await api.get(`/api/requests/${id}`)).json()) as { request: { state: string; emailed: boolean } };
-      return `${request.state} ${request.emailed} ${(await auditWaiting(id)) === '' ? 'shipped' : 'waiting'}`;
+      return `${request.state} ${request.emailed} ${(await auditShipped(id)) ? 'shipped' : 'waiting'}`;
     })
     .toBe('in-review true shipped');
 }

@@ -67,8 +67,14 @@ export async function kubectl(...args: string[]): Promise<string> {
 
 /** The Secret's resourceVersion, to prove a refused call changed nothing. */
 export const version = (id: string): Promise<string> => kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.metadata.resourceVersion}');
-/** The audit records a request's Secret still holds for the sink ('' once all were acknowledged). */
-export const auditWaiting = (id: string): Promise<string> => kubectl('get', 'secret', `keyreq-${id}`, '-o', 'jsonpath={.metadata.annotations.keyportal\\.dev/audit}');
+/**
+ * The audit shipper is done with the request: the audit cursor (lib/audit/cursor.ts) covers the
+ * Secret's version, so every record it holds reached the sink and nothing of the audit writes it.
+ */
+export async function auditShipped(id: string): Promise<boolean> {
+  const through = await kubectl('get', 'configmap', 'keyportal-audit-cursor', '-o', 'jsonpath={.data.shippedThrough}').catch(() => '');
+  return /^[0-9]+$/.test(through) && BigInt(await version(id)) <= BigInt(through);
+}
 
 /** A webhook call signed as an HR system signs it, for `endpoint` (signatures name theirs). */
 export function signedWebhook(endpoint: SignedEndpoint, body: unknown, secret = WEBHOOK_SECRET, at = new Date()): { data: string; headers: Record<string, string> } {
