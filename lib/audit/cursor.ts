@@ -39,7 +39,7 @@ export class KubernetesAuditCursor implements AuditCursor {
   }
 }
 
-type Versioned = Pick<KeyRequest, 'id' | 'resourceVersion' | 'auditPending'>;
+type Versioned = Pick<KeyRequest, 'id' | 'resourceVersion' | 'auditPending' | 'auditShippedUpTo'>;
 
 /**
  * What this process knows has reached the sink: everything at or below the cursor, and above it
@@ -75,12 +75,20 @@ export class ShippedKnowledge {
     return known ? records.filter((x) => known.has(x.id)).map((x) => x.id) : [];
   }
 
-  /** A new version of a request: what its previous version held had gone if that version was covered. */
+  /**
+   * A new version of a request: what its previous version held had gone if that version was
+   * covered. Records are only ever appended, so that is every record up to the previous
+   * version's last (whose id the cache keeps when it let go of the records themselves).
+   */
   saw(request: Versioned, previous?: Versioned): void {
     const version = versionNumber(request.resourceVersion);
     const entry = this.sent.get(request.id);
     if (entry && version !== undefined) entry.version = version;
-    if (previous && this.covered(previous) && !this.covered(request)) this.add(request, parseRecords(previous.auditPending).map((x) => x.id));
+    if (!previous || !this.covered(previous) || this.covered(request)) return;
+    const last = parseRecords(previous.auditPending).at(-1)?.id ?? previous.auditShippedUpTo;
+    const records = parseRecords(request.auditPending);
+    const upTo = last ? records.findIndex((x) => x.id === last) : -1;
+    if (upTo >= 0) this.add(request, records.slice(0, upTo + 1).map((x) => x.id));
   }
 
   /** The sink took these records of `r`. */

@@ -36,7 +36,7 @@ export interface ShipperDeps {
    * records that went leave their Secret with its next write (`shippedOf`). `version`: the
    * cache's watch version, at or below which every event has reached this shipper.
    */
-  cursor?: { store: AuditCursor; version: () => string | undefined };
+  cursor?: { store: AuditCursor; version: () => string | undefined; covered?: (through: bigint) => void };
   now?: () => number;
 }
 
@@ -146,6 +146,7 @@ export class AuditShipper {
 
   private advanceTo(through: bigint): void {
     this.known.advance(through);
+    this.d.cursor?.covered?.(through);
     for (const [id, t] of this.tracked) if (!t.deleting && t.version !== undefined && t.version <= through) this.tracked.delete(id);
   }
 

@@ -79,6 +79,12 @@ export interface KeyRequest {
   deletingSince?: string;
   /** Audit records written with the request's changes and not yet acknowledged by the sink (JSON; lib/audit/record.ts parses it when shipping). */
   auditPending?: string;
+  /**
+   * Set by the Kubernetes cache when it let go of `auditPending` because the audit cursor covers
+   * this version (lib/audit/cursor.ts): the id of the last record it held, so the version after
+   * a hand edit can tell which of its records had already gone.
+   */
+  auditShippedUpTo?: string;
   /** Opaque version of the stored object; every update must carry the one it read. */
   resourceVersion: string;
 }

@@ -69,6 +69,7 @@ export class KubernetesSecretStore implements RequestStore {
       dropShippedRecords: (shipped) => {
         this.shipped = shipped;
       },
+      coverAudit: (through) => this.informer.coverAudit(through),
     };
   }
 

@@ -6,6 +6,8 @@ import { RequestIndex } from './request-index';
 import { MalformedSecretError } from './errors';
 import { REQUEST_SELECTOR, decodeRequest } from './secret-codec';
 import type { WatchEvent } from './types';
+import { KubernetesAuditCursor, versionNumber } from '../audit/cursor';
+import { parseRecords } from '../audit/record';
 
 const LIST_PAGE = 500;
 /** The API server ends a watch after this long; we then resume from the last version seen. */
@@ -13,6 +15,8 @@ const WATCH_SECONDS = [240, 360] as const;
 /** No event and no bookmark for this long: the connection is dead even if the socket is not. */
 const SILENCE_MS = (WATCH_SECONDS[1] + 60) * 1000;
 const BACKOFF_MS = [500, 30_000] as const;
+/** How often every process reads the audit cursor, to let go of the records it covers. */
+const AUDIT_CURSOR_READ_MS = 10_000;
 
 interface RawObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string };
@@ -57,6 +61,11 @@ export class SecretInformer {
   private lastError: string | undefined;
   private syncWaiters: Array<() => void> = [];
   private watchAbort: AbortController | undefined;
+  private readonly cursorAbort = new AbortController();
+  /** The audit cursor as last heard (lib/audit/cursor.ts); -1 before. */
+  private auditCovered = -1n;
+  /** Ids whose cached request still holds audit records (the ones a cursor move may let go of). */
+  private readonly holdingRecords = new Set<string>();
   private silenceTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoff: number = BACKOFF_MS[0];
@@ -87,10 +96,12 @@ export class SecretInformer {
     if (this.started) return;
     this.started = true;
     void this.relist();
+    void this.followAuditCursor();
   }
 
   stop(): void {
     this.stopped = true;
+    this.cursorAbort.abort();
     this.watchAbort?.abort();
     clearTimeout(this.silenceTimer);
     clearTimeout(this.retryTimer);
@@ -105,6 +116,52 @@ export class SecretInformer {
     this.watchAbort?.abort();
     this.resourceVersion = resourceVersion;
     this.watch();
+  }
+
+  /**
+   * Lets go of the audit records of every cached version the audit cursor covers: they reached
+   * the sink, and the next write of the request replaces them. Keeps a resting request's cache
+   * entry as small as it was when each request was acknowledged by a write of its own.
+   */
+  coverAudit(through: bigint): void {
+    if (through <= this.auditCovered) return;
+    this.auditCovered = through;
+    for (const id of this.holdingRecords) {
+      const r = this.index.get(id);
+      if (!r || this.shed(r)) this.holdingRecords.delete(id);
+    }
+  }
+
+  /** Reads the cursor now and then (the leader's shipper also hands it over as it moves). */
+  private async followAuditCursor(): Promise<void> {
+    const cursor = new KubernetesAuditCursor(this.kc, this.namespace);
+    const signal = this.cursorAbort.signal;
+    while (!signal.aborted) {
+      const through = await cursor.read().catch(() => undefined);
+      if (through !== undefined) this.coverAudit(through);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, AUDIT_CURSOR_READ_MS);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  }
+
+  /** Drops the records of a covered version; true when the request holds none any more. */
+  private shed(r: KeyRequest): boolean {
+    if (r.auditPending === undefined) return true;
+    const version = versionNumber(r.resourceVersion);
+    if (version === undefined || version > this.auditCovered) return false;
+    const last = parseRecords(r.auditPending).at(-1)?.id;
+    if (last) r.auditShippedUpTo = last;
+    delete r.auditPending;
+    return true;
+  }
+
+  /** Before a request goes into the index: its covered records go, and the ones left are remembered for the next sweep. */
+  private admit(r: KeyRequest): KeyRequest {
+    if (this.shed(r)) this.holdingRecords.delete(r.id);
+    else this.holdingRecords.add(r.id);
+    return r;
   }
 
   /** The version the next watch resumes from. */
@@ -143,7 +200,7 @@ export class SecretInformer {
       return request;
     }
     if (!current || isNewer(request.resourceVersion, current.resourceVersion)) {
-      this.index.put(request);
+      this.index.put(this.admit(request));
       this.malformed.delete((raw as RawObject).metadata?.name ?? '');
       // Watchers in this process hear of it now; the watch event that follows is then old news.
       this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
@@ -164,7 +221,7 @@ export class SecretInformer {
       const current = this.index.get(request.id);
       if (current && !isNewer(rv, current.resourceVersion)) return;
       this.malformed.delete(name);
-      this.index.put(request);
+      this.index.put(this.admit(request));
       this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
     } catch (err) {
       if (!(err instanceof MalformedSecretError)) throw err;
@@ -232,7 +289,7 @@ export class SecretInformer {
         if (cached && !listed.has(id) && isNewer(cached.resourceVersion, rv)) fresh.push(cached);
       }
       // One sort per state instead of a splice per request: 100,000 requests load in a blink.
-      const { changed, removed } = this.index.replaceAll(fresh);
+      const { changed, removed } = this.index.replaceAll(fresh.map((r) => this.admit(r)));
       for (const name of [...this.malformed.keys()]) if (!broken.has(name)) this.malformed.delete(name);
       for (const id of removed) this.emit({ type: 'delete', id });
       for (const id of changed) {

@@ -94,6 +94,8 @@ export interface ClusterHandle {
    * the audit shipper of this process, consulted by every write of this store.
    */
   dropShippedRecords(shipped: (read: Pick<KeyRequest, 'id' | 'resourceVersion' | 'auditPending'>) => string[]): void;
+  /** The audit cursor moved: the cache lets go of the records it covers (it also reads the cursor itself now and then). */
+  coverAudit(through: bigint): void;
 }
 
 export interface RequestStore {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { type AuditRecord, parseRecords } from '@/lib/audit/record';
 
 const run = promisify(execFile);
 
@@ -69,4 +70,10 @@ export async function requestState(requestsNs: string, id: string): Promise<stri
 export async function loopLeaseHolder(requestsNs: string): Promise<string> {
   const lease = await adminKubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'keyportal-loop', namespace: requestsNs });
   return lease.spec?.holderIdentity ?? '';
+}
+
+/** The audit records a request's Secret holds on the API server (a cache may have let go of covered ones). */
+export async function recordsInSecret(namespace: string, id: string): Promise<AuditRecord[]> {
+  const secret = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ namespace, name: `keyreq-${id}` });
+  return parseRecords(secret.metadata?.annotations?.['keyportal.dev/audit']);
 }

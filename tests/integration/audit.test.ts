@@ -8,14 +8,13 @@ import { getRequest } from '@/lib/portal/requests';
 import { liftOffboarding, offboard } from '@/lib/portal/offboarding';
 import { KubernetesAuditSpool } from '@/lib/audit/spool';
 import { KubernetesAuditCursor } from '@/lib/audit/cursor';
-import { parseRecords } from '@/lib/audit/record';
 import { createGateway } from '@/lib/gateway';
 import { LogEventRecorder } from '@/lib/loop/events';
 import { sweepGateway } from '@/lib/loop/sweep';
 import { PortalError } from '@/lib/portal/errors';
 import { KubernetesArchive } from '@/lib/retention/archive';
 import type { RequestStore } from '@/lib/store/types';
-import { adminKubeConfig, kubectl } from '../helpers/cluster';
+import { adminKubeConfig, kubectl, recordsInSecret } from '../helpers/cluster';
 import { MASTER_KEY, type TestSetup, type WorkerProcess, exited, spawnWorker, stopWorker, testConfig, testEnv, writeConfigFile } from '../helpers/portal';
 import { until } from '../helpers/wait';
 import { afterThisTest, clusterWorld } from '../helpers/world';
@@ -62,7 +61,7 @@ const shippedAll = ({ store, audit, namespace }: { store: RequestStore; audit: {
     const delivered = new Set(audit.distinct(id).map((e) => e.id));
     const through = await new KubernetesAuditCursor(adminKubeConfig(), namespace).read();
     const covered = through !== undefined && BigInt(r.resourceVersion) <= through;
-    return covered && parseRecords(r.auditPending).every((x) => delivered.has(x.id)) ? r : undefined;
+    return covered && (await recordsInSecret(namespace, id)).every((x) => delivered.has(x.id)) ? r : undefined;
   }, `request ${id}'s audit records shipped and under the cursor`, 30_000, 100);
 
 const types = (events: CloudEvent[]) => events.map((e) => e.type.replace('dev.keyportal.', ''));

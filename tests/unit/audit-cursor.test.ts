@@ -29,6 +29,9 @@ describe('ShippedKnowledge', () => {
     k.advance(20n);
     k.saw(version('25', 'a', 'b', 'c'), version('20', 'a', 'b'));
     expect(k.unshipped(version('25', 'a', 'b', 'c')).map((x) => x.id)).toEqual(['c']);
+    // A previous version whose records the cache let go of: its last record's id stands for them.
+    k.saw({ ...version('26', 'f', 'g', 'h'), id: 'r2' }, { id: 'r2', resourceVersion: '19', auditShippedUpTo: 'g' });
+    expect(k.unshipped({ ...version('26', 'f', 'g', 'h'), id: 'r2' }).map((x) => x.id)).toEqual(['h']);
     // The previous version was not covered: nothing is learned from it.
     k.saw(version('40', 'd', 'e'), version('30', 'd'));
     expect(k.unshipped(version('40', 'd', 'e')).map((x) => x.id)).toEqual(['d', 'e']);
