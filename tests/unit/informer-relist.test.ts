@@ -33,6 +33,11 @@ class ExpiringApi {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
+    // The audit cursor the cache reads beside the Secrets (lib/audit/cursor.ts): none here.
+    if (!url.pathname.endsWith('/secrets')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+    }
     if (url.searchParams.get('watch') !== 'true') {
       this.lists++;
       res.writeHead(200, { 'content-type': 'application/json' });
