@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { AUDIT_FINALIZER, type KeyRequest } from '../domain/key-request';
 import { log } from '../log';
@@ -129,10 +130,7 @@ export class AuditShipper {
   private async followCursor(cursor: AuditCursor, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.loadCursor(cursor).catch(() => undefined);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, CURSOR_READ_EVERY_MS);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await wait(CURSOR_READ_EVERY_MS, undefined, { signal }).catch(() => undefined);
     }
   }
 

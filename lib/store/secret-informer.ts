@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { KeyRequest } from '../domain/key-request';
 import { rawCall } from '../kube/raw';
@@ -139,10 +140,7 @@ export class SecretInformer {
     while (!signal.aborted) {
       const through = await cursor.read().catch(() => undefined);
       if (through !== undefined) this.coverAudit(through);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, AUDIT_CURSOR_READ_MS);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await wait(AUDIT_CURSOR_READ_MS, undefined, { signal }).catch(() => undefined);
     }
   }
 
