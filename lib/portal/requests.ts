@@ -235,31 +235,28 @@ export async function revoke(deps: PortalDeps, user: User, id: string, reason: s
 
 /**
  * Portal delivery: shows the key to its requester once. The reveal is recorded with the version
- * read, so of two tabs racing, one gets the key and the other is told it was already shown.
+ * read, so of two tabs racing, one gets the key and the other is told it was already shown. A
+ * write of anything else in between (the loop, the audit trail) is read again and tried again.
  */
 export async function reveal(deps: PortalDeps, user: User, id: string): Promise<{ key: string; revealedAt: string }> {
   deps.limits?.check('reveal', user.email);
   await refuseOffboarded(deps, user);
-  const r = await readVisible(deps, user, id);
-  // Approvers see requests, never other people's keys.
-  if (r.email !== user.email) throw requestNotFound(id);
-  if (deps.config.mail.keyDelivery !== 'portal') throw new PortalError(409, 'conflict', 'keys are delivered by email here; look for the message that told you the key was issued');
-  if (r.state !== 'issued' || !r.hasKey) throw conflict(`request ${id} is ${r.state}; there is no key to show`, toView(r, deps.config));
-  if (r.revealedAt) throw new PortalError(410, 'already_revealed', `the key was already shown on ${r.revealedAt}; ask an approver to revoke it and request a new one if you lost it`);
-  // The key is read first: once the reveal is recorded the loop erases it from the Secret. The
-  // record is conditional on the version read, so the key returned is the one that was there.
-  const key = await deps.store.readKey(id);
-  if (!key) throw new PortalError(410, 'already_revealed', `request ${id} holds no key any more; ask an approver to revoke it and request a new one if you lost it`);
-  const revealedAt = rfc3339(clockOf(deps)());
-  try {
+  return retryOnConflict(async () => {
+    const r = await readVisible(deps, user, id);
+    // Approvers see requests, never other people's keys.
+    if (r.email !== user.email) throw requestNotFound(id);
+    if (deps.config.mail.keyDelivery !== 'portal') throw new PortalError(409, 'conflict', 'keys are delivered by email here; look for the message that told you the key was issued');
+    if (r.state !== 'issued' || !r.hasKey) throw conflict(`request ${id} is ${r.state}; there is no key to show`, toView(r, deps.config));
+    if (r.revealedAt) throw new PortalError(410, 'already_revealed', `the key was already shown on ${r.revealedAt}; ask an approver to revoke it and request a new one if you lost it`);
+    // The key is read first: once the reveal is recorded the loop erases it from the Secret. The
+    // record is conditional on the version read, so the key returned is the one that was there.
+    const key = await deps.store.readKey(id);
+    if (!key) throw new PortalError(410, 'already_revealed', `request ${id} holds no key any more; ask an approver to revoke it and request a new one if you lost it`);
+    const revealedAt = rfc3339(clockOf(deps)());
     await deps.store.update(r, { revealedAt });
-  } catch (err) {
-    if (err instanceof ConflictError) {
-      const again = await deps.store.get(id);
-      if (again.revealedAt) throw new PortalError(410, 'already_revealed', `the key was already shown on ${again.revealedAt}`);
-      throw conflict('the request changed while revealing; try again');
-    }
+    return { key, revealedAt };
+  }).catch((err: unknown) => {
+    if (err instanceof ConflictError) throw conflict('the request changed while revealing; try again');
     throw err;
-  }
-  return { key, revealedAt };
+  });
 }

@@ -15,7 +15,8 @@ import type { RequestView } from '@/lib/portal/view';
 import { type ApprovalWebhookDeps, handleApprovalWebhook } from '@/lib/portal/webhook';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { LocalDirectoryStore } from '@/lib/store/local';
-import type { RequestStore } from '@/lib/store/types';
+import type { RequestChange, RequestStore } from '@/lib/store/types';
+import type { KeyRequest } from '@/lib/domain/key-request';
 import { parseQuery } from '@/lib/portal/parse';
 import { ownQuery, queueQuery } from '@/lib/validations/requests';
 import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
@@ -178,6 +179,27 @@ describe('the portal service on the real cluster', () => {
     expect(view).toMatchObject({ revealable: false, revealedAt: shown.revealedAt });
     expect(JSON.stringify(view)).not.toContain('sk-kp');
     expect((await revoke(deps, approver, request.id, 'Left the company')).state).toBe('revoked');
+  });
+
+  it('a reveal that another write overtakes (the loop, the audit trail) is read again and shows the key, still once', async () => {
+    const { deps, store } = await world({ keyDelivery: 'portal' });
+    const { request } = await createRequest(deps, ada, 'gpt-4o');
+    const approved = await store.update(await store.get(request.id), { state: 'approved', decidedBy: 'plugin:whitelist' });
+    const keyed = await store.update(approved, { key: 'sk-kp-test-overtaken-000000000000000' });
+    await store.update(keyed, { state: 'issued' });
+    // Between the reveal's read and its write, a write of something else lands on the Secret.
+    let overtaken = 0;
+    const racing: RequestStore = Object.assign(Object.create(store) as RequestStore, {
+      async update(read: KeyRequest, change: RequestChange): Promise<KeyRequest> {
+        if (change.revealedAt && overtaken++ === 0) await store.update(await store.get(read.id), { audit: [{ type: 'edit.refused', data: { note: 'a write in between' } }] });
+        return store.update(read, change);
+      },
+    });
+    const shown = await reveal({ ...deps, store: racing }, ada, request.id);
+    expect(overtaken).toBe(2);
+    expect(shown.key).toBe('sk-kp-test-overtaken-000000000000000');
+    expect((await store.get(request.id)).revealedAt).toBe(shown.revealedAt);
+    expect((await refused(() => reveal({ ...deps, store: racing }, ada, request.id))).status).toBe(410);
   });
 
   it('applies a signed webhook decision once: a repeat is 200 with no effect, the opposite is 409', async () => {
