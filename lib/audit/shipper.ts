@@ -1,4 +1,3 @@
-import { setTimeout as wait } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { AUDIT_FINALIZER, type KeyRequest } from '../domain/key-request';
 import { log } from '../log';
@@ -37,7 +36,14 @@ export interface ShipperDeps {
    * records that went leave their Secret with its next write (`shippedOf`). `version`: the
    * cache's watch version, at or below which every event has reached this shipper.
    */
-  cursor?: { store: AuditCursor; version: () => string | undefined; covered?: (through: bigint) => void };
+  cursor?: {
+    store: AuditCursor;
+    version: () => string | undefined;
+    /** Hands a cursor move to the cache, which then lets go of the records it covers. */
+    covered?: (through: bigint) => void;
+    /** The cursor as the cache last read it. */
+    heard?: () => bigint;
+  };
   now?: () => number;
 }
 
@@ -68,8 +74,6 @@ const SPOOL_EVERY_MS = 5_000;
 const BUSY_HOLD_MAX_MS = 60_000;
 /** The cursor is written at most this often (records sent since are sent again after a restart). */
 const CURSOR_WRITE_EVERY_MS = 2_000;
-/** A replica that does not ship reads the cursor this often, for its backlog figure. */
-const CURSOR_READ_EVERY_MS = 10_000;
 
 /**
  * Ships the audit records that wait in request Secrets to the sink, on the Lease holder: the
@@ -113,7 +117,6 @@ export class AuditShipper {
     void this.d.store.watch((event) => void this.onEvent(event), signal).finally(() => {
       this.watching = false;
     });
-    if (this.d.cursor) void this.followCursor(this.d.cursor.store, signal);
   }
 
   /** The records of `r` not yet known to have reached the sink (the retention sweep deletes only a request with none). */
@@ -126,18 +129,23 @@ export class AuditShipper {
     return this.d.cursor ? this.known.shippedOf(r) : [];
   }
 
-  /** Reads the cursor now and then: a replica that does not ship learns what the leader sent. */
-  private async followCursor(cursor: AuditCursor, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      await this.loadCursor(cursor).catch(() => undefined);
-      await wait(CURSOR_READ_EVERY_MS, undefined, { signal }).catch(() => undefined);
-    }
-  }
-
   private async loadCursor(cursor: AuditCursor): Promise<void> {
     const through = await cursor.read();
     this.cursorLoaded = true;
-    if (through === undefined) return;
+    if (through !== undefined) this.learned(through);
+  }
+
+  /**
+   * What the cache heard of the cursor (it reads it every few seconds for its own sake): a
+   * replica that does not ship learns from it what the leader sent, without a read of its own.
+   */
+  private catchUp(): void {
+    const heard = this.d.cursor?.heard?.();
+    if (heard !== undefined && heard > this.known.through) this.learned(heard);
+  }
+
+  /** A cursor read from the cluster: true, and already written. */
+  private learned(through: bigint): void {
     if (through > this.persisted) this.persisted = through;
     this.advanceTo(through);
   }
@@ -171,6 +179,7 @@ export class AuditShipper {
 
   /** Records not yet acknowledged by the sink, as this replica's cache shows them. */
   backlog(): number {
+    this.catchUp();
     let n = 0;
     for (const t of this.tracked.values()) n += t.count + (t.deleting ? 1 : 0);
     return n;
@@ -178,6 +187,7 @@ export class AuditShipper {
 
   /** Age (s) of the oldest record not yet acknowledged; 0 when none waits. */
   oldestSeconds(): number {
+    this.catchUp();
     let oldest = Infinity;
     for (const t of this.tracked.values()) oldest = Math.min(oldest, t.oldest);
     return oldest === Infinity ? 0 : Math.max(0, (this.now() - oldest) / 1000);

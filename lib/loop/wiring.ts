@@ -132,7 +132,7 @@ export function buildLoop(
     batchSize: config.audit.batchSize,
     busy: (r) => reconciler.busy(r),
     ...(spool ? { spool } : {}),
-    ...(kube ? { cursor: { store: new KubernetesAuditCursor(kube.kubeConfig, kube.namespace), version: () => kube.cacheVersion(), covered: (through) => kube.coverAudit(through) } } : {}),
+    ...(kube ? { cursor: { store: new KubernetesAuditCursor(kube.kubeConfig, kube.namespace), version: () => kube.cacheVersion(), covered: (through) => kube.coverAudit(through), heard: () => kube.auditCursor() } } : {}),
     deletedBy: async (id) => ((await archive.find(id).catch(() => undefined)) ? `retention (store.retention.endedDays: ${config.store.retention.endedDays})` : undefined),
   });
   // What reached the sink leaves a Secret with the loop's next write of it (lib/audit/cursor.ts).

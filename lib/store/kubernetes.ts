@@ -70,6 +70,7 @@ export class KubernetesSecretStore implements RequestStore {
         this.shipped = shipped;
       },
       coverAudit: (through) => this.informer.coverAudit(through),
+      auditCursor: () => this.informer.auditCursor,
     };
   }
 

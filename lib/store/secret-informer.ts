@@ -124,6 +124,11 @@ export class SecretInformer {
    * the sink, and the next write of the request replaces them. Keeps a resting request's cache
    * entry as small as it was when each request was acknowledged by a write of its own.
    */
+  /** The audit cursor as this cache last heard it (-1 before). */
+  get auditCursor(): bigint {
+    return this.auditCovered;
+  }
+
   coverAudit(through: bigint): void {
     if (through <= this.auditCovered) return;
     this.auditCovered = through;

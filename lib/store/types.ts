@@ -96,6 +96,8 @@ export interface ClusterHandle {
   dropShippedRecords(shipped: (read: Pick<KeyRequest, 'id' | 'resourceVersion' | 'auditPending'>) => string[]): void;
   /** The audit cursor moved: the cache lets go of the records it covers (it also reads the cursor itself now and then). */
   coverAudit(through: bigint): void;
+  /** The audit cursor as the cache last heard it (-1 before). */
+  auditCursor(): bigint;
 }
 
 export interface RequestStore {
