@@ -47,6 +47,16 @@ const settled = (store: RequestStore, id: string, state: KeyRequest['state']) =>
 /** The records the Secret itself holds (the test's own cache lets go of covered ones). */
 const inSecret = (w: World, id: string) => recordsInSecret(w.namespace, id);
 
+/** A worker, and a request of `email`'s held for review whose records all went and are under the cursor. */
+async function heldAndShipped(email: string) {
+  const w = await world();
+  w.worker();
+  const { request } = await w.store.create({ email, model: 'experimental' });
+  await settled(w.store, request.id, 'in-review');
+  await shippedAll(w, request.id);
+  return { w, request };
+}
+
 /** Each record once: a consumer that does not drop repeats sees none. */
 const once = (events: CloudEvent[]) => expect(events.length).toBe(new Set(events.map((e) => e.id)).size);
 
@@ -73,11 +83,7 @@ describe('the audit cursor', () => {
   });
 
   it('kubectl label approves a held request whose records went: only the new ones are sent, and the loop writes the old ones out of the Secret', async () => {
-    const w = await world();
-    w.worker();
-    const { request } = await w.store.create({ email: 'held@example.com', model: 'experimental' });
-    await settled(w.store, request.id, 'in-review');
-    await shippedAll(w, request.id);
+    const { w, request } = await heldAndShipped('held@example.com');
     const before = (await inSecret(w, request.id)).map((x) => x.id);
     expect(before.length).toBeGreaterThan(1);
 
@@ -93,11 +99,7 @@ describe('the audit cursor', () => {
   });
 
   it('a cache lets go of the records the cursor covers, and a write after that keeps only its own', async () => {
-    const w = await world();
-    w.worker();
-    const { request } = await w.store.create({ email: 'resting@example.com', model: 'experimental' });
-    await settled(w.store, request.id, 'in-review');
-    await shippedAll(w, request.id);
+    const { w, request } = await heldAndShipped('resting@example.com');
     // This process's cache reads the cursor every ten seconds; the Secret keeps the records.
     const resting = await until(async () => {
       const r = await w.store.get(request.id);
