@@ -177,6 +177,20 @@ export class AuditShipper {
     }
   }
 
+  /**
+   * Writes what is known to have gone, however recently the cursor was last written: the loop
+   * calls it when the process stops, before the Lease is handed back, so a rolling restart does
+   * not send the last seconds' records again. Only what a round already worked out: the shipper's
+   * watch has stopped by now, so the cache's newer version is not its to cover.
+   */
+  async persist(): Promise<void> {
+    const through = this.known.through;
+    if (!this.d.cursor || through <= this.persisted) return;
+    await this.d.cursor.store.write(through);
+    this.persisted = through;
+    this.persistedAt = this.now();
+  }
+
   /** Records not yet acknowledged by the sink, as this replica's cache shows them. */
   backlog(): number {
     this.catchUp();

@@ -36,9 +36,10 @@ export class LeaseElector {
 
   /**
    * Campaigns until `signal` aborts: calls onStart on winning and onStop on losing the Lease.
-   * Resolves after releasing it.
+   * At the end it waits for onStop before releasing the Lease, so the leader's last work is done
+   * while it still leads; resolves after releasing it.
    */
-  async run(signal: AbortSignal, onStart: () => void, onStop: () => void): Promise<void> {
+  async run(signal: AbortSignal, onStart: () => void, onStop: () => Promise<void>): Promise<void> {
     while (!signal.aborted) {
       const held = await this.tryAcquireOrRenew().catch((err: unknown) => {
         log('warn', 'lease: could not reach the API server', { error: (err as Error).message?.slice(0, 200) });
@@ -55,13 +56,13 @@ export class LeaseElector {
       } else if (!held && this.leader && lapsed) {
         this.leader = false;
         log('warn', 'lease: lost leadership', { lease: this.name });
-        onStop();
+        void onStop();
       }
       await sleep(this.leader ? this.renewSeconds * 1000 : Math.max(1000, (this.leaseSeconds * 1000) / 5), signal);
     }
     if (this.leader) {
       this.leader = false;
-      onStop();
+      await onStop();
       await this.release().catch(() => undefined);
     }
   }

@@ -32,6 +32,8 @@ export interface PeriodicTask {
   /** Wait this long after taking the lead before the first run (the cache and the loop settle first). */
   firstAfterMs?: number;
   run(signal: AbortSignal): Promise<unknown>;
+  /** Once, when the process stops while leading: after the last run, before the Lease is handed back. */
+  atStop?(): Promise<unknown>;
 }
 
 type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
@@ -52,6 +54,7 @@ export class ApprovalLoop {
   private running: Promise<void> | undefined;
   private readonly shutdown = new AbortController();
   private leaderRun: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   /** Malformed Secrets already reported, by name, with the version reported. */
   private readonly reported = new Map<string, string>();
   private readonly bucket: RequeueBucket;
@@ -79,7 +82,7 @@ export class ApprovalLoop {
       this.leaderRun = this.options.elector.run(
         this.shutdown.signal,
         () => this.activate(),
-        () => void this.deactivate(),
+        () => this.deactivate(),
       );
     } else {
       this.activate();
@@ -196,18 +199,37 @@ export class ApprovalLoop {
     this.options.onMalformed?.(error);
   }
 
-  private async deactivate(): Promise<void> {
-    const controller = this.active;
-    if (!controller) return;
+  /** Stops leading; the elector (on losing the Lease or at shutdown) and `stop` may both ask, and share one stop. */
+  private deactivate(): Promise<void> {
+    if (!this.active) return this.stopping ?? Promise.resolve();
+    this.stopping ??= this.windDown(this.active).finally(() => {
+      this.stopping = undefined;
+    });
+    return this.stopping;
+  }
+
+  private async windDown(controller: AbortController): Promise<void> {
     controller.abort();
     this.wakeAll();
     await this.running;
+    // Leadership lost to a lapse is another replica's now: only a process that stops says its last word.
+    if (this.shutdown.signal.aborted) await this.atStop();
     this.active = undefined;
     this.ready.clear();
     this.dirty.clear();
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
     log('info', 'loop: stopped');
+  }
+
+  private async atStop(): Promise<void> {
+    for (const task of this.options.periodic ?? []) {
+      try {
+        await task.atStop?.();
+      } catch (err) {
+        log('warn', `loop: ${task.name} could not finish at stop`, { error: (err as Error).message?.slice(0, 300) });
+      }
+    }
   }
 
   private async resync(signal: AbortSignal): Promise<void> {

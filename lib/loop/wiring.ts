@@ -166,7 +166,7 @@ export function buildLoop(
       },
       { name: 'the review digest', everyMs: 3_600_000, run: reviewDigest },
       ...(idleWatch ? [{ name: 'the idle check', everyMs: 3_600_000, run: (signal: AbortSignal) => idleWatch.run(signal) }] : []),
-      { name: 'the audit shipper', everyMs: 1000, firstAfterMs: 1000, run: (signal) => audit.run(signal) },
+      { name: 'the audit shipper', everyMs: 1000, firstAfterMs: 1000, run: (signal) => audit.run(signal), atStop: () => audit.persist() },
       ...(endedDays > 0
         ? [{ name: 'the retention sweep', everyMs: RETENTION_EVERY_MS, run: (signal: AbortSignal) => sweepRetention({ store, archive, endedDays, maxDeletesPerMinute, clock, auditOwed: (r) => audit.owes(r) }, signal) }]
         : []),

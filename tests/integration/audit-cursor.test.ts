@@ -82,6 +82,38 @@ describe('the audit cursor', () => {
     expect(w.audit.distinct(request.id).map((e) => e.type)).toContain('dev.keyportal.request.emailed');
   });
 
+  it('a worker stopped with SIGTERM writes the cursor it holds: the records of its last seconds are not sent again', async () => {
+    const w = await world();
+    const first = w.worker();
+    const warm = (await w.store.create({ email: 'warm@example.com', model: 'gpt-4o' })).request;
+    await settled(w.store, warm.id, 'issued');
+    await shippedAll(w, warm.id);
+    // The cursor is written at most every 2 s: a request whose records went within that time of
+    // the last write is under the cursor only in memory. Such a request is the one that matters.
+    let last: KeyRequest | undefined;
+    for (let i = 0; i < 5 && !last; i++) {
+      const { request } = await w.store.create({ email: `last${i}@example.com`, model: 'gpt-4o' });
+      const issued = await settled(w.store, request.id, 'issued');
+      await until(async () => {
+        const delivered = new Set(w.audit.distinct(request.id).map((e) => e.id));
+        return (await inSecret(w, request.id)).every((x) => delivered.has(x.id)) || undefined;
+      }, `request ${request.id}'s records delivered`, 30_000, 50);
+      const through = await w.cursor.read();
+      if (through === undefined || BigInt(issued.resourceVersion) > through) last = issued;
+    }
+    if (!last) throw new Error('every request was under the written cursor before the stop: the scenario never came about');
+    await stopWorker(first);
+    expect(await w.cursor.read()).toBeGreaterThanOrEqual(BigInt(last.resourceVersion));
+
+    const sentBefore = w.audit.about(last.id).length;
+    w.worker();
+    const next = (await w.store.create({ email: 'after-stop@example.com', model: 'gpt-4o' })).request;
+    await settled(w.store, next.id, 'issued');
+    await shippedAll(w, next.id);
+    expect(w.audit.about(last.id)).toHaveLength(sentBefore);
+    once(w.audit.about(last.id));
+  });
+
   it('kubectl label approves a held request whose records went: only the new ones are sent, and the loop writes the old ones out of the Secret', async () => {
     const { w, request } = await heldAndShipped('held@example.com');
     const before = (await inSecret(w, request.id)).map((x) => x.id);
