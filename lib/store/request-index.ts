@@ -120,7 +120,7 @@ export class RequestIndex {
 
   /** Adds or replaces a request. */
   put(r: KeyRequest): void {
-    if (!this.unlink(r.id)) this.sortedIds = undefined;
+    if (!this.unlink(r.id) && this.sortedIds) this.sortedIds.splice(firstIdAfter(this.sortedIds, r.id), 0, r.id);
     this.byId.set(r.id, r);
     const arr = this.byState.get(r.state) as KeyRequest[];
     const at = lowerBound(arr, { c: r.createdAt, i: r.id });
@@ -132,7 +132,10 @@ export class RequestIndex {
 
   remove(id: string): KeyRequest | undefined {
     const old = this.unlink(id);
-    if (old) this.sortedIds = undefined;
+    if (old && this.sortedIds) {
+      const at = firstIdAfter(this.sortedIds, id) - 1;
+      if (this.sortedIds[at] === id) this.sortedIds.splice(at, 1);
+    }
     return old;
   }
 
@@ -256,15 +259,13 @@ export class RequestIndex {
   list(filter: { state?: State; email?: string }, page: PageOptions = {}): Page {
     const limit = Math.min(Math.max(page.limit ?? 100, 1), MAX_LIMIT);
     const afterId = page.continue ? Buffer.from(page.continue, 'base64url').toString('utf8') : '';
-    const wanted = filter.email === undefined ? undefined : idsIn(this.byRequester, normalizeEmail(filter.email));
-    if (wanted?.size === 0) return { items: [], invalid: [] };
-    const ids = this.idsInOrder();
+    // One person's requests: only theirs, sorted (a handful), never a walk of every id, which at
+    // 100,000 requests cost each creation and each decision 6 ms.
+    const ids = filter.email === undefined ? this.idsInOrder() : [...idsIn(this.byRequester, normalizeEmail(filter.email))].sort();
     const items: KeyRequest[] = [];
     let i = afterId ? firstIdAfter(ids, afterId) : 0;
     for (; i < ids.length && items.length < limit; i++) {
-      const id = ids[i] as string;
-      if (wanted && !wanted.has(id)) continue;
-      const r = this.byId.get(id) as KeyRequest;
+      const r = this.byId.get(ids[i] as string) as KeyRequest;
       if (!filter.state || r.state === filter.state) items.push(r);
     }
     const last = items.at(-1);
@@ -272,7 +273,7 @@ export class RequestIndex {
     return more ? { items, invalid: [], continue: Buffer.from(last.id).toString('base64url') } : { items, invalid: [] };
   }
 
-  /** Ids sorted, rebuilt only when a request comes or goes (not when one changes). */
+  /** Ids sorted: built on first use, then kept sorted as requests come and go (a binary search and a splice each). */
   private idsInOrder(): string[] {
     this.sortedIds ??= [...this.byId.keys()].sort();
     return this.sortedIds;

@@ -131,4 +131,36 @@ describe('the request index behind every listing', () => {
     } while (token && pages < 100);
     expect(seen.size).toBe(125);
   });
+
+  it('keeps its id order as requests come and go between listings: every page as a fresh index would give it', () => {
+    const index = filled(300);
+    index.list({}); // the sorted ids exist from here on, and must follow every put and remove
+    for (let i = 300; i < 400; i++) {
+      index.put(request(i, 'pending'));
+      if (i % 3 === 0) index.remove(idFor(i - 250));
+      index.put(request(i - 200, 'issued')); // a change keeps its id: no move
+    }
+    const fresh = new RequestIndex();
+    for (const id of index.ids()) fresh.put(index.get(id) as KeyRequest);
+    const pages = (ix: RequestIndex, filter: Parameters<RequestIndex['list']>[0]) => {
+      const out: string[][] = [];
+      let token: string | undefined;
+      do {
+        const page = ix.list(filter, { limit: 7, ...(token ? { continue: token } : {}) });
+        out.push(page.items.map((r) => r.id));
+        token = page.continue;
+      } while (token && out.length < 500);
+      return out;
+    };
+    expect(pages(index, {})).toEqual(pages(fresh, {}));
+    expect(pages(index, {}).flat()).toHaveLength(index.size);
+    expect(pages(index, { state: 'issued' })).toEqual(pages(fresh, { state: 'issued' }));
+    // One person's requests, by id and paged, from their own entries alone.
+    const mine = pages(index, { email: 'USER5@example.com' });
+    expect(mine).toEqual(pages(fresh, { email: 'user5@example.com' }));
+    const ids = mine.flat();
+    expect(ids).toEqual([...ids].sort());
+    expect(ids.length).toBe([...index.ids()].filter((id) => index.get(id)?.email === 'user5@example.com').length);
+    expect(ids.length).toBeGreaterThan(7);
+  });
 });
