@@ -34,14 +34,14 @@ const say = (s: string) => process.stderr.write(`probe: ${s}\n`);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 /** A portal with its loop (in a worker with PROBE_WORKER=1), a test gateway and SMTP server, on a fresh namespace, for `run`. */
-async function withLoopPortal(name: string, port: number, run: (portal: Portal, kc: KubeConfig, namespace: string) => Promise<void>): Promise<void> {
+async function withLoopPortal(name: string, port: number, run: (portal: Portal, kc: KubeConfig, namespace: string) => Promise<void>, stored?: string): Promise<void> {
   const { kubeconfig, kc } = clusterUp();
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
   const gateway = new TestGateway(MASTER_KEY);
   await gateway.start();
   const smtp = new TestSmtp();
   await smtp.start();
-  const namespace = await freshNamespace(kc, name);
+  const namespace = stored ?? (await freshNamespace(kc, name));
   const portal = await startPortal({ checkout, name, port, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
   try {
     await run(portal, kc, namespace);
@@ -135,17 +135,24 @@ async function creates(kc: KubeConfig, path: string, count: number, width: numbe
 /**
  * What a route costs the web server before and around our code: one client at a time, the loop
  * off, PROBE_N calls per route after 20 to warm up; CPU from /proc per call. healthz is Next's own
- * floor (the handler returns a constant).
+ * floor (the handler returns a constant). With PROBE_NAMESPACE (a namespace `seed` filled), the
+ * same on a store that already holds that many requests; with PROBE_FIRST too, by people who
+ * already have requests there.
  */
 async function floor(): Promise<void> {
   const { kubeconfig, kc } = clusterUp();
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
-  const namespace = await freshNamespace(kc, 'probe-floor');
+  const namespace = process.env.PROBE_NAMESPACE ?? (await freshNamespace(kc, 'probe-floor'));
   const n = Number(process.env.PROBE_N ?? 1000);
   const p = await startPortal({ checkout, name: 'floor', port: 3393, namespace, kubeconfig, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 }, workDir: work, loop: false, nodeArgs });
   try {
     // One person per POST: a second request for the same model would be a 409.
-    const cookies = await Promise.all(Array.from({ length: n + 20 }, (_, i) => sessionCookie(p, `f${i}@bench.example.com`)));
+    // New people, or with PROBE_FIRST (on a seeded namespace) people who come back: each of
+    // `seed`'s 20,000 requesters holds five ended requests. A run leaves its POSTs pending, so the
+    // next run on the same namespace starts past them (PROBE_FIRST += PROBE_N + 20).
+    const first = process.env.PROBE_FIRST;
+    const who = first === undefined ? (i: number) => `f${i}-${Date.now().toString(36)}` : (i: number) => `old${Number(first) + i}`;
+    const cookies = await Promise.all(Array.from({ length: n + 20 }, (_, i) => sessionCookie(p, `${who(i)}@bench.example.com`)));
     const routes: Array<[string, (i: number) => ReturnType<typeof call>]> = [
       ['GET /api/healthz', () => call(p, 'GET', '/api/healthz', '')],
       ['GET /api/models', (i) => call(p, 'GET', '/api/models', cookies[i] as string)],
@@ -169,21 +176,29 @@ async function floor(): Promise<void> {
   }
 }
 
-/** What a whole life costs each process: creation to issued and emailed, 1,000 at a time, three rounds after a warm-up. */
+/**
+ * What a whole life costs each process: creation to issued and emailed, 1,000 at a time, three
+ * rounds after a warm-up. With PROBE_NAMESPACE (a namespace `seed` filled with ended requests), on
+ * a store that already holds them (the API server's figure then includes the bench's own polls).
+ */
 async function life(): Promise<void> {
+  const stored = process.env.PROBE_NAMESPACE;
   await withLoopPortal('probe-life', 3394, async (portal, kc, namespace) => {
     const pids = { portal: portal.child.pid, worker: portal.worker?.pid, ...clusterPids() };
-    await postLoad(portal, 'warm', 50, 10);
-    await drained(kc, namespace, 60_000);
+    // Tags of this run's own: a second run on the same seeded namespace meets none of the first's people.
+    const run = Date.now().toString(36);
+    await postLoad(portal, `warm${run}`, 50, 10);
+    // `seed`'s requests are denied and told: only the rest can be busy.
+    await drained(kc, namespace, 60_000, stored ? 'keyportal.dev/state!=denied' : '');
     for (let round = 1; round <= 3; round++) {
       const before = readCpu(pids);
-      const f = await toIssued(portal, kc, namespace, `life${round}`, 1000);
+      const f = await toIssued(portal, kc, namespace, `life${round}${run}`, 1000);
       const after = readCpu(pids);
       const cpu = Object.keys(before).map((name) => `${name} ${(((after[name] ?? 0) - (before[name] ?? 0)) / f.requests).toFixed(2)}`).join(', ');
       const calls = Object.entries(f.secretCallsByVerb).map(([verb, n]) => `${n.toFixed(1)} ${verb}`).join(' + ');
       say(`life, round ${round}: ${f.issued} issued in ${f.wallSeconds.toFixed(1)} s; CPU ms a request: ${cpu}; Secret calls a request: ${calls}; ${f.eventsPerRequest.toFixed(1)} Events`);
     }
-  });
+  }, stored);
 }
 
 /** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */

@@ -201,11 +201,11 @@ export async function malformedNoise(p: Portal, kc: KubeConfig, namespace: strin
 }
 
 /** Waits until no request of the namespace is still on its way (pending or approved) and every one has been emailed. */
-export async function drained(kc: KubeConfig, namespace: string, timeoutMs: number): Promise<void> {
+export async function drained(kc: KubeConfig, namespace: string, timeoutMs: number, alsoSelect = ''): Promise<void> {
   const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const { items } = await api.listNamespacedSecret({ namespace, labelSelector: 'app.kubernetes.io/component=key-request' });
+    const { items } = await api.listNamespacedSecret({ namespace, labelSelector: `app.kubernetes.io/component=key-request${alsoSelect ? `,${alsoSelect}` : ''}` });
     const busy = items.filter((s) => {
       const state = s.metadata?.labels?.['keyportal.dev/state'];
       return state === 'pending' || state === 'approved' || s.metadata?.annotations?.['keyportal.dev/notified'] !== state;
