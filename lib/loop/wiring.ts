@@ -151,6 +151,7 @@ export function buildLoop(
     errorBackoff: config.loop.retry,
     elector,
     watch: options.watch ?? true,
+    atRest: (r) => reconciler.plan(r).kind === 'done',
     onStopped: async () => {
       await events.flush?.();
       mailer.close();

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ApprovalLoop } from '@/lib/loop/loop';
+import { MemoryStore } from '../helpers/memory-store';
+import { until } from '../helpers/wait';
+
+describe('the periodic resync', () => {
+  it('passes over requests at rest, and takes up one the moment its plan has work again', async () => {
+    const store = new MemoryStore();
+    const resting = await Promise.all(Array.from({ length: 50 }, (_, i) => store.create({ email: `rest${i}@example.com`, model: 'gpt-4o' })));
+    const busy = (await store.create({ email: 'busy@example.com', model: 'gpt-4o' })).request;
+    const atRest = new Set(resting.map((c) => c.request.id));
+    const passes = new Map<string, number>();
+    // The watch off: only the resync (every 50 ms) brings requests to the loop.
+    const loop = new ApprovalLoop(store, async (id) => (passes.set(id, (passes.get(id) ?? 0) + 1), {}), {
+      concurrency: 2,
+      resyncMs: 50,
+      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
+      watch: false,
+      atRest: (r) => atRest.has(r.id),
+    });
+    loop.start();
+    try {
+      await until(() => (passes.get(busy.id) ?? 0) >= 3 || undefined, 'three resyncs', 5000, 10);
+      expect([...passes.keys()]).toEqual([busy.id]);
+
+      const woken = resting[7]?.request.id as string;
+      atRest.delete(woken);
+      await until(() => passes.has(woken) || undefined, 'the next resync to take it up', 5000, 10);
+      expect([...passes.keys()].sort()).toEqual([busy.id, woken].sort());
+    } finally {
+      await loop.stop();
+    }
+  });
+
+  it('a request the plan cannot read is passed, not skipped: its pass says why', async () => {
+    const store = new MemoryStore();
+    const { request } = await store.create({ email: 'odd@example.com', model: 'gpt-4o' });
+    const passes: string[] = [];
+    const loop = new ApprovalLoop(store, async (id) => (passes.push(id), {}), {
+      concurrency: 1,
+      resyncMs: 50,
+      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
+      watch: false,
+      atRest: () => {
+        throw new Error('no plan for this one');
+      },
+    });
+    loop.start();
+    try {
+      await until(() => passes.includes(request.id) || undefined, 'a pass', 5000, 10);
+    } finally {
+      await loop.stop();
+    }
+  });
+});
