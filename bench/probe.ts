@@ -7,10 +7,12 @@
  * requests; `apiserver`: the API server alone at the same concurrency; `floor`: the web server's
  * CPU and latency per call of a few routes, one client, loop off; `life`: three rounds of 1,000
  * requests to issued and emailed, CPU a request of each process from /proc and the API calls by
- * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `seed`: stores PROBE_STORED requests for it), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
+ * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `idle`: the loop's
+ * process at rest on PROBE_NAMESPACE, CPU a second; `seed`: stores PROBE_STORED requests for them), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { TestGateway } from '@/trial/litellm';
@@ -201,6 +203,29 @@ async function life(): Promise<void> {
   }, stored);
 }
 
+/**
+ * The loop's process at rest: CPU a second over three minutes (after 30 s to settle) on
+ * PROBE_NAMESPACE's stored requests, or on an empty namespace; nothing is asked of it.
+ */
+async function idle(): Promise<void> {
+  const { kubeconfig, kc } = clusterUp();
+  const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
+  const namespace = process.env.PROBE_NAMESPACE ?? (await freshNamespace(kc, 'probe-idle'));
+  const p = await startPortal({ checkout, name: 'idle', port: 3395, namespace, kubeconfig, gatewayUrl: 'http://127.0.0.1:9', smtp: { host: '127.0.0.1', port: 9 }, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
+  try {
+    const pid = p.worker?.pid ?? p.child.pid;
+    await sleep(30_000);
+    for (let minute = 1; minute <= 3; minute++) {
+      const cpu0 = cpuMs(pid);
+      const t0 = performance.now();
+      await sleep(60_000);
+      say(`idle on ${namespace}, minute ${minute}: the loop's process ${((cpuMs(pid) - cpu0) / ((performance.now() - t0) / 1000)).toFixed(1)} ms of CPU a second`);
+    }
+  } finally {
+    await stopPortal(p);
+  }
+}
+
 /** Stores PROBE_STORED ended requests in a fresh namespace and prints its name (for `rss`). */
 async function seedOnly(): Promise<void> {
   const { kc } = clusterUp();
@@ -209,7 +234,7 @@ async function seedOnly(): Promise<void> {
   process.stdout.write(`${namespace}\n`);
 }
 
-(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : loop()).catch((err: unknown) => {
+(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'idle' ? idle() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : loop()).catch((err: unknown) => {
   process.stderr.write(`probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
