@@ -254,10 +254,13 @@ export class RequestIndex {
 
   /**
    * The older listing contract (continue tokens over every request matching one label), kept
-   * for the loop's resync and the store contract: ordered by id, so a token is the last id seen.
+   * for the loop's resync, the sweeps and the store contract: every request at most once across
+   * the pages. All of them, or one person's, by id (a token is the last id seen); one state's in
+   * that state's stored order.
    */
   list(filter: { state?: State; email?: string }, page: PageOptions = {}): Page {
     const limit = Math.min(Math.max(page.limit ?? 100, 1), MAX_LIMIT);
+    if (filter.state !== undefined && filter.email === undefined) return this.listState(filter.state, limit, page.continue);
     const afterId = page.continue ? Buffer.from(page.continue, 'base64url').toString('utf8') : '';
     // One person's requests: only theirs, sorted (a handful), never a walk of every id, which at
     // 100,000 requests cost each creation and each decision 6 ms.
@@ -271,6 +274,24 @@ export class RequestIndex {
     const last = items.at(-1);
     const more = i < ids.length && last !== undefined;
     return more ? { items, invalid: [], continue: Buffer.from(last.id).toString('base64url') } : { items, invalid: [] };
+  }
+
+  /**
+   * One state's requests, a page at a time, from that state's own array (in its stored order; the
+   * token is the last one's place in it). The sweeps page through an ended state every few
+   * seconds: walking every id for it cost the loop's process ~20 ms a second at 100,000 stored.
+   */
+  private listState(state: State, limit: number, token: string | undefined): Page {
+    const arr = this.byState.get(state) as KeyRequest[];
+    let at = 0;
+    if (token) {
+      const after = decodeStateToken(token);
+      at = lowerBound(arr, after);
+      if (arr[at]?.id === after.i) at++;
+    }
+    const items = arr.slice(at, at + limit);
+    const last = items.at(-1);
+    return last && at + limit < arr.length ? { items, invalid: [], continue: encodeStateToken(last) } : { items, invalid: [] };
   }
 
   /** Ids sorted: built on first use, then kept sorted as requests come and go (a binary search and a splice each). */
@@ -290,6 +311,24 @@ export class RequestIndex {
 
 function encodeCursor(key: SortKey, order: 'queue' | 'newest'): string {
   return Buffer.from(JSON.stringify({ o: order[0], ...key })).toString('base64url');
+}
+
+/** A state listing's place: the last request's creation time and id (the key of the state's stored order). */
+function encodeStateToken(r: KeyRequest): string {
+  return Buffer.from(JSON.stringify({ s: 1, c: r.createdAt, i: r.id })).toString('base64url');
+}
+
+function decodeStateToken(token: string): { c: string; i: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (v && typeof v === 'object') {
+      const { s, c, i } = v as Record<string, unknown>;
+      if (s === 1 && typeof c === 'string' && typeof i === 'string') return { c, i };
+    }
+  } catch {
+    // fall through: not a token of a state listing
+  }
+  throw new InvalidCursorError();
 }
 
 function decodeCursor(cursor: string, order: 'queue' | 'newest'): SortKey {

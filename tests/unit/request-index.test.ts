@@ -132,6 +132,36 @@ describe('the request index behind every listing', () => {
     expect(seen.size).toBe(125);
   });
 
+  it("pages through one state from that state's own entries: requests leaving or joining it between pages cost no other row", () => {
+    const index = filled(1000);
+    const pending = new Set([...index.ids()].filter((id) => index.get(id)?.state === 'pending'));
+    const seen: string[] = [];
+    const left = new Set<string>();
+    let token: string | undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = index.list({ state: 'pending' }, { limit: 9, ...(token ? { continue: token } : {}) });
+      for (const r of page.items) expect(r.state).toBe('pending');
+      seen.push(...page.items.map((r) => r.id));
+      // Between pages: the last one seen moves on, one not yet seen moves on, a new one arrives.
+      const last = page.items.at(-1);
+      const unseen = [...pending].find((id) => !seen.includes(id) && !left.has(id));
+      for (const id of [last?.id, unseen]) {
+        if (!id) continue;
+        index.put({ ...(index.get(id) as KeyRequest), state: 'approved' });
+        left.add(id);
+      }
+      index.put(request(5000 + pages, 'pending'));
+      token = page.continue;
+      if (!token) break;
+    }
+    expect(token).toBeUndefined();
+    expect(new Set(seen).size).toBe(seen.length);
+    // Every request pending throughout was seen.
+    for (const id of pending) if (!left.has(id)) expect(seen).toContain(id);
+    expect(() => index.list({ state: 'pending' }, { continue: 'bm90LWEtdG9rZW4' })).toThrow(InvalidCursorError);
+    expect(new RequestIndex().list({ state: 'pending' })).toEqual({ items: [], invalid: [] });
+  });
+
   it('keeps its id order as requests come and go between listings: every page as a fresh index would give it', () => {
     const index = filled(300);
     index.list({}); // the sorted ids exist from here on, and must follow every put and remove
