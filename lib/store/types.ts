@@ -114,6 +114,7 @@ export interface RequestStore {
   /** The minted key of a request, or undefined. Only the loop and the key's owner ask. */
   readKey(id: string): Promise<string | undefined>;
   listByRequester(email: string, page?: PageOptions): Promise<Page>;
+  /** One state's requests, page by page, oldest first by creation (the retention sweep stops at the first too young to be due). */
   listByState(state: State, page?: PageOptions): Promise<Page>;
   /** Every request, page by page (the loop's resync). */
   listAll(page?: PageOptions): Promise<Page>;
