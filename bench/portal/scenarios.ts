@@ -129,7 +129,8 @@ export async function pacedToIssued(p: Portal, kc: KubeConfig, namespace: string
 /** Stored requests, written straight to the API server (as years of use would leave them): ended, so the loop has nothing to do. */
 export async function seed(kc: KubeConfig, namespace: string, count: number): Promise<void> {
   const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
-  const t = Date.parse('2025-01-01T00:00:00Z');
+  // Ended in 2025 (past any retention, so the sweep deletes them), or from PROBE_SEED_FROM on.
+  const t = Date.parse(process.env.PROBE_SEED_FROM ?? '2025-01-01T00:00:00Z');
   await pool(
     Array.from({ length: count }, (_, i) => i),
     32,
