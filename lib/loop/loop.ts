@@ -51,6 +51,12 @@ type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
  */
 export class ApprovalLoop {
   private readonly ready = new Set<string>();
+  /**
+   * Where the workers take the next ready request from. One iterator kept across takes: asked
+   * afresh each time, a Set emptied from the front skips every slot already taken until it is
+   * compacted, so draining 100,000 (a resync of that many waiting keys) cost seconds.
+   */
+  private readyCursor: Iterator<string> = this.ready.values();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -254,6 +260,16 @@ export class ApprovalLoop {
     }
   }
 
+  /** The oldest ready request (a Set's iterator sees what is added after it, in order, until it ends). */
+  private nextReady(): string | undefined {
+    let next = this.readyCursor.next();
+    if (next.done) {
+      this.readyCursor = this.ready.values();
+      next = this.readyCursor.next();
+    }
+    return next.done ? undefined : next.value;
+  }
+
   /** A request the plan cannot read is not at rest: its pass reports why. */
   private atRest(r: KeyRequest): boolean {
     try {
@@ -265,7 +281,7 @@ export class ApprovalLoop {
 
   private async worker(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const id = this.ready.values().next().value;
+      const id = this.nextReady();
       if (id === undefined) {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
         continue;

@@ -32,6 +32,29 @@ describe('the periodic resync', () => {
     }
   });
 
+  it('hands out ready requests in the order they became ready, also those made ready while it drains or after it ran dry', async () => {
+    const store = new MemoryStore();
+    const order: string[] = [];
+    let loop: ApprovalLoop | undefined = undefined;
+    loop = new ApprovalLoop(store, async (id) => {
+      order.push(id);
+      if (id === 'r0') loop?.enqueue('late');
+      return {};
+    }, { concurrency: 1, resyncMs: 3_600_000, errorBackoff: { initialSeconds: 1, maxSeconds: 10 }, watch: false });
+    loop.start();
+    try {
+      for (let i = 0; i < 5; i++) loop.enqueue(`r${i}`);
+      await until(() => order.length === 6 || undefined, 'six passes', 5000, 5);
+      expect(order).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'late']);
+      loop.enqueue('r2');
+      loop.enqueue('after');
+      await until(() => order.length === 8 || undefined, 'two more', 5000, 5);
+      expect(order.slice(6)).toEqual(['r2', 'after']);
+    } finally {
+      await loop.stop();
+    }
+  });
+
   it('a request the plan cannot read is passed, not skipped: its pass says why', async () => {
     const store = new MemoryStore();
     const { request } = await store.create({ email: 'odd@example.com', model: 'gpt-4o' });
