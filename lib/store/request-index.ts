@@ -285,13 +285,14 @@ export class RequestIndex {
     const arr = this.byState.get(state) as KeyRequest[];
     let at = 0;
     if (token) {
-      const after = decodeStateToken(token);
+      // The stored order is the "newest" order reversed: its cursor names the same place.
+      const after = decodeCursor(token, 'newest');
       at = lowerBound(arr, after);
       if (arr[at]?.id === after.i) at++;
     }
     const items = arr.slice(at, at + limit);
     const last = items.at(-1);
-    return last && at + limit < arr.length ? { items, invalid: [], continue: encodeStateToken(last) } : { items, invalid: [] };
+    return last && at + limit < arr.length ? { items, invalid: [], continue: encodeCursor(keyOf(last, 'newest'), 'newest') } : { items, invalid: [] };
   }
 
   /** Ids sorted: built on first use, then kept sorted as requests come and go (a binary search and a splice each). */
@@ -311,24 +312,6 @@ export class RequestIndex {
 
 function encodeCursor(key: SortKey, order: 'queue' | 'newest'): string {
   return Buffer.from(JSON.stringify({ o: order[0], ...key })).toString('base64url');
-}
-
-/** A state listing's place: the last request's creation time and id (the key of the state's stored order). */
-function encodeStateToken(r: KeyRequest): string {
-  return Buffer.from(JSON.stringify({ s: 1, c: r.createdAt, i: r.id })).toString('base64url');
-}
-
-function decodeStateToken(token: string): { c: string; i: string } {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (v && typeof v === 'object') {
-      const { s, c, i } = v as Record<string, unknown>;
-      if (s === 1 && typeof c === 'string' && typeof i === 'string') return { c, i };
-    }
-  } catch {
-    // fall through: not a token of a state listing
-  }
-  throw new InvalidCursorError();
 }
 
 function decodeCursor(cursor: string, order: 'queue' | 'newest'): SortKey {

@@ -119,16 +119,16 @@ export class SecretInformer {
     this.watch();
   }
 
-  /**
-   * Lets go of the audit records of every cached version the audit cursor covers: they reached
-   * the sink, and the next write of the request replaces them. Keeps a resting request's cache
-   * entry as small as it was when each request was acknowledged by a write of its own.
-   */
   /** The audit cursor as this cache last heard it (-1 before). */
   get auditCursor(): bigint {
     return this.auditCovered;
   }
 
+  /**
+   * Lets go of the audit records of every cached version the audit cursor covers: they reached
+   * the sink, and the next write of the request replaces them. Keeps a resting request's cache
+   * entry as small as it was when each request was acknowledged by a write of its own.
+   */
   coverAudit(through: bigint): void {
     if (through <= this.auditCovered) return;
     this.auditCovered = through;
