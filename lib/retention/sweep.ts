@@ -23,7 +23,7 @@ export interface RetentionDeps {
 
 export interface RetentionReport {
   deleted: number;
-  /** Due, but their audit records are not acknowledged yet (or a key or a top-up still holds them). */
+  /** Due, but their audit records are not acknowledged yet (or a key or a top-up still holds them): those met before the turn's deletions were found. */
   held: number;
 }
 
@@ -58,9 +58,10 @@ export async function sweepRetention(d: RetentionDeps, signal: AbortSignal): Pro
   const report: RetentionReport = { deleted: 0, held: 0 };
   if (d.endedDays <= 0) return report;
   const cutoff = d.clock().getTime() - d.endedDays * DAY_MS;
+  const turn = Math.ceil(d.maxDeletesPerMinute / 6);
   const due: KeyRequest[] = [];
-  for (const state of ENDED_STATES) {
-    for await (const r of eachInState(d.store, state)) {
+  walk: for (const state of ENDED_STATES) {
+    for await (const r of eachInState(d.store, state, { pageSize: 100 })) {
       // Oldest first, and nothing ends before it was made: from here on none is due. Without
       // this, every turn walked every ended request (100,000 of them every ten seconds).
       if (Date.parse(r.createdAt) > cutoff) break;
@@ -69,7 +70,10 @@ export async function sweepRetention(d: RetentionDeps, signal: AbortSignal): Pro
         report.held++;
         continue;
       }
-      if (due.length < Math.ceil(d.maxDeletesPerMinute / 6)) due.push(r);
+      due.push(r);
+      // The turn's deletions are found: a store of 100,000 due requests (a first install of
+      // retention on an old namespace) is not walked whole every ten seconds to find ten.
+      if (due.length >= turn) break walk;
     }
   }
   if (!due.length || signal.aborted) return report;
