@@ -152,6 +152,7 @@ export function buildLoop(
     elector,
     watch: options.watch ?? true,
     atRest: (r) => reconciler.plan(r).kind === 'done',
+    now: () => clock().getTime(),
     onStopped: async () => {
       await events.flush?.();
       mailer.close();

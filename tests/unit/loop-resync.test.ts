@@ -75,4 +75,45 @@ describe('the periodic resync', () => {
       await loop.stop();
     }
   });
+
+  it('passes over waiting requests until their wait is due, by the wall clock or by a plan clock moved ahead', async () => {
+    const store = new MemoryStore();
+    const waiting = (await store.create({ email: 'wait@example.com', model: 'gpt-4o' })).request;
+    const soon = (await store.create({ email: 'soon@example.com', model: 'gpt-4o' })).request;
+    const busy = (await store.create({ email: 'busy@example.com', model: 'gpt-4o' })).request;
+    const passes = new Map<string, number>();
+    let offset = 0;
+    const DAY = 86_400_000;
+    // An issued key's next reminder is days away; `soon` waits 300 ms; `busy` asks for nothing.
+    const wants = new Map([[waiting.id, 10 * DAY], [soon.id, 300]]);
+    const loop = new ApprovalLoop(store, async (id) => {
+      passes.set(id, (passes.get(id) ?? 0) + 1);
+      const ms = wants.get(id);
+      return ms === undefined ? {} : { requeueAfterMs: ms };
+    }, {
+      concurrency: 2,
+      resyncMs: 50,
+      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
+      watch: false,
+      // A frozen plan clock, moved only by the test: `soon` must still come due by the wall clock.
+      now: () => Date.parse('2026-06-01T00:00:00Z') + offset,
+    });
+    loop.start();
+    try {
+      await until(() => (passes.get(busy.id) ?? 0) >= 8 || undefined, 'eight resyncs', 5000, 10);
+      // One pass each from the first resync; the resyncs since left the waiting ones to their timers.
+      expect(passes.get(waiting.id)).toBe(1);
+      wants.delete(soon.id);
+      await until(() => (passes.get(soon.id) ?? 0) >= 2 || undefined, 'the 300 ms wait due by the wall clock', 5000, 10);
+      expect(passes.get(waiting.id)).toBe(1);
+
+      // Ten days pass on the plan's clock: the waiting request is taken up within a resync period or so.
+      wants.delete(waiting.id);
+      offset = 10 * DAY;
+      await until(() => (passes.get(waiting.id) ?? 0) >= 2 || undefined, 'the wait due on the moved clock', 5000, 10);
+      expect(passes.get(soon.id)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await loop.stop();
+    }
+  });
 });
