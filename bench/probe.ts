@@ -8,7 +8,7 @@
  * CPU and latency per call of a few routes, one client, loop off; `life`: three rounds of 1,000
  * requests to issued and emailed, CPU a request of each process from /proc and the API calls by
  * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `idle`: the loop's
- * process at rest on PROBE_NAMESPACE, CPU a second; `seed`: stores PROBE_STORED requests for them), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
+ * process at rest on PROBE_NAMESPACE, CPU a second; `seed`: stores PROBE_STORED requests for them, ended, or with PROBE_SEED_STATE=issued live keys), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';

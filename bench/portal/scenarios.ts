@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
@@ -126,17 +127,31 @@ export async function pacedToIssued(p: Portal, kc: KubeConfig, namespace: string
   return summarize(made.filter((m) => seen.has(m.id)).map((m) => Math.max(0, (seen.get(m.id) as number) - m.at)));
 }
 
-/** Stored requests, written straight to the API server (as years of use would leave them): ended, so the loop has nothing to do. */
+/**
+ * Stored requests, written straight to the API server (as years of use would leave them): ended,
+ * so the loop has nothing to do; or with PROBE_SEED_STATE=issued, live keys that expire in a
+ * year, so the loop only waits for their reminders (the keys exist nowhere but in the Secrets).
+ */
 export async function seed(kc: KubeConfig, namespace: string, count: number): Promise<void> {
   const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
   // Ended in 2025 (past any retention, so the sweep deletes them), or from PROBE_SEED_FROM on.
   const t = Date.parse(process.env.PROBE_SEED_FROM ?? '2025-01-01T00:00:00Z');
+  const issued = process.env.PROBE_SEED_STATE === 'issued';
   await pool(
     Array.from({ length: count }, (_, i) => i),
     32,
     async (i) => {
-      const secret = encodeNewRequest({ id: newRequestId(), email: `old${i % 20_000}@bench.example.com`, model: MODELS[i % 2] as string, createdAt: rfc3339(new Date(t + i * 1000)) });
-      const done = changedBeforeCreate(secret, { state: 'denied', decidedBy: 'plugin:blacklist', decidedAt: rfc3339(new Date(t + i * 1000)), reason: 'Closed model', notified: 'denied' });
+      const at = rfc3339(new Date(t + i * 1000));
+      const secret = encodeNewRequest({ id: newRequestId(), email: `old${i % 20_000}@bench.example.com`, model: MODELS[i % 2] as string, createdAt: at });
+      const key = `sk-seed-${randomBytes(12).toString('hex')}`;
+      const done = issued
+        ? changedBeforeCreate(
+            secret,
+            { state: 'approved', decision: 'approved', decidedBy: 'plugin:whitelist', decidedAt: at },
+            { key, keySha256: createHash('sha256').update(key).digest('hex'), gatewayFinalizer: true },
+            { state: 'issued', issuedAt: at, expiresAt: rfc3339(new Date(Date.now() + 365 * 86_400_000)), notified: 'issued' },
+          )
+        : changedBeforeCreate(secret, { state: 'denied', decidedBy: 'plugin:blacklist', decidedAt: at, reason: 'Closed model', notified: 'denied' });
       await api.createNamespacedSecret({ namespace, body: done as never });
     },
   );
