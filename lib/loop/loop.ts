@@ -32,8 +32,7 @@ export interface LoopOptions {
   periodic?: readonly PeriodicTask[];
   /**
    * The clock the reconciler plans by (ms; tests move it ahead). A wait is due when this clock or
-   * the wall clock says so, looked at at least every `resyncMs`: a clock moved by days is noticed
-   * within a resync period without a pass of every waiting request.
+   * the wall clock says so; a move of this clock is noticed at the next resync.
    */
   now?: () => number;
 }
@@ -47,6 +46,11 @@ export interface PeriodicTask {
   /** Once, when the process stops while leading: after the last run, before the Lease is handed back. */
   atStop?(): Promise<unknown>;
 }
+
+/** setTimeout's longest delay (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The plan's clock moved against the wall clock by more than this: every wait is measured again. */
+const CLOCK_STEP_MS = 1000;
 
 type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
 
@@ -66,7 +70,9 @@ export class ApprovalLoop {
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
   /** Waits asked for: due at `at` by the plan's clock, or at `wallAt` by the wall clock, whichever comes first. */
-  private readonly delayed = new Map<string, { at: number; wallAt: number; timer: NodeJS.Timeout }>();
+  private readonly delayed = new Map<string, { at: number; wallAt: number; drawn: boolean; timer: NodeJS.Timeout }>();
+  /** The plan's clock less the wall clock, at the last look. */
+  private skew = 0;
   private readonly failures = new Map<string, number>();
   private waiters: Array<() => void> = [];
   private active: AbortController | undefined;
@@ -159,21 +165,38 @@ export class ApprovalLoop {
   }
 
   /**
-   * A timer for a wait, no longer than the resync period: timers beyond ~24 days overflow, and a
-   * clock moved ahead is seen when it fires. A timer that finds the wait not yet due by either
-   * clock is set again, without a pass: at 100,000 issued keys that is 100,000 cheap timers a
-   * resync period instead of 100,000 passes.
+   * One timer for the whole wait, whatever its length: at 100,000 issued keys a timer re-set every
+   * resync period (or a pass each) kept the process busy collecting them. Past ~24.8 days a timer
+   * overflows, so a longer wait is set again when it ends.
    */
   private arm(id: string, at: number, wallAt: number, drawn: boolean): void {
     const left = Math.min(at - this.now(), wallAt - Date.now());
-    const timer = setTimeout(() => {
-      this.delayed.delete(id);
-      if (this.now() < at && Date.now() < wallAt) return this.arm(id, at, wallAt, drawn);
-      if (drawn) this.enqueue(id);
-      else this.enqueueAfter(id, 0);
-    }, Math.max(0, Math.min(left, this.options.resyncMs)));
+    const timer = setTimeout(() => this.wake(id), Math.max(0, Math.min(left, MAX_TIMER_MS)));
     timer.unref();
-    this.delayed.set(id, { at, wallAt, timer });
+    this.delayed.set(id, { at, wallAt, drawn, timer });
+  }
+
+  /** A wait's timer ended, or the plan's clock moved: due by either clock, it is queued; else measured again. */
+  private wake(id: string): void {
+    const wait = this.delayed.get(id);
+    if (!wait) return;
+    clearTimeout(wait.timer);
+    this.delayed.delete(id);
+    if (this.now() < wait.at && Date.now() < wait.wallAt) return this.arm(id, wait.at, wait.wallAt, wait.drawn);
+    if (wait.drawn) this.enqueue(id);
+    else this.enqueueAfter(id, 0);
+  }
+
+  /**
+   * The timers run on the wall clock; the plan's clock may be moved (tests move it by days, an
+   * operator may step it). At each resync, when it moved against the wall clock since the last
+   * look, every wait is measured again, so one due by the moved clock is taken up then.
+   */
+  private lookAtClock(): void {
+    const skew = this.now() - Date.now();
+    const moved = Math.abs(skew - this.skew) > CLOCK_STEP_MS;
+    this.skew = skew;
+    if (moved) for (const id of [...this.delayed.keys()]) this.wake(id);
   }
 
   private now(): number {
@@ -184,6 +207,7 @@ export class ApprovalLoop {
     if (this.active) return;
     const controller = new AbortController();
     this.active = controller;
+    this.skew = this.now() - Date.now();
     const { signal } = controller;
     const watching = this.options.watch === false ? Promise.resolve() : this.store.watch((e) => this.onWatchEvent(e, signal), signal);
     const resyncTimer = setInterval(() => void this.resync(signal), this.options.resyncMs);
@@ -267,13 +291,14 @@ export class ApprovalLoop {
   }
 
   private async resync(signal: AbortSignal): Promise<void> {
+    this.lookAtClock();
     let token: string | undefined;
     let pages = 0;
     try {
       do {
         const page = await this.store.listAll({ limit: 500, continue: token });
         // At 100,000 stored requests a pass for each every minute was ~10 % of a core. Those at rest
-        // need none; those waiting have a timer that looks at least as often as this.
+        // need none; those waiting have their timer (and the clock look above).
         for (const r of page.items) if (!this.delayed.has(r.id) && !this.atRest(r)) this.enqueue(r.id);
         for (const bad of page.invalid) this.malformed(bad);
         token = page.continue;

@@ -84,8 +84,9 @@ describe('the periodic resync', () => {
     const passes = new Map<string, number>();
     let offset = 0;
     const DAY = 86_400_000;
-    // An issued key's next reminder is days away; `soon` waits 300 ms; `busy` asks for nothing.
-    const wants = new Map([[waiting.id, 10 * DAY], [soon.id, 300]]);
+    // An issued key's next reminder is 40 days away (past setTimeout's longest delay, ~24.8 days);
+    // `soon` waits 300 ms; `busy` asks for nothing.
+    const wants = new Map([[waiting.id, 40 * DAY], [soon.id, 300]]);
     const loop = new ApprovalLoop(store, async (id) => {
       passes.set(id, (passes.get(id) ?? 0) + 1);
       const ms = wants.get(id);
@@ -107,9 +108,9 @@ describe('the periodic resync', () => {
       await until(() => (passes.get(soon.id) ?? 0) >= 2 || undefined, 'the 300 ms wait due by the wall clock', 5000, 10);
       expect(passes.get(waiting.id)).toBe(1);
 
-      // Ten days pass on the plan's clock: the waiting request is taken up within a resync period or so.
+      // Forty days pass on the plan's clock: the waiting request is taken up at the next resync.
       wants.delete(waiting.id);
-      offset = 10 * DAY;
+      offset = 40 * DAY;
       await until(() => (passes.get(waiting.id) ?? 0) >= 2 || undefined, 'the wait due on the moved clock', 5000, 10);
       expect(passes.get(soon.id)).toBeGreaterThanOrEqual(2);
     } finally {
