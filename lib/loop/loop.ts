@@ -23,7 +23,8 @@ export interface LoopOptions {
   onStopped?: () => void | Promise<void>;
   /**
    * The request is at rest: a pass would find nothing to do, and only a change of it (which the
-   * watch brings) could give it work (the reconciler's plan says done). The resync leaves it be.
+   * watch brings) could give it work (the reconciler's plan says done). The resync leaves it be
+   * (with the watch on).
    */
   atRest?: (r: KeyRequest) => boolean;
   /** Told once per version of a request Secret that does not decode (a Warning Event). */
@@ -292,14 +293,16 @@ export class ApprovalLoop {
 
   private async resync(signal: AbortSignal): Promise<void> {
     this.lookAtClock();
+    const watched = this.options.watch !== false;
     let token: string | undefined;
     let pages = 0;
     try {
       do {
         const page = await this.store.listAll({ limit: 500, continue: token });
         // At 100,000 stored requests a pass for each every minute was ~10 % of a core. Those at rest
-        // need none; those waiting have their timer (and the clock look above).
-        for (const r of page.items) if (!this.delayed.has(r.id) && !this.atRest(r)) this.enqueue(r.id);
+        // need none, those waiting have their timer (and the clock look above): a change of either
+        // comes by the watch. Without one, the resync is all that finds changes, and passes all.
+        for (const r of page.items) if (!watched || (!this.delayed.has(r.id) && !this.atRest(r))) this.enqueue(r.id);
         for (const bad of page.invalid) this.malformed(bad);
         token = page.continue;
       } while (token && !signal.aborted && ++pages < 10_000);
