@@ -50,7 +50,7 @@ export interface PeriodicTask {
 
 /** setTimeout's longest delay (2^31 - 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The plan's clock moved against the wall clock by more than this: every wait is measured again. */
+/** A clock moved against another by more than this: every wait is measured again. */
 const CLOCK_STEP_MS = 1000;
 
 type Reconcile = (id: string, signal: AbortSignal) => Promise<ReconcileResult>;
@@ -72,8 +72,9 @@ export class ApprovalLoop {
   private readonly dirty = new Set<string>();
   /** Waits asked for: due at `at` by the plan's clock, or at `wallAt` by the wall clock, whichever comes first. */
   private readonly delayed = new Map<string, { at: number; wallAt: number; drawn: boolean; timer: NodeJS.Timeout }>();
-  /** The plan's clock less the wall clock, at the last look. */
+  /** At the last look: the plan's clock less the wall clock, and the wall clock less the monotonic one timers run on. */
   private skew = 0;
+  private drift = 0;
   private readonly failures = new Map<string, number>();
   private waiters: Array<() => void> = [];
   private active: AbortController | undefined;
@@ -189,14 +190,17 @@ export class ApprovalLoop {
   }
 
   /**
-   * The timers run on the wall clock; the plan's clock may be moved (tests move it by days, an
-   * operator may step it). At each resync, when it moved against the wall clock since the last
-   * look, every wait is measured again, so one due by the moved clock is taken up then.
+   * Timers run on the monotonic clock; the wall clock may be stepped (NTP, a resumed VM) and the
+   * plan's clock moved (tests move it by days). At each resync, when either moved against the
+   * other since the last look, every wait is measured again, so one due by the moved clock is
+   * taken up then, as it was when every waiting request had a pass each resync.
    */
   private lookAtClock(): void {
     const skew = this.now() - Date.now();
-    const moved = Math.abs(skew - this.skew) > CLOCK_STEP_MS;
+    const drift = Date.now() - performance.now();
+    const moved = Math.abs(skew - this.skew) > CLOCK_STEP_MS || Math.abs(drift - this.drift) > CLOCK_STEP_MS;
     this.skew = skew;
+    this.drift = drift;
     if (moved) for (const id of [...this.delayed.keys()]) this.wake(id);
   }
 
@@ -209,6 +213,7 @@ export class ApprovalLoop {
     const controller = new AbortController();
     this.active = controller;
     this.skew = this.now() - Date.now();
+    this.drift = Date.now() - performance.now();
     const { signal } = controller;
     const watching = this.options.watch === false ? Promise.resolve() : this.store.watch((e) => this.onWatchEvent(e, signal), signal);
     const resyncTimer = setInterval(() => void this.resync(signal), this.options.resyncMs);

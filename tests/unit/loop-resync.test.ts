@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApprovalLoop } from '@/lib/loop/loop';
 import { MemoryStore } from '../helpers/memory-store';
 import { until } from '../helpers/wait';
@@ -121,6 +121,36 @@ describe('the periodic resync', () => {
       offset = 40 * DAY;
       await until(() => count(waiting.id) > first || undefined, 'the wait due on the moved clock', 5000, 10);
     } finally {
+      await loop.stop();
+    }
+  });
+
+  it('takes up a waiting request at the next resync when the wall clock is stepped past its wait (timers run on the monotonic clock)', async () => {
+    const store = new MemoryStore();
+    const waiting = (await store.create({ email: 'wait@example.com', model: 'gpt-4o' })).request;
+    const busy = (await store.create({ email: 'busy@example.com', model: 'gpt-4o' })).request;
+    const passes = new Map<string, number>();
+    const count = (id: string) => passes.get(id) ?? 0;
+    let step = 0;
+    const loop = new ApprovalLoop(store, async (id) => (passes.set(id, count(id) + 1), id === waiting.id && step === 0 ? { requeueAfterMs: 20 * 86_400_000 } : {}), {
+      concurrency: 2,
+      resyncMs: 50,
+      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
+    });
+    const wall = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + step);
+    loop.start();
+    try {
+      await until(() => count(busy.id) >= 3 || undefined, 'the start and two resyncs', 5000, 10);
+      const first = count(waiting.id);
+      const seen = count(busy.id);
+      await until(() => count(busy.id) >= seen + 3 || undefined, 'three more resyncs', 5000, 10);
+      expect(count(waiting.id)).toBe(first);
+      // The host's clock jumps 20 days ahead (a VM resumed): no timer notices, the resync's look does.
+      step = 20 * 86_400_000;
+      await until(() => count(waiting.id) > first || undefined, 'the wait due by the stepped wall clock', 5000, 10);
+    } finally {
+      stepped.mockRestore();
       await loop.stop();
     }
   });
