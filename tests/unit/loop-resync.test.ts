@@ -1,7 +1,31 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApprovalLoop } from '@/lib/loop/loop';
+import { ApprovalLoop, type LoopOptions } from '@/lib/loop/loop';
+import type { ReconcileResult } from '@/lib/loop/reconciler';
 import { MemoryStore } from '../helpers/memory-store';
 import { until } from '../helpers/wait';
+
+/** A loop (resync every 50 ms) whose passes are counted per request and answered by `answer`. */
+function countingLoop(store: MemoryStore, answer: (id: string) => ReconcileResult, options: Partial<LoopOptions> = {}) {
+  const passes = new Map<string, number>();
+  const count = (id: string) => passes.get(id) ?? 0;
+  const loop = new ApprovalLoop(store, async (id) => (passes.set(id, count(id) + 1), answer(id)), {
+    concurrency: 2,
+    resyncMs: 50,
+    errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
+    ...options,
+  });
+  return { loop, count };
+}
+
+/** After the start and two resyncs (`busy` is passed at each), `more` resyncs give `ids` no pass: their counts, unchanged. */
+async function noPassesOver(count: (id: string) => number, busy: string, ids: readonly string[], more: number): Promise<number[]> {
+  await until(() => count(busy) >= 3 || undefined, 'the start and two resyncs', 5000, 10);
+  const before = ids.map(count);
+  const seen = count(busy);
+  await until(() => count(busy) >= seen + more || undefined, `${more} more resyncs`, 5000, 10);
+  expect(ids.map(count)).toEqual(before);
+  return before;
+}
 
 describe('the periodic resync', () => {
   it('passes over requests at rest, and takes up one the moment its plan has work again', async () => {
@@ -9,23 +33,12 @@ describe('the periodic resync', () => {
     const resting = await Promise.all(Array.from({ length: 50 }, (_, i) => store.create({ email: `rest${i}@example.com`, model: 'gpt-4o' })));
     const busy = (await store.create({ email: 'busy@example.com', model: 'gpt-4o' })).request;
     const atRest = new Set(resting.map((c) => c.request.id));
-    const passes = new Map<string, number>();
-    const count = (id: string) => passes.get(id) ?? 0;
     // The watch lists every request once at start; after that nothing changes, so only the resync
     // (every 50 ms) brings requests to the loop.
-    const loop = new ApprovalLoop(store, async (id) => (passes.set(id, count(id) + 1), {}), {
-      concurrency: 2,
-      resyncMs: 50,
-      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
-      atRest: (r) => atRest.has(r.id),
-    });
+    const { loop, count } = countingLoop(store, () => ({}), { atRest: (r) => atRest.has(r.id) });
     loop.start();
     try {
-      await until(() => count(busy.id) >= 3 || undefined, 'the start and two resyncs', 5000, 10);
-      const before = resting.map((c) => count(c.request.id));
-      const seen = count(busy.id);
-      await until(() => count(busy.id) >= seen + 3 || undefined, 'three more resyncs', 5000, 10);
-      expect(resting.map((c) => count(c.request.id))).toEqual(before);
+      await noPassesOver(count, busy.id, resting.map((c) => c.request.id), 3);
 
       const woken = resting[7]?.request.id as string;
       const had = count(woken);
@@ -85,32 +98,24 @@ describe('the periodic resync', () => {
     const waiting = (await store.create({ email: 'wait@example.com', model: 'gpt-4o' })).request;
     const soon = (await store.create({ email: 'soon@example.com', model: 'gpt-4o' })).request;
     const busy = (await store.create({ email: 'busy@example.com', model: 'gpt-4o' })).request;
-    const passes = new Map<string, number>();
-    const count = (id: string) => passes.get(id) ?? 0;
     let offset = 0;
     const DAY = 86_400_000;
     // An issued key's next reminder is 40 days away (past setTimeout's longest delay, ~24.8 days);
     // `soon` waits 300 ms; `busy` asks for nothing.
     const wants = new Map([[waiting.id, 40 * DAY], [soon.id, 300]]);
-    const loop = new ApprovalLoop(store, async (id) => {
-      passes.set(id, count(id) + 1);
-      const ms = wants.get(id);
-      return ms === undefined ? {} : { requeueAfterMs: ms };
-    }, {
-      concurrency: 2,
-      resyncMs: 50,
-      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
+    const { loop, count } = countingLoop(
+      store,
+      (id) => {
+        const ms = wants.get(id);
+        return ms === undefined ? {} : { requeueAfterMs: ms };
+      },
       // A frozen plan clock, moved only by the test: `soon` must still come due by the wall clock.
-      now: () => Date.parse('2026-06-01T00:00:00Z') + offset,
-    });
+      { now: () => Date.parse('2026-06-01T00:00:00Z') + offset },
+    );
     loop.start();
     try {
-      await until(() => count(busy.id) >= 3 || undefined, 'the start and two resyncs', 5000, 10);
-      const first = count(waiting.id);
-      const seen = count(busy.id);
-      await until(() => count(busy.id) >= seen + 6 || undefined, 'six more resyncs', 5000, 10);
-      // The resyncs left the waiting one to its timer.
-      expect(count(waiting.id)).toBe(first);
+      // The resyncs leave the waiting one to its timer.
+      const [first = 0] = await noPassesOver(count, busy.id, [waiting.id], 6);
       wants.delete(soon.id);
       const soonHad = count(soon.id);
       await until(() => count(soon.id) > soonHad || undefined, 'the 300 ms wait due by the wall clock', 5000, 10);
@@ -129,23 +134,13 @@ describe('the periodic resync', () => {
     const store = new MemoryStore();
     const waiting = (await store.create({ email: 'wait@example.com', model: 'gpt-4o' })).request;
     const busy = (await store.create({ email: 'busy@example.com', model: 'gpt-4o' })).request;
-    const passes = new Map<string, number>();
-    const count = (id: string) => passes.get(id) ?? 0;
     let step = 0;
-    const loop = new ApprovalLoop(store, async (id) => (passes.set(id, count(id) + 1), id === waiting.id && step === 0 ? { requeueAfterMs: 20 * 86_400_000 } : {}), {
-      concurrency: 2,
-      resyncMs: 50,
-      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
-    });
+    const { loop, count } = countingLoop(store, (id) => (id === waiting.id && step === 0 ? { requeueAfterMs: 20 * 86_400_000 } : {}));
     const wall = Date.now.bind(Date);
     const stepped = vi.spyOn(Date, 'now').mockImplementation(() => wall() + step);
     loop.start();
     try {
-      await until(() => count(busy.id) >= 3 || undefined, 'the start and two resyncs', 5000, 10);
-      const first = count(waiting.id);
-      const seen = count(busy.id);
-      await until(() => count(busy.id) >= seen + 3 || undefined, 'three more resyncs', 5000, 10);
-      expect(count(waiting.id)).toBe(first);
+      const [first = 0] = await noPassesOver(count, busy.id, [waiting.id], 3);
       // The host's clock jumps 20 days ahead (a VM resumed): no timer notices, the resync's look does.
       step = 20 * 86_400_000;
       await until(() => count(waiting.id) > first || undefined, 'the wait due by the stepped wall clock', 5000, 10);
@@ -159,15 +154,7 @@ describe('the periodic resync', () => {
     const store = new MemoryStore();
     const resting = (await store.create({ email: 'rest@example.com', model: 'gpt-4o' })).request;
     const waiting = (await store.create({ email: 'wait@example.com', model: 'gpt-4o' })).request;
-    const passes = new Map<string, number>();
-    const count = (id: string) => passes.get(id) ?? 0;
-    const loop = new ApprovalLoop(store, async (id) => (passes.set(id, count(id) + 1), id === waiting.id ? { requeueAfterMs: 86_400_000 } : {}), {
-      concurrency: 2,
-      resyncMs: 50,
-      errorBackoff: { initialSeconds: 1, maxSeconds: 10 },
-      watch: false,
-      atRest: (r) => r.id === resting.id,
-    });
+    const { loop, count } = countingLoop(store, (id) => (id === waiting.id ? { requeueAfterMs: 86_400_000 } : {}), { watch: false, atRest: (r) => r.id === resting.id });
     loop.start();
     try {
       await until(() => (count(resting.id) >= 3 && count(waiting.id) >= 3) || undefined, 'three resyncs passing both', 5000, 10);
