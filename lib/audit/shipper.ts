@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { AUDIT_FINALIZER, type KeyRequest } from '../domain/key-request';
-import { log } from '../log';
-import { countAuditShipped } from '../metrics/record';
 import { failpoint } from '../loop/failpoints';
 import { RequestNotFoundError } from '../store/errors';
 import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestStore, WatchEvent } from '../store/types';
-import { type CloudEvent, type RenderOptions, toCloudEvent } from './cloudevent';
+import { type RenderOptions, toCloudEvent } from './cloudevent';
 import type { AuditSpool } from './spool';
 import { type AuditCursor, ShippedKnowledge, versionNumber } from './cursor';
 import { type AuditRecord, parseRecords } from './record';
-import { type AuditSink, AuditSinkError } from './sink';
+import type { AuditSink } from './sink';
+import { SinkSender } from './sink-sender';
 
 export interface ShipperDeps {
   store: RequestStore;
@@ -68,7 +67,6 @@ interface Tracked {
 
 /** At most this many batches per round, so one round never holds the leader's periodic turn for long. */
 const MAX_BATCHES_PER_ROUND = 20;
-const MAX_BACKOFF_MS = 60_000;
 const SPOOL_EVERY_MS = 5_000;
 /** A request the loop keeps busy (a step failing again and again) holds its records no longer than this. */
 const BUSY_HOLD_MAX_MS = 60_000;
@@ -91,9 +89,7 @@ const CURSOR_WRITE_EVERY_MS = 2_000;
  */
 export class AuditShipper {
   private readonly tracked = new Map<string, Tracked>();
-  private failures = 0;
-  private retryAt = 0;
-  private lastError: string | undefined;
+  private readonly sender: SinkSender;
   private spoolReadAt = 0;
   private watching = false;
   /** The whole cache was walked once (the first round): the watch keeps the picture current from there. */
@@ -108,6 +104,7 @@ export class AuditShipper {
 
   constructor(private readonly d: ShipperDeps) {
     this.now = d.now ?? Date.now;
+    this.sender = new SinkSender(d.sink, this.now, () => this.backlog());
   }
 
   /** Follows the store from now on (every replica); idempotent. */
@@ -209,7 +206,7 @@ export class AuditShipper {
 
   /** The sink's last failure while it keeps failing; undefined once a batch went through. */
   get sinkError(): string | undefined {
-    return this.lastError;
+    return this.sender.error;
   }
 
   private async onEvent(event: WatchEvent): Promise<void> {
@@ -285,12 +282,12 @@ export class AuditShipper {
       this.scanned = true;
     }
     const report: ShipReport = { shipped: 0, batches: 0 };
-    if (this.now() < this.retryAt) return { ...report, ...(this.lastError ? { error: this.lastError } : {}) };
+    if (this.sender.resting) return { ...report, ...(this.sender.error ? { error: this.sender.error } : {}) };
     if (this.d.spool && this.now() - this.spoolReadAt >= SPOOL_EVERY_MS) {
       this.spoolReadAt = this.now();
       const records = await this.d.spool.read(this.d.batchSize);
       if (records.length) {
-        const error = await this.send(records.map((r) => toCloudEvent(r, this.d.render)), signal);
+        const error = await this.sender.send(records.map((r) => toCloudEvent(r, this.d.render)), signal);
         if (error) return { ...report, error };
         await this.d.spool.acknowledge(records.map((r) => r.id));
         report.shipped += records.length;
@@ -302,7 +299,7 @@ export class AuditShipper {
       const batch = await this.nextBatch(sent);
       if (!batch.length) break;
       const events = batch.flatMap((item) => item.records.map((r) => toCloudEvent(r, this.d.render)));
-      const error = await this.send(events, signal);
+      const error = await this.sender.send(events, signal);
       if (error) return { ...report, error };
       failpoint('after-audit-sent');
       await Promise.all(batch.map((item) => this.acknowledge(item)));
@@ -311,26 +308,6 @@ export class AuditShipper {
     }
     if (this.d.cursor) await this.moveCursor(this.d.cursor.store, this.d.cursor.version);
     return report;
-  }
-
-  /** Sends a batch; the sink's complaint when it did not take it (then the shipper backs off). */
-  private async send(events: CloudEvent[], signal: AbortSignal): Promise<string | undefined> {
-    try {
-      await this.d.sink.send(events, signal);
-    } catch (err) {
-      if (!(err instanceof AuditSinkError)) throw err;
-      countAuditShipped(events.length, true);
-      this.failures++;
-      this.retryAt = this.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
-      if (this.lastError === undefined) log('warn', 'audit: the sink did not take a batch; its records wait in their requests and are sent again', { error: err.message.slice(0, 300), backlog: this.backlog() });
-      this.lastError = err.message;
-      return err.message;
-    }
-    if (this.lastError !== undefined) log('info', 'audit: the sink takes records again', { backlog: this.backlog() });
-    this.failures = 0;
-    this.lastError = undefined;
-    countAuditShipped(events.length, false);
-    return undefined;
   }
 
   private async nextBatch(sent: Set<string>): Promise<Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }>> {
