@@ -305,9 +305,11 @@ export class ApprovalLoop {
       do {
         const page = await this.store.listAll({ limit: 500, continue: token });
         // At 100,000 stored requests a pass for each every minute was ~10 % of a core. Those at rest
-        // need none, those waiting have their timer (and the clock look above): a change of either
-        // comes by the watch. Without one, the resync is all that finds changes, and passes all.
-        for (const r of page.items) if (!watched || (!this.delayed.has(r.id) && !this.atRest(r))) this.enqueue(r.id);
+        // need none, those waiting for a time have their timer (and the clock look above): a change
+        // of either comes by the watch. One backing off from a failed pass is passed, as ever, so
+        // an outage's failures are taken up within a resync period of its end. Without a watch,
+        // the resync is all that finds changes, and passes all.
+        for (const r of page.items) if (!watched || ((!this.delayed.has(r.id) || this.failures.has(r.id)) && !this.atRest(r))) this.enqueue(r.id);
         for (const bad of page.invalid) this.malformed(bad);
         token = page.continue;
       } while (token && !signal.aborted && ++pages < 10_000);

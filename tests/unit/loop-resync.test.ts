@@ -150,6 +150,26 @@ describe('the periodic resync', () => {
     }
   });
 
+  it('still passes a request backing off from a failed pass at each resync, so an outage ends within a resync period', async () => {
+    const store = new MemoryStore();
+    const failing = (await store.create({ email: 'fail@example.com', model: 'gpt-4o' })).request;
+    // The first failure backs off 60 s; the resync (every 50 ms) does not wait for it.
+    const { loop, count } = countingLoop(
+      store,
+      (id) => {
+        if (id === failing.id) throw new Error('the API server is unreachable');
+        return {};
+      },
+      { errorBackoff: { initialSeconds: 60, maxSeconds: 60 } },
+    );
+    loop.start();
+    try {
+      await until(() => count(failing.id) >= 4 || undefined, 'a pass at each resync despite the backoff', 5000, 10);
+    } finally {
+      await loop.stop();
+    }
+  });
+
   it('with the watch off, passes every request at each resync: nothing else would bring a change', async () => {
     const store = new MemoryStore();
     const resting = (await store.create({ email: 'rest@example.com', model: 'gpt-4o' })).request;
