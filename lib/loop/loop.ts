@@ -72,7 +72,7 @@ export class ApprovalLoop {
   private readonly dirty = new Set<string>();
   /** Waits asked for: due at `at` by the plan's clock, or at `wallAt` by the wall clock, whichever comes first. */
   private readonly delayed = new Map<string, { at: number; wallAt: number; drawn: boolean; timer: NodeJS.Timeout }>();
-  /** At the last look: the plan's clock less the wall clock, and the wall clock less the monotonic one timers run on. */
+  /** At the last look (the first resync of a lead takes one before any wait exists): the plan's clock less the wall clock, and the wall clock less the monotonic one timers run on. */
   private skew = 0;
   private drift = 0;
   private readonly failures = new Map<string, number>();
@@ -212,8 +212,6 @@ export class ApprovalLoop {
     if (this.active) return;
     const controller = new AbortController();
     this.active = controller;
-    this.skew = this.now() - Date.now();
-    this.drift = Date.now() - performance.now();
     const { signal } = controller;
     const watching = this.options.watch === false ? Promise.resolve() : this.store.watch((e) => this.onWatchEvent(e, signal), signal);
     const resyncTimer = setInterval(() => void this.resync(signal), this.options.resyncMs);
@@ -298,18 +296,14 @@ export class ApprovalLoop {
 
   private async resync(signal: AbortSignal): Promise<void> {
     this.lookAtClock();
+    // Without a watch, the resync is all that finds changes: it passes every request.
     const watched = this.options.watch !== false;
     let token: string | undefined;
     let pages = 0;
     try {
       do {
         const page = await this.store.listAll({ limit: 500, continue: token });
-        // At 100,000 stored requests a pass for each every minute was ~10 % of a core. Those at rest
-        // need none, those waiting for a time have their timer (and the clock look above): a change
-        // of either comes by the watch. One backing off from a failed pass is passed, as ever, so
-        // an outage's failures are taken up within a resync period of its end. Without a watch,
-        // the resync is all that finds changes, and passes all.
-        for (const r of page.items) if (!watched || ((!this.delayed.has(r.id) || this.failures.has(r.id)) && !this.atRest(r))) this.enqueue(r.id);
+        for (const r of page.items) if (!watched || !this.leftToItself(r)) this.enqueue(r.id);
         for (const bad of page.invalid) this.malformed(bad);
         token = page.continue;
       } while (token && !signal.aborted && ++pages < 10_000);
@@ -326,6 +320,16 @@ export class ApprovalLoop {
       next = this.readyCursor.next();
     }
     return next.done ? undefined : next.value;
+  }
+
+  /**
+   * The resync need not pass it (with the watch on, which brings any change): at 100,000 stored
+   * requests a pass for each every minute was ~10 % of a core. At rest, or waiting for a time
+   * (its timer, and the clock look, take it up). Not one backing off from a failed pass: passed,
+   * as ever, so an outage's failures are taken up within a resync period of its end.
+   */
+  private leftToItself(r: KeyRequest): boolean {
+    return (this.delayed.has(r.id) && !this.failures.has(r.id)) || this.atRest(r);
   }
 
   /** A request the plan cannot read is not at rest: its pass reports why. */
