@@ -5,6 +5,7 @@
  * (another checkout) its loop is measured side by side in the same run.
  */
 import path from 'node:path';
+import { checkoutsToCompare } from './checkouts';
 import { median } from './stats';
 
 interface Loop {
@@ -34,9 +35,7 @@ async function drain(Loop: LoopClass, n: number): Promise<number> {
   return ms;
 }
 
-const checkouts: Array<[string, string]> = [['this checkout', path.resolve(import.meta.dirname, '..')]];
-if (process.env.LOOP_BASE) checkouts.unshift([`base (${process.env.LOOP_BASE})`, path.resolve(process.env.LOOP_BASE)]);
-for (const [name, checkout] of checkouts) {
+for (const [name, checkout] of checkoutsToCompare('LOOP_BASE')) {
   const { ApprovalLoop } = (await import(path.join(checkout, 'lib/loop/loop.ts'))) as { ApprovalLoop: LoopClass };
   for (const n of [10_000, 100_000]) {
     const runs: number[] = [];

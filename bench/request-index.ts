@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import type { KeyRequest } from '@/lib/domain/key-request';
+import { checkoutsToCompare } from './checkouts';
 import { median } from './stats';
 
 interface Index {
@@ -45,9 +46,7 @@ function measure(Index: new () => Index, size: number): { alone: number; afterCr
   return { alone: median(alone), afterCreate: median(afterCreate) };
 }
 
-const checkouts: Array<[string, string]> = [['this checkout', path.resolve(import.meta.dirname, '..')]];
-if (process.env.INDEX_BASE) checkouts.unshift([`base (${process.env.INDEX_BASE})`, path.resolve(process.env.INDEX_BASE)]);
-for (const [name, checkout] of checkouts) {
+for (const [name, checkout] of checkoutsToCompare('INDEX_BASE')) {
   const Index = await indexOf(checkout);
   for (const size of SIZES) {
     const f = measure(Index, size);
