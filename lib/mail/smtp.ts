@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import type { MailConfig } from '../config/schema';
+import { smtpSocket } from './smtp-socket';
 import { type MailMessage, type Mailer, MailUnavailableError, MailUnreachableError } from './types';
 
 type SmtpConfig = NonNullable<MailConfig['smtp']>;
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Sends through an SMTP server: TLS from the first byte, required STARTTLS, or plain (loopback). */
 export class SmtpMailer implements Mailer {
@@ -29,7 +32,9 @@ export class SmtpMailer implements Mailer {
       ignoreTLS: smtp.security === 'none',
       auth: smtp.user ? { user: smtp.user, pass: password ?? '' } : undefined,
       tls: smtp.caFile ? { ca: readFileSync(smtp.caFile, 'utf8') } : undefined,
-      connectionTimeout: 10_000,
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      // Our own TCP connect, with Nagle off (lib/mail/smtp-socket.ts says why).
+      getSocket: smtpSocket(smtp.host, smtp.port, CONNECT_TIMEOUT_MS),
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
       disableFileAccess: true,

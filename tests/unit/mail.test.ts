@@ -7,7 +7,7 @@ import type { KeyRequest } from '@/lib/domain/key-request';
 import { OutboxMailer } from '@/lib/mail/outbox';
 import { SmtpMailer } from '@/lib/mail/smtp';
 import { endingMessage, issuedMessage, oneLine, reviewNotice } from '@/lib/mail/templates';
-import { MailUnavailableError } from '@/lib/mail/types';
+import { MailUnavailableError, MailUnreachableError } from '@/lib/mail/types';
 import { makeServerCert } from '../helpers/tls';
 import { TestSmtp } from '@/trial/smtp';
 
@@ -125,6 +125,20 @@ describe('SMTP delivery to a real SMTP server', () => {
     const down = await mailerFor('k@example.com', { host: '127.0.0.1', port: 1, security: 'none' }, undefined).send(message).catch((e: unknown) => e);
     expect(down).toBeInstanceOf(MailUnavailableError);
     expect((down as Error).message).toContain('127.0.0.1:1');
+  });
+
+  it('check (verify) tells a server that is down from one that refuses the login, over the socket the mailer opens itself', async () => {
+    const down = await mailerFor('k@example.com', { host: '127.0.0.1', port: 1, security: 'none' }, undefined).verify().catch((e: unknown) => e);
+    expect(down).toBeInstanceOf(MailUnreachableError);
+    expect((down as Error).message).toMatch(/127\.0\.0\.1:1 \(none\): ECONNREFUSED/);
+    const { key, cert, caFile } = makeServerCert();
+    const server = await smtp({ secure: true, tls: { key, cert }, auth: { user: 'mailer', pass: 'right' } });
+    const refused = await mailerFor('k@example.com', { ...server.address, security: 'tls', user: 'mailer', caFile }, 'wrong-pw-654').verify().catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MailUnavailableError);
+    expect(refused).not.toBeInstanceOf(MailUnreachableError);
+    expect((refused as Error).message).toMatch(/EAUTH/);
+    expect((refused as Error).message).not.toContain('wrong-pw-654');
+    await mailerFor('k@example.com', { ...server.address, security: 'tls', user: 'mailer', caFile }, 'right').verify();
   });
 });
 
