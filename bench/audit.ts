@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     const namespace = await freshNamespace(kc, 'bench-audit-down');
     const gateway = new TestGateway(MASTER_KEY);
     await gateway.start();
-    const smtp = new TestSmtp();
+    const smtp = new TestSmtp({ parse: false });
     await smtp.start();
     const collector = new AuditCollector();
     await collector.start();

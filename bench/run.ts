@@ -51,7 +51,7 @@ function baselineCheckout(): string {
 async function servers() {
   const gateway = new TestGateway(MASTER_KEY);
   await gateway.start();
-  const smtp = new TestSmtp();
+  const smtp = new TestSmtp({ parse: false });
   await smtp.start();
   return { gateway, smtp, stop: async () => (await gateway.stop(), await smtp.stop()) };
 }

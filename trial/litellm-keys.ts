@@ -23,6 +23,16 @@ export interface StoredKey {
   columns?: Record<string, unknown>;
 }
 
+/**
+ * Whether a key other than `except` holds `alias` (LiteLLM's `_enforce_unique_key_alias`). A
+ * plain loop: the bench mints thousands of keys, and copying the table for each was a share of
+ * its own CPU that the portal's figures then paid for on a shared machine.
+ */
+export function aliasTaken(keys: ReadonlyMap<string, StoredKey>, alias: string, except?: string): boolean {
+  for (const k of keys.values()) if (k.key_alias === alias && k.token !== except) return true;
+  return false;
+}
+
 export interface Answer {
   status: number;
   body: unknown;

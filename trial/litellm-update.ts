@@ -3,7 +3,7 @@
 // `prepare_key_update_data`, proxy/utils.py `PrismaClient.get_data` / `update_data`).
 
 import { createHash } from 'node:crypto';
-import { type Answer, type StoredKey, fullObject } from './litellm-keys';
+import { type Answer, type StoredKey, aliasTaken, fullObject } from './litellm-keys';
 import { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
 
 type Kind = 'str' | 'float' | 'int' | 'bool' | 'list' | 'dict' | 'datetime';
@@ -167,7 +167,7 @@ export function updateKey(body: string, contentType: string, ctx: UpdateContext)
   if (!found) return proxyError(401, `Authentication Error: invalid user key - user key does not exist in db. User Key=${asked}`);
 
   const alias = fields.key_alias;
-  if (typeof alias === 'string' && [...ctx.keys.values()].some((k) => k.key_alias === alias && k.token !== found.token)) {
+  if (typeof alias === 'string' && aliasTaken(ctx.keys, alias, found.token)) {
     return proxyError(400, `Key with alias '${alias}' already exists. Unique key aliases across all keys are required.`, 'bad_request_error', 'key_alias');
   }
 

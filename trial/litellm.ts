@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { DailySpend } from './litellm-activity';
-import { type StoredKey, listKeys } from './litellm-keys';
+import { type StoredKey, aliasTaken, listKeys } from './litellm-keys';
 import { liteLLMBudgetResetAt, liteLLMDurationEnd } from './litellm-time';
 import { updateKey } from './litellm-update';
 import { Listener } from './listener';
@@ -342,7 +342,7 @@ export class TestGateway {
     const h = hash(key);
     // key_management_endpoints.py _enforce_unique_key_alias: an alias in use by any key (this
     // very key included, on a repeated call) is refused.
-    if (alias && [...this.keys.values()].some((k) => k.key_alias === alias)) {
+    if (alias && aliasTaken(this.keys, alias)) {
       return error(400, `Key with alias '${alias}' already exists. Unique key aliases across all keys are required.`, 'bad_request_error', 'key_alias');
     }
     const row: StoredKey = {

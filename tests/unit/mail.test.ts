@@ -142,6 +142,16 @@ describe('SMTP delivery to a real SMTP server', () => {
   });
 });
 
+describe('the SMTP double as the benches run it (parse: false)', () => {
+  it('takes every message and records its envelope, leaving the body unread', async () => {
+    const server = await smtp({ parse: false });
+    const mailer = mailerFor('k@example.com', { ...server.address, security: 'none' }, undefined);
+    await Promise.all(['a@example.com', 'b@example.com', 'c@example.com'].map((to) => mailer.send({ ...message, to: [to] })));
+    expect(server.messages.map((m) => m.to[0]).sort()).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+    expect(server.messages.every((m) => m.from === 'k@example.com' && m.subject === '' && m.text === '')).toBe(true);
+  });
+});
+
 describe('the outbox (embedded default)', () => {
   it('writes each message as a real .eml file that a mail parser reads back', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'keyportal-outbox-'));
