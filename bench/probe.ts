@@ -7,7 +7,7 @@
  * requests; `apiserver`: the API server alone at the same concurrency; `floor`: the web server's
  * CPU and latency per call of a few routes, one client, loop off; `life`: three rounds of 1,000
  * requests to issued and emailed, CPU a request of each process from /proc and the API calls by
- * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `idle`: the loop's
+ * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `paced`: PROBE_N requests at PROBE_RATE a second, each from its POST's answer to issued; `idle`: the loop's
  * process at rest on PROBE_NAMESPACE, CPU a second; `seed`: stores PROBE_STORED requests for them, ended, or with PROBE_SEED_STATE=issued live keys), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
@@ -19,7 +19,7 @@ import { TestGateway } from '@/trial/litellm';
 import { TestSmtp } from '@/trial/smtp';
 import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
-import { drained, fewClients, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
+import { drained, fewClients, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { type Portal, rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
 import { call, pool, sessionCookie } from './portal/clients';
 import { clusterPids, cpuMs, readCpu } from './proc-cpu';
@@ -207,6 +207,24 @@ async function life(): Promise<void> {
 }
 
 /**
+ * A quiet portal: PROBE_N (200) requests at PROBE_RATE a second (10), each timed from its POST's
+ * answer to `issued` (minted, emailed, written), after 30 to warm up; CPU a request of each process.
+ */
+async function paced(): Promise<void> {
+  await withLoopPortal('probe-paced', 3396, async (portal, kc, namespace) => {
+    const pids = { portal: portal.child.pid, worker: portal.worker?.pid, ...clusterPids() };
+    const n = Number(process.env.PROBE_N ?? 200);
+    const rate = Number(process.env.PROBE_RATE ?? 10);
+    await pacedToIssued(portal, kc, namespace, 'warm', 30, rate);
+    const before = readCpu(pids);
+    const wait = await pacedToIssued(portal, kc, namespace, 'paced', n, rate);
+    const after = readCpu(pids);
+    const cpu = Object.keys(before).map((name) => `${name} ${(((after[name] ?? 0) - (before[name] ?? 0)) / n).toFixed(2)}`).join(', ');
+    say(`${n} at ${rate} a second, POST answer to issued: p50 ${wait.p50.toFixed(1)} ms p99 ${wait.p99.toFixed(1)} ms; CPU ms a request: ${cpu}`);
+  });
+}
+
+/**
  * The loop's process at rest: CPU a second over three minutes (after 30 s to settle) on
  * PROBE_NAMESPACE's stored requests, or on an empty namespace; nothing is asked of it.
  */
@@ -237,7 +255,7 @@ async function seedOnly(): Promise<void> {
   process.stdout.write(`${namespace}\n`);
 }
 
-(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'idle' ? idle() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : loop()).catch((err: unknown) => {
+(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'idle' ? idle() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : mode === 'paced' ? paced() : loop()).catch((err: unknown) => {
   process.stderr.write(`probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
