@@ -20,9 +20,11 @@ export interface Timed {
  * The clients' connections: kept alive, as a load generator keeps them. node:http rather than
  * fetch: on this 2-core machine the bench shares the cores with the portal and the API server,
  * and undici's fetch (Web streams, a Response per call) cost the bench more CPU a POST than the
- * call it timed.
+ * call it timed. An idle connection is closed after 2 s, before the server's own 5 s
+ * keepAliveTimeout: otherwise a POST sent on one the server is closing that moment fails
+ * ("socket hang up"), which fetch avoided by honouring the server's Keep-Alive hint early.
  */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 2000 });
 
 /** One call, timed to the last byte; gzip asked for and undone, as a browser does. */
 export function call(p: Portal, method: 'GET' | 'POST', path: string, cookie: string, body?: unknown): Promise<Timed> {
