@@ -139,6 +139,11 @@ describe('SMTP delivery to a real SMTP server', () => {
     expect((refused as Error).message).toMatch(/EAUTH/);
     expect((refused as Error).message).not.toContain('wrong-pw-654');
     await mailerFor('k@example.com', { ...server.address, security: 'tls', user: 'mailer', caFile }, 'right').verify();
+    // TLS from the first byte is now an upgrade of the socket we opened: the certificate is still checked.
+    const untrusted = await mailerFor('k@example.com', { ...server.address, security: 'tls', user: 'mailer' }, 'right').verify().catch((e: unknown) => e);
+    expect(untrusted).toBeInstanceOf(MailUnavailableError);
+    expect(untrusted).not.toBeInstanceOf(MailUnreachableError);
+    expect((untrusted as Error).message).toMatch(/certificate/);
   });
 });
 
