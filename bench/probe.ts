@@ -220,7 +220,7 @@ async function paced(): Promise<void> {
     const wait = await pacedToIssued(portal, kc, namespace, 'paced', n, rate);
     const after = readCpu(pids);
     const cpu = Object.keys(before).map((name) => `${name} ${(((after[name] ?? 0) - (before[name] ?? 0)) / n).toFixed(2)}`).join(', ');
-    say(`${n} at ${rate} a second, POST answer to issued: p50 ${wait.p50.toFixed(1)} ms p99 ${wait.p99.toFixed(1)} ms; CPU ms a request: ${cpu}`);
+    say(`${n} at ${rate} a second: POST p50 ${wait.post.p50.toFixed(1)} ms p99 ${wait.post.p99.toFixed(1)} ms; POST answer to issued p50 ${wait.p50.toFixed(1)} ms p99 ${wait.p99.toFixed(1)} ms; CPU ms a request: ${cpu}`);
   });
 }
 

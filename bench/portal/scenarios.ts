@@ -105,26 +105,28 @@ async function settledCounts(kc: KubeConfig, timeoutMs: number): Promise<Map<str
   }
 }
 
-/** Creation → issued at a paced rate: each request's wait, from its POST answer to `issued` seen. */
-export async function pacedToIssued(p: Portal, kc: KubeConfig, namespace: string, tag: string, n: number, perSecond: number): Promise<Summary> {
+/** Creation → issued at a paced rate: each request's wait, from its POST answer to `issued` seen; and the POSTs' own latency. */
+export async function pacedToIssued(p: Portal, kc: KubeConfig, namespace: string, tag: string, n: number, perSecond: number): Promise<Summary & { post: Summary }> {
   const seen = new Map<string, number>();
   const stop = await watchIssued(kc, namespace, seen);
   const cookies = await Promise.all(Array.from({ length: n }, (_, i) => sessionCookie(p, `p${i}-${tag}@bench.example.com`)));
   const created: Array<Promise<{ id: string; at: number } | undefined>> = [];
+  const postMs: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const wait = t0 + (i * 1000) / perSecond - performance.now();
     if (wait > 1) await sleep(wait);
     created.push(
-      call(p, 'POST', '/api/requests', cookies[i] as string, { model: MODELS[i % 2] }).then((r) =>
-        r.status === 201 ? { id: (JSON.parse(r.body) as { request: { id: string } }).request.id, at: performance.now() } : undefined,
-      ),
+      call(p, 'POST', '/api/requests', cookies[i] as string, { model: MODELS[i % 2] }).then((r) => {
+        postMs.push(r.ms);
+        return r.status === 201 ? { id: (JSON.parse(r.body) as { request: { id: string } }).request.id, at: performance.now() } : undefined;
+      }),
     );
   }
   const made = (await Promise.all(created)).filter((x): x is { id: string; at: number } => Boolean(x));
   await until(() => made.every((m) => seen.has(m.id)), 60_000);
   stop();
-  return summarize(made.filter((m) => seen.has(m.id)).map((m) => Math.max(0, (seen.get(m.id) as number) - m.at)));
+  return { ...summarize(made.filter((m) => seen.has(m.id)).map((m) => Math.max(0, (seen.get(m.id) as number) - m.at))), post: summarize(postMs) };
 }
 
 /**
