@@ -34,7 +34,7 @@ export interface TestSmtpOptions {
   /**
    * false: each message is taken and recorded by its envelope only (subject, text, html empty),
    * its body read and dropped, as a relay that queues it would. The benches' sink: parsing every
-   * message (mailparser, linkify) cost more CPU than the portal's sending of it, on the same cores.
+   * message (mailparser, linkify) was a tenth of the bench's own CPU, on the cores the portal uses.
    */
   parse?: boolean;
 }
