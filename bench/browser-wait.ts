@@ -16,7 +16,8 @@ import { MASTER_KEY } from '@/tests/helpers/portal';
 import { checkoutsToCompare } from './checkouts';
 import { clusterUp, freshNamespace } from './cluster';
 import { startPortal, stopPortal } from './portal/server';
-import { median } from './stats';
+import { summarize } from './stats';
+import { signIn } from '@/tests/e2e/helpers';
 
 const n = Number(process.env.PROBE_N ?? 20);
 const { kubeconfig, kc } = clusterUp();
@@ -39,10 +40,7 @@ try {
           // A person of their own each time (a second live key for one model is refused); two to warm up.
           const context = await browser.newContext({ baseURL: portal.url });
           const page = await context.newPage();
-          await page.goto('/signin?callbackUrl=%2F');
-          await page.getByLabel('Email').fill(`b${i}-${round}-${Date.now().toString(36)}@bench.example.com`);
-          await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-          await page.getByTestId('signed-in-as').waitFor();
+          await signIn(page, `b${i}-${round}-${Date.now().toString(36)}@bench.example.com`);
           const card = page.locator('li', { has: page.getByRole('heading', { name: 'GPT-4o', exact: true }) });
           // A click before the page has hydrated opens nothing: click again (bounded) until the form shows.
           const submit = card.getByRole('button', { name: 'Submit request' });
@@ -62,8 +60,8 @@ try {
           }
           await context.close();
         }
-        const sorted = [...waits].sort((a, b) => a - b);
-        process.stdout.write(`${name}, round ${round}: click to issued on screen, median ${median(waits).toFixed(0)} ms, p90 ${(sorted[Math.floor(0.9 * (sorted.length - 1))] ?? Number.NaN).toFixed(0)} ms; issued at the first render ${atFirstRender} of ${n}, after a poll (over 1 s) ${waits.filter((w) => w > 1000).length} of ${n}\n`);
+        const wait = summarize(waits);
+        process.stdout.write(`${name}, round ${round}: click to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms; issued at the first render ${atFirstRender} of ${n}, after a poll (over 1 s) ${waits.filter((w) => w > 1000).length} of ${n}\n`);
       } finally {
         await stopPortal(portal);
       }
