@@ -8,6 +8,8 @@
  */
 import path from 'node:path';
 import { TestSmtp } from '@/trial/smtp';
+import { type KeyRequest, newRequestId, rfc3339 } from '@/lib/domain/key-request';
+import { issuedMessage } from '@/lib/mail/templates';
 import type { MailMessage } from '@/lib/mail/types';
 import { checkoutsToCompare } from './checkouts';
 import { pool } from './portal/clients';
@@ -19,12 +21,13 @@ interface Mailer {
 }
 type MailerClass = new (from: string, smtp: Record<string, unknown>, password: string | undefined) => Mailer;
 
-const message = (i: number): MailMessage => ({
-  to: [`user${i}@bench.example.com`],
-  subject: 'Your API key for gpt-4o',
-  text: `Your request ${i} for gpt-4o was approved.\n\nAPI key: sk-kp-${'x'.repeat(40)}\n`,
-  html: `<!doctype html><html><body><p>Your request ${i} for gpt-4o was approved.</p><p>API key: <code>sk-kp-${'x'.repeat(40)}</code></p></body></html>`,
-});
+const context = { portalUrl: 'https://keys.example.com', portalTitle: 'Keyportal', gatewayUrl: 'https://llm.example.com', modelTitle: 'GPT-4o' };
+/** The portal's own "your key is ready" email (lib/mail/templates.ts), as the loop sends it. */
+const message = (i: number): MailMessage => {
+  const email = `user${i}@bench.example.com`;
+  const request: KeyRequest = { id: newRequestId(), email, model: 'gpt-4o', state: 'issued', createdAt: rfc3339(new Date()), hasKey: true, resourceVersion: '1' };
+  return { to: [email], ...issuedMessage(request, context, { key: `sk-kp-${'x'.repeat(40)}` }) };
+};
 
 async function mailerOf(checkout: string): Promise<MailerClass> {
   return ((await import(path.join(checkout, 'lib/mail/smtp.ts'))) as { SmtpMailer: MailerClass }).SmtpMailer;
