@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
@@ -129,10 +130,7 @@ export class TestSmtp {
 }
 
 /** Reads a message's body to its end and keeps nothing of it. */
-function drained(stream: Readable): Promise<undefined> {
-  return new Promise((resolve, reject) => {
-    stream.on('error', reject);
-    stream.on('end', () => resolve(undefined));
-    stream.resume();
-  });
+async function drained(stream: Readable): Promise<undefined> {
+  await finished(stream.resume());
+  return undefined;
 }
