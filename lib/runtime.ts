@@ -13,6 +13,7 @@ import type { PeopleStore } from './people/types';
 import { type Archive, createArchive } from './retention/archive';
 import { createStore } from './store';
 import type { RequestStore } from './store/types';
+import { ChangeFeed } from './store/change-feed';
 
 export interface Runtime {
   config: Config;
@@ -31,6 +32,8 @@ export interface Runtime {
   spendFigures: SpendFigureService;
   /** Tombstones of requests the retention sweep deleted. */
   archive: Archive;
+  /** Status pages waiting for their request to change (a long poll), on one subscription to the store. */
+  changes: ChangeFeed;
 }
 
 /**
@@ -71,6 +74,7 @@ export function getRuntime(): Runtime {
       store,
       people: createPeopleStore(store),
       archive: createArchive(store),
+      changes: new ChangeFeed(store),
       gatewayStatus: new GatewayStatus(gateway, config.models.map((m) => m.id)),
       usage: new UsageCache(gateway),
       gateway,

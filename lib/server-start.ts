@@ -5,6 +5,7 @@ import { startupWarnings } from './config/warnings';
 import { closeConnectionsWhileStopping } from './http/close-when-stopping';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
+import { observeHeldReads } from './metrics/record';
 import { startMetricsServer } from './metrics/server';
 import { checkReadiness } from './readiness';
 import { getRuntime } from './runtime';
@@ -21,7 +22,9 @@ export async function startServer(): Promise<void> {
   try {
     installShutdown('server', { drainMs: SERVER_DRAIN_MS });
     closeConnectionsWhileStopping();
-    const { config, store, people } = getRuntime();
+    const { config, store, people, changes } = getRuntime();
+    // First of the tasks: a status page's held read answers now (its next goes to another replica), not at the drain's end.
+    onShutdown('status pages waiting', async () => changes.close());
     // The web server needs a way to sign in; find out now, not on the first visitor's request.
     const { settings: auth } = getAuth();
     if (auth.devSignIn) log('warn', 'server: development sign-in is ON: anyone who can reach this portal signs in as any email they type', { publicUrl: config.portal.publicUrl });
@@ -30,6 +33,8 @@ export async function startServer(): Promise<void> {
     // Fill the request cache before the first visitor; readyz says not-ready until it has.
     store.warm();
     people.warm();
+    changes.start();
+    observeHeldReads(changes);
     if (config.metrics.port) await startMetricsServer({ host: config.metrics.host, port: config.metrics.port }, { store, ready: async () => (await checkReadiness()).ready });
     log('info', 'server: starting', { config: config.source, store: store.kind, gateway: config.gateway.type, mail: config.mail.smtp ? 'smtp' : 'outbox' });
     // What an admin should hear before an employee does: a gateway that is down, a master key it

@@ -16,8 +16,8 @@ import type { InteractionDeps } from '../chat/slack-interactions';
 const limits = new ActionLimiter();
 
 export async function portalContext(): Promise<{ deps: PortalDeps; user: User | null }> {
-  const { config, store, people, archive } = getRuntime();
-  return { deps: { store, people, config, limits, archive }, user: await currentUser() };
+  const { config, store, people, archive, changes } = getRuntime();
+  return { deps: { store, people, config, limits, archive, changes }, user: await currentUser() };
 }
 
 export async function signedIn(): Promise<{ deps: PortalDeps; user: User }> {

@@ -53,6 +53,11 @@ export function countAuditShipped(records: number, failed: boolean): void {
   else metrics().auditShipped.inc(records);
 }
 
+/** Shows how many status reads the web server holds open, at every scrape. */
+export function observeHeldReads(held: { readonly waiting: number }): void {
+  metrics().sources.held = held;
+}
+
 /** Shows a loop's queue and leadership at every scrape until the returned function is called. */
 export function observeLoop(loop: LoopGauges): () => void {
   const { loops } = metrics().sources;

@@ -22,6 +22,8 @@ export interface ScrapeSources {
   readonly loops: Set<LoopGauges>;
   readonly audits: Set<AuditGauges>;
   ready?: () => Promise<boolean>;
+  /** Status reads held for a change now (lib/store/change-feed.ts). */
+  held?: { readonly waiting: number };
 }
 
 export interface KeyportalMetrics {
@@ -110,6 +112,14 @@ export function createMetrics(): KeyportalMetrics {
       let oldest = 0;
       for (const a of sources.audits) oldest = Math.max(oldest, a.oldestSeconds());
       this.set(oldest);
+    },
+  });
+  new Gauge({
+    name: 'keyportal_status_reads_held',
+    help: 'Status page reads this web server holds open until their request changes (long polls).',
+    registers,
+    collect() {
+      this.set(sources.held?.waiting ?? 0);
     },
   });
   new Gauge({

@@ -10,6 +10,7 @@ import type { Policy } from '../approval/policy';
 import { DecidedError, NotInReviewError, type ReviewDeps, policyOf, submitReview } from './reviews';
 import { ConflictError, InvalidCursorError, RequestNotFoundError } from '../store/errors';
 import type { Archive } from '../retention/archive';
+import type { ChangeFeed } from '../store/change-feed';
 import { oldestFirst } from '../store/ordering';
 import { retryOnConflict } from '../store/retry-on-conflict';
 import { collect } from '../store/collect';
@@ -35,6 +36,8 @@ export interface PortalDeps {
   clock?: () => Date;
   /** Tombstones of requests the retention sweep deleted: their status link says "archived". */
   archive?: Pick<Archive, 'find'>;
+  /** Where a status read waits for its request to change (lib/portal/status-wait.ts); without it, reads answer at once. */
+  changes?: ChangeFeed;
 }
 
 /** Per requester: a person's check-then-create runs one at a time in this process. */

@@ -1,5 +1,5 @@
 import { type APIRequestContext, expect, test } from '@playwright/test';
-import { auditShipped, env, personPage, signIn, signedWebhook, unique, version } from './helpers';
+import { env, personPage, settledInReview, signIn, signedWebhook, unique, version } from './helpers';
 
 // Bad input against the production server's route handlers: the right status, a message naming
 // the problem, and the stored request untouched (its resourceVersion on the API server unchanged).
@@ -10,19 +10,6 @@ async function createOne(api: APIRequestContext, model = 'experimental'): Promis
   const res = await api.post('/api/requests', json({ model }));
   expect(res.status()).toBe(201);
   return ((await res.json()) as { request: { id: string } }).request.id;
-}
-
-/**
- * In review, and the loop has finished with it (approvers emailed, its audit records shipped and
- * under the audit cursor): nothing else will write it.
- */
-async function settledInReview(api: APIRequestContext, id: string): Promise<void> {
-  await expect
-    .poll(async () => {
-      const { request } = (await (await api.get(`/api/requests/${id}`)).json()) as { request: { state: string; emailed: boolean } };
-      return `${request.state} ${request.emailed} ${(await auditShipped(id)) ? 'shipped' : 'waiting'}`;
-    })
-    .toBe('in-review true shipped');
 }
 
 test('request creation refuses unknown models, bad bodies, other sites and duplicates, naming the problem', async ({ page }) => {
@@ -214,4 +201,34 @@ test('readyz tells a probe only whether the portal is ready; what is wrong is fo
   await signIn(approver, 'approver@example.com');
   const detailed = (await (await approver.request.get('/api/readyz')).json()) as { checks: Array<{ name: string }> };
   expect(detailed.checks.map((c) => c.name)).toContain('store');
+});
+
+test('a status read answers 304 to the tag it holds, is held by ?wait until the request changes, and names a bad wait', async ({ page }) => {
+  await signIn(page, unique('etag'));
+  const api = page.request;
+  const id = await createOne(api);
+  await settledInReview(api, id);
+  const first = await api.get(`/api/requests/${id}`);
+  const etag = first.headers().etag as string;
+  expect(etag).toMatch(/^"[\w-]{27}"$/);
+  const tagged = { headers: { 'if-none-match': etag } };
+  const same = await api.get(`/api/requests/${id}`, tagged);
+  expect([same.status(), same.headers().etag, await same.text()]).toEqual([304, etag, '']);
+  const started = Date.now();
+  expect((await api.get(`/api/requests/${id}?wait=1`, tagged)).status()).toBe(304);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+
+  // Held on one replica, decided through the other: the held read answers with what changed.
+  const held = api.get(`/api/requests/${id}?wait=20`, tagged);
+  const decided = await api.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, signedWebhook('approval', { request_id: id, decision: 'approve', reason: 'ETAG-1 approved' }));
+  expect(decided.status()).toBe(200);
+  const changed = await held;
+  expect(changed.status()).toBe(200);
+  expect(changed.headers().etag).not.toBe(etag);
+  expect(((await changed.json()) as { request: { state: string } }).request.state).toMatch(/^(approved|issued)$/);
+
+  for (const wait of ['31', '-1', 'soon']) {
+    const bad = await api.get(`/api/requests/${id}?wait=${wait}`);
+    expect([wait, bad.status(), ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([wait, 422, expect.stringMatching(/^wait: /)]);
+  }
 });

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import AxeBuilder from '@axe-core/playwright';
-import { type Browser, type Page, expect, test } from '@playwright/test';
+import { type APIRequestContext, type Browser, type Page, expect, test } from '@playwright/test';
 import { type SignedEndpoint, signatureHeader } from '@/lib/crypto/signature';
 import { E2E_ENV_FILE, type E2eEnv, WEBHOOK_SECRET } from './env';
 
@@ -107,4 +107,17 @@ export async function signInWithSso(page: Page, login: string): Promise<void> {
   await page.locator('input[name="password"]').fill('any password');
   await page.locator('button[type="submit"]').click();
   await page.getByRole('button', { name: 'Continue' }).click();
+}
+
+/**
+ * In review, and the loop has finished with it (approvers emailed, its audit records shipped and
+ * under the audit cursor): nothing else will write it.
+ */
+export async function settledInReview(api: APIRequestContext, id: string): Promise<void> {
+  await expect
+    .poll(async () => {
+      const { request } = (await (await api.get(`/api/requests/${id}`)).json()) as { request: { state: string; emailed: boolean } };
+      return `${request.state} ${request.emailed} ${(await auditShipped(id)) ? 'shipped' : 'waiting'}`;
+    })
+    .toBe('in-review true shipped');
 }

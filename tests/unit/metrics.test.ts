@@ -15,6 +15,7 @@ import { type KeyportalMetrics, createMetrics, metrics } from '@/lib/metrics/reg
 import { type MetricsServer, startMetricsServer } from '@/lib/metrics/server';
 import { submitReview } from '@/lib/portal/reviews';
 import { buildPlugins } from '@/plugins';
+import { ChangeFeed } from '@/lib/store/change-feed';
 import { MemoryStore } from '../helpers/memory-store';
 import { TEST_MODELS, TEST_PLUGINS } from '../helpers/portal';
 import { RECONCILER_SETTINGS } from '../helpers/reconciler-settings';
@@ -310,5 +311,19 @@ describe('the metrics endpoint', () => {
     expect(await sample(m, 'keyportal_loop_queue_depth')).toBe(3);
     m.sources.loops.delete(loop);
     expect(await sample(m, 'keyportal_loop_leader')).toBe(0);
+  });
+
+  it('shows the status reads held open for a change, and lets them go when their client leaves', async () => {
+    const store = new MemoryStore();
+    const { m } = await serve(store);
+    const feed = new ChangeFeed(store);
+    m.sources.held = feed;
+    const gone = new AbortController();
+    const held = feed.wait('aaaaaaaaaaaa', 20_000, gone.signal);
+    expect(await sample(m, 'keyportal_status_reads_held')).toBe(1);
+    gone.abort();
+    expect(await held).toBe('aborted');
+    expect(await sample(m, 'keyportal_status_reads_held')).toBe(0);
+    feed.close();
   });
 });

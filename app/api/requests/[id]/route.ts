@@ -1,10 +1,21 @@
 import { signedIn } from '@/lib/http/context';
 import { handle, json } from '@/lib/http/respond';
-import { getRequest } from '@/lib/portal/requests';
+import { parseQuery } from '@/lib/portal/parse';
+import { awaitRequest } from '@/lib/portal/status-wait';
+import { statusQuery } from '@/lib/validations/requests';
 
-export function GET(_req: Request, ctx: { params: Promise<{ id: string }> }) {
+/**
+ * `{ request }` with its `ETag`. With `If-None-Match` the answer is 304 while the request is
+ * unchanged, and `?wait=N` holds it up to N seconds for a change (a status page's long poll);
+ * `Retry-After` on a 304 says this replica could not hold it: ask again after that pause.
+ */
+export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
   return handle(async () => {
     const { deps, user } = await signedIn();
-    return json({ request: await getRequest(deps, user, (await ctx.params).id) });
+    const { wait } = parseQuery(req.url, statusQuery);
+    const ifNoneMatch = req.headers.get('if-none-match') ?? undefined;
+    const answer = await awaitRequest(deps, user, (await ctx.params).id, { waitMs: wait * 1000, signal: req.signal, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
+    if (answer.fresh) return json({ request: answer.view }, 200, { etag: answer.etag });
+    return new Response(null, { status: 304, headers: { etag: answer.etag, 'cache-control': 'no-store', ...(answer.refused ? { 'retry-after': '2' } : {}) } });
   });
 }

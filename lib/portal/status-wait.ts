@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import type { User } from '../auth/roles';
+import { offboardedError } from './errors';
+import { type PortalDeps, getRequest } from './requests';
+import type { RequestView } from './view';
+
+/** The entity tag of what a person sees of a request: equal tags, nothing new to show. */
+export function etagOf(view: RequestView): string {
+  return `"${createHash('sha256').update(JSON.stringify(view)).digest('base64url').slice(0, 27)}"`;
+}
+
+/** `If-None-Match` holds this tag (a list, or `*`, as RFC 9110 allows; weak tags compare equal). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+export interface StatusAnswer {
+  view: RequestView;
+  etag: string;
+  /** False: the client's copy (If-None-Match) is current; answer 304. */
+  fresh: boolean;
+  /** The hold was refused (this process holds its most, or is stopping): the client should pause before asking again. */
+  refused?: true;
+}
+
+export interface StatusWait {
+  /** The client's tag (`If-None-Match`). */
+  ifNoneMatch?: string;
+  /** How long to hold the answer while the request is unchanged; 0 answers at once. */
+  waitMs: number;
+  /** Aborts when the client goes away. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A request's status for a page that follows it: at once when it differs from the client's copy,
+ * otherwise held until it changes or `waitMs` passes (a long poll: the page shows a decision or a
+ * minted key the moment this process's cache sees it, and an open page asks about twice a minute,
+ * not every two seconds). Visibility is checked on every read; after a hold, the person is
+ * checked again, so someone offboarded meanwhile learns nothing more.
+ */
+export async function awaitRequest(deps: PortalDeps, user: User, id: string, w: StatusWait): Promise<StatusAnswer> {
+  const feed = deps.changes;
+  const clock = deps.clock ?? (() => new Date());
+  const deadline = clock().getTime() + w.waitMs;
+  let held = false;
+  for (;;) {
+    const left = deadline - clock().getTime();
+    const wantsHold = Boolean(w.ifNoneMatch) && left > 0 && feed !== undefined;
+    const hold = wantsHold && feed?.canWait() ? new AbortController() : undefined;
+    // Subscribed before the read, so a change that lands between them still wakes this wait.
+    const waiting = hold && feed?.wait(id, left, w.signal ? AbortSignal.any([w.signal, hold.signal]) : hold.signal);
+    let view: RequestView;
+    try {
+      view = await getRequest(deps, user, id);
+      if (held) await stillIn(deps, user);
+    } catch (err) {
+      hold?.abort();
+      throw err;
+    }
+    const etag = etagOf(view);
+    const fresh = !matches(w.ifNoneMatch, etag);
+    if (fresh || !waiting) {
+      hold?.abort();
+      return { view, etag, fresh, ...(!fresh && wantsHold && !hold ? { refused: true as const } : {}) };
+    }
+    held = true;
+    const outcome = await waiting;
+    if (outcome === 'changed') continue;
+    return { view, etag, fresh: false, ...(outcome === 'closed' ? { refused: true as const } : {}) };
+  }
+}
+
+/** Someone offboarded while their page waited learns nothing more (lib/auth checked them when the wait began). */
+async function stillIn(deps: PortalDeps, user: User): Promise<void> {
+  const left = await deps.people?.offboarded(user.email);
+  if (left) throw offboardedError(left.at);
+}

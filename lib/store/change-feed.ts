@@ -1,0 +1,101 @@
+import type { RequestStore, WatchEvent } from './types';
+
+/** Why a wait ended. */
+export type WaitOutcome = 'changed' | 'timeout' | 'aborted' | 'closed';
+
+/**
+ * One process-wide subscription to the store's changes, shared by every caller waiting for one
+ * request to change (a status page's long poll): a watch per waiter would replay every stored
+ * request to each. The subscription starts with the web server (or the first waiter) and stays
+ * (the store's cache runs anyway); waiters are counted, and past `maxWaiters` a wait is refused so the caller
+ * answers at once and its client pauses instead.
+ */
+export class ChangeFeed {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private count = 0;
+  private subscription: AbortController | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly store: Pick<RequestStore, 'watch'>,
+    private readonly maxWaiters = 2000,
+  ) {}
+
+  /** Waiters now holding (metrics, tests). */
+  get waiting(): number {
+    return this.count;
+  }
+
+  /** False when no wait can be held now (full, or closing): answer at once. */
+  canWait(): boolean {
+    return !this.closed && this.count < this.maxWaiters;
+  }
+
+  /**
+   * Resolves when request `id` changes (or is deleted, or the store lost track of changes), at
+   * `timeoutMs`, when `signal` aborts (the client went away) or when the feed closes. A change
+   * that lands between the caller's read and this call is not seen: the caller reads once more
+   * after subscribing (lib/portal/status-wait.ts does).
+   */
+  wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    if (!this.canWait()) return Promise.resolve('closed');
+    if (signal?.aborted) return Promise.resolve('aborted');
+    this.subscribe();
+    return new Promise<WaitOutcome>((resolve) => {
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      const waiters = set;
+      const finish = (outcome: WaitOutcome) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (!waiters.delete(wake)) return;
+        this.count--;
+        if (!waiters.size && this.waiters.get(id) === waiters) this.waiters.delete(id);
+        resolve(outcome);
+      };
+      const wake = () => finish(this.closed ? 'closed' : 'changed');
+      const onAbort = () => finish('aborted');
+      const timer = setTimeout(() => finish('timeout'), timeoutMs);
+      waiters.add(wake);
+      this.count++;
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Subscribes now: the store's watch begins by offering every stored request once, which would
+   * wake (harmlessly, but all at once) whatever is held at that moment. The web server starts the
+   * feed with the store, before any page waits.
+   */
+  start(): void {
+    if (!this.closed) this.subscribe();
+  }
+
+  /** Releases every waiter (the process is stopping) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    this.wakeAll();
+    this.subscription?.abort();
+  }
+
+  private subscribe(): void {
+    if (this.subscription) return;
+    const subscription = new AbortController();
+    this.subscription = subscription;
+    void this.store.watch((event) => this.onEvent(event), subscription.signal).catch(() => {
+      // The store's watch ended in error: every waiter reads again, the next wait subscribes anew.
+      if (this.subscription === subscription) this.subscription = undefined;
+      this.wakeAll();
+    });
+  }
+
+  private onEvent(event: WatchEvent): void {
+    if (event.type === 'resync') return this.wakeAll();
+    if (event.type === 'malformed') return;
+    for (const wake of [...(this.waiters.get(event.id) ?? [])]) wake();
+  }
+
+  private wakeAll(): void {
+    for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
+  }
+}
