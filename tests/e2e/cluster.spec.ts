@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect, test } from '@playwright/test';
 import { MASTER_KEY } from '../helpers/portal';
-import { accessible, env, kubectl, mailTo, personPage, requestThroughCatalog, shot, signIn, signedWebhook, unique, waitForMail } from './helpers';
+import { accessible, env, kubectl, mailTo, personPage, requestThroughCatalog, settledInReview, shot, signIn, signedWebhook, unique, waitForMail } from './helpers';
 
 // The portal on the real test cluster: Kubernetes store, LiteLLM-compatible gateway, real SMTP.
 
@@ -111,6 +111,28 @@ test('the HR webhook approves a request once; the same call replayed on another 
   expect(conflicting.status()).toBe(409);
   await waitForMail(email, /is ready/);
   expect(mailTo(email)).toHaveLength(1);
+});
+
+test('a status page waits on one held read while nothing happens, and shows a decision made on the other replica', async ({ page, request }) => {
+  await signIn(page, unique('follow'));
+  const reads: string[] = [];
+  page.on('request', (r) => {
+    if (/\/api\/requests\/[a-z2-7]{12}(\?|$)/.test(new URL(r.url()).pathname + new URL(r.url()).search)) reads.push(new URL(r.url()).search);
+  });
+  const id = await requestThroughCatalog(page, 'Experimental');
+  const state = page.locator('[data-state]').first();
+  await expect(state).toHaveAttribute('data-state', 'in-review');
+  await settledInReview(page.request, id);
+  const before = reads.length;
+  await page.waitForTimeout(6000);
+  // A read every 2 s would have made three more; a held read ends at a change, or after 25 s.
+  expect(reads.length - before).toBeLessThanOrEqual(1);
+  expect(reads.at(-1)).toBe('?wait=25');
+
+  const decided = await request.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, signedWebhook('approval', { request_id: id, decision: 'approve', reason: 'FOLLOW-1 approved' }));
+  expect(decided.status()).toBe(200);
+  await expect(state).toHaveAttribute('data-state', 'issued');
+  await expect(page.getByText('Live updates paused')).toHaveCount(0);
 });
 
 test('a signed-out visitor and a non-approver are kept out of the queue', async ({ page }) => {

@@ -6,7 +6,7 @@ import type { RequestView } from '@/lib/portal/view';
 import { postJson } from '../../_components/api';
 import { StateBadge } from '../../_components/state-badge';
 import { Time } from '../../_components/time';
-import { usePoll } from '../../_components/use-poll';
+import { useFollow } from '../../_components/use-follow';
 import { ReviewsList } from '../../_components/reviews-list';
 import { RenewalPanel } from './renewal-panel';
 import { TopUpPanel } from './top-up-panel';
@@ -41,7 +41,7 @@ const TOP_UP_EXPLAIN: Record<string, string> = {
 
 export function RequestStatus({ initial, own, gatewayUrl }: { initial: RequestView; own: boolean; gatewayUrl?: string }) {
   const done = FINAL_STATES.includes(initial.state);
-  const { data: r, error } = usePoll(`/api/requests/${initial.id}`, initial, pick, 2000, !done);
+  const { data: r, error } = useFollow(`/api/requests/${initial.id}`, initial, pick, !done);
   return (
     <article aria-labelledby="request-title">
       <p className="text-sm text-slate-600">
