@@ -40,6 +40,7 @@ export function useFollow<T>(url: string, initial: T, pick: (json: unknown) => T
         try {
           const res = await fetch(target, { cache: 'no-store', headers: etag ? { 'if-none-match': etag } : {}, signal: read.signal });
           if (res.status === 304) {
+            if (!stopped.signal.aborted) setError(undefined);
             // Refused at once (the server is full or stopping), or an answer that came too soon to be a hold: never a tight loop.
             const retryAfter = Number(res.headers.get('retry-after'));
             if (retryAfter > 0 || Date.now() - started < 1000) pause = Math.max(retryAfter * 1000, PAUSE_MS);

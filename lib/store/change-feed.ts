@@ -83,9 +83,10 @@ export class ChangeFeed {
     const subscription = new AbortController();
     this.subscription = subscription;
     void this.store.watch((event) => this.onEvent(event), subscription.signal).catch(() => {
-      // The store's watch ended in error: every waiter reads again, the next wait subscribes anew.
+      // The store's watch ended in error: the next wait subscribes anew. The waiters now held end
+      // at their time, not at once: woken, each would subscribe again straight away, and a watch
+      // that keeps failing would become a busy loop.
       if (this.subscription === subscription) this.subscription = undefined;
-      this.wakeAll();
     });
   }
 
