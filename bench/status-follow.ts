@@ -1,0 +1,184 @@
+/**
+ * `npx tsx bench/status-follow.ts`: what a status page shows, and what it costs the web server,
+ * while its request waits for a person.
+ * 1. In Chromium, PROBE_N people (20) one after another request a model held for review, open its
+ *    status page, and after a pause (spread over 0.5–2.5 s, so that a page reading every 2 s meets
+ *    the decision at every phase of its polls) an approver approves it through the API: the time
+ *    from the decision's answer to `issued` on the screen, and the reads each page made.
+ * 2. Without a browser, FOLLOW_PAGES (200) open status pages of requests in review, for 30 s in
+ *    which nothing changes: the web server's CPU and the reads made. Each page reads as the status
+ *    page of its checkout does: a checkout whose answer carries an ETag is followed with held reads
+ *    (`If-None-Match`, `?wait=25`), an older one is read every 2 s.
+ * With FOLLOW_BASE (a built clone of an earlier commit) that checkout first, then this one, each
+ * twice, alternating.
+ */
+import { setMaxListeners } from 'node:events';
+import http from 'node:http';
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { chromium } from '@playwright/test';
+import { TestGateway } from '@/trial/litellm';
+import { TestSmtp } from '@/trial/smtp';
+import { MASTER_KEY } from '@/tests/helpers/portal';
+import { signIn } from '@/tests/e2e/helpers';
+import { checkoutsToCompare } from './checkouts';
+import { clusterUp, freshNamespace } from './cluster';
+import { call, pool, sessionCookie } from './portal/clients';
+import { type Portal, startPortal, stopPortal } from './portal/server';
+import { cpuMs } from './proc-cpu';
+import { summarize } from './stats';
+
+const n = Number(process.env.PROBE_N ?? 20);
+const pages = Number(process.env.FOLLOW_PAGES ?? 200);
+const QUIET_MS = 50_000;
+const OPEN_SPREAD_MS = 25_000;
+const OPENED_MS = OPEN_SPREAD_MS + 2_000;
+const REST_MS = 15_000;
+const APPROVER = 'approver@bench.example.com';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A status read as the page makes it; its own agent: a held read outlasts the bench client's 2 s idle timeout. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: pages + 16 });
+function read(p: Portal, id: string, cookie: string, etag: string | undefined, signal: AbortSignal): Promise<{ status: number; etag?: string }> {
+  const headers: http.OutgoingHttpHeaders = { cookie, ...(etag ? { 'if-none-match': etag } : {}) };
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${p.url}/api/requests/${id}${etag ? '?wait=25' : ''}`, { agent, headers, signal }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(typeof res.headers.etag === 'string' ? { etag: res.headers.etag } : {}) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Requests of `count` people for the model held for review, once the loop has held each. */
+async function inReview(p: Portal, tag: string, count: number): Promise<Array<{ id: string; cookie: string }>> {
+  const made = await pool(Array.from({ length: count }, (_, i) => i), 10, async (i) => {
+    const cookie = await sessionCookie(p, `f${i}-${tag}@bench.example.com`);
+    const res = await call(p, 'POST', '/api/requests', cookie, { model: 'experimental' });
+    if (res.status !== 201) throw new Error(`POST answered ${res.status}: ${res.body}`);
+    return { id: (JSON.parse(res.body) as { request: { id: string } }).request.id, cookie };
+  });
+  for (const m of made) {
+    for (let tries = 0; ; tries++) {
+      const { request } = JSON.parse((await call(p, 'GET', `/api/requests/${m.id}`, m.cookie)).body) as { request: { state: string; emailed?: boolean } };
+      if (request.state === 'in-review' && request.emailed) break;
+      if (tries > 200) throw new Error(`request ${m.id} is ${request.state}, not held for review`);
+      await sleep(50);
+    }
+  }
+  return made;
+}
+
+async function browserRound(p: Portal, browser: Awaited<ReturnType<typeof chromium.launch>>, tag: string): Promise<{ waits: number[]; reads: number[] }> {
+  const approver = await sessionCookie(p, APPROVER);
+  const waits: number[] = [];
+  const reads: number[] = [];
+  for (let i = -2; i < n; i++) {
+    const context = await browser.newContext({ baseURL: p.url });
+    const page = await context.newPage();
+    await signIn(page, `b${i}-${tag}@bench.example.com`);
+    const res = await page.request.post('/api/requests', { data: { model: 'experimental' }, headers: { origin: p.url } });
+    const id = ((await res.json()) as { request: { id: string } }).request.id;
+    let count = 0;
+    page.on('request', (r) => void (new URL(r.url()).pathname === `/api/requests/${id}` && count++));
+    await page.goto(`/requests/${id}`);
+    await page.locator('[data-state="in-review"]').first().waitFor({ timeout: 15_000 });
+    await sleep(500 + ((i + 2) * 613) % 2000);
+    const decided = await call(p, 'POST', `/api/requests/${id}/decision`, approver, { decision: 'approve' });
+    if (decided.status !== 200) throw new Error(`decision answered ${decided.status}: ${decided.body}`);
+    const t0 = performance.now();
+    await page.locator('[data-state="issued"]').first().waitFor({ timeout: 15_000 });
+    if (i >= 0) {
+      waits.push(performance.now() - t0);
+      reads.push(count);
+    }
+    await context.close();
+  }
+  return { waits, reads };
+}
+
+/**
+ * `pages` open status pages, nothing changing: the web server's CPU and the reads made over
+ * QUIET_MS, counted from OPENED_MS on (every page open and its first read answered), so the window
+ * holds what open pages cost, not their opening.
+ */
+async function quietPages(p: Portal, tag: string): Promise<{ cpuMsPerSecond: number; restMsPerSecond: number; reads: number; follows: boolean }> {
+  const open = await inReview(p, tag, pages);
+  // The web server's own rest (its loop, cache, audit shipper) over the same requests, no page open.
+  const rest0 = cpuMs(p.child.pid);
+  await sleep(REST_MS);
+  const restMsPerSecond = (cpuMs(p.child.pid) - rest0) / (REST_MS / 1000);
+  const stop = new AbortController();
+  // Every page's read listens for the end of the run.
+  setMaxListeners(open.length + 16, stop.signal);
+  let reads = 0;
+  let counting = false;
+  const follows = (await read(p, open[0]?.id as string, open[0]?.cookie as string, undefined, stop.signal)).etag !== undefined;
+  const window = { cpu: 0, at: 0 };
+  const measured = sleep(OPENED_MS).then(async () => {
+    Object.assign(window, { cpu: cpuMs(p.child.pid), at: performance.now() });
+    counting = true;
+    await sleep(QUIET_MS);
+    counting = false;
+    const figures = { cpuMsPerSecond: (cpuMs(p.child.pid) - window.cpu) / ((performance.now() - window.at) / 1000) };
+    stop.abort();
+    return figures;
+  });
+  await Promise.all(
+    open.map(async ({ id, cookie }, i) => {
+      // Pages opened one after another across a hold's length, as people open them at any moment
+      // (so their held reads end at any moment too, not all at once).
+      await sleep((i * OPEN_SPREAD_MS) / open.length);
+      let etag: string | undefined;
+      while (!stop.signal.aborted) {
+        try {
+          const answer = await read(p, id, cookie, follows ? etag : undefined, stop.signal);
+          if (counting) reads++;
+          if (follows) etag = answer.etag;
+          else await sleep(2000);
+        } catch {
+          if (!stop.signal.aborted) await sleep(2000);
+        }
+      }
+    }),
+  );
+  return { ...(await measured), restMsPerSecond, reads, follows };
+}
+
+const { kubeconfig, kc } = clusterUp();
+const work = mkdtempSync(path.join(tmpdir(), 'keyportal-follow-'));
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
+const gateway = new TestGateway(MASTER_KEY);
+await gateway.start();
+const smtp = new TestSmtp({ parse: false });
+await smtp.start();
+try {
+  const checkouts = checkoutsToCompare('FOLLOW_BASE');
+  for (let round = 1; round <= 2; round++) {
+    for (const [name, checkout] of checkouts) {
+      const namespace = await freshNamespace(kc, 'follow');
+      const portal = await startPortal({ checkout, name: 'follow', port: 3397, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true });
+      try {
+        const tag = `${round}-${Date.now().toString(36)}`;
+        const { waits, reads } = await browserRound(portal, browser, tag);
+        const wait = summarize(waits);
+        const perPage = summarize(reads);
+        process.stdout.write(
+          `${name}, round ${round}: decision answered to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms, max ${Math.max(...waits).toFixed(0)} ms; status reads a page made, median ${perPage.p50}\n`,
+        );
+        const quiet = await quietPages(portal, tag);
+        process.stdout.write(
+          `${name}, round ${round}: ${pages} open pages, ${QUIET_MS / 1000} s quiet (${quiet.follows ? 'held reads' : 'a read every 2 s'}): ${quiet.reads} reads, web server CPU ${quiet.cpuMsPerSecond.toFixed(1)} ms a second (at rest, no page open: ${quiet.restMsPerSecond.toFixed(1)})\n`,
+        );
+      } finally {
+        await stopPortal(portal);
+      }
+    }
+  }
+} finally {
+  await browser.close();
+  await gateway.stop();
+  await smtp.stop();
+}
