@@ -3,72 +3,43 @@
  * request" on a catalog card to the status page showing `issued` (auto-approved, minted and
  * emailed by the loop in the web server), PROBE_N people (20) one after another on a quiet
  * portal; and how many status pages showed `issued` at their first render (the others wait for
- * the page's next poll, every 2 s, when the page's first fetch still finds it earlier). With BROWSER_BASE (a built clone of an earlier commit) that
- * checkout first, then this one, each twice, alternating.
+ * the page's next read: every 2 s before a861782, a held read answered at the change since). With
+ * BROWSER_BASE (a built clone of an earlier commit) that checkout first, then this one, each twice,
+ * alternating (bench/browser-rounds.ts).
  */
-import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { chromium } from '@playwright/test';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
-import { MASTER_KEY } from '@/tests/helpers/portal';
-import { checkoutsToCompare } from './checkouts';
-import { clusterUp, freshNamespace } from './cluster';
-import { startPortal, stopPortal } from './portal/server';
+import { browserRounds } from './browser-rounds';
 import { summarize } from './stats';
 import { signIn } from '@/tests/e2e/helpers';
 
 const n = Number(process.env.PROBE_N ?? 20);
-const { kubeconfig, kc } = clusterUp();
-const work = mkdtempSync(path.join(tmpdir(), 'keyportal-browser-'));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
-const gateway = new TestGateway(MASTER_KEY);
-await gateway.start();
-const smtp = new TestSmtp({ parse: false });
-await smtp.start();
-try {
-  const checkouts = checkoutsToCompare('BROWSER_BASE');
-  for (let round = 1; round <= 2; round++) {
-    for (const [name, checkout] of checkouts) {
-      const namespace = await freshNamespace(kc, 'browser');
-      const portal = await startPortal({ checkout, name: 'browser', port: 3398, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true });
-      try {
-        const waits: number[] = [];
-        let atFirstRender = 0;
-        for (let i = -2; i < n; i++) {
-          // A person of their own each time (a second live key for one model is refused); two to warm up.
-          const context = await browser.newContext({ baseURL: portal.url });
-          const page = await context.newPage();
-          await signIn(page, `b${i}-${round}-${Date.now().toString(36)}@bench.example.com`);
-          const card = page.locator('li', { has: page.getByRole('heading', { name: 'GPT-4o', exact: true }) });
-          // A click before the page has hydrated opens nothing: click again (bounded) until the form shows.
-          const submit = card.getByRole('button', { name: 'Submit request' });
-          for (let tries = 0; tries < 10 && !(await submit.isVisible()); tries++) {
-            await card.getByRole('button', { name: /^Request key/ }).click();
-            await submit.waitFor({ timeout: 1000 }).catch(() => undefined);
-          }
-          const t0 = performance.now();
-          await submit.click();
-          await page.waitForURL(/\/requests\/[a-z2-7]{12}$/);
-          const first = await page.locator('[data-state]').first().getAttribute('data-state');
-          await page.locator('[data-state="issued"]').first().waitFor({ timeout: 15_000 });
-          const ms = performance.now() - t0;
-          if (i >= 0) {
-            waits.push(ms);
-            if (first === 'issued') atFirstRender++;
-          }
-          await context.close();
-        }
-        const wait = summarize(waits);
-        process.stdout.write(`${name}, round ${round}: click to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms; issued at the first render ${atFirstRender} of ${n}, after a poll (over 1 s) ${waits.filter((w) => w > 1000).length} of ${n}\n`);
-      } finally {
-        await stopPortal(portal);
-      }
+
+await browserRounds('BROWSER_BASE', 3398, async ({ name, round, portal, browser }) => {
+  const waits: number[] = [];
+  let atFirstRender = 0;
+  for (let i = -2; i < n; i++) {
+    // A person of their own each time (a second live key for one model is refused); two to warm up.
+    const context = await browser.newContext({ baseURL: portal.url });
+    const page = await context.newPage();
+    await signIn(page, `b${i}-${round}-${Date.now().toString(36)}@bench.example.com`);
+    const card = page.locator('li', { has: page.getByRole('heading', { name: 'GPT-4o', exact: true }) });
+    // A click before the page has hydrated opens nothing: click again (bounded) until the form shows.
+    const submit = card.getByRole('button', { name: 'Submit request' });
+    for (let tries = 0; tries < 10 && !(await submit.isVisible()); tries++) {
+      await card.getByRole('button', { name: /^Request key/ }).click();
+      await submit.waitFor({ timeout: 1000 }).catch(() => undefined);
     }
+    const t0 = performance.now();
+    await submit.click();
+    await page.waitForURL(/\/requests\/[a-z2-7]{12}$/);
+    const first = await page.locator('[data-state]').first().getAttribute('data-state');
+    await page.locator('[data-state="issued"]').first().waitFor({ timeout: 15_000 });
+    const ms = performance.now() - t0;
+    if (i >= 0) {
+      waits.push(ms);
+      if (first === 'issued') atFirstRender++;
+    }
+    await context.close();
   }
-} finally {
-  await browser.close();
-  await gateway.stop();
-  await smtp.stop();
-}
+  const wait = summarize(waits);
+  process.stdout.write(`${name}, round ${round}: click to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms; issued at the first render ${atFirstRender} of ${n}, after a poll (over 1 s) ${waits.filter((w) => w > 1000).length} of ${n}\n`);
+});

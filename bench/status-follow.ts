@@ -14,18 +14,11 @@
  */
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
-import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { chromium } from '@playwright/test';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
-import { MASTER_KEY } from '@/tests/helpers/portal';
+import type { Browser } from '@playwright/test';
 import { signIn } from '@/tests/e2e/helpers';
-import { checkoutsToCompare } from './checkouts';
-import { clusterUp, freshNamespace } from './cluster';
 import { call, pool, sessionCookie } from './portal/clients';
-import { type Portal, startPortal, stopPortal } from './portal/server';
+import type { Portal } from './portal/server';
+import { browserRounds } from './browser-rounds';
 import { cpuMs } from './proc-cpu';
 import { summarize } from './stats';
 
@@ -71,7 +64,7 @@ async function inReview(p: Portal, tag: string, count: number): Promise<Array<{ 
   return made;
 }
 
-async function browserRound(p: Portal, browser: Awaited<ReturnType<typeof chromium.launch>>, tag: string): Promise<{ waits: number[]; reads: number[] }> {
+async function browserRound(p: Portal, browser: Browser, tag: string): Promise<{ waits: number[]; reads: number[] }> {
   const approver = await sessionCookie(p, APPROVER);
   const waits: number[] = [];
   const reads: number[] = [];
@@ -147,38 +140,16 @@ async function quietPages(p: Portal, tag: string): Promise<{ cpuMsPerSecond: num
   return { ...(await measured), restMsPerSecond, reads, follows };
 }
 
-const { kubeconfig, kc } = clusterUp();
-const work = mkdtempSync(path.join(tmpdir(), 'keyportal-follow-'));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
-const gateway = new TestGateway(MASTER_KEY);
-await gateway.start();
-const smtp = new TestSmtp({ parse: false });
-await smtp.start();
-try {
-  const checkouts = checkoutsToCompare('FOLLOW_BASE');
-  for (let round = 1; round <= 2; round++) {
-    for (const [name, checkout] of checkouts) {
-      const namespace = await freshNamespace(kc, 'follow');
-      const portal = await startPortal({ checkout, name: 'follow', port: 3397, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true });
-      try {
-        const tag = `${round}-${Date.now().toString(36)}`;
-        const { waits, reads } = await browserRound(portal, browser, tag);
-        const wait = summarize(waits);
-        const perPage = summarize(reads);
-        process.stdout.write(
-          `${name}, round ${round}: decision answered to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms, max ${Math.max(...waits).toFixed(0)} ms; status reads a page made, median ${perPage.p50}\n`,
-        );
-        const quiet = await quietPages(portal, tag);
-        process.stdout.write(
-          `${name}, round ${round}: ${pages} open pages, ${QUIET_MS / 1000} s quiet (${quiet.follows ? 'held reads' : 'a read every 2 s'}): ${quiet.reads} reads, web server CPU ${quiet.cpuMsPerSecond.toFixed(1)} ms a second (at rest, no page open: ${quiet.restMsPerSecond.toFixed(1)})\n`,
-        );
-      } finally {
-        await stopPortal(portal);
-      }
-    }
-  }
-} finally {
-  await browser.close();
-  await gateway.stop();
-  await smtp.stop();
-}
+await browserRounds('FOLLOW_BASE', 3397, async ({ name, round, portal, browser }) => {
+  const tag = `${round}-${Date.now().toString(36)}`;
+  const { waits, reads } = await browserRound(portal, browser, tag);
+  const wait = summarize(waits);
+  const perPage = summarize(reads);
+  process.stdout.write(
+    `${name}, round ${round}: decision answered to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms, max ${Math.max(...waits).toFixed(0)} ms; status reads a page made, median ${perPage.p50}\n`,
+  );
+  const quiet = await quietPages(portal, tag);
+  process.stdout.write(
+    `${name}, round ${round}: ${pages} open pages, ${QUIET_MS / 1000} s quiet (${quiet.follows ? 'held reads' : 'a read every 2 s'}): ${quiet.reads} reads, web server CPU ${quiet.cpuMsPerSecond.toFixed(1)} ms a second (at rest, no page open: ${quiet.restMsPerSecond.toFixed(1)})\n`,
+  );
+});
