@@ -48,7 +48,8 @@ export async function awaitRequest(deps: PortalDeps, user: User, id: string, w: 
   let held = false;
   for (;;) {
     const left = deadline - clock().getTime();
-    const wantsHold = Boolean(w.ifNoneMatch) && left > 0 && feed !== undefined;
+    // `*` matches whatever the request becomes, so a hold on it would never end at a change.
+    const wantsHold = Boolean(w.ifNoneMatch) && w.ifNoneMatch?.trim() !== '*' && left > 0 && feed !== undefined;
     const hold = wantsHold && feed?.canWait() ? new AbortController() : undefined;
     // Subscribed before the read, so a change that lands between them still wakes this wait.
     const waiting = hold && feed?.wait(id, left, w.signal ? AbortSignal.any([w.signal, hold.signal]) : hold.signal);

@@ -71,6 +71,12 @@ describe('a status page waiting for its request', () => {
     expect((await awaitRequest(deps, ada, id, { ifNoneMatch: '"something-older"', waitMs: 20_000 })).fresh).toBe(true);
     expect((await awaitRequest(deps, ada, id, { waitMs: 20_000 })).fresh).toBe(true);
     expect(await awaitRequest(deps, ada, id, { ifNoneMatch: `W/${etag}, "x"`, waitMs: 0 })).toMatchObject({ fresh: false, etag });
+    // `*` matches any version: 304 at once, never a hold that no change could end.
+    const asked = awaitRequest(deps, ada, id, { ifNoneMatch: '*', waitMs: 20_000 });
+    expect(changes.waiting).toBe(0);
+    const any = await asked;
+    expect(any).toMatchObject({ fresh: false, etag });
+    expect(any.refused).toBeUndefined();
     expect(changes.waiting).toBe(0);
   });
 
