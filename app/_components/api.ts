@@ -17,3 +17,9 @@ export async function postJson<T>(url: string, body?: unknown, method: 'POST' | 
   const message = (json as { error?: { message?: string } } | undefined)?.error?.message ?? `The server answered ${res.status}.`;
   return { ok: false, status: res.status, message, data: json };
 }
+
+/** What a read that failed says, in the server's own words when it gave them (the live-update hooks show it). */
+export async function readFailure(res: Response): Promise<Error> {
+  const message = ((await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined)?.error?.message;
+  return new Error(message ? `the server answered ${res.status}: ${message}` : `the server answered ${res.status}`);
+}

@@ -1,6 +1,7 @@
 'use client';
 
 import { useEffect, useState } from 'react';
+import { readFailure } from './api';
 
 /** How long a read asks the server to hold its answer for a change (at most MAX_WAIT_SECONDS of lib/validations/requests.ts). */
 const WAIT_SECONDS = 25;
@@ -45,8 +46,7 @@ export function useFollow<T>(url: string, initial: T, pick: (json: unknown) => T
             const retryAfter = Number(res.headers.get('retry-after'));
             if (retryAfter > 0 || Date.now() - started < 1000) pause = Math.max(retryAfter * 1000, PAUSE_MS);
           } else if (!res.ok) {
-            const message = ((await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined)?.error?.message;
-            throw new Error(message ? `the server answered ${res.status}: ${message}` : `the server answered ${res.status}`);
+            throw await readFailure(res);
           } else {
             const next = pick(await res.json());
             // A server that sends no tag cannot hold reads: ask again after a pause, as a poll.

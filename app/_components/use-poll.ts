@@ -1,6 +1,7 @@
 'use client';
 
 import { useEffect, useState } from 'react';
+import { readFailure } from './api';
 
 /**
  * Re-fetches `url` every `intervalMs` while the tab is visible and `active` holds, so a status
@@ -26,8 +27,7 @@ export function usePoll<T>(
       try {
         const res = await fetch(url, { cache: 'no-store' });
         if (!res.ok) {
-          const message = ((await res.json().catch(() => undefined)) as { error?: { message?: string } } | undefined)?.error?.message;
-          throw new Error(message ? `the server answered ${res.status}: ${message}` : `the server answered ${res.status}`);
+          throw await readFailure(res);
         }
         const next = pick(await res.json());
         if (!stopped && next !== undefined) {
