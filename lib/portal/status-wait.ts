@@ -43,11 +43,11 @@ export interface StatusWait {
  */
 export async function awaitRequest(deps: PortalDeps, user: User, id: string, w: StatusWait): Promise<StatusAnswer> {
   const feed = deps.changes;
-  const clock = deps.clock ?? (() => new Date());
-  const deadline = clock().getTime() + w.waitMs;
+  // A span of time, not a moment on record: the monotonic clock (the portal's clock dates records).
+  const deadline = performance.now() + w.waitMs;
   let held = false;
   for (;;) {
-    const left = deadline - clock().getTime();
+    const left = deadline - performance.now();
     // `*` matches whatever the request becomes, so a hold on it would never end at a change.
     const wantsHold = Boolean(w.ifNoneMatch) && w.ifNoneMatch?.trim() !== '*' && left > 0 && feed !== undefined;
     const hold = wantsHold && feed?.canWait() ? new AbortController() : undefined;
