@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffSeconds } from '../domain/retry';
 import { log } from '../log';
 import { countRetry } from '../metrics/record';
@@ -213,13 +215,18 @@ export class ApprovalLoop {
     const controller = new AbortController();
     this.active = controller;
     const { signal } = controller;
+    const periodicTasks = (this.options.periodic ?? []).filter((t) => t.everyMs > 0);
+    // Every worker waits on the signal while a plugin answers (lib/approval/chain.ts), every task
+    // between its turns, the watch and the resync once: past Node's default of 10 at 32 workers.
+    // Set to what they need, not off: beyond it the warning still means a leak.
+    setMaxListeners(this.options.concurrency + periodicTasks.length + 8, signal);
     const watching = this.options.watch === false ? Promise.resolve() : this.store.watch((e) => this.onWatchEvent(e, signal), signal);
     const resyncTimer = setInterval(() => void this.resync(signal), this.options.resyncMs);
     resyncTimer.unref();
     signal.addEventListener('abort', () => clearInterval(resyncTimer), { once: true });
     void this.resync(signal);
     const workers = Array.from({ length: this.options.concurrency }, () => this.worker(signal));
-    const periodic = (this.options.periodic ?? []).filter((t) => t.everyMs > 0).map((t) => this.repeat(t, signal));
+    const periodic = periodicTasks.map((t) => this.repeat(t, signal));
     this.running = Promise.all([watching, ...workers, ...periodic]).then(() => undefined);
     log('info', 'loop: started', { store: this.store.kind, concurrency: this.options.concurrency });
   }
@@ -228,14 +235,9 @@ export class ApprovalLoop {
   private async repeat(task: PeriodicTask, signal: AbortSignal): Promise<void> {
     let wait = task.firstAfterMs ?? Math.min(task.everyMs, 30_000);
     while (!signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        timer.unref();
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      // timers/promises lets go of its abort listener when the timer fires; a hand-made one that
+      // did not left one listener a turn on the loop's signal (the audit shipper's: 86,400 a day).
+      await sleep(wait, undefined, { signal, ref: false }).catch(() => undefined);
       if (signal.aborted) return;
       try {
         await task.run(signal);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AUDIT_FINALIZER, type KeyRequest, requesterHash, rfc3339 } from '../domain/key-request';
 import type { State } from '../domain/states';
 import { log } from '../log';
@@ -81,7 +82,7 @@ export async function sweepRetention(d: RetentionDeps, signal: AbortSignal): Pro
   const entries: ArchivedEntry[] = due.map((r) => ({ id: r.id, requester: requesterHash(r.email).slice(0, 16), state: r.state, endedAt: rfc3339(new Date(endedAt(r))), deletedAt }));
   await d.archive.add(entries);
   const gap = Math.floor(60_000 / d.maxDeletesPerMinute);
-  const pause = d.pause ?? sleep;
+  const pause = d.pause ?? pauseFor;
   for (const [i, r] of due.entries()) {
     if (signal.aborted) break;
     if (i > 0) await pause(gap, signal);
@@ -98,12 +99,6 @@ export async function sweepRetention(d: RetentionDeps, signal: AbortSignal): Pro
   return report;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+function pauseFor(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => undefined);
 }
