@@ -101,6 +101,11 @@ export class ApprovalLoop {
     return this.ready.size;
   }
 
+  /** Requests waiting out a requeue (a reminder ahead, a backoff) now; for tests. */
+  get waiting(): number {
+    return this.delayed.size;
+  }
+
   /** Reconciling now: this replica holds the Lease, or the store needs none. */
   get leading(): boolean {
     return this.active !== undefined;
@@ -250,8 +255,21 @@ export class ApprovalLoop {
 
   private onWatchEvent(e: WatchEvent, signal: AbortSignal): void {
     if (e.type === 'upsert') this.enqueue(e.id);
+    else if (e.type === 'delete') this.forget(e.id);
     else if (e.type === 'resync') void this.resync(signal);
     else if (e.type === 'malformed') this.malformed(e.error);
+  }
+
+  /**
+   * A request gone from the store (deleted, or no longer decodes) has nothing left to wait for: an
+   * issued key's reminder was due weeks ahead, and its timer kept the request's id and a timer list
+   * of its own until then, for every request an admin deleted. It comes back as an upsert if ever.
+   */
+  private forget(id: string): void {
+    const wait = this.delayed.get(id);
+    if (wait) clearTimeout(wait.timer);
+    this.delayed.delete(id);
+    this.failures.delete(id);
   }
 
   /** One report per version: a broken Secret is named once, then left alone until it changes. */
