@@ -176,12 +176,15 @@ export class ApprovalLoop {
   /**
    * One timer for the whole wait, whatever its length: at 100,000 issued keys a timer re-set every
    * resync period (or a pass each) kept the process busy collecting them. Past ~24.8 days a timer
-   * overflows, so a longer wait is set again when it ends.
+   * overflows, so a longer wait is set again when it ends. Not unref'd: Node keeps the timer list
+   * of an unref'd timer (one a distinct length) until that length has passed even when the timer
+   * is cleared, so each wait re-set or forgotten left a list behind for up to 24.8 days. The loop
+   * clears every wait when it stops, and sets none once stopped.
    */
   private arm(id: string, at: number, wallAt: number, drawn: boolean): void {
+    if (!this.active) return;
     const left = Math.min(at - this.now(), wallAt - Date.now());
     const timer = setTimeout(() => this.wake(id), Math.max(0, Math.min(left, MAX_TIMER_MS)));
-    timer.unref();
     this.delayed.set(id, { at, wallAt, drawn, timer });
   }
 

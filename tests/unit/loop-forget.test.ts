@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApprovalLoop } from '@/lib/loop/loop';
 import { MemoryStore } from '../helpers/memory-store';
 import { until } from '../helpers/wait';
@@ -23,5 +23,21 @@ describe('a request deleted while it waits', () => {
     } finally {
       await loop.stop();
     }
+  });
+});
+
+describe('a loop that stops', () => {
+  it('leaves no wait of its own running (they keep the process up; Node drops their timer lists only then)', async () => {
+    const store = new MemoryStore();
+    for (let i = 0; i < 20; i++) await store.create({ email: `w${i}@example.com`, model: 'gpt-4o' });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const loop = new ApprovalLoop(store, async () => ({ requeueAfterMs: 23 * 86_400_000 }), { concurrency: 4, resyncMs: 3_600_000, errorBackoff: { initialSeconds: 1, maxSeconds: 10 } });
+    loop.start();
+    await until(() => loop.waiting === 20 || undefined, 'twenty waiting', 5000, 5);
+    expect(timers()).toBeGreaterThanOrEqual(before + 20);
+    await loop.stop();
+    expect(loop.waiting).toBe(0);
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 });
