@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Deadline, deadline } from '../io/deadline';
 import { countChatCall } from '../metrics/record';
 import { AUTH_CODES, ChatRefusedError, ChatUnavailableError, TRANSIENT_CODES } from './errors';
 
@@ -57,7 +58,17 @@ export class SlackWebApi {
     const channel = method === 'chat.postMessage' && typeof params.channel === 'string' ? params.channel : undefined;
     const key = channel ? `${method} ${channel}` : method;
     await this.gate(method, key, channel);
-    const res = await this.send(method, params, signal);
+    // The time limit covers the answer's body too: a server that sends headers and stalls is cut off.
+    const within = deadline(this.options.timeoutMs, signal);
+    try {
+      return await this.answer(method, key, await this.send(method, params, within, signal), schema);
+    } finally {
+      within.release();
+    }
+  }
+
+  /** Slack's answer: its status, then its envelope's `ok`, then what `schema` reads from it. */
+  private async answer<S extends z.ZodType>(method: string, key: string, res: Response, schema: S): Promise<z.infer<S>> {
     if (res.status === 429) {
       const seconds = Number(res.headers.get('retry-after'));
       const waitMs = (Number.isFinite(seconds) && seconds > 0 ? seconds : 1) * 1000;
@@ -159,8 +170,7 @@ export class SlackWebApi {
     return { tat, wait: tat - now - (this.burst - 1) * this.interval };
   }
 
-  private async send(method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+  private async send(method: string, params: Record<string, unknown>, within: Deadline, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}` };
     const read = READS.has(method);
     const url = read ? `${this.base}${method}?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))}` : `${this.base}${method}`;
@@ -170,13 +180,13 @@ export class SlackWebApi {
         method: read ? 'GET' : 'POST',
         headers,
         ...(read ? {} : { body: JSON.stringify(params) }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        signal: within.signal,
         redirect: 'error',
       });
     } catch (err) {
       if (signal?.aborted) throw err;
       countChatCall(method, 'unavailable');
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : (err as Error).message);
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (within.timedOut ? `no answer within ${this.options.timeoutMs} ms` : (err as Error).message);
       // The base URL only: never the query (it may carry an email).
       throw new ChatUnavailableError(`Slack unreachable at ${new URL(this.base).origin} (${method}): ${cause}`);
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
 import { fetchFailureCause, nothingAnswered } from '../domain/unreachable';
+import { deadline } from '../io/deadline';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
 import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, GatewayUnreachableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
@@ -233,33 +234,36 @@ export class LiteLLMGateway implements Gateway {
 
   /** One request. Network failures and timeouts throw GatewayUnavailableError; `redact` values never reach a message. */
   private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, redact: string[], changedBy?: string): Promise<CallResult> {
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const within = deadline(this.options.timeoutMs, signal);
     const endpoint = path.split('?')[0];
     let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.options.masterKey}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          // LiteLLM's audit log records this as the change's author.
-          ...(changedBy ? { 'litellm-changed-by': changedBy } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: combined,
-        redirect: 'error',
-      });
-    } catch (err) {
-      const why = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : fetchFailureCause(err);
-      throw new (timeout.aborted || nothingAnswered(err) ? GatewayUnreachableError : GatewayUnavailableError)(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
-    }
     let text: string;
     try {
-      text = await res.text();
-    } catch (err) {
-      throw new GatewayUnavailableError(`gateway ${this.base} broke off its answer (${method} ${endpoint}): ${fetchFailureCause(err)}`);
+      try {
+        res = await fetch(`${this.base}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${this.options.masterKey}`,
+            accept: 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            // LiteLLM's audit log records this as the change's author.
+            ...(changedBy ? { 'litellm-changed-by': changedBy } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: within.signal,
+          redirect: 'error',
+        });
+      } catch (err) {
+        const why = within.timedOut ? `no answer within ${this.options.timeoutMs} ms` : fetchFailureCause(err);
+        throw new (within.timedOut || nothingAnswered(err) ? GatewayUnreachableError : GatewayUnavailableError)(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
+      }
+      try {
+        text = await res.text();
+      } catch (err) {
+        throw new GatewayUnavailableError(`gateway ${this.base} broke off its answer (${method} ${endpoint}): ${fetchFailureCause(err)}`);
+      }
+    } finally {
+      within.release();
     }
     let json: unknown;
     try {

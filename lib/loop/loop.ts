@@ -224,7 +224,7 @@ export class ApprovalLoop {
     this.active = controller;
     const { signal } = controller;
     const periodicTasks = (this.options.periodic ?? []).filter((t) => t.everyMs > 0);
-    // Every worker waits on the signal while a plugin answers (lib/approval/chain.ts), every task
+    // Every worker waits on the signal while a plugin, the gateway or Slack answers, every task
     // between its turns, the watch and the resync once: past Node's default of 10 at 32 workers.
     // Set to what they need, not off: beyond it the warning still means a leak.
     setMaxListeners(this.options.concurrency + periodicTasks.length + 8, signal);

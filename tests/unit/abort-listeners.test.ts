@@ -1,14 +1,31 @@
 import { getEventListeners } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { runChain } from '@/lib/approval/chain';
 import type { ApprovalPlugin } from '@/lib/approval/types';
+import { HttpSink } from '@/lib/audit/sinks/http';
+import { SlackWebApi } from '@/lib/chat/slack-api';
 import { rfc3339 } from '@/lib/domain/key-request';
+import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { ApprovalLoop } from '@/lib/loop/loop';
 import { sweepRetention } from '@/lib/retention/sweep';
 import { MemoryStore } from '../helpers/memory-store';
 import { until } from '../helpers/wait';
+import { TestGateway } from '@/trial/litellm';
+import { TestSlack } from '@/trial/slack';
 
 const abortListeners = (signal: AbortSignal) => getEventListeners(signal, 'abort').length;
+
+/**
+ * The signals Node keeps on `signal` for those made from it with AbortSignal.any: on Node 20 a
+ * WeakRef each, never pruned (an internal set; 0 where the Node in use has none).
+ */
+function dependants(signal: AbortSignal): number {
+  const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  return symbol ? ((signal as unknown as Record<symbol, Set<unknown>>)[symbol]?.size ?? 0) : 0;
+}
 
 // A process runs for months: whatever waits on the loop's signal must let go of it when the wait
 // ends, or every turn of a task leaves a listener behind (the audit shipper turns every second).
@@ -61,6 +78,33 @@ describe('waits on a long-lived signal', () => {
     } finally {
       process.off('warning', onWarning);
       await loop.stop();
+    }
+  });
+
+  it('the gateway, Slack and the audit sink, called with the loop\'s signal, keep nothing on it after', async () => {
+    const { signal } = new AbortController();
+    const gateway = new TestGateway('sk-master-abort');
+    await gateway.start();
+    const slack = new TestSlack({ token: 'xoxb-abort' });
+    await slack.start();
+    const audit = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+    await new Promise<void>((r) => audit.listen(0, '127.0.0.1', r));
+    try {
+      const gw = new LiteLLMGateway({ baseUrl: gateway.url, masterKey: 'sk-master-abort', timeoutMs: 2000 });
+      const api = new SlackWebApi({ baseUrl: slack.apiUrl, token: 'xoxb-abort', timeoutMs: 2000, postIntervalMs: 1, burst: 1000 });
+      const sink = new HttpSink({ url: `http://127.0.0.1:${(audit.address() as AddressInfo).port}/`, timeoutSeconds: 2, secret: 'audit-secret-0123456789abcdef' });
+      const event = { specversion: '1.0', id: 'e1', source: 'test', type: 'dev.keyportal.request.created', time: rfc3339(new Date()), data: {} };
+      for (let i = 0; i < 50; i++) {
+        expect(await gw.keyInfo('0'.repeat(64), signal)).toBeUndefined();
+        await api.call('auth.test', {}, z.object({ ok: z.literal(true) }), signal);
+        await sink.send([event as never], signal);
+      }
+      expect(abortListeners(signal)).toBe(0);
+      expect(dependants(signal)).toBe(0);
+    } finally {
+      await gateway.stop();
+      await slack.stop();
+      await new Promise((r) => audit.close(r));
     }
   });
   it('the retention sweep, pausing between deletions, leaves none either', async () => {

@@ -1,4 +1,5 @@
 import { signatureHeader, SIGNATURE_HEADER } from '../../crypto/signature';
+import { type Deadline, deadline } from '../../io/deadline';
 import type { CloudEvent } from '../cloudevent';
 import { type AuditSink, AuditSinkError } from '../sink';
 
@@ -53,20 +54,27 @@ export class HttpSink implements AuditSink {
   async send(events: readonly CloudEvent[], signal: AbortSignal): Promise<void> {
     if (events.length === 0) return;
     const body = JSON.stringify(events);
-    const timeout = AbortSignal.timeout(this.options.timeoutSeconds * 1000);
-    const combined = AbortSignal.any([signal, timeout]);
+    const within = deadline(this.options.timeoutSeconds * 1000, signal);
     const headers: Record<string, string> = {
       'content-type': CLOUDEVENTS_BATCH,
       'user-agent': 'keyportal',
       [SIGNATURE_HEADER]: signatureHeader(this.options.secret, 'audit', body),
     };
     if (this.authorization) headers.authorization = this.authorization;
+    try {
+      await this.post(headers, body, within, signal);
+    } finally {
+      within.release();
+    }
+  }
+
+  private async post(headers: Record<string, string>, body: string, within: Deadline, signal: AbortSignal): Promise<void> {
     let res: Response;
     try {
       // `manual`: a redirect is no acknowledgement, and the batch is not re-sent to wherever it points.
-      res = await fetch(this.url, { method: 'POST', headers, body, signal: combined, redirect: 'manual' });
+      res = await fetch(this.url, { method: 'POST', headers, body, signal: within.signal, redirect: 'manual' });
     } catch (err) {
-      throw this.error(this.why(err, signal, timeout));
+      throw this.error(this.why(err, signal, within));
     }
     if (res.ok) {
       // The status is the acknowledgement; what follows it is not read.
@@ -81,9 +89,9 @@ export class HttpSink implements AuditSink {
 
   async close(): Promise<void> {}
 
-  private why(err: unknown, signal: AbortSignal, timeout: AbortSignal): string {
+  private why(err: unknown, signal: AbortSignal, within: Deadline): string {
     if (signal.aborted) return `sending to ${this.host} was abandoned`;
-    if (timeout.aborted) return `${this.host} did not answer within ${this.options.timeoutSeconds} s`;
+    if (within.timedOut) return `${this.host} did not answer within ${this.options.timeoutSeconds} s`;
     const e = err as Error & { cause?: { code?: unknown; message?: unknown } };
     const code = typeof e.cause?.code === 'string' ? e.cause.code : undefined;
     const message = typeof e.cause?.message === 'string' ? e.cause.message : e.message;
