@@ -5,6 +5,7 @@ import { log } from '../log';
 import { countRetry } from '../metrics/record';
 import type { KeyRequest } from '../domain/key-request';
 import type { MalformedSecretError } from '../store/errors';
+import { BrokenSecrets } from './broken-secrets';
 import type { RequestStore, WatchEvent } from '../store/types';
 import type { LeaseElector } from './lease';
 import { RequeueBucket } from './rate-limiter';
@@ -84,8 +85,7 @@ export class ApprovalLoop {
   private readonly shutdown = new AbortController();
   private leaderRun: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
-  /** Malformed Secrets already reported, by name, with the version reported. */
-  private readonly reported = new Map<string, string>();
+  private readonly broken = new BrokenSecrets();
   private readonly bucket: RequeueBucket;
 
   constructor(
@@ -99,6 +99,11 @@ export class ApprovalLoop {
   /** Requests waiting for a worker now (not those waiting out a backoff): the metrics' queue depth. */
   get queueDepth(): number {
     return this.ready.size;
+  }
+
+  /** Broken Secrets reported and still remembered, so as not to report them again; for tests. */
+  get remembered(): number {
+    return this.broken.size;
   }
 
   /** Requests waiting out a requeue (a reminder ahead, a backoff) now; for tests. */
@@ -277,9 +282,7 @@ export class ApprovalLoop {
 
   /** One report per version: a broken Secret is named once, then left alone until it changes. */
   private malformed(error: MalformedSecretError): void {
-    const version = error.resourceVersion ?? error.message;
-    if (this.reported.get(error.secretName) === version) return;
-    this.reported.set(error.secretName, version);
+    if (!this.broken.firstSight(error)) return;
     log('warn', 'loop: skipping a malformed request Secret until it changes', { secret: error.secretName, error: error.problems.slice(0, 300) });
     this.options.onMalformed?.(error);
   }
@@ -323,13 +326,18 @@ export class ApprovalLoop {
     const watched = this.options.watch !== false;
     let token: string | undefined;
     let pages = 0;
+    const stillBroken = new Set<string>();
     try {
       do {
         const page = await this.store.listAll({ limit: 500, continue: token });
         for (const r of page.items) if (!watched || !this.leftToItself(r)) this.enqueue(r.id);
-        for (const bad of page.invalid) this.malformed(bad);
+        for (const bad of page.invalid) {
+          stillBroken.add(bad.secretName);
+          this.malformed(bad);
+        }
         token = page.continue;
       } while (token && !signal.aborted && ++pages < 10_000);
+      if (!token && !signal.aborted) this.broken.keepOnly(stillBroken);
     } catch (err) {
       log('warn', 'loop: resync failed; the next one will try again', { error: (err as Error).message });
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApprovalLoop } from '@/lib/loop/loop';
+import { MalformedSecretError } from '@/lib/store/errors';
 import { MemoryStore } from '../helpers/memory-store';
 import { until } from '../helpers/wait';
 
@@ -39,5 +40,28 @@ describe('a loop that stops', () => {
     await loop.stop();
     expect(loop.waiting).toBe(0);
     expect(timers()).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('broken request Secrets an admin deletes', () => {
+  it('are reported once each while they stay, and forgotten by the first resync after they go', async () => {
+    const broken = Array.from({ length: 30 }, (_, i) => Object.assign(new MalformedSecretError(`not-a-request-${i}`, 'expected keyreq-<id>'), { resourceVersion: '7' }));
+    const store = new MemoryStore();
+    const listAll = store.listAll.bind(store);
+    // As the Kubernetes store lists them: the broken ones beside the requests, on the last page.
+    store.listAll = async (page) => ({ ...(await listAll(page)), invalid: [...broken] });
+    const seen: string[] = [];
+    const loop = new ApprovalLoop(store, async () => ({}), { concurrency: 1, resyncMs: 20, errorBackoff: { initialSeconds: 1, maxSeconds: 10 }, onMalformed: (e) => seen.push(e.secretName) });
+    loop.start();
+    try {
+      await until(() => loop.remembered === 30 || undefined, 'thirty reported', 5000, 5);
+      await new Promise((r) => setTimeout(r, 200)); // ~10 resyncs
+      expect(seen).toHaveLength(30);
+      broken.splice(0, 25);
+      await until(() => loop.remembered === 5 || undefined, 'the deleted ones forgotten', 5000, 5);
+      expect(seen).toHaveLength(30);
+    } finally {
+      await loop.stop();
+    }
   });
 });
