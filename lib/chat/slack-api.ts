@@ -47,6 +47,11 @@ export class SlackWebApi {
   /** Per method (or method and channel): no call before this, after Slack said 429. */
   private readonly blockedUntil = new Map<string, number>();
 
+  /** Channels whose pace is still kept (a post in the last interval or so); for tests. */
+  get pacing(): number {
+    return this.tat.size;
+  }
+
   constructor(private readonly options: SlackApiOptions) {
     this.base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
     this.now = options.now ?? Date.now;
@@ -155,6 +160,8 @@ export class SlackWebApi {
       countChatCall(method, 'ratelimited');
       throw new ChatUnavailableError(`posting to ${channel} at Slack's pace; next slot in ${Math.ceil(wait / 1000)} s`, wait, true);
     }
+    // A direct message's channel is the person's id: one entry each, kept only while it paces.
+    if (this.tat.size > 1000) for (const [k, at] of this.tat) if (at <= now) this.tat.delete(k);
     this.tat.set(channel, tat + this.interval);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }

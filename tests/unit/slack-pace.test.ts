@@ -55,4 +55,20 @@ describe("Slack's pace", () => {
     expect(a.pauseFor('chat.postMessage', 'CREVIEW')).toBe(0);
     await expect(a.call('chat.postMessage', { channel: 'CREVIEW', text: 'again' }, posted)).resolves.toMatchObject({ ts: expect.any(String) });
   });
+
+  it('forgets the pace of a channel once it has passed: a direct message paces one person, and there are thousands', async () => {
+    const now = { t: 3_000_000 };
+    const a = new SlackWebApi({ baseUrl: slack.apiUrl, token: slack.token, timeoutMs: 2000, postIntervalMs: 10_000, burst: 1, now: () => now.t });
+    // Unknown people answer channel_not_found: the pace is kept before the call all the same.
+    const dm = (channel: string) => a.call('chat.postMessage', { channel, text: 'your key is issued' }, posted).catch(() => undefined);
+    for (let i = 0; i < 1500; i++) {
+      now.t += 20_000;
+      await dm(`UPERSON${i}`);
+    }
+    await dm('UPACED');
+    await dm('ULAST');
+    expect(a.pacing).toBeLessThanOrEqual(1001);
+    // A channel still inside its interval keeps its pace through the pruning.
+    expect(a.pauseFor('chat.postMessage', 'UPACED')).toBe(10_000);
+  });
 });
