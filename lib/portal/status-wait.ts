@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { User } from '../auth/roles';
+import { requesterKey } from '../store/change-feed';
 import { offboardedError } from './errors';
-import { type PortalDeps, getRequest } from './requests';
-import type { RequestView } from './view';
+import { type PageParams, type PortalDeps, getRequest, listOwn } from './requests';
+import type { ListPage, RequestView } from './view';
 
-/** The entity tag of what a person sees of a request: equal tags, nothing new to show. */
-export function etagOf(view: RequestView): string {
+/** The entity tag of what a person sees (a request, a page of them): equal tags, nothing new to show. */
+export function etagOf(view: unknown): string {
   return `"${createHash('sha256').update(JSON.stringify(view)).digest('base64url').slice(0, 27)}"`;
 }
 
@@ -16,8 +17,8 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 
-export interface StatusAnswer {
-  view: RequestView;
+export interface StatusAnswer<T = RequestView> {
+  view: T;
   etag: string;
   /** False: the client's copy (If-None-Match) is current; answer 304. */
   fresh: boolean;
@@ -41,7 +42,20 @@ export interface StatusWait {
  * not every two seconds). Visibility is checked on every read; after a hold, the person is
  * checked again, so someone offboarded meanwhile learns nothing more.
  */
-export async function awaitRequest(deps: PortalDeps, user: User, id: string, w: StatusWait): Promise<StatusAnswer> {
+export function awaitRequest(deps: PortalDeps, user: User, id: string, w: StatusWait): Promise<StatusAnswer> {
+  return held(deps, user, id, () => getRequest(deps, user, id), w);
+}
+
+/**
+ * A page of a person's own requests ("My requests"), the same way: held until any of their
+ * requests changes, or a new one is made (on any replica: each replica's cache sees every change).
+ */
+export function awaitOwnList(deps: PortalDeps, user: User, page: PageParams, w: StatusWait): Promise<StatusAnswer<ListPage>> {
+  return held(deps, user, requesterKey(user.email), () => listOwn(deps, user, page), w);
+}
+
+/** Reads `read()` and, while it still matches the client's tag, waits on the feed's `key` for a change. */
+async function held<T>(deps: PortalDeps, user: User, key: string, read: () => Promise<T>, w: StatusWait): Promise<StatusAnswer<T>> {
   const feed = deps.changes;
   // A span of time, not a moment on record: the monotonic clock (the portal's clock dates records).
   const deadline = performance.now() + w.waitMs;
@@ -52,10 +66,10 @@ export async function awaitRequest(deps: PortalDeps, user: User, id: string, w: 
     const wantsHold = Boolean(w.ifNoneMatch) && w.ifNoneMatch?.trim() !== '*' && left > 0 && feed !== undefined;
     const hold = wantsHold && feed?.canWait() ? new AbortController() : undefined;
     // Subscribed before the read, so a change that lands between them still wakes this wait.
-    const waiting = hold && feed?.wait(id, left, w.signal ? AbortSignal.any([w.signal, hold.signal]) : hold.signal);
-    let view: RequestView;
+    const waiting = hold && feed?.wait(key, left, w.signal ? AbortSignal.any([w.signal, hold.signal]) : hold.signal);
+    let view: T;
     try {
-      view = await getRequest(deps, user, id);
+      view = await read();
       if (held) await stillIn(deps, user);
     } catch (err) {
       hold?.abort();

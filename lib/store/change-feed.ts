@@ -1,11 +1,22 @@
 import type { RequestStore, WatchEvent } from './types';
 
+/** A space never appears in a request id: a requester's key is never one. */
+const REQUESTER = 'requester ';
+
+/**
+ * The key a requester's list waits on (`wait(requesterKey(email), …)`): a change to any of their
+ * requests wakes it, a new one too.
+ */
+export function requesterKey(email: string): string {
+  return `${REQUESTER}${email.toLowerCase()}`;
+}
+
 /** Why a wait ended. */
 export type WaitOutcome = 'changed' | 'timeout' | 'aborted' | 'closed';
 
 /**
  * One process-wide subscription to the store's changes, shared by every caller waiting for one
- * request to change (a status page's long poll): a watch per waiter would replay every stored
+ * request to change (a status page's long poll) or for any of one person's (their list): a watch per waiter would replay every stored
  * request to each. The subscription starts with the web server (or the first waiter) and stays
  * (the store's cache runs anyway); waiters are counted, and past `maxWaiters` a wait is refused,
  * so the caller answers at once and its client pauses instead.
@@ -32,7 +43,8 @@ export class ChangeFeed {
   }
 
   /**
-   * Resolves when request `id` changes (or is deleted, or the store lost track of changes), at
+   * Resolves when request `id` (or, keyed by `requesterKey`, any request of that person) changes
+   * (or is deleted, or the store lost track of changes), at
    * `timeoutMs`, when `signal` aborts (the client went away) or when the feed closes. Only changes
    * after this call wake it: a caller waits first and reads after (lib/portal/status-wait.ts), so
    * a change between its read and its wait is not missed.
@@ -93,10 +105,18 @@ export class ChangeFeed {
   private onEvent(event: WatchEvent): void {
     if (event.type === 'resync') return this.wakeAll();
     if (event.type === 'malformed') return;
-    for (const wake of [...(this.waiters.get(event.id) ?? [])]) wake();
+    this.wake(event.id);
+    const whose = [event.type === 'upsert' ? event.request?.email : undefined, event.previous?.email].filter((e) => e !== undefined);
+    // A store that does not say whose request it was (the local folder's): every list may show it.
+    if (!whose.length) return this.wakeAll(REQUESTER);
+    for (const email of new Set(whose.map((e) => e.toLowerCase()))) this.wake(requesterKey(email));
   }
 
-  private wakeAll(): void {
-    for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
+  private wake(key: string): void {
+    for (const wake of [...(this.waiters.get(key) ?? [])]) wake();
+  }
+
+  private wakeAll(prefix = ''): void {
+    for (const [key, set] of [...this.waiters]) if (key.startsWith(prefix)) for (const wake of [...set]) wake();
   }
 }

@@ -199,7 +199,7 @@ export class SecretInformer {
     const current = this.index.get(request.id);
     // A write that removed the last finalizer of a Secret being deleted: the API server has deleted it.
     if (request.deletingSince && !request.finalizers) {
-      if (this.index.remove(request.id)) this.emit({ type: 'delete', id: request.id });
+      this.dropped(request.id);
       return request;
     }
     if (!current || isNewer(request.resourceVersion, current.resourceVersion)) {
@@ -209,6 +209,12 @@ export class SecretInformer {
       this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
     }
     return request;
+  }
+
+  /** Takes a request out of the index, telling watchers whose it was (a requester's list follows it). */
+  private dropped(id: string): void {
+    const gone = this.index.remove(id);
+    if (gone) this.emit({ type: 'delete', id, previous: gone });
   }
 
   private emit(event: WatchEvent): void {
@@ -243,7 +249,7 @@ export class SecretInformer {
     this.malformed.set(name, err);
     // A request that stopped decoding leaves the index: nobody acts on what it no longer says.
     const id = name.replace(/^keyreq-/, '');
-    if (this.index.remove(id)) this.emit({ type: 'delete', id });
+    this.dropped(id);
     this.emit({ type: 'malformed', error: err });
   }
 
@@ -251,7 +257,7 @@ export class SecretInformer {
     const name = raw.metadata?.name ?? '';
     this.malformed.delete(name);
     const id = name.replace(/^keyreq-/, '');
-    if (this.index.remove(id)) this.emit({ type: 'delete', id });
+    this.dropped(id);
   }
 
   private async relist(): Promise<void> {

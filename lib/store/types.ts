@@ -77,7 +77,8 @@ export type WatchEvent =
    * it held before (the audit shipper tells from the latter which records had already gone).
    */
   | { type: 'upsert'; id: string; request?: KeyRequest; previous?: KeyRequest }
-  | { type: 'delete'; id: string }
+  /** A request gone; a store with a cache gives the version it held. */
+  | { type: 'delete'; id: string; previous?: KeyRequest }
   /** The watch lost track (restart, expired resource version): every request may have changed. */
   | { type: 'resync' }
   /** A request Secret (a new version of one) that does not decode; it is left out of every listing. */

@@ -61,8 +61,22 @@ const pageParams = {
   ),
 };
 
-/** GET /api/requests query: a person's own requests, newest first, a page at a time. */
-export const ownQuery = z.object(pageParams);
+/** The longest a read is held (`?wait=`): under the 60 s idle timeout of common proxies and load balancers. */
+export const MAX_WAIT_SECONDS = 30;
+
+/** Seconds to hold a read's answer while what it reads still matches the client's `If-None-Match`. */
+const waitParam = z.preprocess(
+  blank,
+  z
+    .string()
+    .regex(/^\d{1,3}$/, `expected a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`)
+    .transform(Number)
+    .pipe(z.number().max(MAX_WAIT_SECONDS, `at most ${MAX_WAIT_SECONDS} seconds`))
+    .default(0),
+);
+
+/** GET /api/requests query: a person's own requests, newest first, a page at a time; `wait` as for one request. */
+export const ownQuery = z.object({ ...pageParams, wait: waitParam });
 export type OwnQuery = z.infer<typeof ownQuery>;
 
 /** GET /api/approvals query */
@@ -81,18 +95,5 @@ export const renewBody = z.strictObject({
   max_budget: z.number({ error: 'expected a budget in USD, as a number' }).finite('expected a budget in USD, as a number').optional(),
 });
 
-/** The longest a status read is held (`?wait=`): under the 60 s idle timeout of common proxies and load balancers. */
-export const MAX_WAIT_SECONDS = 30;
-
 /** GET /api/requests/:id query: `wait`, seconds to hold the answer while the request still matches the client's `If-None-Match`. */
-export const statusQuery = z.object({
-  wait: z.preprocess(
-    blank,
-    z
-      .string()
-      .regex(/^\d{1,3}$/, `expected a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`)
-      .transform(Number)
-      .pipe(z.number().max(MAX_WAIT_SECONDS, `at most ${MAX_WAIT_SECONDS} seconds`))
-      .default(0),
-  ),
-});
+export const statusQuery = z.object({ wait: waitParam });

@@ -203,6 +203,28 @@ test('readyz tells a probe only whether the portal is ready; what is wrong is fo
   expect(detailed.checks.map((c) => c.name)).toContain('store');
 });
 
+test('a list of my requests answers 304 to the tag it holds and is held by ?wait until one of them changes', async ({ page }) => {
+  await signIn(page, unique('listtag'));
+  const api = page.request;
+  const id = await createOne(api);
+  await settledInReview(api, id);
+  const first = await api.get('/api/requests?limit=20');
+  const etag = first.headers().etag as string;
+  expect(etag).toMatch(/^"[\w-]{27}"$/);
+  const tagged = { headers: { 'if-none-match': etag } };
+  const same = await api.get('/api/requests?limit=20', tagged);
+  expect([same.status(), same.headers().etag, await same.text()]).toEqual([304, etag, '']);
+
+  const held = api.get('/api/requests?limit=20&wait=20', tagged);
+  const decided = await api.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, signedWebhook('approval', { request_id: id, decision: 'deny', reason: 'LISTTAG-1 denied' }));
+  expect(decided.status()).toBe(200);
+  const changed = await held;
+  expect(changed.status()).toBe(200);
+  expect(((await changed.json()) as { requests: Array<{ state: string }> }).requests[0]?.state).toBe('denied');
+  const bad = await api.get('/api/requests?wait=soon');
+  expect([bad.status(), ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([422, expect.stringMatching(/^wait: /)]);
+});
+
 test('a status read answers 304 to the tag it holds, is held by ?wait until the request changes, and names a bad wait', async ({ page }) => {
   await signIn(page, unique('etag'));
   const api = page.request;

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { User } from '@/lib/auth/roles';
 import { type PortalDeps, createRequest } from '@/lib/portal/requests';
-import { awaitRequest } from '@/lib/portal/status-wait';
+import { awaitOwnList, awaitRequest } from '@/lib/portal/status-wait';
 import { ChangeFeed } from '@/lib/store/change-feed';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { parseQuery } from '@/lib/portal/parse';
-import { statusQuery } from '@/lib/validations/requests';
+import { ownQuery, statusQuery } from '@/lib/validations/requests';
 import { MemoryPeople } from '../helpers/memory-people';
 import { refused } from '../helpers/refused';
 import { until } from '../helpers/wait';
 import { afterThisTest } from '../helpers/world';
-import { adminKubeConfig, freshNamespace } from '../helpers/cluster';
+import { adminKubeConfig, freshNamespace, kubectl } from '../helpers/cluster';
 import { testConfig } from '../helpers/portal';
 
 // A status page's long poll on the real API server: a read held with the page's tag answers when
@@ -135,5 +135,50 @@ describe('a status page waiting for its request', () => {
       expect(err?.status, bad).toBe(422);
       expect(err?.message, bad).toContain('wait');
     }
+  });
+});
+
+describe('"My requests" waiting on the person\'s requests', () => {
+  it('is answered when one of theirs is made, changes or is deleted with kubectl, and not when someone else\'s does', async () => {
+    const { store, changes, deps, requestOf } = await world();
+    const { namespace } = store;
+    const page = { limit: 20 };
+    const mine = await requestOf(ada);
+    const other = await requestOf(bob);
+    const listed = await awaitOwnList(deps, ada, page, { waitMs: 0 });
+    expect(listed.view.requests.map((r) => r.id)).toEqual([mine.id]);
+
+    const quiet = awaitOwnList(deps, ada, page, { ifNoneMatch: listed.etag, waitMs: 1500 });
+    await until(() => changes.waiting === 1, 'the list read to be held');
+    await store.update(await store.get(other.id), { state: 'in-review', reason: 'Held for review: test' });
+    expect(await quiet).toMatchObject({ fresh: false, etag: listed.etag });
+
+    const changed = awaitOwnList(deps, ada, page, { ifNoneMatch: listed.etag, waitMs: 20_000 });
+    await until(() => changes.waiting === 1, 'the list read to be held');
+    await store.update(await store.get(mine.id), { state: 'in-review', reason: 'Held for review: test' });
+    const afterChange = await changed;
+    expect(afterChange.fresh).toBe(true);
+    expect(afterChange.view.requests[0]?.state).toBe('in-review');
+
+    const made = awaitOwnList(deps, ada, page, { ifNoneMatch: afterChange.etag, waitMs: 20_000 });
+    await until(() => changes.waiting === 1, 'the list read to be held');
+    const second = (await createRequest(deps, ada, 'gpt-4o-mini')).request;
+    const afterMade = await made;
+    expect(afterMade.view.requests.map((r) => r.id).sort()).toEqual([mine.id, second.id].sort());
+
+    const deleted = awaitOwnList(deps, ada, page, { ifNoneMatch: afterMade.etag, waitMs: 20_000 });
+    await until(() => changes.waiting === 1, 'the list read to be held');
+    // No loop runs here to release the request's finalizer: an admin's delete, then the Secret gone.
+    await kubectl('-n', namespace, 'patch', 'secret', `keyreq-${second.id}`, '--type=merge', '-p', '{"metadata":{"finalizers":null}}');
+    await kubectl('-n', namespace, 'delete', 'secret', `keyreq-${second.id}`, '--wait=false');
+    const afterDelete = await deleted;
+    expect(afterDelete.fresh).toBe(true);
+    expect(afterDelete.view.requests.map((r) => r.id)).toEqual([mine.id]);
+    expect(changes.waiting).toBe(0);
+  });
+
+  it('takes a wait like a status read does, and names a bad one', () => {
+    expect(parseQuery('http://x/api/requests?wait=25&limit=10', ownQuery)).toMatchObject({ wait: 25, limit: 10 });
+    expect(() => parseQuery('http://x/api/requests?wait=31', ownQuery)).toThrow(/wait/);
   });
 });

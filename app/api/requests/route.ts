@@ -1,17 +1,24 @@
 import { readJson } from '@/lib/http/body';
 import { signedIn } from '@/lib/http/context';
 import { assertSameOrigin } from '@/lib/http/origin';
-import { handle, json } from '@/lib/http/respond';
-import { createRequest, listOwn } from '@/lib/portal/requests';
+import { handle, heldReply, json } from '@/lib/http/respond';
+import { createRequest } from '@/lib/portal/requests';
+import { awaitOwnList } from '@/lib/portal/status-wait';
 import { parseQuery } from '@/lib/portal/parse';
 import { createRequestBody, ownQuery } from '@/lib/validations/requests';
 
-/** `?cursor=&limit=` → `{ requests, nextCursor?, total }`, newest first. */
+/**
+ * `?cursor=&limit=` → `{ requests, nextCursor?, total }`, newest first, with its `ETag`. With
+ * `If-None-Match` the answer is 304 while the page is unchanged, and `?wait=N` holds it up to N
+ * seconds for a change to any of the person's requests ("My requests" follows them).
+ */
 export function GET(req: Request) {
   return handle(async () => {
     const { deps, user } = await signedIn();
-    const { requests, nextCursor, total } = await listOwn(deps, user, parseQuery(req.url, ownQuery));
-    return json({ requests, nextCursor, total });
+    const { wait, ...page } = parseQuery(req.url, ownQuery);
+    const ifNoneMatch = req.headers.get('if-none-match') ?? undefined;
+    const answer = await awaitOwnList(deps, user, page, { waitMs: wait * 1000, signal: req.signal, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
+    return heldReply(answer, () => ({ requests: answer.view.requests, nextCursor: answer.view.nextCursor, total: answer.view.total }));
   });
 }
 

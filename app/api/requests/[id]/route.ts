@@ -1,5 +1,5 @@
 import { signedIn } from '@/lib/http/context';
-import { handle, json } from '@/lib/http/respond';
+import { handle, heldReply } from '@/lib/http/respond';
 import { parseQuery } from '@/lib/portal/parse';
 import { awaitRequest } from '@/lib/portal/status-wait';
 import { statusQuery } from '@/lib/validations/requests';
@@ -15,7 +15,6 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
     const { wait } = parseQuery(req.url, statusQuery);
     const ifNoneMatch = req.headers.get('if-none-match') ?? undefined;
     const answer = await awaitRequest(deps, user, (await ctx.params).id, { waitMs: wait * 1000, signal: req.signal, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
-    if (answer.fresh) return json({ request: answer.view }, 200, { etag: answer.etag });
-    return new Response(null, { status: 304, headers: { etag: answer.etag, 'cache-control': 'no-store', ...(answer.refused ? { 'retry-after': '2' } : {}) } });
+    return heldReply(answer, () => ({ request: answer.view }));
   });
 }
