@@ -19,11 +19,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * shown (`If-None-Match`) and asks the server to hold its answer until that changes, up to
  * WAIT_SECONDS (app/api/requests/[id]/route.ts): a decision or a minted key shows the moment the
  * server sees it, and a page where nothing happens costs two reads a minute, not thirty. A hidden
- * tab lets go of its read (a browser has few connections per host). `pick` must be a stable
- * (module-level) function.
+ * tab lets go of its read (a browser has few connections per host). A new `url` (another page of
+ * a list) is read at once; until it answers, `data` is still the old URL's and `loading` is true.
+ * `initial` is the data of the first `url`. `pick` must be a stable (module-level) function.
  */
-export function useFollow<T>(url: string, initial: T, pick: (json: unknown) => T | undefined, active = true): { data: T; error?: string } {
-  const [data, setData] = useState(initial);
+export function useFollow<T>(url: string, initial: T, pick: (json: unknown) => T | undefined, active = true): { data: T; error?: string; loading: boolean } {
+  const [shown, setShown] = useState({ url, data: initial });
   const [error, setError] = useState<string>();
   useEffect(() => {
     if (!active) return;
@@ -53,7 +54,7 @@ export function useFollow<T>(url: string, initial: T, pick: (json: unknown) => T
             etag = res.headers.get('etag') ?? undefined;
             if (!etag) pause = PAUSE_MS;
             if (!stopped.signal.aborted && next !== undefined) {
-              setData(next);
+              setShown({ url, data: next });
               setError(undefined);
             }
           }
@@ -79,5 +80,5 @@ export function useFollow<T>(url: string, initial: T, pick: (json: unknown) => T
       document.removeEventListener('visibilitychange', onVisibility);
     };
   }, [url, active, pick]);
-  return { data, error };
+  return { data: shown.data, error, loading: shown.url !== url };
 }

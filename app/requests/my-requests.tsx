@@ -6,16 +6,16 @@ import { Pager, useCursorTrail } from '../_components/pager';
 import { TopUpMarker } from '../_components/top-up-marker';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
-import { usePoll } from '../_components/use-poll';
+import { useFollow } from '../_components/use-follow';
 import { UsageGlance, useUsageGlance } from './usage-glance';
 
 const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
 
 export function MyRequests({ initial, pageSize }: { initial: ListPage; pageSize: number }) {
-  // Polling refreshes the page shown.
+  // The page shown follows the person's requests: a held read answers when any of them changes.
   const trail = useCursorTrail();
   const query = new URLSearchParams({ limit: String(pageSize), ...(trail.cursor ? { cursor: trail.cursor } : {}) });
-  const { data, error, loading } = usePoll(`/api/requests?${query}`, initial, pick);
+  const { data, error, loading } = useFollow(`/api/requests?${query}`, initial, pick);
   const usage = useUsageGlance(data.requests.filter((r) => r.state === 'issued' && !r.topUp).map((r) => r.id));
   if (data.total === 0 && trail.index === 0) {
     return (

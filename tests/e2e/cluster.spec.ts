@@ -135,6 +135,30 @@ test('a status page waits on one held read while nothing happens, and shows a de
   await expect(page.getByText('Live updates paused')).toHaveCount(0);
 });
 
+test('"My requests" waits on one held read while nothing happens, and shows a decision made on the other replica', async ({ page, request }) => {
+  await signIn(page, unique('mylist'));
+  const id = await requestThroughCatalog(page, 'Experimental');
+  await settledInReview(page.request, id);
+  const reads: string[] = [];
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === '/api/requests' && r.method() === 'GET') reads.push(url.searchParams.get('wait') ?? '');
+  });
+  await page.goto('/requests');
+  const state = page.locator(`[data-request="${id}"] [data-state]`);
+  await expect(state).toHaveAttribute('data-state', 'in-review');
+  await expect.poll(() => reads.at(-1)).toBe('25');
+  const before = reads.length;
+  await page.waitForTimeout(6000);
+  // A read every 2 s would have made three more; a held read ends at a change, or after 25 s.
+  expect(reads.length - before).toBeLessThanOrEqual(1);
+
+  const decided = await request.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, signedWebhook('approval', { request_id: id, decision: 'approve', reason: 'MYLIST-1 approved' }));
+  expect(decided.status()).toBe(200);
+  await expect(state).toHaveAttribute('data-state', 'issued');
+  await expect(page.getByText('Live updates paused')).toHaveCount(0);
+});
+
 test('a signed-out visitor and a non-approver are kept out of the queue', async ({ page }) => {
   await page.goto('/approvals');
   await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fapprovals/);
