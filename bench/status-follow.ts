@@ -10,11 +10,13 @@
  *    page of its checkout does: a checkout whose answer carries an ETag is followed with held reads
  *    (`If-None-Match`, `?wait=25`), an older one is read every 2 s.
  * With FOLLOW_BASE (a built clone of an earlier commit) that checkout first, then this one, each
- * twice, alternating.
+ * twice, alternating. FOLLOW_TARGET=list measures "My requests" instead of the status page: the
+ * page at /requests, its read `GET /api/requests?limit=50`, each person with the one request.
  */
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { Browser } from '@playwright/test';
+import { PAGE_SIZE } from '@/lib/validations/requests';
 import { signIn } from '@/tests/e2e/helpers';
 import { call, pool, sessionCookie } from './portal/clients';
 import type { Portal } from './portal/server';
@@ -30,13 +32,19 @@ const OPENED_MS = OPEN_SPREAD_MS + 2_000;
 const REST_MS = 15_000;
 const APPROVER = 'approver@bench.example.com';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const list = process.env.FOLLOW_TARGET === 'list';
+/** What the page reads, what it is, and where on it the request's state shows. */
+const readPath = (id: string) => (list ? `/api/requests?limit=${PAGE_SIZE}` : `/api/requests/${id}`);
+const pagePath = (id: string) => (list ? '/requests' : `/requests/${id}`);
+const stateOf = (id: string, state: string) => (list ? `[data-request="${id}"] [data-state="${state}"]` : `[data-state="${state}"]`);
 
 /** A status read as the page makes it; its own agent: a held read outlasts the bench client's 2 s idle timeout. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: pages + 16 });
 function read(p: Portal, id: string, cookie: string, etag: string | undefined, signal: AbortSignal): Promise<{ status: number; etag?: string }> {
   const headers: http.OutgoingHttpHeaders = { cookie, ...(etag ? { 'if-none-match': etag } : {}) };
   return new Promise((resolve, reject) => {
-    const req = http.get(`${p.url}/api/requests/${id}${etag ? '?wait=25' : ''}`, { agent, headers, signal }, (res) => {
+    const path = readPath(id);
+    const req = http.get(`${p.url}${path}${etag ? `${path.includes('?') ? '&' : '?'}wait=25` : ''}`, { agent, headers, signal }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(typeof res.headers.etag === 'string' ? { etag: res.headers.etag } : {}) }));
       res.on('error', reject);
@@ -75,14 +83,15 @@ async function browserRound(p: Portal, browser: Browser, tag: string): Promise<{
     const res = await page.request.post('/api/requests', { data: { model: 'experimental' }, headers: { origin: p.url } });
     const id = ((await res.json()) as { request: { id: string } }).request.id;
     let count = 0;
-    page.on('request', (r) => void (new URL(r.url()).pathname === `/api/requests/${id}` && count++));
-    await page.goto(`/requests/${id}`);
-    await page.locator('[data-state="in-review"]').first().waitFor({ timeout: 15_000 });
+    const read = readPath(id).split('?')[0];
+    page.on('request', (r) => void (r.method() === 'GET' && new URL(r.url()).pathname === read && count++));
+    await page.goto(pagePath(id));
+    await page.locator(stateOf(id, 'in-review')).first().waitFor({ timeout: 15_000 });
     await sleep(500 + ((i + 2) * 613) % 2000);
     const decided = await call(p, 'POST', `/api/requests/${id}/decision`, approver, { decision: 'approve' });
     if (decided.status !== 200) throw new Error(`decision answered ${decided.status}: ${decided.body}`);
     const t0 = performance.now();
-    await page.locator('[data-state="issued"]').first().waitFor({ timeout: 15_000 });
+    await page.locator(stateOf(id, 'issued')).first().waitFor({ timeout: 15_000 });
     if (i >= 0) {
       waits.push(performance.now() - t0);
       reads.push(count);
@@ -146,10 +155,10 @@ await browserRounds('FOLLOW_BASE', 3397, async ({ name, round, portal, browser }
   const wait = summarize(waits);
   const perPage = summarize(reads);
   process.stdout.write(
-    `${name}, round ${round}: decision answered to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms, max ${Math.max(...waits).toFixed(0)} ms; status reads a page made, median ${perPage.p50}\n`,
+    `${name}, round ${round}: decision answered to issued on screen, p50 ${wait.p50.toFixed(0)} ms, p90 ${wait.p90.toFixed(0)} ms, max ${Math.max(...waits).toFixed(0)} ms; reads a page made, median ${perPage.p50}\n`,
   );
   const quiet = await quietPages(portal, tag);
   process.stdout.write(
-    `${name}, round ${round}: ${pages} open pages, ${QUIET_MS / 1000} s quiet (${quiet.follows ? 'held reads' : 'a read every 2 s'}): ${quiet.reads} reads, web server CPU ${quiet.cpuMsPerSecond.toFixed(1)} ms a second (at rest, no page open: ${quiet.restMsPerSecond.toFixed(1)})\n`,
+    `${name}, round ${round}: ${pages} open ${list ? '"My requests"' : 'status'} pages, ${QUIET_MS / 1000} s quiet (${quiet.follows ? 'held reads' : 'a read every 2 s'}): ${quiet.reads} reads, web server CPU ${quiet.cpuMsPerSecond.toFixed(1)} ms a second (at rest, no page open: ${quiet.restMsPerSecond.toFixed(1)})\n`,
   );
 });
