@@ -16,10 +16,10 @@ export type WaitOutcome = 'changed' | 'timeout' | 'aborted' | 'closed';
 
 /**
  * One process-wide subscription to the store's changes, shared by every caller waiting for one
- * request to change (a status page's long poll) or for any of one person's (their list): a watch per waiter would replay every stored
- * request to each. The subscription starts with the web server (or the first waiter) and stays
- * (the store's cache runs anyway); waiters are counted, and past `maxWaiters` a wait is refused,
- * so the caller answers at once and its client pauses instead.
+ * request to change (a status page's long poll) or any of one person's ("My requests"): a watch
+ * per waiter would replay every stored request to each. The subscription starts with the web
+ * server (or the first waiter) and stays (the store's cache runs anyway); waiters are counted, and
+ * past `maxWaiters` a wait is refused, so the caller answers at once and its client pauses instead.
  */
 export class ChangeFeed {
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -43,11 +43,11 @@ export class ChangeFeed {
   }
 
   /**
-   * Resolves when request `id` (or, keyed by `requesterKey`, any request of that person) changes
-   * (or is deleted, or the store lost track of changes), at
-   * `timeoutMs`, when `signal` aborts (the client went away) or when the feed closes. Only changes
-   * after this call wake it: a caller waits first and reads after (lib/portal/status-wait.ts), so
-   * a change between its read and its wait is not missed.
+   * Resolves when request `id` changes (or, keyed by `requesterKey`, any request of that person;
+   * or it is deleted, or the store lost track of changes), at `timeoutMs`, when `signal` aborts
+   * (the client went away) or when the feed closes. Only changes after this call wake it: a caller
+   * waits first and reads after (lib/portal/status-wait.ts), so a change between its read and its
+   * wait is not missed.
    */
   wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
     if (!this.canWait()) return Promise.resolve('closed');
