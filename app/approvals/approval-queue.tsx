@@ -10,7 +10,7 @@ import { Pager, formatCount, useCursorTrail } from '../_components/pager';
 import { TopUpMarker } from '../_components/top-up-marker';
 import { StateBadge } from '../_components/state-badge';
 import { Time } from '../_components/time';
-import { usePoll } from '../_components/use-poll';
+import { useFollow } from '../_components/use-follow';
 import { type Action, DecideButtons, DecisionDialog, type TierLimits } from './decision-dialog';
 import { OffboardPerson } from './offboard-person';
 const pick = (json: unknown): ListPage | undefined => (Array.isArray((json as Partial<ListPage>).requests) ? (json as ListPage) : undefined);
@@ -19,10 +19,10 @@ export function ApprovalQueue({ initial, pageSize, models, limits }: { initial: 
   const [state, setState] = useState('all');
   const [model, setModel] = useState('');
   const [requester, setRequester] = useState('');
-  // Polling refreshes the page shown; another filter starts again from the first page.
+  // The page shown follows the queue (held reads); another filter starts again from the first page.
   const trail = useCursorTrail();
   const query = new URLSearchParams({ state, model, requester, limit: String(pageSize), ...(trail.cursor ? { cursor: trail.cursor } : {}) });
-  const { data, error, loading } = usePoll(`/api/approvals?${query}`, initial, pick, 3000);
+  const { data, error, loading } = useFollow(`/api/approvals?${query}`, initial, pick);
   const filter = (set: (value: string) => void) => (value: string) => {
     set(value);
     trail.reset();

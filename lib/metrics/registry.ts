@@ -116,7 +116,7 @@ export function createMetrics(): KeyportalMetrics {
   });
   new Gauge({
     name: 'keyportal_status_reads_held',
-    help: 'Status page and "My requests" reads this web server holds open until what they show changes (long polls).',
+    help: 'Status page, "My requests" and approvers\' queue reads this web server holds open until what they show changes (long polls).',
     registers,
     collect() {
       this.set(sources.held?.waiting ?? 0);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { User } from '../auth/roles';
-import { requesterKey } from '../store/change-feed';
+import { QUEUE_KEY, requesterKey } from '../store/change-feed';
 import { offboardedError } from './errors';
-import { type PageParams, type PortalDeps, getRequest, listOwn } from './requests';
+import { type PageParams, type PortalDeps, type QueueFilter, getRequest, listOwn, listQueue } from './requests';
 import type { ListPage, RequestView } from './view';
 
 /** The entity tag of what a person sees (a request, a page of them): equal tags, nothing new to show. */
@@ -52,6 +52,11 @@ export function awaitRequest(deps: PortalDeps, user: User, id: string, w: Status
  */
 export function awaitOwnList(deps: PortalDeps, user: User, page: PageParams, w: StatusWait): Promise<StatusAnswer<ListPage>> {
   return held(deps, user, requesterKey(user.email), () => listOwn(deps, user, page), w);
+}
+
+/** A page of the approvers' queue, the same way: held until a request changes (woken at most every few seconds). */
+export function awaitQueue(deps: PortalDeps, user: User, q: QueueFilter, w: StatusWait): Promise<StatusAnswer<ListPage>> {
+  return held(deps, user, QUEUE_KEY, () => listQueue(deps, user, q), w);
 }
 
 /** Reads `read()` and, while it still matches the client's tag, waits on the feed's `key` for a change. */

@@ -11,6 +11,13 @@ export function requesterKey(email: string): string {
   return `${REQUESTER}${email.toLowerCase()}`;
 }
 
+/**
+ * The key the approvers' queue waits on: it changes with every step of every request, so its
+ * waiters are woken at once by a change and then at most once every `queueEveryMs` (a queue read
+ * every few seconds under steady traffic, as its poll did; at once when things are quiet).
+ */
+export const QUEUE_KEY = 'queue *';
+
 /** Why a wait ended. */
 export type WaitOutcome = 'changed' | 'timeout' | 'aborted' | 'closed';
 
@@ -26,10 +33,14 @@ export class ChangeFeed {
   private count = 0;
   private subscription: AbortController | undefined;
   private closed = false;
+  /** When the queue's waiters were last woken (monotonic), and the wake pending until its turn. */
+  private queueWokenAt = Number.NEGATIVE_INFINITY;
+  private queueTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Pick<RequestStore, 'watch'>,
     private readonly maxWaiters = 2000,
+    private readonly queueEveryMs = 3000,
   ) {}
 
   /** Waiters now holding (metrics, tests). */
@@ -86,6 +97,7 @@ export class ChangeFeed {
   /** Releases every waiter (the process is stopping) and refuses new ones. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.queueTimer);
     this.wakeAll();
     this.subscription?.abort();
   }
@@ -106,10 +118,23 @@ export class ChangeFeed {
     if (event.type === 'resync') return this.wakeAll();
     if (event.type === 'malformed') return;
     this.wake(event.id);
+    this.wakeQueue();
     const whose = [event.type === 'upsert' ? event.request?.email : undefined, event.previous?.email].filter((e) => e !== undefined);
     // A store that does not say whose request it was (the local folder's): every list may show it.
     if (!whose.length) return this.wakeAll(REQUESTER);
     for (const email of new Set(whose.map((e) => e.toLowerCase()))) this.wake(requesterKey(email));
+  }
+
+  private wakeQueue(): void {
+    if (this.queueTimer || !this.waiters.has(QUEUE_KEY)) return;
+    const wait = this.queueWokenAt + this.queueEveryMs - performance.now();
+    const wake = () => {
+      this.queueTimer = undefined;
+      this.queueWokenAt = performance.now();
+      this.wake(QUEUE_KEY);
+    };
+    if (wait <= 0) return wake();
+    this.queueTimer = setTimeout(wake, wait);
   }
 
   private wake(key: string): void {

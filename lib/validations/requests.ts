@@ -85,6 +85,7 @@ export const queueQuery = z.object({
   model: z.string().max(200).default(''),
   requester: z.string().max(254).default(''),
   ...pageParams,
+  wait: waitParam,
 });
 export type QueueQuery = z.infer<typeof queueQuery>;
 

@@ -225,6 +225,31 @@ test('a list of my requests answers 304 to the tag it holds and is held by ?wait
   expect([bad.status(), ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([422, expect.stringMatching(/^wait: /)]);
 });
 
+test("the approvers' queue answers 304 to the tag it holds and is held by ?wait until the page changes", async ({ browser, page }) => {
+  const owner = unique('queuetag');
+  await signIn(page, owner);
+  const id = await createOne(page.request);
+  await settledInReview(page.request, id);
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com');
+  const api = approver.request;
+  const url = `/api/approvals?requester=${encodeURIComponent(owner)}`;
+  const first = await api.get(url);
+  const etag = first.headers().etag as string;
+  expect(etag).toMatch(/^"[\w-]{27}"$/);
+  const tagged = { headers: { 'if-none-match': etag } };
+  expect((await api.get(url, tagged)).status()).toBe(304);
+
+  const held = api.get(`${url}&wait=20`, tagged);
+  const decided = await api.post(`${env().clusterReplicaUrl}/api/webhooks/approval`, signedWebhook('approval', { request_id: id, decision: 'deny', reason: 'QUEUETAG-1 denied' }));
+  expect(decided.status()).toBe(200);
+  const changed = await held;
+  expect(changed.status()).toBe(200);
+  expect(((await changed.json()) as { requests: Array<{ id: string; state: string }> }).requests).toEqual([expect.objectContaining({ id, state: 'denied' })]);
+  const bad = await api.get('/api/approvals?wait=31');
+  expect([bad.status(), ((await bad.json()) as { error: { message: string } }).error.message]).toEqual([422, expect.stringMatching(/^wait: /)]);
+});
+
 test('a status read answers 304 to the tag it holds, is held by ?wait until the request changes, and names a bad wait', async ({ page }) => {
   await signIn(page, unique('etag'));
   const api = page.request;

@@ -159,6 +159,28 @@ test('"My requests" waits on one held read while nothing happens, and shows a de
   await expect(page.getByText('Live updates paused')).toHaveCount(0);
 });
 
+test("the approvers' queue follows with held reads: a new request appears without a reload", async ({ browser }) => {
+  const approver = await personPage(browser);
+  await signIn(approver, 'approver@example.com', '/approvals');
+  const reads: string[] = [];
+  approver.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === '/api/approvals' && r.method() === 'GET') reads.push(url.searchParams.get('wait') ?? '');
+  });
+  await approver.goto('/approvals');
+  const email = unique('queued');
+  await approver.getByLabel('Requester').fill(email);
+  await expect.poll(() => reads.at(-1)).toBe('25');
+
+  const requester = await personPage(browser);
+  await signIn(requester, email);
+  const made = await requester.request.post('/api/requests', { data: { model: 'experimental' }, headers: { origin: env().clusterUrl } });
+  expect(made.status()).toBe(201);
+  const id = ((await made.json()) as { request: { id: string } }).request.id;
+  await expect(approver.locator(`tr[data-request="${id}"]`)).toContainText('In review');
+  await expect(approver.getByText('Live updates paused')).toHaveCount(0);
+});
+
 test('a signed-out visitor and a non-approver are kept out of the queue', async ({ page }) => {
   await page.goto('/approvals');
   await expect(page).toHaveURL(/\/signin\?callbackUrl=%2Fapprovals/);

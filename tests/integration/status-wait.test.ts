@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { User } from '@/lib/auth/roles';
 import { type PortalDeps, createRequest } from '@/lib/portal/requests';
-import { awaitOwnList, awaitRequest } from '@/lib/portal/status-wait';
+import { awaitOwnList, awaitQueue, awaitRequest } from '@/lib/portal/status-wait';
 import { ChangeFeed } from '@/lib/store/change-feed';
 import { KubernetesSecretStore } from '@/lib/store/kubernetes';
 import { parseQuery } from '@/lib/portal/parse';
@@ -174,6 +174,23 @@ describe('"My requests" waiting on the person\'s requests', () => {
     const afterDelete = await deleted;
     expect(afterDelete.fresh).toBe(true);
     expect(afterDelete.view.requests.map((r) => r.id)).toEqual([mine.id]);
+    expect(changes.waiting).toBe(0);
+  });
+
+  it("holds the approvers' queue until a request on the page changes, and refuses a non-approver", async () => {
+    const { store, changes, deps, requestOf } = await world();
+    const approver: User = { email: 'approver@example.com', groups: [], approver: true };
+    const mine = await requestOf(ada);
+    const filter = { requester: ada.email, limit: 20 };
+    const shown = await awaitQueue(deps, approver, filter, { waitMs: 0 });
+    expect(shown.view.requests.map((r) => r.id)).toEqual([mine.id]);
+    const held = awaitQueue(deps, approver, filter, { ifNoneMatch: shown.etag, waitMs: 20_000 });
+    await until(() => changes.waiting === 1, 'the queue read to be held');
+    await store.update(await store.get(mine.id), { state: 'in-review', reason: 'Held for review: test' });
+    const answer = await held;
+    expect(answer.fresh).toBe(true);
+    expect(answer.view.requests[0]?.state).toBe('in-review');
+    expect((await refused(() => awaitQueue(deps, ada, filter, { ifNoneMatch: shown.etag, waitMs: 20_000 }))).status).toBe(403);
     expect(changes.waiting).toBe(0);
   });
 
