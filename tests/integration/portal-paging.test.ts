@@ -169,8 +169,8 @@ describe('the paging parameters of GET /api/approvals and GET /api/requests', ()
 
   it('takes 50 rows by default and at most 500; limit 501 is refused naming limit', () => {
     expect(parse('')).toMatchObject({ state: 'all', limit: 50 });
-    expect(parse('limit=&cursor=')).toEqual({ state: 'all', model: '', requester: '', limit: 50 });
-    expect(parse('state=in-review&model=gpt-4o&requester=ada&limit=500&cursor=abc')).toEqual({ state: 'in-review', model: 'gpt-4o', requester: 'ada', limit: 500, cursor: 'abc' });
+    expect(parse('limit=&cursor=')).toEqual({ state: 'all', model: '', requester: '', limit: 50, wait: 0 });
+    expect(parse('state=in-review&model=gpt-4o&requester=ada&limit=500&cursor=abc&wait=25')).toEqual({ state: 'in-review', model: 'gpt-4o', requester: 'ada', limit: 500, cursor: 'abc', wait: 25 });
     for (const [query, message] of [
       ['limit=501', /^limit: at most 500 rows per page/],
       ['limit=0', /^limit: expected a whole number from 1 to 500/],
