@@ -17,15 +17,6 @@ export function json(body: unknown, status = 200, headers: Record<string, string
   return new Response(text, { status, headers: { 'content-type': 'application/json', 'cache-control': cacheControl, ...headers } });
 }
 
-/**
- * The answer to a read that may have been held (lib/portal/status-wait.ts): the body with its tag,
- * or 304 when the client's copy is current; `Retry-After` when this replica could not hold it.
- */
-export function heldReply(answer: { etag: string; fresh: boolean; refused?: true }, body: () => unknown): Response {
-  if (answer.fresh) return json(body(), 200, { etag: answer.etag });
-  return new Response(null, { status: 304, headers: { etag: answer.etag, 'cache-control': 'no-store', ...(answer.refused ? { 'retry-after': '2' } : {}) } });
-}
-
 /** Maps a typed error to its status and a message the caller can act on; anything else is a 500. */
 export function errorResponse(err: unknown): Response {
   if (err instanceof PortalError) {

@@ -1,5 +1,6 @@
 import { signedIn } from '@/lib/http/context';
-import { handle, heldReply } from '@/lib/http/respond';
+import { heldReply, heldWait } from '@/lib/http/held-read';
+import { handle } from '@/lib/http/respond';
 import { parseQuery } from '@/lib/portal/parse';
 import { awaitQueue } from '@/lib/portal/status-wait';
 import { queueQuery } from '@/lib/validations/requests';
@@ -12,8 +13,7 @@ export function GET(req: Request) {
   return handle(async () => {
     const { deps, user } = await signedIn();
     const { wait, ...query } = parseQuery(req.url, queueQuery);
-    const ifNoneMatch = req.headers.get('if-none-match') ?? undefined;
-    const answer = await awaitQueue(deps, user, query, { waitMs: wait * 1000, signal: req.signal, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
+    const answer = await awaitQueue(deps, user, query, heldWait(req, wait));
     const { requests, nextCursor, total, counts } = answer.view;
     return heldReply(answer, () => ({ requests, nextCursor, total, counts }));
   });

@@ -1,7 +1,8 @@
 import { readJson } from '@/lib/http/body';
 import { signedIn } from '@/lib/http/context';
 import { assertSameOrigin } from '@/lib/http/origin';
-import { handle, heldReply, json } from '@/lib/http/respond';
+import { heldReply, heldWait } from '@/lib/http/held-read';
+import { handle, json } from '@/lib/http/respond';
 import { createRequest } from '@/lib/portal/requests';
 import { awaitOwnList } from '@/lib/portal/status-wait';
 import { parseQuery } from '@/lib/portal/parse';
@@ -16,8 +17,7 @@ export function GET(req: Request) {
   return handle(async () => {
     const { deps, user } = await signedIn();
     const { wait, ...page } = parseQuery(req.url, ownQuery);
-    const ifNoneMatch = req.headers.get('if-none-match') ?? undefined;
-    const answer = await awaitOwnList(deps, user, page, { waitMs: wait * 1000, signal: req.signal, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
+    const answer = await awaitOwnList(deps, user, page, heldWait(req, wait));
     return heldReply(answer, () => ({ requests: answer.view.requests, nextCursor: answer.view.nextCursor, total: answer.view.total }));
   });
 }

@@ -1,5 +1,6 @@
 import { signedIn } from '@/lib/http/context';
-import { handle, heldReply } from '@/lib/http/respond';
+import { heldReply, heldWait } from '@/lib/http/held-read';
+import { handle } from '@/lib/http/respond';
 import { parseQuery } from '@/lib/portal/parse';
 import { awaitRequest } from '@/lib/portal/status-wait';
 import { statusQuery } from '@/lib/validations/requests';
@@ -13,8 +14,7 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
   return handle(async () => {
     const { deps, user } = await signedIn();
     const { wait } = parseQuery(req.url, statusQuery);
-    const ifNoneMatch = req.headers.get('if-none-match') ?? undefined;
-    const answer = await awaitRequest(deps, user, (await ctx.params).id, { waitMs: wait * 1000, signal: req.signal, ...(ifNoneMatch ? { ifNoneMatch } : {}) });
+    const answer = await awaitRequest(deps, user, (await ctx.params).id, heldWait(req, wait));
     return heldReply(answer, () => ({ request: answer.view }));
   });
 }
