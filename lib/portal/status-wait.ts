@@ -64,7 +64,7 @@ async function held<T>(deps: PortalDeps, user: User, key: string, read: () => Pr
   const feed = deps.changes;
   // A span of time, not a moment on record: the monotonic clock (the portal's clock dates records).
   const deadline = performance.now() + w.waitMs;
-  let held = false;
+  let waited = false;
   for (;;) {
     const left = deadline - performance.now();
     // `*` matches whatever the request becomes, so a hold on it would never end at a change.
@@ -75,7 +75,7 @@ async function held<T>(deps: PortalDeps, user: User, key: string, read: () => Pr
     let view: T;
     try {
       view = await read();
-      if (held) await stillIn(deps, user);
+      if (waited) await stillIn(deps, user);
     } catch (err) {
       hold?.abort();
       throw err;
@@ -86,7 +86,7 @@ async function held<T>(deps: PortalDeps, user: User, key: string, read: () => Pr
       hold?.abort();
       return { view, etag, fresh, ...(!fresh && wantsHold && !hold ? { refused: true as const } : {}) };
     }
-    held = true;
+    waited = true;
     const outcome = await waiting;
     if (outcome === 'changed') continue;
     return { view, etag, fresh: false, ...(outcome === 'closed' ? { refused: true as const } : {}) };

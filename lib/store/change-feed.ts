@@ -23,8 +23,8 @@ export type WaitOutcome = 'changed' | 'timeout' | 'aborted' | 'closed';
 
 /**
  * One process-wide subscription to the store's changes, shared by every caller waiting for one
- * request to change (a status page's long poll) or any of one person's ("My requests"): a watch
- * per waiter would replay every stored request to each. The subscription starts with the web
+ * request to change (a status page's long poll), any of one person's ("My requests") or any at
+ * all (the approvers' queue): a watch per waiter would replay every stored request to each. The subscription starts with the web
  * server (or the first waiter) and stays (the store's cache runs anyway); waiters are counted, and
  * past `maxWaiters` a wait is refused, so the caller answers at once and its client pauses instead.
  */
@@ -54,26 +54,26 @@ export class ChangeFeed {
   }
 
   /**
-   * Resolves when request `id` changes (or, keyed by `requesterKey`, any request of that person;
-   * or it is deleted, or the store lost track of changes), at `timeoutMs`, when `signal` aborts
-   * (the client went away) or when the feed closes. Only changes after this call wake it: a caller
-   * waits first and reads after (lib/portal/status-wait.ts), so a change between its read and its
-   * wait is not missed.
+   * Resolves when what `key` names changes — a request by its id, any request of a person by
+   * `requesterKey`, any request at all by QUEUE_KEY (batched) — or is deleted, or the store lost
+   * track of changes; at `timeoutMs`, when `signal` aborts (the client went away) or when the
+   * feed closes. Only changes after this call wake it: a caller waits first and reads after
+   * (lib/portal/status-wait.ts), so a change between its read and its wait is not missed.
    */
-  wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+  wait(key: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
     if (!this.canWait()) return Promise.resolve('closed');
     if (signal?.aborted) return Promise.resolve('aborted');
     this.subscribe();
     return new Promise<WaitOutcome>((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
+      let set = this.waiters.get(key);
+      if (!set) this.waiters.set(key, (set = new Set()));
       const waiters = set;
       const finish = (outcome: WaitOutcome) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (!waiters.delete(wake)) return;
         this.count--;
-        if (!waiters.size && this.waiters.get(id) === waiters) this.waiters.delete(id);
+        if (!waiters.size && this.waiters.get(key) === waiters) this.waiters.delete(key);
         resolve(outcome);
       };
       const wake = () => finish(this.closed ? 'closed' : 'changed');
