@@ -1,6 +1,6 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import type { KeyRequest } from '../domain/key-request';
+import { type KeyRequest, SECRET_PREFIX } from '../domain/key-request';
 import { rawCall } from '../kube/raw';
 import { log } from '../log';
 import { RequestIndex } from './request-index';
@@ -225,6 +225,10 @@ export class SecretInformer {
   private apply(raw: RawObject): void {
     const name = raw.metadata?.name ?? '(unnamed)';
     const rv = raw.metadata?.resourceVersion;
+    // Most watch events repeat a version this process already took from its own write (`offer`):
+    // decoding one costs a schema parse and two hashes, for nothing.
+    const held = name.startsWith(SECRET_PREFIX) ? this.index.get(name.slice(SECRET_PREFIX.length)) : undefined;
+    if (held && !isNewer(rv, held.resourceVersion)) return;
     try {
       const request = decodeRequest(raw);
       const current = this.index.get(request.id);
