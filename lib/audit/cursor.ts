@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KeyRequest } from '../domain/key-request';
 import { mergeConfigMapData, readConfigMapData } from '../kube/configmap-data';
-import { type AuditRecord, parseRecords } from './record';
+import { type AuditRecord, recordsOf } from './record';
 
 /**
  * "Every record in every request Secret at or below this resourceVersion has reached the sink":
@@ -61,7 +61,7 @@ export class ShippedKnowledge {
   }
 
   /** The records of `r` not known to have reached the sink. */
-  unshipped(r: Versioned, records: AuditRecord[] = parseRecords(r.auditPending)): AuditRecord[] {
+  unshipped(r: Versioned, records: readonly AuditRecord[] = recordsOf(r)): readonly AuditRecord[] {
     if (this.covered(r)) return [];
     const known = this.sent.get(r.id)?.ids;
     return known ? records.filter((x) => !known.has(x.id)) : records;
@@ -69,7 +69,7 @@ export class ShippedKnowledge {
 
   /** The ids of `r`'s records known to have reached the sink: a write of `r` may drop them. */
   shippedOf(r: Versioned): string[] {
-    const records = parseRecords(r.auditPending);
+    const records = recordsOf(r);
     if (this.covered(r)) return records.map((x) => x.id);
     const known = this.sent.get(r.id)?.ids;
     return known ? records.filter((x) => known.has(x.id)).map((x) => x.id) : [];
@@ -85,8 +85,8 @@ export class ShippedKnowledge {
     const entry = this.sent.get(request.id);
     if (entry && version !== undefined) entry.version = version;
     if (!previous || !this.covered(previous) || this.covered(request)) return;
-    const last = parseRecords(previous.auditPending).at(-1)?.id ?? previous.auditShippedUpTo;
-    const records = parseRecords(request.auditPending);
+    const last = recordsOf(previous).at(-1)?.id ?? previous.auditShippedUpTo;
+    const records = recordsOf(request);
     const upTo = last ? records.findIndex((x) => x.id === last) : -1;
     if (upTo >= 0) this.add(request, records.slice(0, upTo + 1).map((x) => x.id));
   }

@@ -64,3 +64,21 @@ export function parseRecords(text: string | undefined): AuditRecord[] {
     return [];
   }
 }
+
+const parsedOf = new WeakMap<object, { text: string; records: readonly AuditRecord[] }>();
+
+/**
+ * The records a stored version holds, parsed once: the shipper, the audit cursor, the cache and
+ * the next write each ask of every version, and the annotation grows with every step. Keyed by
+ * the version's object and checked against its text, since the cache lets go of the text in place.
+ */
+export function recordsOf(r: { readonly auditPending?: string }): readonly AuditRecord[] {
+  const text = r.auditPending;
+  if (!text) return [];
+  const hit = parsedOf.get(r);
+  if (hit?.text === text) return hit.records;
+  // Frozen: every caller shares it, so a caller that would add to it must copy it.
+  const records = Object.freeze(parseRecords(text));
+  parsedOf.set(r, { text, records });
+  return records;
+}

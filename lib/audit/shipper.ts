@@ -7,7 +7,7 @@ import type { RequestStore, WatchEvent } from '../store/types';
 import { type RenderOptions, toCloudEvent } from './cloudevent';
 import type { AuditSpool } from './spool';
 import { type AuditCursor, ShippedKnowledge, versionNumber } from './cursor';
-import { type AuditRecord, parseRecords } from './record';
+import { type AuditRecord, recordsOf } from './record';
 import type { AuditSink } from './sink';
 import { SinkSender } from './sink-sender';
 
@@ -268,8 +268,8 @@ export class AuditShipper {
   }
 
   /** The records of `r` still to send. */
-  private pending(r: KeyRequest): AuditRecord[] {
-    const records = parseRecords(r.auditPending);
+  private pending(r: KeyRequest): readonly AuditRecord[] {
+    const records = recordsOf(r);
     return this.d.cursor ? this.known.unshipped(r, records) : records;
   }
 
@@ -310,13 +310,13 @@ export class AuditShipper {
     return report;
   }
 
-  private async nextBatch(sent: Set<string>): Promise<Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }>> {
+  private async nextBatch(sent: Set<string>): Promise<Array<{ request: KeyRequest; records: readonly AuditRecord[]; deleted: boolean }>> {
     const now = this.now();
     const ready = [...this.tracked.entries()]
       // |now - newest|: after the clock jumped back, records "from the future" are not held until it catches up.
       .filter(([id, t]) => !sent.has(id) && (t.deleting || Math.abs(now - t.newest) >= this.d.settleMs))
       .sort((a, b) => a[1].oldest - b[1].oldest);
-    const batch: Array<{ request: KeyRequest; records: AuditRecord[]; deleted: boolean }> = [];
+    const batch: Array<{ request: KeyRequest; records: readonly AuditRecord[]; deleted: boolean }> = [];
     let size = 0;
     for (const [id] of ready) {
       if (size >= this.d.batchSize) break;
@@ -328,11 +328,10 @@ export class AuditShipper {
         if (err instanceof RequestNotFoundError) this.tracked.delete(id);
         continue;
       }
-      const records = this.pending(request);
       const deleted = deletionOwed(request);
       const t = this.tracked.get(id);
       if (!deleted && t && now - t.newest < BUSY_HOLD_MAX_MS && this.d.busy?.(request)) continue;
-      if (deleted) records.push(await this.deletedRecord(request));
+      const records = deleted ? [...this.pending(request), await this.deletedRecord(request)] : this.pending(request);
       if (!records.length) continue;
       batch.push({ request, records, deleted });
       size += records.length;
@@ -349,7 +348,7 @@ export class AuditShipper {
   }
 
   /** Removes the records sent; a deleted request whose every record went lets go of the audit finalizer. */
-  private async acknowledge(item: { request: KeyRequest; records: AuditRecord[]; deleted: boolean }): Promise<void> {
+  private async acknowledge(item: { request: KeyRequest; records: readonly AuditRecord[]; deleted: boolean }): Promise<void> {
     const ids = item.records.map((r) => r.id);
     // A version that does not compare (not Kubernetes') cannot be covered: acknowledged by a write, as without a cursor.
     if (this.d.cursor && versionNumber(item.request.resourceVersion) !== undefined) {

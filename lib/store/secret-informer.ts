@@ -8,7 +8,7 @@ import { MalformedSecretError } from './errors';
 import { REQUEST_SELECTOR, decodeRequest } from './secret-codec';
 import type { WatchEvent } from './types';
 import { KubernetesAuditCursor, versionNumber } from '../audit/cursor';
-import { parseRecords } from '../audit/record';
+import { recordsOf } from '../audit/record';
 
 const LIST_PAGE = 500;
 /** The API server ends a watch after this long; we then resume from the last version seen. */
@@ -154,7 +154,7 @@ export class SecretInformer {
     if (r.auditPending === undefined) return true;
     const version = versionNumber(r.resourceVersion);
     if (version === undefined || version > this.auditCovered) return false;
-    const last = parseRecords(r.auditPending).at(-1)?.id;
+    const last = recordsOf(r).at(-1)?.id;
     if (last) r.auditShippedUpTo = last;
     delete r.auditPending;
     return true;

@@ -1,6 +1,6 @@
 import { AUDIT_FINALIZER, GATEWAY_KEY_FINALIZER, type KeyRequest, TOP_UP_FINALIZER, acceptedState, reasonFingerprint } from '../domain/key-request';
 import { factsOf } from '../audit/derive';
-import { newRecord, parseRecords } from '../audit/record';
+import { newRecord, recordsOf } from '../audit/record';
 import { assertTransition } from '../domain/states';
 import { ConflictError } from './errors';
 import { ANNOTATION, LABEL, type SecretObject, decodeRequest } from './secret-codec';
@@ -76,7 +76,7 @@ export function toPatch(read: ReadRequest, change: RequestChange, now: Date = ne
   let auditFinalizer: boolean | undefined = change.auditFinalizer;
   if (facts.length || change.auditAck?.length) {
     const acked = new Set(change.auditAck ?? []);
-    const pending = parseRecords(read.auditPending).filter((r) => !acked.has(r.id));
+    const pending = recordsOf(read).filter((r) => !acked.has(r.id));
     for (const fact of facts) pending.push(newRecord(read.id, fact, now));
     set(ANNOTATION.audit, pending.length ? JSON.stringify(pending) : null);
     // A request from before the audit trail gets its finalizer with its first record (not once
