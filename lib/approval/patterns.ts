@@ -11,7 +11,7 @@ export const patternListSchema = z
   .min(1, 'expected at least one pattern');
 
 export function matchesModel(model: string, patterns: readonly string[]): string | undefined {
-  return patterns.find((p) => micromatch.isMatch(model, p, { dot: true }));
+  return patterns.find((p) => compiled(p, false)(model));
 }
 
 /**
@@ -22,5 +22,25 @@ export function matchesModel(model: string, patterns: readonly string[]): string
 export function matchesEmail(email: string, patterns: readonly string[]): string | undefined {
   const normalized = normalizeEmail(email);
   if (!emailSchema.safeParse(normalized).success) return undefined;
-  return patterns.find((p) => micromatch.isMatch(normalized, p, { nocase: true, dot: true }));
+  return patterns.find((p) => compiled(p, true)(normalized));
+}
+
+type Matcher = (subject: string) => boolean;
+const matchers = new Map<string, Matcher>();
+/** Patterns come from config: a few dozen. The bound only keeps an odd caller from growing it without end. */
+const MATCHERS_KEPT = 1_000;
+
+/**
+ * `micromatch.isMatch` compiles its pattern into a regular expression on every call; every plugin
+ * of every request, and the approver check of every signed-in call, asked again. Compiled once.
+ */
+function compiled(pattern: string, nocase: boolean): Matcher {
+  const key = `${nocase ? 'i' : 's'}${pattern}`;
+  let match = matchers.get(key);
+  if (!match) {
+    if (matchers.size >= MATCHERS_KEPT) matchers.clear();
+    match = micromatch.matcher(pattern, nocase ? { nocase: true, dot: true } : { dot: true });
+    matchers.set(key, match);
+  }
+  return match;
 }

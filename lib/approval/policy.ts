@@ -1,9 +1,8 @@
-import micromatch from 'micromatch';
 import type { ApproverSpecConfig, PolicyConfig } from '../config/policy-schema';
 import type { ApprovalsConfig, ModelConfig } from '../config/schema';
 import { normalizeEmail } from '../domain/key-request';
 import type { LimitChanges, Review } from '../domain/review';
-import { matchesEmail } from './patterns';
+import { matchesEmail, matchesModel } from './patterns';
 
 /**
  * Approval policies as data (Teleport's review thresholds, Entra PIM's stages): which tier a
@@ -44,7 +43,7 @@ function resolve(name: string, p: PolicyConfig, fallback: ApproverSpecConfig): P
 export function policyFor(approvals: ApprovalsConfig, model: Pick<ModelConfig, 'id' | 'policy'> | undefined, modelId: string): Policy {
   // The default: approvals.approvers, and every signed webhook caller, as before there were policies.
   const fallback: ApproverSpecConfig = { emails: approvals.approvers.emails, groups: approvals.approvers.groups, manager: false, webhooks: [ANY_WEBHOOK] };
-  const name = model?.policy ?? approvals.policyFor.find((p) => p.models.some((g) => micromatch.isMatch(modelId, g, { dot: true })))?.policy ?? approvals.defaultPolicy;
+  const name = model?.policy ?? approvals.policyFor.find((p) => matchesModel(modelId, p.models) !== undefined)?.policy ?? approvals.defaultPolicy;
   const config = name ? approvals.policies[name] : undefined;
   if (name && config) return resolve(name, config, fallback);
   return resolve(DEFAULT_POLICY, { required: 1, stages: [], denyWins: true, justification: { required: false, minLength: 10 } }, fallback);
