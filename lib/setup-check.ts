@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopbackHost } from './domain/loopback';
-import { fetchFailureCause, nothingAnswered } from './domain/unreachable';
+import { failureCause, nothingAnswered } from './domain/unreachable';
 import type { Config } from './config/load';
 import { createGateway } from './gateway';
 import { checkGatewaySetup } from './gateway/setup-check';
@@ -94,6 +94,6 @@ async function identity(config: Config, env: Readonly<Record<string, string | un
     if (typeof doc.token_endpoint !== 'string') return { part: 'identity provider', ok: false, detail: `${issuer}'s discovery document names no token endpoint` };
     return { part: 'identity provider', ok: true, detail: `${issuer} answers; register ${config.portal.publicUrl.replace(/\/$/, '')}/api/auth/callback/oidc as the redirect URI of client ${oidc.clientId}` };
   } catch (err) {
-    return { part: 'identity provider', ok: false, unreachable: nothingAnswered(err), detail: `${issuer} cannot be reached (${fetchFailureCause(err)}) (auth.oidc.issuer)` };
+    return { part: 'identity provider', ok: false, unreachable: nothingAnswered(err), detail: `${issuer} cannot be reached (${failureCause(err)}) (auth.oidc.issuer)` };
   }
 }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { rfc3339 } from '../domain/key-request';
-import { fetchFailureCause, nothingAnswered } from '../domain/unreachable';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { failureCause, nothingAnswered } from '../domain/unreachable';
 import { deadline } from '../io/deadline';
+import { BrokenOffError, type BufferedResponse, sendBuffered } from '../io/send-buffered';
 import { randomKey } from './key-value';
 import { liteLLMKeyInfoSchema, usageFromLiteLLM } from './usage';
 import { type SpendFilter, type BudgetChange, type Gateway, GatewayAuthError, type GatewayKey, type KeyInfo, type MintInput, GatewayRefusedError, GatewayUnavailableError, GatewayUnreachableError, KeyAlreadyExistsError, type SpendDay, type SpendReport } from './types';
@@ -63,9 +66,16 @@ export interface LiteLLMOptions {
 export class LiteLLMGateway implements Gateway {
   readonly kind = 'litellm' as const;
   private readonly base: string;
+  /**
+   * Kept-alive connections, as fetch's were. An idle one is closed after 4 s, before the server
+   * closes it (uvicorn's keep-alive is 5 s), so a call never goes out on a socket being closed.
+   */
+  private readonly agent: HttpAgent;
 
   constructor(private readonly options: LiteLLMOptions) {
     this.base = options.baseUrl.replace(/\/+$/, '');
+    const kept = { keepAlive: true, timeout: 4_000, maxSockets: 32 };
+    this.agent = this.base.startsWith('https:') ? new HttpsAgent(kept) : new HttpAgent(kept);
   }
 
   newKey(): string {
@@ -236,35 +246,25 @@ export class LiteLLMGateway implements Gateway {
   private async call(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined, redact: string[], changedBy?: string): Promise<CallResult> {
     const within = deadline(this.options.timeoutMs, signal);
     const endpoint = path.split('?')[0];
-    let res: Response;
-    let text: string;
+    let res: BufferedResponse;
     try {
-      try {
-        res = await fetch(`${this.base}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${this.options.masterKey}`,
-            accept: 'application/json',
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-            // LiteLLM's audit log records this as the change's author.
-            ...(changedBy ? { 'litellm-changed-by': changedBy } : {}),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: within.signal,
-          redirect: 'error',
-        });
-      } catch (err) {
-        const why = within.timedOut ? `no answer within ${this.options.timeoutMs} ms` : fetchFailureCause(err);
-        throw new (within.timedOut || nothingAnswered(err) ? GatewayUnreachableError : GatewayUnavailableError)(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
-      }
-      try {
-        text = await res.text();
-      } catch (err) {
-        throw new GatewayUnavailableError(`gateway ${this.base} broke off its answer (${method} ${endpoint}): ${fetchFailureCause(err)}`);
-      }
+      const headers: Record<string, string> = { authorization: `Bearer ${this.options.masterKey}`, accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      // LiteLLM's audit log records this as the change's author.
+      if (changedBy) headers['litellm-changed-by'] = changedBy;
+      res = await sendBuffered(new URL(`${this.base}${path}`), { method, headers, agent: this.agent, signal: within.signal }, body === undefined ? undefined : JSON.stringify(body));
+    } catch (err) {
+      if (err instanceof BrokenOffError) throw new GatewayUnavailableError(`gateway ${this.base} broke off its answer (${method} ${endpoint}): ${failureCause(err)}`);
+      const why = within.timedOut ? `no answer within ${this.options.timeoutMs} ms` : failureCause(err);
+      throw new (within.timedOut || nothingAnswered(err) ? GatewayUnreachableError : GatewayUnavailableError)(`gateway ${this.base} unreachable (${method} ${endpoint}): ${why}`);
     } finally {
       within.release();
     }
+    // fetch was told `redirect: 'error'`: a gateway that moved is a setting to fix, not a place to follow the master key to.
+    if (res.status >= 300 && res.status < 400) {
+      throw new GatewayUnavailableError(`gateway ${this.base} answered ${method} ${endpoint} with a redirect (HTTP ${res.status}); gateway.baseUrl must be the address that serves LiteLLM's API`);
+    }
+    const text = res.body.toString('utf8');
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -273,7 +273,8 @@ export class LiteLLMGateway implements Gateway {
     }
     const error = { message: '', param: undefined as string | undefined, liteLLM: false };
     const parsed = errorBodySchema.safeParse(json);
-    if (!res.ok && parsed.success) {
+    const ok = res.status >= 200 && res.status < 300;
+    if (!ok && parsed.success) {
       if ('error' in parsed.data) {
         error.liteLLM = true;
         error.message = String(typeof parsed.data.error.message === 'string' ? parsed.data.error.message : JSON.stringify(parsed.data.error.message));

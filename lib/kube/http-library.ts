@@ -1,5 +1,5 @@
 import { type PromiseHttpLibrary, type RequestContext, ResponseContext } from '@kubernetes/client-node';
-import { sendBuffered } from './transport';
+import { sendBuffered } from '../io/send-buffered';
 
 /**
  * How client-node's generated API clients reach the API server: node:http(s) with the kept-alive
@@ -10,7 +10,7 @@ import { sendBuffered } from './transport';
  * carry the next request, whose parser listens for data, so a body that arrived whole is thrown
  * away as "Premature close". The API server sends objects over 2 kB chunked, and the portal's
  * image (Node 20.19, a busy event loop) hit it on most requests' first write. Reading the body
- * to its 'end' (lib/kube/transport.ts, which raw.ts sends through too) has no such race.
+ * to its 'end' (lib/io/send-buffered.ts, which raw.ts sends through too) has no such race.
  */
 export const nodeHttpLibrary: PromiseHttpLibrary = {
   async send(context: RequestContext): Promise<ResponseContext> {

@@ -1,6 +1,6 @@
 import type { RequestOptions } from 'node:https';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
-import { sendBuffered } from './transport';
+import { sendBuffered } from '../io/send-buffered';
 
 /** How long one call may go without any traffic from the API server. */
 const RAW_TIMEOUT_MS = 60_000;
@@ -41,7 +41,7 @@ export async function rawCall<T>(kc: KubeConfig, call: RawCall): Promise<T> {
   if (body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
   // A call that hangs (an API server stuck, a connection lost without a reset) must fail and be
   // retried rather than hold a request or the loop for ever; a list page of 500 takes well under this.
-  const res = await sendBuffered(url, { method: call.method, headers, tls: options, idleTimeoutMs: RAW_TIMEOUT_MS }, body);
+  const res = await sendBuffered(url, { method: call.method, headers, tls: options, idleTimeoutMs: RAW_TIMEOUT_MS, peer: 'the API server' }, body);
   const text = res.body.toString('utf8');
   if (res.status < 200 || res.status > 299) throw new ApiException(res.status, `${call.method} ${call.path}`, text, res.headers);
   return JSON.parse(text) as T;

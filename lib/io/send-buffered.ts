@@ -12,28 +12,47 @@ export interface BufferedResponse {
 
 export interface SendOptions extends Pick<RequestOptions, 'method' | 'headers' | 'signal'> {
   agent?: Agent;
-  /** TLS and credentials from the KubeConfig (ca, cert, key, …), merged into the request. */
+  /** TLS and credentials (a KubeConfig's ca, cert, key, …), merged into the request. */
   tls?: RequestOptions;
   /** Fail the call after this long without any traffic from the server. */
   idleTimeoutMs?: number;
+  /** Who answers, for the idle timeout's message ("the API server"). */
+  peer?: string;
+}
+
+/** The server's answer began (status and headers came) and then broke off before its end. */
+export class BrokenOffError extends Error {
+  override name = 'BrokenOffError';
+  constructor(what: string, options: { cause: unknown }) {
+    super(`${what}: the answer broke off (${options.cause instanceof Error ? options.cause.message : String(options.cause)})`, options);
+  }
 }
 
 /**
- * The one way Keyportal talks HTTP to the API server: node:http(s) over the kept-alive agent,
- * gzip asked for, the body read to its 'end' and buffered (objects and 500-item pages, never
- * streams). Reading to 'end' matters: node-fetch 2, which client-node ships, decides a chunked
- * response ended early when its kept-alive socket already carries the next request, and threw
- * bodies that had arrived whole away as "Premature close" (see http-library.ts).
+ * The one way Keyportal talks HTTP to the servers it depends on (the API server, the gateway):
+ * node:http(s) over a kept-alive agent, gzip asked for, the body read to its 'end' and buffered
+ * (JSON objects and 500-item pages, never streams).
+ *
+ * Not fetch: on Node 20 a fetch costs about twice the CPU of this (its WHATWG streams and the
+ * wasm parser; measured in docs/BENCHMARKS.md, issue 23's twelfth sitting). And reading to 'end'
+ * matters: node-fetch 2, which client-node ships, decides a chunked response ended early when its
+ * kept-alive socket already carries the next request, and threw bodies that had arrived whole
+ * away as "Premature close" (see lib/kube/http-library.ts).
  */
 export function sendBuffered(url: URL, options: SendOptions, body?: string | Buffer): Promise<BufferedResponse> {
   const headers: Record<string, string | number> = { ...(options.headers as Record<string, string | number> | undefined), 'accept-encoding': 'gzip' };
   if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const what = `${options.method ?? 'GET'} ${url.pathname}`;
   return new Promise((resolve, reject) => {
     const req = send(url, { ...options.tls, method: options.method, headers, agent: options.agent ?? options.tls?.agent, signal: options.signal }, (res) => {
       const chunks: Buffer[] = [];
+      // An abort the caller asked for stays what it was.
+      const brokeOff = (err: unknown) => reject(options.signal?.aborted ? err : new BrokenOffError(what, { cause: err }));
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
+      res.on('error', brokeOff);
+      // A socket closed before the body's end: 'end' never comes (and not every Node says 'error').
+      res.on('close', () => res.complete || brokeOff(new Error('the connection closed before the end of the body')));
       res.on('end', () => {
         try {
           const raw = Buffer.concat(chunks);
@@ -47,7 +66,7 @@ export function sendBuffered(url: URL, options: SendOptions, body?: string | Buf
     });
     req.on('error', reject);
     const idle = options.idleTimeoutMs;
-    if (idle !== undefined) req.setTimeout(idle, () => req.destroy(new Error(`${options.method ?? 'GET'} ${url.pathname}: no answer from the API server within ${idle / 1000} s`)));
+    if (idle !== undefined) req.setTimeout(idle, () => req.destroy(new Error(`${what}: no answer from ${options.peer ?? 'the server'} within ${idle / 1000} s`)));
     req.end(body);
   });
 }
