@@ -209,6 +209,8 @@ describe('renewal through the plugin chain', () => {
     }, 'the first request held for review');
     expect(held.trace?.map((t) => `${t.plugin}:${t.outcome}`)).toEqual(['http:continue', 'whitelist:continue']);
     expect(hr.seen[0]).toEqual({ request_id: first.id, email: user.email, model: 'gpt-4o', renews: null, justification: null, manager: null, top_up: null, spend: null });
+    // The approver reviews once told, as a person would: a review decided before its notice went out has none to send.
+    await until(() => smtp.to('approvers@example.com').length === 1, 'the review notice to the approvers');
     await submitReview({ store, config: deps.config }, first.id, { reviewer: { kind: 'person', email: 'boss@example.com', groups: ['approvers'] }, decision: 'approve', reason: 'ok', now: () => new Date() });
     const old = await settledIssued(store, first.id);
 
