@@ -1,4 +1,5 @@
-import type { NextAuthOptions } from 'next-auth';
+import type { NextAuthOptions, Session } from 'next-auth';
+import type { JWT } from 'next-auth/jwt';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { z } from 'zod';
 import type { Config } from '../config';
@@ -67,11 +68,49 @@ export interface AuthHooks {
   offboarding?: (email: string) => Promise<{ standing: boolean; at: number } | undefined>;
 }
 
+/**
+ * What every use of a session checks, and what a session shows: next-auth's jwt and session
+ * callbacks below, and the portal's own read of a session (session.ts), are these two.
+ */
+export interface SessionRules {
+  /** The token if its session may go on; else throws SessionEndedError. */
+  goesOn(token: JWT): Promise<JWT>;
+  /** The session a token shows (its groups only while fresh). */
+  view(session: Session, token: JWT): Session;
+}
+
+export function sessionRules(config: Config, auth: AuthSettings, hooks: AuthHooks = {}): SessionRules {
+  const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
+  const sessionMaxAgeMs = config.auth.sessionMaxAgeHours * 3_600_000;
+  return {
+    async goesOn(token) {
+      // Every use of a session: a fixed lifetime from sign-in (sessions from before it was
+      // recorded count from their groups' time), and nobody who left keeps one.
+      const since = token.signedInAt ?? token.groupsAt;
+      if (typeof since !== 'number' || Date.now() - since > sessionMaxAgeMs) throw new SessionEndedError('the session reached its lifetime (auth.sessionMaxAgeHours); sign in again');
+      const offboarding = token.email && hooks.offboarding ? await hooks.offboarding(normalizeEmail(token.email)) : undefined;
+      // Offboarding times are recorded to the second: one in the second of the sign-in counts
+      // as after it, since ending a session wrongly costs a sign-in and keeping one costs trust.
+      if (offboarding && (offboarding.standing || offboarding.at >= Math.floor(since / 1000) * 1000)) throw new SessionEndedError('the person was offboarded');
+      return token;
+    },
+    view(session, token) {
+      session.user = { email: token.email ?? null, name: token.name ?? null };
+      if (token.manager) session.manager = token.manager;
+      // Groups are as fresh as the sign-in: past their age they count for nothing until the
+      // user signs in again, so a removal from the approver group takes effect within it.
+      const fresh = typeof token.groupsAt === 'number' && Date.now() - token.groupsAt < groupsMaxAgeMs;
+      session.groups = fresh ? (token.groups ?? []) : [];
+      session.groupsExpired = !fresh && (token.groups?.length ?? 0) > 0;
+      return session;
+    },
+  };
+}
+
 /** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
 export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: AuthHooks = {}): NextAuthOptions {
   const providers: NextAuthOptions['providers'] = [];
-  const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
-  const sessionMaxAgeMs = config.auth.sessionMaxAgeHours * 3_600_000;
+  const rules = sessionRules(config, auth, hooks);
   const offboardingOf = async (email: string) => (hooks.offboarding ? hooks.offboarding(normalizeEmail(email)) : undefined);
   if (auth.oidc) {
     const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail, managerClaim } = auth.oidc;
@@ -165,25 +204,10 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
           if (typeof manager === 'string') token.manager = manager;
           return token;
         }
-        // Every use of a session: a fixed lifetime from sign-in (sessions from before it was
-        // recorded count from their groups' time), and nobody who left keeps one.
-        const since = token.signedInAt ?? token.groupsAt;
-        if (typeof since !== 'number' || Date.now() - since > sessionMaxAgeMs) throw new SessionEndedError('the session reached its lifetime (auth.sessionMaxAgeHours); sign in again');
-        const offboarding = token.email ? await offboardingOf(token.email) : undefined;
-        // Offboarding times are recorded to the second: one in the second of the sign-in counts
-        // as after it, since ending a session wrongly costs a sign-in and keeping one costs trust.
-        if (offboarding && (offboarding.standing || offboarding.at >= Math.floor(since / 1000) * 1000)) throw new SessionEndedError('the person was offboarded');
-        return token;
+        return rules.goesOn(token);
       },
       session({ session, token }) {
-        session.user = { email: token.email ?? null, name: token.name ?? null };
-        if (token.manager) session.manager = token.manager;
-        // Groups are as fresh as the sign-in: past their age they count for nothing until the
-        // user signs in again, so a removal from the approver group takes effect within it.
-        const fresh = typeof token.groupsAt === 'number' && Date.now() - token.groupsAt < groupsMaxAgeMs;
-        session.groups = fresh ? (token.groups ?? []) : [];
-        session.groupsExpired = !fresh && (token.groups?.length ?? 0) > 0;
-        return session;
+        return rules.view(session, token);
       },
     },
   };
