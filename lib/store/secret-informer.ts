@@ -195,6 +195,10 @@ export class SecretInformer {
    * already holds a newer version. Returns the request as decoded.
    */
   offer(raw: unknown): KeyRequest {
+    // The watch may have brought this very version first: it is decoded and held already. (Not
+    // a newer one: the writer gets back the version its write made.)
+    const held = this.heldVersion(raw as RawObject);
+    if (held && held.resourceVersion === (raw as RawObject).metadata?.resourceVersion) return held;
     const request = decodeRequest(raw);
     const current = this.index.get(request.id);
     // A write that removed the last finalizer of a Secret being deleted: the API server has deleted it.
@@ -221,14 +225,20 @@ export class SecretInformer {
     for (const listener of this.listeners) listener(event);
   }
 
+  /** The cached request, when it is this object's version or a newer one: nothing to decode. */
+  private heldVersion(raw: RawObject): KeyRequest | undefined {
+    const name = raw.metadata?.name;
+    const held = name?.startsWith(SECRET_PREFIX) ? this.index.get(name.slice(SECRET_PREFIX.length)) : undefined;
+    return held && !isNewer(raw.metadata?.resourceVersion, held.resourceVersion) ? held : undefined;
+  }
+
   /** Applies one object seen on the list or the watch, telling watchers when it is news. */
   private apply(raw: RawObject): void {
     const name = raw.metadata?.name ?? '(unnamed)';
     const rv = raw.metadata?.resourceVersion;
     // Most watch events repeat a version this process already took from its own write (`offer`):
     // decoding one costs a schema parse and two hashes, for nothing.
-    const held = name.startsWith(SECRET_PREFIX) ? this.index.get(name.slice(SECRET_PREFIX.length)) : undefined;
-    if (held && !isNewer(rv, held.resourceVersion)) return;
+    if (this.heldVersion(raw)) return;
     try {
       const request = decodeRequest(raw);
       const current = this.index.get(request.id);

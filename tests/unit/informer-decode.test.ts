@@ -59,7 +59,7 @@ afterEach(async () => {
 });
 
 describe('the request cache and the watch events of its own writes', () => {
-  it('decodes a Secret once when the watch repeats the version a write already gave it, and again when someone else changes it', async () => {
+  it('decodes a Secret once when the watch repeats the version a write already gave it, or the write answers with one the watch brought, and again when someone else changes it', async () => {
     api = new WatchedApi();
     await api.start();
     const kc = new KubeConfig();
@@ -90,6 +90,16 @@ describe('the request cache and the watch events of its own writes', () => {
         ['bbbbbbbbbbbb', '13'],
       ]);
       expect(informer.index.get('aaaaaaaaaaaa')?.state).toBe('approved');
+
+      // The other order: the watch brings a version before the write that made it answers.
+      api.send('MODIFIED', secret('bbbbbbbbbbbb', 14, 'approved'));
+      await until(() => informer.index.get('bbbbbbbbbbbb')?.resourceVersion === '14', 'the watch event before the answer', 5000);
+      const answered = informer.offer(secret('bbbbbbbbbbbb', 14, 'approved'));
+      expect(answered).toBe(informer.index.get('bbbbbbbbbbbb'));
+      expect(decodes.count).toBe(4);
+      // An answer older than what the watch brought is still the writer's own version.
+      expect(informer.offer(secret('bbbbbbbbbbbb', 13)).resourceVersion).toBe('13');
+      expect(informer.index.get('bbbbbbbbbbbb')?.resourceVersion).toBe('14');
     } finally {
       informer.stop();
     }
