@@ -34,7 +34,7 @@ export class BrokenOffError extends Error {
  * (JSON objects and 500-item pages, never streams).
  *
  * Not fetch: on Node 20 a fetch costs about twice the CPU of this (its WHATWG streams and the
- * wasm parser; measured in docs/BENCHMARKS.md, issue 23's twelfth sitting). And reading to 'end'
+ * wasm parser; measured in docs/BENCHMARKS.md, issue 23's tenth sitting). And reading to 'end'
  * matters: node-fetch 2, which client-node ships, decides a chunked response ended early when its
  * kept-alive socket already carries the next request, and threw bodies that had arrived whole
  * away as "Premature close" (see lib/kube/http-library.ts).
