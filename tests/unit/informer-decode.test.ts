@@ -1,9 +1,9 @@
 import { type Server, type ServerResponse, createServer } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeNewRequest, type SecretObject } from '@/lib/store/secret-codec';
+import type { SecretObject } from '@/lib/store/secret-codec';
 import { SecretInformer } from '@/lib/store/secret-informer';
 import type { WatchEvent } from '@/lib/store/types';
+import { fakeKubeConfig, requestSecretAt } from '../helpers/fake-api';
 import { until } from '../helpers/wait';
 
 // Counts the cache's decodes; each still decodes as the store does.
@@ -46,8 +46,7 @@ class WatchedApi {
 }
 
 function secret(id: string, rv: number, state = 'pending'): SecretObject {
-  const s = encodeNewRequest({ id, email: `${id}@example.com`, model: 'gpt-4o', createdAt: '2026-01-01T00:00:00Z' });
-  s.metadata.resourceVersion = String(rv);
+  const s = requestSecretAt(id, `${id}@example.com`, rv);
   s.metadata.labels['keyportal.dev/state'] = state;
   return s;
 }
@@ -62,14 +61,7 @@ describe('the request cache and the watch events of its own writes', () => {
   it('decodes a Secret once when the watch repeats the version a write already gave it, or the write answers with one the watch brought, and again when someone else changes it', async () => {
     api = new WatchedApi();
     await api.start();
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-      currentContext: 'c',
-    });
-    const informer = new SecretInformer(kc, 'ns');
+    const informer = new SecretInformer(fakeKubeConfig(api.url), 'ns');
     const events: WatchEvent[] = [];
     informer.subscribe((e) => events.push(e));
     try {

@@ -1,10 +1,10 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeNewRequest, type SecretObject } from '@/lib/store/secret-codec';
+import type { SecretObject } from '@/lib/store/secret-codec';
 import { applyChange } from '@/lib/store/write';
 import { SecretInformer } from '@/lib/store/secret-informer';
 import type { WatchEvent } from '@/lib/store/types';
+import { fakeKubeConfig, requestSecretAt } from '../helpers/fake-api';
 import { until } from '../helpers/wait';
 
 /**
@@ -53,11 +53,7 @@ class ExpiringApi {
   }
 }
 
-function secret(id: string, email: string, rv: number): SecretObject {
-  const s = encodeNewRequest({ id, email, model: 'gpt-4o', createdAt: '2026-01-01T00:00:00Z' });
-  s.metadata.resourceVersion = String(rv);
-  return s;
-}
+const secret = requestSecretAt;
 
 let api: ExpiringApi | undefined;
 afterEach(async () => {
@@ -70,14 +66,7 @@ describe('the request cache when its version has expired', () => {
     api = new ExpiringApi();
     await api.start();
     api.secrets = [secret('aaaaaaaaaaaa', 'a@example.com', 8), secret('bbbbbbbbbbbb', 'b@example.com', 9)];
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 't' }],
-      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
-      currentContext: 'c',
-    });
-    const informer = new SecretInformer(kc, 'ns');
+    const informer = new SecretInformer(fakeKubeConfig(api.url), 'ns');
     const events: WatchEvent[] = [];
     informer.subscribe((e) => events.push(e));
     try {
