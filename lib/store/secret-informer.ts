@@ -7,8 +7,8 @@ import { RequestIndex } from './request-index';
 import { MalformedSecretError } from './errors';
 import { REQUEST_SELECTOR, decodeRequest } from './secret-codec';
 import type { WatchEvent } from './types';
-import { KubernetesAuditCursor, versionNumber } from '../audit/cursor';
-import { recordsOf } from '../audit/record';
+import { KubernetesAuditCursor } from '../audit/cursor';
+import { AuditShedding } from './audit-shedding';
 
 const LIST_PAGE = 500;
 /** The API server ends a watch after this long; we then resume from the last version seen. */
@@ -63,10 +63,8 @@ export class SecretInformer {
   private syncWaiters: Array<() => void> = [];
   private watchAbort: AbortController | undefined;
   private readonly cursorAbort = new AbortController();
-  /** The audit cursor as last heard (lib/audit/cursor.ts); -1 before. */
-  private auditCovered = -1n;
-  /** Ids whose cached request still holds audit records (the ones a cursor move may let go of). */
-  private readonly holdingRecords = new Set<string>();
+  /** Lets go of the audit records the audit cursor covers. */
+  private readonly shedding = new AuditShedding((id) => this.index.get(id));
   private silenceTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoff: number = BACKOFF_MS[0];
@@ -121,21 +119,12 @@ export class SecretInformer {
 
   /** The audit cursor as this cache last heard it (-1 before). */
   get auditCursor(): bigint {
-    return this.auditCovered;
+    return this.shedding.covered;
   }
 
-  /**
-   * Lets go of the audit records of every cached version the audit cursor covers: they reached
-   * the sink, and the next write of the request replaces them. Keeps a resting request's cache
-   * entry as small as it was when each request was acknowledged by a write of its own.
-   */
+  /** The audit cursor moved: cached versions it covers let go of their records (audit-shedding.ts). */
   coverAudit(through: bigint): void {
-    if (through <= this.auditCovered) return;
-    this.auditCovered = through;
-    for (const id of this.holdingRecords) {
-      const r = this.index.get(id);
-      if (!r || this.shed(r)) this.holdingRecords.delete(id);
-    }
+    this.shedding.cover(through);
   }
 
   /** Reads the cursor now and then (the leader's shipper also hands it over as it moves). */
@@ -147,24 +136,6 @@ export class SecretInformer {
       if (through !== undefined) this.coverAudit(through);
       await wait(AUDIT_CURSOR_READ_MS, undefined, { signal }).catch(() => undefined);
     }
-  }
-
-  /** Drops the records of a covered version; true when the request holds none any more. */
-  private shed(r: KeyRequest): boolean {
-    if (r.auditPending === undefined) return true;
-    const version = versionNumber(r.resourceVersion);
-    if (version === undefined || version > this.auditCovered) return false;
-    const last = recordsOf(r).at(-1)?.id;
-    if (last) r.auditShippedUpTo = last;
-    delete r.auditPending;
-    return true;
-  }
-
-  /** Before a request goes into the index: its covered records go, and the ones left are remembered for the next sweep. */
-  private admit(r: KeyRequest): KeyRequest {
-    if (this.shed(r)) this.holdingRecords.delete(r.id);
-    else this.holdingRecords.add(r.id);
-    return r;
   }
 
   /** The version the next watch resumes from. */
@@ -207,7 +178,7 @@ export class SecretInformer {
       return request;
     }
     if (!current || isNewer(request.resourceVersion, current.resourceVersion)) {
-      this.index.put(this.admit(request));
+      this.index.put(this.shedding.admit(request));
       this.malformed.delete((raw as RawObject).metadata?.name ?? '');
       // Watchers in this process hear of it now; the watch event that follows is then old news.
       this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
@@ -244,7 +215,7 @@ export class SecretInformer {
       const current = this.index.get(request.id);
       if (current && !isNewer(rv, current.resourceVersion)) return;
       this.malformed.delete(name);
-      this.index.put(this.admit(request));
+      this.index.put(this.shedding.admit(request));
       this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
     } catch (err) {
       if (!(err instanceof MalformedSecretError)) throw err;
@@ -312,7 +283,7 @@ export class SecretInformer {
         if (cached && !listed.has(id) && isNewer(cached.resourceVersion, rv)) fresh.push(cached);
       }
       // One sort per state instead of a splice per request: 100,000 requests load in a blink.
-      const { changed, removed } = this.index.replaceAll(fresh.map((r) => this.admit(r)));
+      const { changed, removed } = this.index.replaceAll(fresh.map((r) => this.shedding.admit(r)));
       for (const name of [...this.malformed.keys()]) if (!broken.has(name)) this.malformed.delete(name);
       for (const id of removed) this.emit({ type: 'delete', id });
       for (const id of changed) {
