@@ -79,6 +79,9 @@ export interface SessionRules {
   view(session: Session, token: JWT): Session;
 }
 
+/** This person's offboarding, if any, asked by their normalized address (sign-in and every use of a session). */
+const offboardingOf = async (hooks: AuthHooks, email: string) => (hooks.offboarding ? hooks.offboarding(normalizeEmail(email)) : undefined);
+
 export function sessionRules(config: Config, auth: AuthSettings, hooks: AuthHooks = {}): SessionRules {
   const groupsMaxAgeMs = (auth.oidc?.groupsMaxAgeSeconds ?? 900) * 1000;
   const sessionMaxAgeMs = config.auth.sessionMaxAgeHours * 3_600_000;
@@ -88,7 +91,7 @@ export function sessionRules(config: Config, auth: AuthSettings, hooks: AuthHook
       // recorded count from their groups' time), and nobody who left keeps one.
       const since = token.signedInAt ?? token.groupsAt;
       if (typeof since !== 'number' || Date.now() - since > sessionMaxAgeMs) throw new SessionEndedError('the session reached its lifetime (auth.sessionMaxAgeHours); sign in again');
-      const offboarding = token.email && hooks.offboarding ? await hooks.offboarding(normalizeEmail(token.email)) : undefined;
+      const offboarding = token.email ? await offboardingOf(hooks, token.email) : undefined;
       // Offboarding times are recorded to the second: one in the second of the sign-in counts
       // as after it, since ending a session wrongly costs a sign-in and keeping one costs trust.
       if (offboarding && (offboarding.standing || offboarding.at >= Math.floor(since / 1000) * 1000)) throw new SessionEndedError('the person was offboarded');
@@ -108,10 +111,8 @@ export function sessionRules(config: Config, auth: AuthSettings, hooks: AuthHook
 }
 
 /** All next-auth options in one place; pages and handlers only ask `currentUser()`. */
-export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: AuthHooks = {}): NextAuthOptions {
+export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: AuthHooks = {}, rules: SessionRules = sessionRules(config, auth, hooks)): NextAuthOptions {
   const providers: NextAuthOptions['providers'] = [];
-  const rules = sessionRules(config, auth, hooks);
-  const offboardingOf = async (email: string) => (hooks.offboarding ? hooks.offboarding(normalizeEmail(email)) : undefined);
   if (auth.oidc) {
     const { issuer, clientId, clientSecret, name, groupsClaim, trustUnverifiedEmail, managerClaim } = auth.oidc;
     providers.push({
@@ -180,7 +181,7 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
     callbacks: {
       async signIn({ user, account }) {
         if (!user.email) return false;
-        if ((await offboardingOf(user.email))?.standing) return SIGN_IN_REFUSED.offboarded;
+        if ((await offboardingOf(hooks, user.email))?.standing) return SIGN_IN_REFUSED.offboarded;
         // Only an OIDC sign-in carries groups; the development sign-in has none to check.
         const required = auth.oidc?.requiredGroup;
         if (required && account?.provider === 'oidc') {

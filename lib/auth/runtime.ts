@@ -28,7 +28,9 @@ export function getAuth(): Auth {
         return record ? { standing: !record.lifted, at: Date.parse(record.at) } : undefined;
       },
     };
-    built = { settings, options: buildAuthOptions(config, settings, hooks), rules: sessionRules(config, settings, hooks) };
+    // One set of rules for next-auth's callbacks and the portal's own session read.
+    const rules = sessionRules(config, settings, hooks);
+    built = { settings, options: buildAuthOptions(config, settings, hooks, rules), rules };
   }
   return built;
 }

@@ -260,7 +260,7 @@ export class LiteLLMGateway implements Gateway {
     } finally {
       within.release();
     }
-    // fetch was told `redirect: 'error'`: a gateway that moved is a setting to fix, not a place to follow the master key to.
+    // Never followed: a gateway that moved is a setting to fix, not a place to send the master key after.
     if (res.status >= 300 && res.status < 400) {
       throw new GatewayUnavailableError(`gateway ${this.base} answered ${method} ${endpoint} with a redirect (HTTP ${res.status}); gateway.baseUrl must be the address that serves LiteLLM's API`);
     }
