@@ -1,6 +1,7 @@
 import type { RequestOptions } from 'node:https';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 import { sendBuffered } from '../io/send-buffered';
+import { connectionOptions } from './connection-options';
 
 /** How long one call may go without any traffic from the API server. */
 const RAW_TIMEOUT_MS = 60_000;
@@ -30,10 +31,8 @@ export interface RawCall {
 export async function rawCall<T>(kc: KubeConfig, call: RawCall): Promise<T> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
-  const options: RequestOptions = {};
-  // Credentials, TLS and the kept-alive agent (lib/kube/keep-alive.ts), read per call so a
-  // rotated token is picked up.
-  await kc.applyToHTTPSOptions(options);
+  // TLS and the kept-alive agent (lib/kube/keep-alive.ts), and the credentials of this moment.
+  const options: RequestOptions = await connectionOptions(kc);
   const url = new URL(cluster.server.replace(/\/+$/, '') + call.path);
   for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
   const body = call.body === undefined ? undefined : typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
