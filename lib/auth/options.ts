@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { emailSchema, normalizeEmail } from '../domain/key-request';
 import { log } from '../log';
+import { sessionCookie } from './session-cookie-codec';
 import type { AuthSettings } from './settings';
 
 declare module 'next-auth/jwt' {
@@ -163,6 +164,8 @@ export function buildAuthOptions(config: Config, auth: AuthSettings, hooks: Auth
     providers,
     // The cookie lasts no longer than the session may (the jwt callback holds the absolute bound).
     session: { strategy: 'jwt', maxAge: config.auth.sessionMaxAgeHours * 3600 },
+    // next-auth's cookie format, its key derived once (session-cookie-codec.ts).
+    jwt: sessionCookie,
     pages: { signIn: '/signin', error: '/signin' },
     // An ended session is expected traffic, not an error worth a stack trace.
     logger: {

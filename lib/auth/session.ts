@@ -11,13 +11,13 @@ import { getAuth } from './runtime';
 
 /**
  * This request's session, read as next-auth's session endpoint reads it: the cookie (and its
- * chunks) decrypted and its expiry checked by next-auth's own getToken, then the rules its jwt and
- * session callbacks apply (lifetime, offboarding, the groups' age). Not getServerSession: in a
- * page or a route handler that runs the whole session endpoint (its options, a CSRF token, the
- * callback URL) and then encrypts a renewed cookie for a response it does not have, and throws
- * it away: twice the key derivation and a third of next-auth's cost on every call for nothing.
- * What it answered is unchanged, failures included: a session that may not go on, or cannot be
- * checked, is no session.
+ * chunks) decrypted and its expiry checked by next-auth's own getToken, with the codec next-auth
+ * is given (session-cookie-codec.ts), then the rules its jwt and session callbacks apply
+ * (lifetime, offboarding, the groups' age). Not getServerSession: in a page or a route handler
+ * that runs the whole session endpoint (its options, a CSRF token, the callback URL) and then
+ * encrypts a renewed cookie for a response it does not have, and throws it away: a third of
+ * next-auth's cost on every call for nothing. What it answered is unchanged, failures included:
+ * a session that may not go on, or cannot be checked, is no session.
  */
 async function readSession(): Promise<Session | null> {
   const { options, rules } = getAuth();
@@ -25,7 +25,7 @@ async function readSession(): Promise<Session | null> {
   // The request as getServerSession hands it to next-auth: the cookies, and no Authorization
   // header (getToken would take a bearer token from it; the session endpoint does not).
   const req = { cookies: Object.fromEntries(jar.getAll().map((c) => [c.name, c.value])), headers: {} } satisfies Pick<NextApiRequest, 'cookies' | 'headers'>;
-  const token = await getToken({ req: req as NextApiRequest, secret: options.secret, secureCookie: options.useSecureCookies === true });
+  const token = await getToken({ req: req as NextApiRequest, secret: options.secret, secureCookie: options.useSecureCookies === true, decode: options.jwt?.decode });
   if (!token) return null;
   try {
     return rules.view({ user: {}, expires: '' }, await rules.goesOn(token));
