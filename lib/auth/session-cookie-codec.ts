@@ -20,15 +20,16 @@ export interface SessionCookieCodec {
 }
 
 /**
- * next-auth v4's session cookie, byte for byte its format (a JWE, `dir` + A256GCM, with iat, exp
- * and a random jti; the same libraries, jose and @panva/hkdf), given to next-auth as its
- * documented `jwt.encode`/`jwt.decode` and used for the portal's own session read.
+ * next-auth v4's session cookie in exactly its format (a JWE, `dir` + A256GCM, with iat, exp and
+ * a random jti; the same libraries, jose and @panva/hkdf), given to next-auth as its documented
+ * `jwt.encode`/`jwt.decode` and used for the portal's own session read.
  *
  * Why not next-auth's own: it derives the key from the secret (HKDF) again on every encode and
- * every decode, 100–140 µs each here: 5 % of the web server's CPU in the load bench, at every
- * sign-in and on every call a signed-in browser makes. The key depends on nothing but the secret
- * and the salt, so it is derived once for each. Everything else, the decryption and every claim
- * check, is still jose's on every call, with next-auth's leeway.
+ * every decode, 150–300 µs of CPU each here (bench/session-cookie.ts): 5 % of the web server's
+ * CPU in the load bench, at every sign-in and on every call a signed-in browser makes. The key
+ * depends on nothing but the secret and the salt, so it is derived once for each. Everything
+ * else, the decryption and every claim check, is still jose's on every call, with next-auth's
+ * leeway.
  */
 export function sessionCookieCodec(derive: Derive = nextAuthKey): SessionCookieCodec {
   const keys = new Map<string, Promise<Uint8Array>>();
