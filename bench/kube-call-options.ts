@@ -15,6 +15,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { connectionOptions } from '@/lib/kube/connection-options';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
+import { cpuMicrosPerCall } from './cpu-per-call';
 import { median } from './stats';
 
 const N = 5_000;
@@ -52,20 +53,12 @@ const ways = [
   ['connectionOptions', (kc: KubeConfig) => connectionOptions(kc)],
 ] as const;
 
-async function cpuPerCall(f: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 300; i++) await f();
-  const start = process.cpuUsage();
-  for (let i = 0; i < N; i++) await f();
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / N;
-}
-
 for (const [configName, make] of [['a pod (files)', podConfig], ['inline certificates', inlineConfig]] as const) {
   const kc = make();
   const runs = new Map<string, number[]>(ways.map(([name]) => [name, []]));
   for (let round = 1; round <= 3; round++) {
     for (const [name, way] of ways) {
-      const us = await cpuPerCall(() => way(kc));
+      const us = await cpuMicrosPerCall(() => way(kc), N, 300);
       runs.get(name)?.push(us);
       process.stdout.write(`${configName}, ${name}, round ${round}: ${us.toFixed(1)} µs CPU a call\n`);
     }

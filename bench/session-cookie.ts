@@ -7,6 +7,7 @@
  */
 import { decode, encode } from 'next-auth/jwt';
 import { sessionCookieCodec } from '@/lib/auth/session-cookie-codec';
+import { cpuMicrosPerCall } from './cpu-per-call';
 import { median } from './stats';
 
 const SECRET = 'a-session-secret-of-the-bench-0123456789abcdef';
@@ -20,21 +21,12 @@ const codecs = [
   ['session-cookie-codec', ours],
 ] as const;
 
-/** CPU µs a call of `f`, over N calls one after another. */
-async function cpuPerCall(f: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 200; i++) await f();
-  const start = process.cpuUsage();
-  for (let i = 0; i < N; i++) await f();
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / N;
-}
-
 const figures = new Map<string, { decode: number[]; encode: number[] }>(codecs.map(([name]) => [name, { decode: [], encode: [] }]));
 for (let round = 1; round <= 3; round++) {
   for (const [name, codec] of codecs) {
     const f = figures.get(name) as { decode: number[]; encode: number[] };
-    f.decode.push(await cpuPerCall(() => codec.decode({ token: cookie, secret: SECRET })));
-    f.encode.push(await cpuPerCall(() => codec.encode({ token: claims, secret: SECRET, maxAge: 3600 })));
+    f.decode.push(await cpuMicrosPerCall(() => codec.decode({ token: cookie, secret: SECRET }), N, 200));
+    f.encode.push(await cpuMicrosPerCall(() => codec.encode({ token: claims, secret: SECRET, maxAge: 3600 }), N, 200));
     process.stdout.write(`${name}, round ${round}: decode ${f.decode.at(-1)?.toFixed(1)} µs CPU, encode ${f.encode.at(-1)?.toFixed(1)} µs CPU\n`);
   }
 }
