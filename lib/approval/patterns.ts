@@ -1,5 +1,6 @@
 import micromatch from 'micromatch';
 import { z } from 'zod';
+import { boundedMemo } from '../domain/bounded-memo';
 import { emailSchema, normalizeEmail } from '../domain/key-request';
 
 /**
@@ -26,21 +27,16 @@ export function matchesEmail(email: string, patterns: readonly string[]): string
 }
 
 type Matcher = (subject: string) => boolean;
-const matchers = new Map<string, Matcher>();
 /** Patterns come from config: a few dozen. The bound only keeps an odd caller from growing it without end. */
 const MATCHERS_KEPT = 1_000;
 
 /**
  * `micromatch.isMatch` compiles its pattern into a regular expression on every call; every plugin
- * of every request, and the approver check of every signed-in call, asked again. Compiled once.
+ * of every request, and the approver check of every signed-in call, asked again. Compiled once,
+ * keyed by the mode (`i` case-insensitive, `s` not) and the pattern.
  */
+const matcherOf = boundedMemo<Matcher>(MATCHERS_KEPT, (key) => micromatch.matcher(key.slice(1), key.startsWith('i') ? { nocase: true, dot: true } : { dot: true }));
+
 function compiled(pattern: string, nocase: boolean): Matcher {
-  const key = `${nocase ? 'i' : 's'}${pattern}`;
-  let match = matchers.get(key);
-  if (!match) {
-    if (matchers.size >= MATCHERS_KEPT) matchers.clear();
-    match = micromatch.matcher(pattern, nocase ? { nocase: true, dot: true } : { dot: true });
-    matchers.set(key, match);
-  }
-  return match;
+  return matcherOf(`${nocase ? 'i' : 's'}${pattern}`);
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { boundedMemo } from './bounded-memo';
 import type { TraceEntry } from './trace';
 import type { RetryInfo } from './retry';
 import type { Review } from './review';
@@ -165,22 +166,13 @@ export function idFromSecretName(name: string): string | undefined {
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
 /**
- * The label hashes lately made. Every decode of a stored request checks its two label hashes
+ * The label hashes, remembered. Every decode of a stored request checks its two label hashes
  * against its annotations, and every use of a session looks the person's offboarding up by the
  * first: the same addresses hashed again and again, 1.5–2 % of the web server's CPU in the load
- * bench and half a percent of the loop's. A bound, not an LRU: past it the memo starts over.
+ * bench and half a percent of the loop's.
  */
 const LABEL_HASHES_KEPT = 10_000;
-const labelHashes = new Map<string, string>();
-const sha40 = (s: string): string => {
-  let hash = labelHashes.get(s);
-  if (hash === undefined) {
-    if (labelHashes.size >= LABEL_HASHES_KEPT) labelHashes.clear();
-    hash = createHash('sha256').update(s).digest('hex').slice(0, 40);
-    labelHashes.set(s, hash);
-  }
-  return hash;
-};
+const sha40 = boundedMemo(LABEL_HASHES_KEPT, (s) => createHash('sha256').update(s).digest('hex').slice(0, 40));
 
 /** A key's SHA-256 in hex: what LiteLLM stores as the key's `token` and looks keys up by. */
 export const keyHash = (key: string): string => createHash('sha256').update(key).digest('hex');
