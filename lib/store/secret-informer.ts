@@ -206,14 +206,14 @@ export class SecretInformer {
   /** Applies one object seen on the list or the watch, telling watchers when it is news. */
   private apply(raw: RawObject): void {
     const name = raw.metadata?.name ?? '(unnamed)';
-    const rv = raw.metadata?.resourceVersion;
     // Most watch events repeat a version this process already took from its own write (`offer`):
     // decoding one costs a schema parse and two hashes, for nothing.
     if (this.heldVersion(raw)) return;
     try {
       const request = decodeRequest(raw);
+      // Any cached version is older than this one: heldVersion returned above otherwise (the same
+      // id, and nothing awaited between).
       const current = this.index.get(request.id);
-      if (current && !isNewer(rv, current.resourceVersion)) return;
       this.malformed.delete(name);
       this.index.put(this.shedding.admit(request));
       this.emit({ type: 'upsert', id: request.id, request, ...(current ? { previous: current } : {}) });
