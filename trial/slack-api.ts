@@ -11,7 +11,11 @@ import { type Conversation, type Json, type SlackUserSpec, type SlackWorkspace, 
  * - chat.postEphemeral; views.open (a trigger_id lives 3 seconds and is exchanged once; a modal's
  *   title is at most 24 characters, it holds at most 100 blocks, `submit` is required with inputs,
  *   private_metadata is at most 3,000 characters); users.info; users.lookupByEmail (a deactivated
- *   user is `users_not_found`, as its page says); usergroups.users.list; conversations.open.
+ *   user is `users_not_found`, as its page says); usergroups.users.list; conversations.open;
+ * - conversations.history (a channel id only; newest first; `oldest`/`latest` exclusive unless
+ *   `inclusive`; `limit` at most 999, default 100; `has_more` and a cursor; metadata only with
+ *   `include_all_metadata`; a channel the bot is not in is `not_in_channel`); conversations.list
+ *   (`types`, default public_channel; `exclude_archived`; `limit` at most 1000, default 100; a cursor).
  */
 
 /** What a method answers: Slack's envelope, `ok` and either the result or `error`. */
@@ -21,7 +25,28 @@ export type Answer = Json & { ok: boolean };
 export const FORM_ONLY_METHODS: ReadonlySet<string> = new Set(['users.info', 'users.lookupByEmail', 'usergroups.users.list']);
 
 /** The methods the double serves; any other is `unknown_method`. */
-export const SLACK_METHODS: ReadonlySet<string> = new Set(['auth.test', 'chat.postMessage', 'chat.update', 'chat.postEphemeral', 'views.open', 'users.info', 'users.lookupByEmail', 'usergroups.users.list', 'conversations.open']);
+export const SLACK_METHODS: ReadonlySet<string> = new Set([
+  'auth.test',
+  'chat.postMessage',
+  'chat.update',
+  'chat.postEphemeral',
+  'views.open',
+  'users.info',
+  'users.lookupByEmail',
+  'usergroups.users.list',
+  'conversations.open',
+  'conversations.history',
+  'conversations.list',
+]);
+
+/**
+ * The scopes a method needs, for the methods whose scope an app may well not have been given
+ * (the double checks these only, and only when it is told the app's scopes): any one of them will do.
+ */
+export const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  'conversations.history': ['channels:history', 'groups:history', 'im:history', 'mpim:history'],
+  'conversations.list': ['channels:read', 'groups:read', 'im:read', 'mpim:read'],
+};
 
 const fail = (error: string, more: Json = {}): Answer => ({ ok: false, error, ...more });
 
@@ -55,6 +80,10 @@ export function callMethod(ws: SlackWorkspace, method: string, args: Json): Answ
     }
     case 'conversations.open':
       return conversationsOpen(ws, args);
+    case 'conversations.history':
+      return conversationsHistory(ws, args);
+    case 'conversations.list':
+      return conversationsList(ws, args);
     default:
       return undefined;
   }
@@ -164,6 +193,60 @@ function conversationsOpen(ws: SlackWorkspace, args: Json): Answer {
   const mpim: Conversation = { id: slackId('G'), name: `mpdm-${members.map((u) => ws.userName(ws.users.get(u) as SlackUserSpec)).join('--')}-1`, kind: 'mpim', members, botIsMember: true, archived: false };
   ws.channels.set(mpim.id, mpim);
   return { ok: true, channel: { id: mpim.id } };
+}
+
+/** A cursor is the offset of the next page, as opaque to the app as Slack's. */
+const cursorOf = (offset: number): string => Buffer.from(`offset:${offset}`).toString('base64');
+function offsetOf(cursor: unknown): number | 'bad' {
+  const text = str(cursor);
+  if (!text) return 0;
+  const m = /^offset:(\d+)$/.exec(Buffer.from(text, 'base64').toString('utf8'));
+  return m ? Number(m[1]) : 'bad';
+}
+const flag = (v: unknown): boolean => v === true || v === 'true' || v === '1' || v === 1;
+function limitOf(v: unknown, fallback: number, max: number): number {
+  const n = Number(str(v) ?? fallback);
+  return Number.isFinite(n) && n >= 1 ? Math.min(Math.floor(n), max) : fallback;
+}
+
+function conversationsHistory(ws: SlackWorkspace, args: Json): Answer {
+  const c = ws.channels.get(str(args.channel) ?? '');
+  if (!c) return fail('channel_not_found');
+  if (!c.botIsMember) return fail('not_in_channel');
+  const offset = offsetOf(args.cursor);
+  if (offset === 'bad') return fail('invalid_cursor');
+  const inclusive = flag(args.inclusive);
+  const oldest = str(args.oldest);
+  const latest = str(args.latest);
+  const after = (ts: string) => (oldest === undefined ? true : inclusive ? Number(ts) >= Number(oldest) : Number(ts) > Number(oldest));
+  const before = (ts: string) => (latest === undefined ? true : inclusive ? Number(ts) <= Number(latest) : Number(ts) < Number(latest));
+  const metadata = flag(args.include_all_metadata);
+  // Thread replies are not in a channel's history; deleted messages are gone from it.
+  const all = ws.messages.filter((m) => m.channel === c.id && !m.deleted && !m.threadTs && after(m.ts) && before(m.ts)).reverse();
+  const limit = limitOf(args.limit, 100, 999);
+  const page = all.slice(offset, offset + limit).map((m) => {
+    const { metadata: held, ...shown } = ws.messageObject(m);
+    return metadata && held ? { ...shown, metadata: held } : shown;
+  });
+  const more = offset + limit < all.length;
+  return { ok: true, messages: page, has_more: more, pin_count: 0, response_metadata: { next_cursor: more ? cursorOf(offset + limit) : '' } };
+}
+
+function conversationsList(ws: SlackWorkspace, args: Json): Answer {
+  const offset = offsetOf(args.cursor);
+  if (offset === 'bad') return fail('invalid_cursor');
+  const types = new Set((str(args.types) ?? 'public_channel').split(',').map((s) => s.trim()));
+  const kindOf = (c: Conversation) => (c.kind === 'im' ? 'im' : c.kind === 'mpim' ? 'mpim' : c.private ? 'private_channel' : 'public_channel');
+  // A private channel is listed only to its members, the bot among them.
+  const visible = [...ws.channels.values()].filter((c) => types.has(kindOf(c)) && !(flag(args.exclude_archived) && c.archived) && (kindOf(c) !== 'private_channel' || c.botIsMember));
+  const limit = limitOf(args.limit, 100, 1000);
+  const page = visible.slice(offset, offset + limit).map((c) => ({
+    id: c.id,
+    ...(c.kind === 'channel' ? { name: c.name, is_channel: !c.private, is_group: Boolean(c.private), is_private: Boolean(c.private), is_member: c.botIsMember !== false } : { is_im: c.kind === 'im', is_mpim: c.kind === 'mpim' }),
+    is_archived: Boolean(c.archived),
+  }));
+  const more = offset + limit < visible.length;
+  return { ok: true, channels: page, response_metadata: { next_cursor: more ? cursorOf(offset + limit) : '' } };
 }
 
 /** Message metadata: `{event_type, event_payload}`; undefined when absent, 'bad' when malformed. */

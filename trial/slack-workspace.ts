@@ -35,6 +35,8 @@ export interface SlackChannelSpec {
   archived?: boolean;
   /** Whether the app was invited (default true); if not, posting is `not_in_channel`. */
   botIsMember?: boolean;
+  /** A private channel: conversations.list shows it only to a member, under `private_channel`. */
+  private?: boolean;
 }
 
 export interface SlackUsergroupSpec {

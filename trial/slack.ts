@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { Listener } from './listener';
 import { answerControl } from './slack-control';
-import { type Answer, FORM_ONLY_METHODS, SLACK_METHODS, callMethod } from './slack-api';
+import { type Answer, FORM_ONLY_METHODS, METHOD_SCOPES, SLACK_METHODS, callMethod } from './slack-api';
 import { type Json, type SlackChannelSpec, type SlackUserSpec, type SlackUsergroupSpec, SlackWorkspace, isObject } from './slack-workspace';
 import { type ClickArgs, type ResponsePost, type ResponseTarget, type SubmitArgs, applyResponse, applySubmissionAnswer, blockActionsPayload, viewSubmissionPayload } from './slack-interact';
 import { RateLimiter, type SlackRateLimits } from './slack-rate';
@@ -10,7 +10,7 @@ import { type InteractionResult, type SentInteraction, deliver, signedInteractio
 
 export { signRequest, interactionBody, type InteractionResult, type SentInteraction } from './slack-sign';
 export { DEFAULT_RATE_LIMITS, type SlackRateLimits, type PerChannelLimit, type PerMinuteLimit } from './slack-rate';
-export { FORM_ONLY_METHODS, SLACK_METHODS } from './slack-api';
+export { FORM_ONLY_METHODS, METHOD_SCOPES, SLACK_METHODS } from './slack-api';
 export { SlackWorkspace, type Conversation, type Ephemeral, type MessageVersion, type OpenedView, type SlackChannelSpec, type SlackUserSpec, type SlackUsergroupSpec, type StoredMessage } from './slack-workspace';
 export type { ClickArgs, ResponsePost, SubmitArgs } from './slack-interact';
 
@@ -19,7 +19,8 @@ export type { ClickArgs, ResponsePost, SubmitArgs } from './slack-interact';
  * signed as Slack signs them. A reader can check it against these pages:
  * - the methods, https://api.slack.com/methods/auth.test, …/chat.postMessage, …/chat.update,
  *   …/chat.postEphemeral, …/views.open, …/users.info, …/users.lookupByEmail,
- *   …/usergroups.users.list, …/conversations.open (trial/slack-api.ts, over the state in
+ *   …/usergroups.users.list, …/conversations.open, …/conversations.history,
+ *   …/conversations.list (trial/slack-api.ts, over the state in
  *   trial/slack-workspace.ts);
  * - "Using the Slack Web API" (https://api.slack.com/web): `<url>/api/<method>`, a bot token in
  *   `Authorization: Bearer` (or a form's `token`), JSON (`application/json; charset=utf-8`, without
@@ -33,10 +34,12 @@ export type { ClickArgs, ResponsePost, SubmitArgs } from './slack-interact';
  *   and "Handling user interaction" (https://api.slack.com/interactivity/handling): signed
  *   block_actions and view_submission POSTs, trigger_ids, response_url (trial/slack-sign.ts,
  *   trial/slack-interact.ts).
- * It can be told to fail: `failNext(n, kind)`, and `stop()` / `start()` for Slack down.
+ * It can be told to fail: `failNext(n, kind)`, and `stop()` / `start()` for Slack down; told the
+ * app's `scopes`, it answers `missing_scope` (with `needed` and `provided`) to the methods of
+ * METHOD_SCOPES the app may not call.
  */
 
-export type SlackFailure = 'down' | 'invalid_auth' | 'ratelimited' | 'internal_error';
+export type SlackFailure = 'down' | 'invalid_auth' | 'ratelimited' | 'internal_error' | 'lost';
 
 export interface SlackCall {
   method: string;
@@ -49,6 +52,8 @@ export interface SlackCall {
   error?: string;
   /** A JSON body sent to a form-only method, which Slack (and the double) did not read. */
   ignoredJson?: boolean;
+  /** Performed, and its answer never sent (failNext 'lost'); `status` 0. */
+  lost?: boolean;
 }
 
 export interface TestSlackOptions {
@@ -73,6 +78,8 @@ export interface TestSlackOptions {
   interactionTimeoutMs?: number;
   /** How long a trigger_id is good for (Slack: 3 seconds). */
   triggerTtlMs?: number;
+  /** The bot token's scopes; when given, METHOD_SCOPES' methods without one are `missing_scope`. */
+  scopes?: string[];
 }
 
 export class TestSlack extends SlackWorkspace {
@@ -135,7 +142,9 @@ export class TestSlack extends SlackWorkspace {
   /**
    * The next `n` calls (of `method`, or of any method) fail as `kind`: 'down' is HTTP 503
    * `service_unavailable`, 'ratelimited' a 429 with `Retry-After: retryAfter` (default 1),
-   * 'invalid_auth' and 'internal_error' HTTP 200 with that error. The call is not performed.
+   * 'invalid_auth' and 'internal_error' HTTP 200 with that error: the call is not performed.
+   * 'lost': the call is performed and the connection is then cut, with no answer (a network that
+   * dropped Slack's reply).
    */
   failNext(n: number, kind: SlackFailure, options: { method?: string; retryAfter?: number } = {}): void {
     for (let i = 0; i < n; i++) this.failures.push({ kind, method: options.method, retryAfter: options.retryAfter ?? 1 });
@@ -232,9 +241,10 @@ export class TestSlack extends SlackWorkspace {
     };
 
     const failure = this.takeFailure(method);
+    const lost = failure?.kind === 'lost';
     if (failure?.kind === 'down') return answer(503, { ok: false, error: 'service_unavailable' });
     if (failure?.kind === 'ratelimited') return answer(429, { ok: false, error: 'ratelimited' }, { 'Retry-After': String(failure.retryAfter) });
-    if (failure) return answer(200, { ok: false, error: failure.kind });
+    if (failure && !lost) return answer(200, { ok: false, error: failure.kind });
     if (refusal) return answer(200, { ok: false, error: refusal });
 
     const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
@@ -247,7 +257,13 @@ export class TestSlack extends SlackWorkspace {
     // user's id and the DM it posts into. (Resolving must not open the DM: the call may be refused.)
     const wait = this.limiter.take(method, token, method === 'chat.postMessage' ? this.limitKey(args.channel) : undefined);
     if (wait !== undefined) return answer(429, { ok: false, error: 'ratelimited' }, { 'Retry-After': String(wait) });
-    answer(200, callMethod(this, method, args) ?? { ok: false, error: 'unknown_method', req_method: method });
+    const needed = METHOD_SCOPES[method];
+    const scopes = this.options.scopes;
+    if (needed && scopes && !needed.some((s) => scopes.includes(s))) return answer(200, { ok: false, error: 'missing_scope', needed: needed.join(','), provided: scopes.join(',') });
+    const result = callMethod(this, method, args) ?? { ok: false, error: 'unknown_method', req_method: method };
+    if (!lost) return answer(200, result);
+    this.calls.push({ method, body, transport, at: Date.now(), status: 0, ok: result.ok, lost: true });
+    req.socket.destroy();
   }
 
   private limitKey(ref: unknown): string {
