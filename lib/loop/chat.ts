@@ -49,7 +49,8 @@ export async function doChat(d: ChatDeps, r: KeyRequest, what: string, signal: A
   // Waiting for Slack's pace (a burst of reviews) writes nothing: the queue holds the turn.
   const pause = what === 'review:post' ? d.poster.pauseBeforeReview(d.channelOf(r), r.id) : 0;
   if (pause > 0) return { requeueAfterMs: Math.ceil(pause) };
-  const claimed = await d.store.update(r, { chat: { ...without(r.chat, 'retry'), claim: { what, at: rfc3339(d.clock()) } } });
+  // The retry stays beside the claim: the next failure counts from it (attempts, give-up time).
+  const claimed = await d.store.update(r, { chat: { ...r.chat, claim: { what, at: rfc3339(d.clock()) } } });
   let done: ChatRecord;
   try {
     done = await post(d, claimed, what, signal);

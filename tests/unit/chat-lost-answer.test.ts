@@ -1,0 +1,95 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SlackChat } from '@/lib/chat/slack';
+import { slackSchema } from '@/lib/config/chat-schema';
+import type { KeyRequest } from '@/lib/domain/key-request';
+import { type ChatDeps, doChat } from '@/lib/loop/chat';
+import type { LoopEvent } from '@/lib/loop/events';
+import { TestSlack, type TestSlackOptions } from '@/trial/slack';
+import { MemoryStore } from '../helpers/memory-store';
+
+// A review post whose verdict never came back (the connection dropped after Slack posted it, or a
+// replica stopped between its post and its record) is looked for in the channel before it is
+// made again, so the channel gets one card per request; and a post that keeps failing backs off
+// and gives up as the loop's retry settings say. Against the Slack double over real HTTP.
+
+const CHANNEL = { id: 'CREVIEW001', name: 'key-reviews' };
+const RETRY = { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 3600 };
+
+let slack: TestSlack | undefined;
+afterEach(async () => {
+  await slack?.stop();
+  slack = undefined;
+  vi.restoreAllMocks();
+});
+
+async function world(options: { slack?: TestSlackOptions; reviewChannel?: string; retry?: typeof RETRY } = {}) {
+  const s = new TestSlack({ rateLimits: 'off', channels: [CHANNEL], ...options.slack });
+  await s.start();
+  slack = s;
+  // The loop's clock stays near Slack's: history is searched by time.
+  const now = { t: Date.now() };
+  const store = new MemoryStore(() => new Date(now.t));
+  const { request } = await store.create({ email: 'ada@example.com', model: 'gpt-4o' });
+  await store.update(request, { state: 'in-review' });
+  const config = slackSchema.parse({ reviewChannel: options.reviewChannel ?? '#key-reviews', apiUrl: s.apiUrl, timeoutMs: 1000 });
+  const events: LoopEvent[] = [];
+  /** A fresh SlackChat is a restarted process: it knows no channel id yet. */
+  const deps = (poster = new SlackChat(config, s.token, { postIntervalMs: 1, burst: 100 })): ChatDeps => ({
+    poster,
+    store,
+    clock: () => new Date(now.t),
+    retry: options.retry ?? RETRY,
+    card: async (r: KeyRequest) => ({ requestId: r.id, requester: r.email, model: r.model, modelTitle: r.model, policy: 'one approval', trace: [], reviews: [], currentKeys: [], statusUrl: `http://127.0.0.1/requests/${r.id}` }),
+    channelOf: () => undefined,
+    directMessage: () => undefined,
+    tell: (_r, e) => void events.push(e),
+  });
+  const step = async (d: ChatDeps) => doChat(d, await store.get(request.id), 'review:post', new AbortController().signal);
+  const cards = () => s.messagesIn(CHANNEL.id).filter((m) => (m.metadata?.event_payload as { request_id?: string } | undefined)?.request_id === request.id);
+  const historyCalls = () => s.calls.filter((c) => c.method === 'conversations.history').length;
+  return { s, now, store, id: request.id, deps, step, cards, events, historyCalls };
+}
+
+describe('a review post that keeps failing', () => {
+  it('counts its attempts, backs off, and gives up after giveUpAfterSeconds with a Warning', async () => {
+    const w = await world({ retry: { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 20 } });
+    const d = w.deps();
+    await w.s.stop();
+    const waits: number[] = [];
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      await w.step(d);
+      const retry = (await w.store.get(w.id)).chat?.retry;
+      expect(retry?.attempt).toBe(attempt);
+      waits.push(Date.parse(retry?.at as string) - w.now.t);
+      w.now.t = Date.parse(retry?.at as string);
+    }
+    // 1, 2, 4, 8 s with ±20 % jitter, rounded up to the second.
+    expect(waits[3]).toBeGreaterThan(waits[0] as number);
+    expect(waits[3]).toBeGreaterThanOrEqual(6000);
+    w.now.t += 20_000;
+    await w.step(d);
+    const given = await w.store.get(w.id);
+    expect(given.chat?.skipped).toContain('review:post');
+    expect(given.chat?.retry).toBeUndefined();
+    expect(w.events.some((e) => e.reason === 'ChatFailed' && /given up after failing since/.test(e.message))).toBe(true);
+  });
+
+  it('an hour of Slack down costs a few dozen writes, not two a second', async () => {
+    const w = await world({ retry: { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 86_400 } });
+    const d = w.deps();
+    await w.s.stop();
+    const start = w.now.t;
+    const writes = w.store.calls.update;
+    let attempts = 0;
+    // The loop comes back when the retry is due; bounded by the hour and by a count.
+    while (w.now.t - start < 3_600_000 && attempts < 5000) {
+      await w.step(d);
+      attempts++;
+      w.now.t = Math.max(w.now.t + 1, Date.parse((await w.store.get(w.id)).chat?.retry?.at as string));
+    }
+    const written = w.store.calls.update - writes;
+    console.log(`slack down for an hour: ${attempts} attempts, ${written} writes`);
+    expect(attempts).toBeLessThan(40);
+    expect(written).toBe(attempts * 2);
+  });
+});
