@@ -12,6 +12,12 @@ export class ChatUnavailableError extends Error {
     readonly retryAfterMs?: number,
     /** Held back here, at Slack's pace, before Slack had to say so. */
     readonly paced = false,
+    /**
+     * The call went out and no verdict came back (the connection dropped, the time ran out, an
+     * answer that could not be read): Slack may have done it. A post is then looked for before it
+     * is made again (lib/chat/slack-history.ts).
+     */
+    readonly unsure = false,
   ) {
     super(message);
   }

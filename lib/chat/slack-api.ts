@@ -27,7 +27,11 @@ export interface SlackApiOptions {
 }
 
 /** Reads: sent as GET with a query, as Slack documents them. */
-const READS = new Set(['users.info', 'users.lookupByEmail', 'usergroups.users.list', 'auth.test']);
+const READS = new Set(['users.info', 'users.lookupByEmail', 'usergroups.users.list', 'auth.test', 'conversations.history', 'conversations.list']);
+/** Failures before the request left this process: Slack cannot have acted on it. */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** `ok: false` answers after which the call may still have been carried out. */
+const MAYBE_DONE_CODES = new Set(['internal_error', 'fatal_error']);
 /** A wait this short is slept through; a longer one goes back to the loop's queue. */
 const HOLD_MS = 1500;
 
@@ -85,19 +89,21 @@ export class SlackWebApi {
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
       countChatCall(method, 'unavailable');
-      throw new ChatUnavailableError(`Slack answered HTTP ${res.status} to ${method}`);
+      // A proxy's 502 or 504 may stand for a call Slack carried out.
+      throw new ChatUnavailableError(`Slack answered HTTP ${res.status} to ${method}`, undefined, false, true);
     }
     const body: unknown = await res.json().catch(() => undefined);
     const head = envelope.safeParse(body);
     if (!head.success) {
       countChatCall(method, 'unavailable');
-      throw new ChatUnavailableError(`Slack answered ${method} with something that is not its JSON envelope`);
+      throw new ChatUnavailableError(`Slack answered ${method} with something that is not its JSON envelope`, undefined, false, true);
     }
     if (!head.data.ok) throw this.refusal(method, head.data.error ?? 'unknown_error');
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
       countChatCall(method, 'unavailable');
-      throw new ChatUnavailableError(`Slack's answer to ${method} lacks what Keyportal reads (${parsed.error.issues[0]?.path.join('.') ?? 'shape'})`);
+      // `ok: true`: done, but without what tells us where.
+      throw new ChatUnavailableError(`Slack's answer to ${method} lacks what Keyportal reads (${parsed.error.issues[0]?.path.join('.') ?? 'shape'})`, undefined, false, true);
     }
     countChatCall(method, 'ok');
     return parsed.data as z.infer<S>;
@@ -106,7 +112,8 @@ export class SlackWebApi {
   private refusal(method: string, code: string): Error {
     if (code === 'ratelimited' || TRANSIENT_CODES.has(code)) {
       countChatCall(method, code === 'ratelimited' ? 'ratelimited' : 'unavailable');
-      return new ChatUnavailableError(`Slack answered ${method}: ${code}`, code === 'ratelimited' ? 1000 : undefined);
+      // Slack's pages on internal_error and fatal_error: "some aspect of the operation" may have succeeded.
+      return new ChatUnavailableError(`Slack answered ${method}: ${code}`, code === 'ratelimited' ? 1000 : undefined, false, MAYBE_DONE_CODES.has(code));
     }
     if (AUTH_CODES.has(code)) {
       countChatCall(method, 'auth');
@@ -193,9 +200,10 @@ export class SlackWebApi {
     } catch (err) {
       if (signal?.aborted) throw err;
       countChatCall(method, 'unavailable');
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (within.timedOut ? `no answer within ${this.options.timeoutMs} ms` : (err as Error).message);
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      const cause = code ?? (within.timedOut ? `no answer within ${this.options.timeoutMs} ms` : (err as Error).message);
       // The base URL only: never the query (it may carry an email).
-      throw new ChatUnavailableError(`Slack unreachable at ${new URL(this.base).origin} (${method}): ${cause}`);
+      throw new ChatUnavailableError(`Slack unreachable at ${new URL(this.base).origin} (${method}): ${cause}`, undefined, false, !(code && NEVER_SENT_CODES.has(code)));
     }
   }
 }

@@ -3,6 +3,7 @@ import type { SlackConfig } from '../config/chat-schema';
 import { ChatRefusedError } from './errors';
 import { type SlackApiOptions, SlackWebApi } from './slack-api';
 import { type Block, directMessageBlocks, reviewBlocks, reviewText } from './slack-blocks';
+import { type FoundReview, REVIEW_EVENT, ReviewHistory } from './slack-history';
 import type { ChatPoster, DirectMessage, MessageRef, ReviewCard } from './types';
 
 const posted = z.object({ channel: z.string(), ts: z.string() });
@@ -24,6 +25,7 @@ const CACHE_MS = 5 * 60_000;
 /** The Slack adapter: review messages, their updates, direct messages, and who a Slack user is. */
 export class SlackChat implements ChatPoster {
   readonly api: SlackWebApi;
+  private readonly history: ReviewHistory;
   private readonly byEmail = new Map<string, { id: string | null; at: number }>();
   private readonly users = new Map<string, { user: SlackUser | null; at: number }>();
   private readonly groups = new Map<string, { members: Set<string>; at: number }>();
@@ -34,24 +36,31 @@ export class SlackChat implements ChatPoster {
     extra: Partial<SlackApiOptions> = {},
   ) {
     this.api = new SlackWebApi({ baseUrl: config.apiUrl, token, timeoutMs: config.timeoutMs, ...extra });
+    this.history = new ReviewHistory(this.api);
   }
 
   async postReview(card: ReviewCard, channel: string | undefined, signal?: AbortSignal): Promise<MessageRef> {
+    const setting = channel ?? this.config.reviewChannel;
     const res = await this.api.call(
       'chat.postMessage',
       {
-        channel: channel ?? this.config.reviewChannel,
+        channel: setting,
         text: reviewText(card),
         blocks: reviewBlocks(card),
         unfurl_links: false,
         unfurl_media: false,
         // Which request a message is about, for anyone reading the channel's history through the API.
-        metadata: { event_type: 'keyportal_review', event_payload: { request_id: card.requestId } },
+        metadata: { event_type: REVIEW_EVENT, event_payload: { request_id: card.requestId } },
       },
       posted,
       signal,
     );
+    this.history.learn(setting, res.channel);
     return { channel: res.channel, ts: res.ts };
+  }
+
+  findReview(channel: string | undefined, requestId: string, since: Date, signal?: AbortSignal): Promise<FoundReview> {
+    return this.history.find(channel ?? this.config.reviewChannel, requestId, since, signal);
   }
 
   pauseBeforeReview(channel: string | undefined, requestId: string): number {

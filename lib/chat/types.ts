@@ -44,6 +44,12 @@ export type DirectMessage =
 export interface ChatPoster {
   /** Posts a review message; `channel` is the policy's, else the adapter's default. */
   postReview(card: ReviewCard, channel: string | undefined, signal?: AbortSignal): Promise<MessageRef>;
+  /**
+   * The review message of `requestId` in `channel` posted since `since`, looked for when an earlier
+   * post may have gone through unseen; undefined when there is none, 'unknown' when the chat
+   * cannot tell (the app may not read the channel).
+   */
+  findReview(channel: string | undefined, requestId: string, since: Date, signal?: AbortSignal): Promise<MessageRef | undefined | 'unknown'>;
   /** Brings a review message up to date (progress, or the decision with the buttons gone). */
   updateReview(ref: MessageRef, card: ReviewCard, signal?: AbortSignal): Promise<void>;
   /** A direct message to the person with this email; `no-account` when they have none in the workspace. */

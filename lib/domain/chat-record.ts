@@ -14,8 +14,11 @@ export const chatRecordSchema = z.object({
   sent: z.array(z.string().max(40)).max(20).optional(),
   /** A post in flight (`what`), claimed before the call so one replica posts it. */
   claim: z.object({ what: z.string().max(40), at }).optional(),
-  /** The next attempt at `what`, after Slack was down, rate-limiting, or refusing the token. */
-  retry: z.object({ what: z.string().max(40), attempt: z.int().min(1), at, since: at, error: z.string().max(500) }).optional(),
+  /**
+   * The next attempt at `what`, after Slack was down, rate-limiting, or refusing the token;
+   * `unsure`: an attempt went out and no verdict came back, so Slack may have posted it.
+   */
+  retry: z.object({ what: z.string().max(40), attempt: z.int().min(1), at, since: at, error: z.string().max(500), unsure: z.boolean().optional() }).optional(),
   /** Items given up on for good (a channel that does not exist, a requester without a Slack account). */
   skipped: z.array(z.string().max(40)).max(20).optional(),
 });

@@ -49,15 +49,37 @@ export async function doChat(d: ChatDeps, r: KeyRequest, what: string, signal: A
   // Waiting for Slack's pace (a burst of reviews) writes nothing: the queue holds the turn.
   const pause = what === 'review:post' ? d.poster.pauseBeforeReview(d.channelOf(r), r.id) : 0;
   if (pause > 0) return { requeueAfterMs: Math.ceil(pause) };
+  const since = maybePostedSince(r, what);
   // The retry stays beside the claim: the next failure counts from it (attempts, give-up time).
   const claimed = await d.store.update(r, { chat: { ...r.chat, claim: { what, at: rfc3339(d.clock()) } } });
   let done: ChatRecord;
   try {
-    done = await post(d, claimed, what, signal);
+    done = (since && (await found(d, claimed, since, signal))) || (await post(d, claimed, what, signal));
   } catch (err) {
-    return failed(d, claimed, what, err);
+    return failed(d, claimed, what, err, since !== undefined);
   }
   await record(d, claimed, (c) => mergeDone(c, done));
+}
+
+/**
+ * When an earlier attempt at this post may have reached Slack unseen, the time from which to
+ * look for it: a claim taken over (its replica stopped between its post and its record), or a
+ * retry after an attempt that went out and got no verdict.
+ */
+function maybePostedSince(r: KeyRequest, what: string): Date | undefined {
+  if (what !== 'review:post') return undefined;
+  const c = r.chat;
+  if (c?.claim?.what === what) return new Date(Math.min(Date.parse(c.claim.at), c.retry?.what === what ? Date.parse(c.retry.since) : Infinity));
+  if (c?.retry?.what === what && c.retry.unsure) return new Date(c.retry.since);
+  return undefined;
+}
+
+/** The review message an earlier attempt posted, found in the channel: recorded instead of a second post. */
+async function found(d: ChatDeps, r: KeyRequest, since: Date, signal: AbortSignal): Promise<ChatRecord | undefined> {
+  const ref = await d.poster.findReview(d.channelOf(r), r.id, since, signal);
+  if (!ref || ref === 'unknown') return undefined;
+  d.tell(r, { type: 'Normal', reason: 'ChatFound', message: `the review message ${ref.ts} in ${ref.channel}, posted by an attempt whose answer was lost, is kept; not posted again` });
+  return { review: { ...ref, shows: shows(r) } };
 }
 
 /** What a successful post adds to the record (the claim and retry go). */
@@ -114,7 +136,7 @@ function without<K extends keyof ChatRecord>(c: ChatRecord | undefined, key: K):
   return rest;
 }
 
-async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown): Promise<void> {
+async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, wasUnsure = false): Promise<void> {
   const now = d.clock();
   const retryable = err instanceof ChatUnavailableError || (err instanceof ChatRefusedError && err.retryable);
   if (!retryable) {
@@ -124,6 +146,8 @@ async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown): P
     return record(d, r, (c) => ({ ...without(without(c, 'claim'), 'retry'), skipped: [...new Set([...(c.skipped ?? []), what])] }));
   }
   const previous = r.chat?.retry?.what === what ? r.chat.retry : undefined;
+  // Once an attempt may have posted, every later one looks first, until one is known to have posted.
+  const unsure = wasUnsure || previous?.unsure === true || (err instanceof ChatUnavailableError && err.unsure);
   const attempt = (previous?.attempt ?? 0) + 1;
   const since = previous?.since ?? rfc3339(now);
   const message = (err as Error).message;
@@ -138,5 +162,5 @@ async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown): P
   const at = rfc3339(new Date(Math.ceil((now.getTime() + waitMs) / 1000) * 1000));
   // Waiting our turn at Slack's pace is no failure worth an Event (a burst of reviews is hundreds of them).
   if (!(err instanceof ChatUnavailableError && err.paced)) d.tell(r, { type: 'Warning', reason: 'ChatUnavailable', message: `${what}: ${message}; attempt ${attempt}, next at ${at}`.slice(0, 500) });
-  await record(d, r, (c) => ({ ...without(c, 'claim'), retry: { what, attempt, at, since, error: message.slice(0, 500) } }));
+  await record(d, r, (c) => ({ ...without(c, 'claim'), retry: { what, attempt, at, since, error: message.slice(0, 500), ...(unsure ? { unsure } : {}) } }));
 }

@@ -210,6 +210,27 @@ describe('Slack on the cluster', () => {
     expect((await w.store.get(lost.id)).state).toBe('in-review');
   });
 
+  it('a review post whose answer is lost: the next attempt finds it in the channel and records it; one card, not two', async () => {
+    const w = await world();
+    w.slack.failNext(1, 'lost', { method: 'chat.postMessage' });
+    const { request } = await createRequest({ store: w.store, people: w.people, config: w.config }, { email: 'ada@example.com', groups: [], approver: false }, 'experimental');
+    const r = await until(async () => {
+      const x = await w.store.get(request.id);
+      return x.chat?.review ? x : undefined;
+    }, 'the review message found and recorded', 30_000);
+    const cards = w.slack.messagesIn('CREVIEW').filter((m) => (m.metadata as { event_payload?: { request_id?: string } } | undefined)?.event_payload?.request_id === request.id);
+    expect(cards).toHaveLength(1);
+    expect(r.chat?.review?.ts).toBe(cards[0]?.ts);
+    expect(w.slack.calls.filter((c) => c.method === 'chat.postMessage' && c.body.channel === '#key-reviews')).toHaveLength(1);
+    expect(w.slack.calls.filter((c) => c.method === 'conversations.history')).toHaveLength(1);
+    expect(await kubectl('-n', w.namespace, 'events', '--for', `secret/keyreq-${request.id}`)).toMatch(/ChatFound/);
+    // The card found is the one kept up to date.
+    const ts = cards[0]?.ts as string;
+    await w.click('UAPPROVER', { ts }, ACTION.approve, request.id);
+    await w.settled(request.id, 'issued');
+    await until(async () => (JSON.stringify(w.slack.message('CREVIEW', ts)?.blocks).includes('Approved and issued') ? true : undefined), 'the found card brought up to date');
+  });
+
   it('a burst of 500 reviews while Slack rate-limits: every request gets exactly one review message, none twice', { timeout: 300_000 }, async () => {
     // Slack's pace scaled 20× (20 posts a second to a channel) to keep the test to about a minute.
     const w = await world({ rateLimits: { 'chat.postMessage': { perChannelPerSecond: 20, burst: 5 } }, pace: { postIntervalMs: 40, burst: 5 }, notify: [] });

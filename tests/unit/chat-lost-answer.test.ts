@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SlackChat } from '@/lib/chat/slack';
 import { slackSchema } from '@/lib/config/chat-schema';
-import type { KeyRequest } from '@/lib/domain/key-request';
+import { type KeyRequest, rfc3339 } from '@/lib/domain/key-request';
 import { type ChatDeps, doChat } from '@/lib/loop/chat';
 import type { LoopEvent } from '@/lib/loop/events';
 import { TestSlack, type TestSlackOptions } from '@/trial/slack';
@@ -49,6 +49,83 @@ async function world(options: { slack?: TestSlackOptions; reviewChannel?: string
   const historyCalls = () => s.calls.filter((c) => c.method === 'conversations.history').length;
   return { s, now, store, id: request.id, deps, step, cards, events, historyCalls };
 }
+
+describe('a review post whose answer was lost', () => {
+  it('is found in the channel on the next attempt and recorded, not posted again (a restarted process, the channel named)', async () => {
+    const w = await world();
+    w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
+    await w.step(w.deps());
+    const after = await w.store.get(w.id);
+    expect(after.chat?.retry).toMatchObject({ what: 'review:post', attempt: 1, unsure: true });
+    expect(after.chat?.review).toBeUndefined();
+    expect(w.cards()).toHaveLength(1);
+
+    w.now.t += 2000;
+    await w.step(w.deps());
+    const done = await w.store.get(w.id);
+    const [card] = w.cards();
+    expect(w.cards()).toHaveLength(1);
+    expect(done.chat?.review).toEqual({ channel: CHANNEL.id, ts: card?.ts, shows: 'in-review:0' });
+    expect(done.chat?.retry).toBeUndefined();
+    expect(done.chat?.claim).toBeUndefined();
+    expect(w.events.map((e) => e.reason)).toContain('ChatFound');
+    // The name was resolved once through conversations.list, the history read once.
+    expect(w.s.calls.filter((c) => c.method === 'conversations.list')).toHaveLength(1);
+    expect(w.historyCalls()).toBe(1);
+  });
+
+  it('a channel configured by id: looked for without a conversations.list', async () => {
+    const w = await world({ reviewChannel: CHANNEL.id });
+    w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
+    const d = w.deps();
+    await w.step(d);
+    w.now.t += 2000;
+    await w.step(d);
+    expect(w.cards()).toHaveLength(1);
+    expect((await w.store.get(w.id)).chat?.review?.ts).toBe(w.cards()[0]?.ts);
+    expect(w.s.calls.filter((c) => c.method === 'conversations.list')).toHaveLength(0);
+  });
+
+  it('a claim taken over from a replica that stopped after its post: the card it posted is kept', async () => {
+    const w = await world();
+    const d = w.deps();
+    // The other replica claimed, posted, and stopped before it recorded the message.
+    const r = await w.store.get(w.id);
+    await w.store.update(r, { chat: { claim: { what: 'review:post', at: rfc3339(new Date(w.now.t)) } } });
+    const ref = await d.poster.postReview(await d.card(r), undefined);
+    w.now.t += 61_000;
+    await w.step(d);
+    expect(w.cards()).toHaveLength(1);
+    expect((await w.store.get(w.id)).chat?.review).toMatchObject(ref);
+  });
+
+  it('a post that never left (Slack refusing connections) is made again without a look; nothing was there to find', async () => {
+    const w = await world();
+    const d = w.deps();
+    await w.s.stop();
+    await w.step(d);
+    expect((await w.store.get(w.id)).chat?.retry?.unsure).toBeUndefined();
+    await w.s.start();
+    w.now.t += 2000;
+    await w.step(d);
+    expect(w.cards()).toHaveLength(1);
+    expect(w.historyCalls()).toBe(0);
+  });
+
+  it('an app without the history scopes cannot look: it posts again and the log names the scopes', async () => {
+    const w = await world({ slack: { scopes: ['chat:write', 'im:write', 'users:read', 'users:read.email'] } });
+    const lines: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
+    w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
+    const d = w.deps();
+    await w.step(d);
+    w.now.t += 2000;
+    await w.step(d);
+    expect(w.cards()).toHaveLength(2);
+    expect((await w.store.get(w.id)).chat?.review?.ts).toBe(w.cards()[1]?.ts);
+    expect(lines.join('\n')).toMatch(/missing_scope.*channels:history, groups:history, channels:read and groups:read/);
+  });
+});
 
 describe('a review post that keeps failing', () => {
   it('counts its attempts, backs off, and gives up after giveUpAfterSeconds with a Warning', async () => {
