@@ -3,8 +3,8 @@ import type { SlackConfig } from '../config/chat-schema';
 import { ChatRefusedError } from './errors';
 import { type SlackApiOptions, SlackWebApi } from './slack-api';
 import { type Block, directMessageBlocks, reviewBlocks, reviewText } from './slack-blocks';
-import { type FoundReview, REVIEW_EVENT, ReviewHistory } from './slack-history';
-import type { ChatPoster, DirectMessage, MessageRef, ReviewCard } from './types';
+import { DM_EVENT, PostHistory, REVIEW_EVENT } from './slack-history';
+import { type ChatPoster, type DirectMessage, type FoundPost, type MessageRef, type ReviewCard, directMessageName } from './types';
 
 const posted = z.object({ channel: z.string(), ts: z.string() });
 const userSchema = z.object({
@@ -25,7 +25,7 @@ const CACHE_MS = 5 * 60_000;
 /** The Slack adapter: review messages, their updates, direct messages, and who a Slack user is. */
 export class SlackChat implements ChatPoster {
   readonly api: SlackWebApi;
-  private readonly history: ReviewHistory;
+  private readonly history: PostHistory;
   private readonly byEmail = new Map<string, { id: string | null; at: number }>();
   private readonly users = new Map<string, { user: SlackUser | null; at: number }>();
   private readonly groups = new Map<string, { members: Set<string>; at: number }>();
@@ -36,7 +36,7 @@ export class SlackChat implements ChatPoster {
     extra: Partial<SlackApiOptions> = {},
   ) {
     this.api = new SlackWebApi({ baseUrl: config.apiUrl, token, timeoutMs: config.timeoutMs, ...extra });
-    this.history = new ReviewHistory(this.api);
+    this.history = new PostHistory(this.api);
   }
 
   async postReview(card: ReviewCard, channel: string | undefined, signal?: AbortSignal): Promise<MessageRef> {
@@ -59,8 +59,14 @@ export class SlackChat implements ChatPoster {
     return { channel: res.channel, ts: res.ts };
   }
 
-  findReview(channel: string | undefined, requestId: string, since: Date, signal?: AbortSignal): Promise<FoundReview> {
-    return this.history.find(channel ?? this.config.reviewChannel, requestId, since, signal);
+  findReview(channel: string | undefined, requestId: string, since: Date, signal?: AbortSignal): Promise<FoundPost> {
+    return this.history.findReview(channel ?? this.config.reviewChannel, requestId, since, signal);
+  }
+
+  async findDirectMessage(email: string, message: DirectMessage, since: Date, signal?: AbortSignal): Promise<FoundPost> {
+    const id = await this.userIdOf(email, signal);
+    // No Slack account: nothing can have been posted.
+    return id ? this.history.findDirect(id, message.requestId, directMessageName(message), since, signal) : undefined;
   }
 
   pauseBeforeReview(channel: string | undefined, requestId: string): number {
@@ -76,7 +82,8 @@ export class SlackChat implements ChatPoster {
     if (!id) return 'no-account';
     const { text, blocks } = directMessageBlocks(message);
     // A user id as the channel posts to the app's direct message with them.
-    await this.api.call('chat.postMessage', { channel: id, text, blocks, unfurl_links: false }, posted, signal);
+    const metadata = { event_type: DM_EVENT, event_payload: { request_id: message.requestId, message: directMessageName(message) } };
+    await this.api.call('chat.postMessage', { channel: id, text, blocks, unfurl_links: false, metadata }, posted, signal);
     return 'sent';
   }
 

@@ -30,6 +30,9 @@ export interface ReviewCard {
   statusUrl: string;
 }
 
+/** What a look for an earlier post found: the message, none, or 'unknown' when the chat cannot tell (the app may not read the conversation). */
+export type FoundPost = MessageRef | undefined | 'unknown';
+
 /** Where a posted review message lives, to update it. */
 export interface MessageRef {
   channel: string;
@@ -41,15 +44,21 @@ export type DirectMessage =
   | { kind: 'denied'; requestId: string; modelTitle: string; statusUrl: string; reason: string }
   | { kind: 'reminder'; requestId: string; modelTitle: string; statusUrl: string; expiresAt: string; days: number };
 
+/** Which direct message this is, as recorded in the chat record's `sent`: "issued", "denied", "reminder:7". */
+export function directMessageName(m: DirectMessage): string {
+  return m.kind === 'reminder' ? `reminder:${m.days}` : m.kind;
+}
+
 export interface ChatPoster {
   /** Posts a review message; `channel` is the policy's, else the adapter's default. */
   postReview(card: ReviewCard, channel: string | undefined, signal?: AbortSignal): Promise<MessageRef>;
   /**
-   * The review message of `requestId` in `channel` posted since `since`, looked for when an earlier
-   * post may have gone through unseen; undefined when there is none, 'unknown' when the chat
-   * cannot tell (the app may not read the channel).
+   * The review message of `requestId` in `channel` posted since `since`, looked for when an
+   * earlier post may have gone through unseen.
    */
-  findReview(channel: string | undefined, requestId: string, since: Date, signal?: AbortSignal): Promise<MessageRef | undefined | 'unknown'>;
+  findReview(channel: string | undefined, requestId: string, since: Date, signal?: AbortSignal): Promise<FoundPost>;
+  /** The same for a direct message (`directMessageName`) to the person with this email. */
+  findDirectMessage(email: string, message: DirectMessage, since: Date, signal?: AbortSignal): Promise<FoundPost>;
   /** Brings a review message up to date (progress, or the decision with the buttons gone). */
   updateReview(ref: MessageRef, card: ReviewCard, signal?: AbortSignal): Promise<void>;
   /** A direct message to the person with this email; `no-account` when they have none in the workspace. */

@@ -16,9 +16,10 @@ export const chatRecordSchema = z.object({
   claim: z.object({ what: z.string().max(40), at }).optional(),
   /**
    * The next attempt at `what`, after Slack was down, rate-limiting, or refusing the token;
-   * `unsure`: an attempt went out and no verdict came back, so Slack may have posted it.
+   * `unsureSince`: an attempt begun then went out and got no verdict, so Slack may have posted it:
+   * the next attempt looks for it first.
    */
-  retry: z.object({ what: z.string().max(40), attempt: z.int().min(1), at, since: at, error: z.string().max(500), unsure: z.boolean().optional() }).optional(),
+  retry: z.object({ what: z.string().max(40), attempt: z.int().min(1), at, since: at, error: z.string().max(500), unsureSince: at.optional() }).optional(),
   /** Items given up on for good (a channel that does not exist, a requester without a Slack account). */
   skipped: z.array(z.string().max(40)).max(20).optional(),
 });

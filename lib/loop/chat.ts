@@ -1,6 +1,6 @@
 import { ChatRefusedError, ChatUnavailableError } from '../chat/errors';
 import { type CardContext, directMessage, reviewCard } from '../chat/cards';
-import type { ChatPoster, DirectMessage, MessageRef, ReviewCard } from '../chat/types';
+import type { ChatPoster, DirectMessage, FoundPost, MessageRef, ReviewCard } from '../chat/types';
 import type { ChatRecord } from '../domain/chat-record';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { backoffSeconds } from '../domain/retry';
@@ -49,38 +49,57 @@ export async function doChat(d: ChatDeps, r: KeyRequest, what: string, signal: A
   // Waiting for Slack's pace (a burst of reviews) writes nothing: the queue holds the turn.
   const pause = what === 'review:post' ? d.poster.pauseBeforeReview(d.channelOf(r), r.id) : 0;
   if (pause > 0) return { requeueAfterMs: Math.ceil(pause) };
-  const since = maybePostedSince(r, what);
+  let doubt = doubtSince(r, what);
   // The retry stays beside the claim: the next failure counts from it (attempts, give-up time).
   const claimed = await d.store.update(r, { chat: { ...r.chat, claim: { what, at: rfc3339(d.clock()) } } });
+  if (doubt) {
+    let earlier: FoundPost;
+    try {
+      earlier = await findEarlier(d, claimed, what, new Date(doubt), signal);
+    } catch (err) {
+      return failed(d, claimed, what, err, doubt);
+    }
+    if (earlier && earlier !== 'unknown') {
+      d.tell(claimed, { type: 'Normal', reason: 'ChatFound', message: `${what}: the message ${earlier.ts} in ${earlier.channel}, posted by an attempt whose answer was lost, is kept; not posted again` });
+      return record(d, claimed, (c) => mergeDone(c, what === 'review:post' ? { review: { ...earlier, shows: shows(claimed) } } : { sent: [what.replace(/^dm:/, '')] }));
+    }
+    // Looked, and nothing there: the earlier attempts posted nothing.
+    if (earlier === undefined) doubt = undefined;
+  }
   let done: ChatRecord;
   try {
-    done = (since && (await found(d, claimed, since, signal))) || (await post(d, claimed, what, signal));
+    done = await post(d, claimed, what, signal);
   } catch (err) {
-    return failed(d, claimed, what, err, since !== undefined);
+    const own = err instanceof ChatUnavailableError && err.unsure ? claimed.chat?.claim?.at : undefined;
+    return failed(d, claimed, what, err, earliest(doubt, own));
   }
   await record(d, claimed, (c) => mergeDone(c, done));
 }
 
 /**
- * When an earlier attempt at this post may have reached Slack unseen, the time from which to
- * look for it: a claim taken over (its replica stopped between its post and its record), or a
+ * Since when an earlier attempt at this post may have reached Slack unseen (RFC 3339), or
+ * undefined: a claim taken over (its replica stopped between its post and its record), or a
  * retry after an attempt that went out and got no verdict.
  */
-function maybePostedSince(r: KeyRequest, what: string): Date | undefined {
-  if (what !== 'review:post') return undefined;
+function doubtSince(r: KeyRequest, what: string): string | undefined {
   const c = r.chat;
-  if (c?.claim?.what === what) return new Date(Math.min(Date.parse(c.claim.at), c.retry?.what === what ? Date.parse(c.retry.since) : Infinity));
-  if (c?.retry?.what === what && c.retry.unsure) return new Date(c.retry.since);
-  return undefined;
+  const retry = c?.retry?.what === what ? c.retry : undefined;
+  return earliest(c?.claim?.what === what ? c.claim.at : undefined, retry?.unsureSince);
 }
 
-/** The review message an earlier attempt posted, found in the channel: recorded instead of a second post. */
-async function found(d: ChatDeps, r: KeyRequest, since: Date, signal: AbortSignal): Promise<ChatRecord | undefined> {
-  const ref = await d.poster.findReview(d.channelOf(r), r.id, since, signal);
-  if (!ref || ref === 'unknown') return undefined;
-  d.tell(r, { type: 'Normal', reason: 'ChatFound', message: `the review message ${ref.ts} in ${ref.channel}, posted by an attempt whose answer was lost, is kept; not posted again` });
-  return { review: { ...ref, shows: shows(r) } };
+function earliest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
 }
+
+/** The message an earlier attempt may have posted, looked for where this one would post it. */
+async function findEarlier(d: ChatDeps, r: KeyRequest, what: string, since: Date, signal: AbortSignal): Promise<FoundPost> {
+  if (what === 'review:post') return d.poster.findReview(d.channelOf(r), r.id, since, signal);
+  const message = d.directMessage(r, dmKind(what));
+  return message ? d.poster.findDirectMessage(r.email, message, since, signal) : undefined;
+}
+
+const dmKind = (what: string): 'issued' | 'denied' | 'reminder' => (what.startsWith('dm:reminder') ? 'reminder' : what === 'dm:issued' ? 'issued' : 'denied');
 
 /** What a successful post adds to the record (the claim and retry go). */
 async function post(d: ChatDeps, r: KeyRequest, what: string, signal: AbortSignal): Promise<ChatRecord> {
@@ -88,8 +107,7 @@ async function post(d: ChatDeps, r: KeyRequest, what: string, signal: AbortSigna
     const ref: MessageRef = await d.poster.postReview(await d.card(r), d.channelOf(r), signal);
     return { review: { ...ref, shows: shows(r) } };
   }
-  const kind = what.startsWith('dm:reminder') ? 'reminder' : what === 'dm:issued' ? 'issued' : 'denied';
-  const message = d.directMessage(r, kind);
+  const message = d.directMessage(r, dmKind(what));
   const name = what.replace(/^dm:/, '');
   if (!message) return { sent: [name] };
   const outcome = await d.poster.directMessage(r.email, message, signal);
@@ -136,7 +154,8 @@ function without<K extends keyof ChatRecord>(c: ChatRecord | undefined, key: K):
   return rest;
 }
 
-async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, wasUnsure = false): Promise<void> {
+/** A failed attempt: given up, or retried later; `unsureSince`: an attempt since then may have posted unseen. */
+async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, unsureSince?: string): Promise<void> {
   const now = d.clock();
   const retryable = err instanceof ChatUnavailableError || (err instanceof ChatRefusedError && err.retryable);
   if (!retryable) {
@@ -146,8 +165,6 @@ async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, wa
     return record(d, r, (c) => ({ ...without(without(c, 'claim'), 'retry'), skipped: [...new Set([...(c.skipped ?? []), what])] }));
   }
   const previous = r.chat?.retry?.what === what ? r.chat.retry : undefined;
-  // Once an attempt may have posted, every later one looks first, until one is known to have posted.
-  const unsure = wasUnsure || previous?.unsure === true || (err instanceof ChatUnavailableError && err.unsure);
   const attempt = (previous?.attempt ?? 0) + 1;
   const since = previous?.since ?? rfc3339(now);
   const message = (err as Error).message;
@@ -162,5 +179,5 @@ async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, wa
   const at = rfc3339(new Date(Math.ceil((now.getTime() + waitMs) / 1000) * 1000));
   // Waiting our turn at Slack's pace is no failure worth an Event (a burst of reviews is hundreds of them).
   if (!(err instanceof ChatUnavailableError && err.paced)) d.tell(r, { type: 'Warning', reason: 'ChatUnavailable', message: `${what}: ${message}; attempt ${attempt}, next at ${at}`.slice(0, 500) });
-  await record(d, r, (c) => ({ ...without(c, 'claim'), retry: { what, attempt, at, since, error: message.slice(0, 500), ...(unsure ? { unsure } : {}) } }));
+  await record(d, r, (c) => ({ ...without(c, 'claim'), retry: { what, attempt, at, since, error: message.slice(0, 500), ...(unsureSince ? { unsureSince } : {}) } }));
 }

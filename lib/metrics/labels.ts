@@ -35,7 +35,7 @@ export type GatewayOutcome = (typeof GATEWAY_OUTCOMES)[number];
 export const MAIL_OUTCOMES = ['ok', 'error'] as const;
 
 /** The Slack Web API methods Keyportal calls. */
-export const CHAT_METHODS = ['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'views.open', 'users.info', 'users.lookupByEmail', 'usergroups.users.list', 'conversations.history', 'conversations.list'] as const;
+export const CHAT_METHODS = ['chat.postMessage', 'chat.update', 'chat.postEphemeral', 'views.open', 'users.info', 'users.lookupByEmail', 'usergroups.users.list', 'conversations.open', 'conversations.history', 'conversations.list'] as const;
 export type ChatMethod = (typeof CHAT_METHODS)[number];
 /** `ratelimited` (429 or paced here), `unavailable` (network, 5xx, transient ok:false), `auth` (the token), `refused` (another ok:false). */
 export const CHAT_OUTCOMES = ['ok', 'ratelimited', 'unavailable', 'auth', 'refused'] as const;

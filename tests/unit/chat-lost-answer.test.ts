@@ -14,6 +14,7 @@ import { MemoryStore } from '../helpers/memory-store';
 
 const CHANNEL = { id: 'CREVIEW001', name: 'key-reviews' };
 const RETRY = { initialSeconds: 1, maxSeconds: 300, giveUpAfterSeconds: 3600 };
+const ADA = { id: 'U0ADA00001', email: 'ada@example.com' };
 
 let slack: TestSlack | undefined;
 afterEach(async () => {
@@ -23,7 +24,7 @@ afterEach(async () => {
 });
 
 async function world(options: { slack?: TestSlackOptions; reviewChannel?: string; retry?: typeof RETRY } = {}) {
-  const s = new TestSlack({ rateLimits: 'off', channels: [CHANNEL], ...options.slack });
+  const s = new TestSlack({ rateLimits: 'off', channels: [CHANNEL], users: [ADA], ...options.slack });
   await s.start();
   slack = s;
   // The loop's clock stays near Slack's: history is searched by time.
@@ -41,10 +42,10 @@ async function world(options: { slack?: TestSlackOptions; reviewChannel?: string
     retry: options.retry ?? RETRY,
     card: async (r: KeyRequest) => ({ requestId: r.id, requester: r.email, model: r.model, modelTitle: r.model, policy: 'one approval', trace: [], reviews: [], currentKeys: [], statusUrl: `http://127.0.0.1/requests/${r.id}` }),
     channelOf: () => undefined,
-    directMessage: () => undefined,
+    directMessage: (r: KeyRequest, kind: string) => (kind === 'issued' ? { kind: 'issued' as const, requestId: r.id, modelTitle: 'GPT-4o', statusUrl: `http://127.0.0.1/requests/${r.id}` } : undefined),
     tell: (_r, e) => void events.push(e),
   });
-  const step = async (d: ChatDeps) => doChat(d, await store.get(request.id), 'review:post', new AbortController().signal);
+  const step = async (d: ChatDeps, what = 'review:post') => doChat(d, await store.get(request.id), what, new AbortController().signal);
   const cards = () => s.messagesIn(CHANNEL.id).filter((m) => (m.metadata?.event_payload as { request_id?: string } | undefined)?.request_id === request.id);
   const historyCalls = () => s.calls.filter((c) => c.method === 'conversations.history').length;
   return { s, now, store, id: request.id, deps, step, cards, events, historyCalls };
@@ -56,7 +57,8 @@ describe('a review post whose answer was lost', () => {
     w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
     await w.step(w.deps());
     const after = await w.store.get(w.id);
-    expect(after.chat?.retry).toMatchObject({ what: 'review:post', attempt: 1, unsure: true });
+    expect(after.chat?.retry).toMatchObject({ what: 'review:post', attempt: 1 });
+    expect(after.chat?.retry?.unsureSince).toBeDefined();
     expect(after.chat?.review).toBeUndefined();
     expect(w.cards()).toHaveLength(1);
 
@@ -104,7 +106,7 @@ describe('a review post whose answer was lost', () => {
     const d = w.deps();
     await w.s.stop();
     await w.step(d);
-    expect((await w.store.get(w.id)).chat?.retry?.unsure).toBeUndefined();
+    expect((await w.store.get(w.id)).chat?.retry?.unsureSince).toBeUndefined();
     await w.s.start();
     w.now.t += 2000;
     await w.step(d);
@@ -123,7 +125,26 @@ describe('a review post whose answer was lost', () => {
     await w.step(d);
     expect(w.cards()).toHaveLength(2);
     expect((await w.store.get(w.id)).chat?.review?.ts).toBe(w.cards()[1]?.ts);
-    expect(lines.join('\n')).toMatch(/missing_scope.*channels:history, groups:history, channels:read and groups:read/);
+    expect(lines.join('\n')).toMatch(/missing_scope.*channels:history, groups:history, im:history, channels:read and groups:read/);
+  });
+});
+
+describe('a direct message whose answer was lost', () => {
+  it("is found in the person's DM with the app by its metadata and recorded as sent, not sent twice", async () => {
+    const w = await world();
+    w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
+    const d = w.deps();
+    await w.step(d, 'dm:issued');
+    expect((await w.store.get(w.id)).chat?.retry?.unsureSince).toBeDefined();
+    w.now.t += 2000;
+    await w.step(w.deps(), 'dm:issued');
+    const dms = w.s.dmsTo(ADA.id);
+    expect(dms).toHaveLength(1);
+    expect(dms[0]?.metadata).toEqual({ event_type: 'keyportal_dm', event_payload: { request_id: w.id, message: 'issued' } });
+    const done = await w.store.get(w.id);
+    expect(done.chat?.sent).toEqual(['issued']);
+    expect(done.chat?.retry).toBeUndefined();
+    expect(w.events.map((e) => e.reason)).toContain('ChatFound');
   });
 });
 
