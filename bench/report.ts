@@ -57,6 +57,7 @@ export function report(f: Figures): string {
     ['POST /api/requests p50 / p99, 10 at a time (300 users)', (r) => `${fmtMs(few('10')(r)?.latency.p50 ?? Number.NaN)} / ${fmtMs(few('10')(r)?.latency.p99 ?? Number.NaN)}`, (r) => few('10')(r)?.latency.p99],
     ['POST /api/requests p50 (500 users, 50 at a time)', (r) => fmtMs(r.post?.latency.p50 ?? Number.NaN), (r) => r.post?.latency.p50],
     ['POST /api/requests p99', (r) => fmtMs(r.post?.latency.p99 ?? Number.NaN), (r) => r.post?.latency.p99],
+    ['… p99 of those sent on connections already open (the rest waited for Node to accept theirs)', (r) => fmtMs(r.post?.openConnections?.p99 ?? Number.NaN), (r) => r.post?.openConnections?.p99],
     ['POST /api/requests throughput', (r) => `${num(r.post?.perSecond)} req/s`, (r) => r.post?.perSecond],
     ['1,000 requests, first POST to all issued', (r) => `${num(r.issue?.wallSeconds)} s (${r.issue?.issued ?? 0} issued)`, (r) => r.issue?.wallSeconds],
     ['creation → issued p50 at 10/s', (r) => fmtMs(r.paced['10/s']?.p50 ?? Number.NaN), (r) => r.paced['10/s']?.p50],

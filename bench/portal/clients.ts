@@ -14,6 +14,8 @@ export interface Timed {
   ms: number;
   bytes: number;
   body: string;
+  /** Sent on a connection opened for it (the server had to accept one first), not a kept-alive one. */
+  newConnection: boolean;
 }
 
 /**
@@ -32,6 +34,7 @@ export function call(p: Portal, method: 'GET' | 'POST', path: string, cookie: st
   const headers: http.OutgoingHttpHeaders = { cookie, origin: p.url, 'accept-encoding': 'gzip' };
   if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
   const t = performance.now();
+  let newConnection = false;
   return new Promise((resolve, reject) => {
     const req = http.request(`${p.url}${path}`, { method, agent, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -40,9 +43,10 @@ export function call(p: Portal, method: 'GET' | 'POST', path: string, cookie: st
       res.on('end', () => {
         const raw = Buffer.concat(chunks);
         const text = (res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, ms: performance.now() - t, bytes: Buffer.byteLength(text), body: text });
+        resolve({ status: res.statusCode ?? 0, ms: performance.now() - t, bytes: Buffer.byteLength(text), body: text, newConnection });
       });
     });
+    req.on('socket', (socket) => (newConnection = socket.connecting));
     req.on('error', reject);
     req.end(payload);
   });
