@@ -62,7 +62,7 @@ async function loop(): Promise<void> {
       say(`POST, ${width} at a time: p50 ${few.latency.p50.toFixed(0)} ms p99 ${few.latency.p99.toFixed(0)} ms, ${few.perSecond.toFixed(1)} req/s, ${few.failures} failed`);
     }
     const post = await postLoad(portal, 'post', 500, 50);
-    say(`POST p50 ${post.latency.p50.toFixed(0)} ms p99 ${post.latency.p99.toFixed(0)} ms, ${post.perSecond.toFixed(1)} req/s, ${post.failures} failed`);
+    say(`POST p50 ${post.latency.p50.toFixed(0)} ms p99 ${post.latency.p99.toFixed(0)} ms (on connections already open ${post.openConnections?.p99.toFixed(0) ?? '-'} ms), ${post.perSecond.toFixed(1)} req/s, ${post.failures} failed`);
     await drained(kc, namespace, 120_000);
     const issue = await toIssued(portal, kc, namespace, 'issue', 1000);
     say(`1,000 to issued: ${issue.wallSeconds.toFixed(1)} s (posting ${issue.postSeconds.toFixed(1)} s), ${issue.issued} issued, ${issue.secretCallsPerRequest.toFixed(1)} secret calls, ${issue.eventsPerRequest.toFixed(1)} events per request`);
