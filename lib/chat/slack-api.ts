@@ -89,8 +89,8 @@ export class SlackWebApi {
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
       countChatCall(method, 'unavailable');
-      // A proxy's 502 or 504 may stand for a call Slack carried out.
-      throw new ChatUnavailableError(`Slack answered HTTP ${res.status} to ${method}`, undefined, false, true);
+      // A 500, or a proxy's 502 or 504, may stand for a call Slack carried out; a 503 (Slack down) does not.
+      throw new ChatUnavailableError(`Slack answered HTTP ${res.status} to ${method}`, undefined, false, res.status >= 500 && res.status !== 503);
     }
     const body: unknown = await res.json().catch(() => undefined);
     const head = envelope.safeParse(body);

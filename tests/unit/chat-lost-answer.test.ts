@@ -114,6 +114,20 @@ describe('a review post whose answer was lost', () => {
     expect(w.historyCalls()).toBe(0);
   });
 
+  it('Slack answering 503 (down) did not post: the next attempt posts without a look', async () => {
+    const w = await world();
+    w.s.failNext(1, 'down', { method: 'chat.postMessage' });
+    const d = w.deps();
+    await w.step(d);
+    const after = (await w.store.get(w.id)).chat?.retry;
+    expect(after?.error).toMatch(/HTTP 503/);
+    expect(after?.unsureSince).toBeUndefined();
+    w.now.t += 2000;
+    await w.step(d);
+    expect(w.cards()).toHaveLength(1);
+    expect(w.historyCalls()).toBe(0);
+  });
+
   it('an app without the history scopes cannot look: it posts again and the log names the scopes', async () => {
     const w = await world({ slack: { scopes: ['chat:write', 'im:write', 'users:read', 'users:read.email'] } });
     const lines: string[] = [];
