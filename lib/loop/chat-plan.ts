@@ -23,10 +23,16 @@ export type ChatStep = { kind: 'chat'; what: string } | { kind: 'wait'; ms: numb
 /** What the review message shows: the state and how many reviews; a change of either is an update. */
 export const shows = (r: Pick<KeyRequest, 'state' | 'reviews'>): string => `${r.state}:${r.reviews?.length ?? 0}`;
 
+/** The name a direct message is recorded under in `sent`: `dm:reminder:7` → `reminder:7`. */
+export const sentName = (what: string): string => what.replace(/^dm:/, '');
+
+/** What the review message at `ref` adds to the record: where it is and what it shows. */
+export const reviewRecord = (r: Pick<KeyRequest, 'state' | 'reviews'>, ref: { channel: string; ts: string }): ChatRecord => ({ review: { ...ref, shows: shows(r) } });
+
 /** Everything owed now, most urgent first. */
 export function chatOwed(r: KeyRequest, s: ChatPlanSettings): string[] {
   const c: ChatRecord = r.chat ?? {};
-  const done = (what: string) => c.sent?.includes(what.replace(/^dm:/, '')) || c.skipped?.includes(what);
+  const done = (what: string) => c.sent?.includes(sentName(what)) || c.skipped?.includes(what);
   const owed: string[] = [];
   if (!c.review && r.state === 'in-review' && !done('review:post')) owed.push('review:post');
   if (c.review && c.review.shows !== shows(r) && !done('review:update')) owed.push('review:update');

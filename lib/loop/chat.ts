@@ -1,13 +1,13 @@
 import { ChatRefusedError, ChatUnavailableError } from '../chat/errors';
 import { type CardContext, directMessage, reviewCard } from '../chat/cards';
-import type { ChatPoster, DirectMessage, FoundPost, MessageRef, ReviewCard } from '../chat/types';
+import type { ChatPoster, DirectMessage, FoundPost, ReviewCard } from '../chat/types';
 import type { ChatRecord } from '../domain/chat-record';
 import { type KeyRequest, rfc3339 } from '../domain/key-request';
 import { backoffSeconds } from '../domain/retry';
 import { log } from '../log';
 import { updateLatest } from '../store/retry-on-conflict';
 import type { RequestStore } from '../store/types';
-import { shows } from './chat-plan';
+import { reviewRecord, sentName, shows } from './chat-plan';
 import type { LoopEvent } from './events';
 
 /**
@@ -61,7 +61,7 @@ export async function doChat(d: ChatDeps, r: KeyRequest, what: string, signal: A
     }
     if (earlier && earlier !== 'unknown') {
       d.tell(claimed, { type: 'Normal', reason: 'ChatFound', message: `${what}: the message ${earlier.ts} in ${earlier.channel}, posted by an attempt whose answer was lost, is kept; not posted again` });
-      return record(d, claimed, (c) => mergeDone(c, what === 'review:post' ? { review: { ...earlier, shows: shows(claimed) } } : { sent: [what.replace(/^dm:/, '')] }));
+      return record(d, claimed, (c) => mergeDone(c, what === 'review:post' ? reviewRecord(claimed, earlier) : { sent: [sentName(what)] }));
     }
     // Looked, and nothing there: the earlier attempts posted nothing.
     if (earlier === undefined) doubt = undefined;
@@ -104,11 +104,10 @@ const dmKind = (what: string): 'issued' | 'denied' | 'reminder' => (what.startsW
 /** What a successful post adds to the record (the claim and retry go). */
 async function post(d: ChatDeps, r: KeyRequest, what: string, signal: AbortSignal): Promise<ChatRecord> {
   if (what === 'review:post') {
-    const ref: MessageRef = await d.poster.postReview(await d.card(r), d.channelOf(r), signal);
-    return { review: { ...ref, shows: shows(r) } };
+    return reviewRecord(r, await d.poster.postReview(await d.card(r), d.channelOf(r), signal));
   }
   const message = d.directMessage(r, dmKind(what));
-  const name = what.replace(/^dm:/, '');
+  const name = sentName(what);
   if (!message) return { sent: [name] };
   const outcome = await d.poster.directMessage(r.email, message, signal);
   if (outcome === 'no-account') {
