@@ -232,11 +232,14 @@ export class TestSlack extends SlackWorkspace {
     // (A body that is not JSON under application/json is the double's `invalid_json`.)
     else if (req.method === 'POST' && !/^(multipart\/form-data|text\/plain)/.test(contentType)) refusal = 'invalid_post_type';
 
+    const note = (status: number, a: Answer, more: Partial<SlackCall> = {}) => {
+      const error = typeof a.error === 'string' ? a.error : undefined;
+      this.calls.push({ method, body, transport, at: Date.now(), status, ok: a.ok, ...(error ? { error } : {}), ...(ignoredJson ? { ignoredJson } : {}), ...more });
+    };
     const answer = (status: number, a: Answer, headers: Record<string, string> = {}) => {
       if (status === 429) this.rateLimitedCount++;
       if (warnings.length && a.ok) Object.assign(a, { warning: warnings.join(','), response_metadata: { ...(isObject(a.response_metadata) ? a.response_metadata : {}), warnings } });
-      const error = typeof a.error === 'string' ? a.error : undefined;
-      this.calls.push({ method, body, transport, at: Date.now(), status, ok: a.ok, ...(error ? { error } : {}), ...(ignoredJson ? { ignoredJson } : {}) });
+      note(status, a);
       send(status, a, headers);
     };
 
@@ -262,7 +265,7 @@ export class TestSlack extends SlackWorkspace {
     if (needed && scopes && !needed.some((s) => scopes.includes(s))) return answer(200, { ok: false, error: 'missing_scope', needed: needed.join(','), provided: scopes.join(',') });
     const result = callMethod(this, method, args) ?? { ok: false, error: 'unknown_method', req_method: method };
     if (!lost) return answer(200, result);
-    this.calls.push({ method, body, transport, at: Date.now(), status: 0, ok: result.ok, lost: true });
+    note(0, result, { lost: true });
     req.socket.destroy();
   }
 
