@@ -48,7 +48,14 @@ async function world(options: { slack?: TestSlackOptions; reviewChannel?: string
   const step = async (d: ChatDeps, what = 'review:post') => doChat(d, await store.get(request.id), what, new AbortController().signal);
   const cards = () => s.messagesIn(CHANNEL.id).filter((m) => (m.metadata?.event_payload as { request_id?: string } | undefined)?.request_id === request.id);
   const historyCalls = () => s.calls.filter((c) => c.method === 'conversations.history').length;
-  return { s, now, store, id: request.id, deps, step, cards, events, historyCalls };
+  /** The first post's answer lost, the next attempt two seconds later. */
+  const loseThenRetry = async (d: ChatDeps) => {
+    s.failNext(1, 'lost', { method: 'chat.postMessage' });
+    await step(d);
+    now.t += 2000;
+    await step(d);
+  };
+  return { s, now, store, id: request.id, deps, step, cards, events, historyCalls, loseThenRetry };
 }
 
 describe('a review post whose answer was lost', () => {
@@ -78,11 +85,7 @@ describe('a review post whose answer was lost', () => {
 
   it('a channel configured by id: looked for without a conversations.list', async () => {
     const w = await world({ reviewChannel: CHANNEL.id });
-    w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
-    const d = w.deps();
-    await w.step(d);
-    w.now.t += 2000;
-    await w.step(d);
+    await w.loseThenRetry(w.deps());
     expect(w.cards()).toHaveLength(1);
     expect((await w.store.get(w.id)).chat?.review?.ts).toBe(w.cards()[0]?.ts);
     expect(w.s.calls.filter((c) => c.method === 'conversations.list')).toHaveLength(0);
@@ -132,11 +135,7 @@ describe('a review post whose answer was lost', () => {
     const w = await world({ slack: { scopes: ['chat:write', 'im:write', 'users:read', 'users:read.email'] } });
     const lines: string[] = [];
     vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
-    w.s.failNext(1, 'lost', { method: 'chat.postMessage' });
-    const d = w.deps();
-    await w.step(d);
-    w.now.t += 2000;
-    await w.step(d);
+    await w.loseThenRetry(w.deps());
     expect(w.cards()).toHaveLength(2);
     expect((await w.store.get(w.id)).chat?.review?.ts).toBe(w.cards()[1]?.ts);
     expect(lines.join('\n')).toMatch(/missing_scope.*channels:history, groups:history, im:history, channels:read and groups:read/);
