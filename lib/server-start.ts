@@ -3,6 +3,7 @@ import { getAuth } from './auth/runtime';
 import { ConfigError } from './config';
 import { startupWarnings } from './config/warnings';
 import { closeConnectionsWhileStopping } from './http/close-when-stopping';
+import { keepIdleConnections } from './http/idle-connections';
 import { log } from './log';
 import { buildLoop } from './loop/wiring';
 import { observeHeldReads } from './metrics/record';
@@ -23,6 +24,7 @@ export async function startServer(): Promise<void> {
     installShutdown('server', { drainMs: SERVER_DRAIN_MS });
     closeConnectionsWhileStopping();
     const { config, store, people, changes } = getRuntime();
+    keepIdleConnections(config.portal.keepAliveSeconds);
     // First of the tasks: a status page's held read answers now (its next goes to another replica), not at the drain's end.
     onShutdown('status pages waiting', async () => changes.close());
     // The web server needs a way to sign in; find out now, not on the first visitor's request.

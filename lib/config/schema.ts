@@ -237,6 +237,12 @@ const portalSchema = z.strictObject({
    * start-up, and minted keys start `sk-trial-`, so none is ever mistaken for a real one.
    */
   trial: z.boolean().default(false),
+  /**
+   * How long the portal keeps an idle client connection open. Longer than the proxies in front
+   * of it keep theirs (ingress-nginx's upstream keep-alive and AWS ALB: 60 s): the one that
+   * closes first must be the proxy, or a request it sends as the portal closes fails (a 502).
+   */
+  keepAliveSeconds: z.int().min(1).max(3600).default(65),
 });
 
 const authSchema = z.strictObject({
@@ -296,6 +302,7 @@ export const configFileSchema = z.strictObject({
     revealWindowDays: 7,
     webhookToleranceSeconds: 300,
     trial: false,
+    keepAliveSeconds: 65,
   }),
   auth: authSchema.default({ sessionMaxAgeHours: 8 }),
   models: z

@@ -1,8 +1,10 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { newRequestId, rfc3339 } from '@/lib/domain/key-request';
 import { encodeNewRequest } from '@/lib/store/secret-codec';
+import { nextAnswer } from '@/tests/helpers/raw-http';
 import { accessible, env, requestThroughCatalog, shot, signIn, unique } from './helpers';
 
 // The portal exactly as `npm run portal` runs it: local store, development keys, mail outbox.
@@ -122,4 +124,24 @@ test('an approver moves to the next page of a long queue and back, with the keyb
   await expect(position).toContainText('Showing 51–60 of 60');
   await page.getByLabel('State').selectOption('in-review');
   await expect(position).toContainText('Showing 1–50 of 60');
+});
+
+test("a proxy's pooled connection, idle longer than Node's 5 s, is still served", async () => {
+  // ingress-nginx and AWS ALBs keep a connection to the portal 60 s and send on it without
+  // asking; the portal must not be the side that closes it first (portal.keepAliveSeconds, 65).
+  const { hostname, port } = new URL(env().embeddedUrl);
+  const socket = net.connect(Number(port), hostname);
+  try {
+    socket.write(`GET /api/healthz HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    const first = await nextAnswer(socket, 10_000);
+    expect(first?.head).toMatch(/^HTTP\/1\.1 200 /);
+    await new Promise((ok) => setTimeout(ok, 6_500));
+    expect(socket.readyState, 'the portal closed an idle connection a proxy still holds').toBe('open');
+    socket.write(`GET /api/healthz HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    const second = await nextAnswer(socket, 10_000);
+    expect(second?.head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(second?.head).toMatch(/^keep-alive: timeout=65$/im);
+  } finally {
+    socket.destroy();
+  }
 });

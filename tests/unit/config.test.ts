@@ -69,6 +69,13 @@ describe('config.yaml', () => {
     );
   });
 
+  it('keeps idle client connections longer than the proxies in front do, and refuses a nonsense value naming it', () => {
+    expect(parseConfig(minimal, { source: 'x', env: {} }).portal.keepAliveSeconds).toBe(65);
+    expect(problemsOf({ ...minimal, portal: { keepAliveSeconds: 0 } })[0]).toMatch(/^portal\.keepAliveSeconds: /);
+    expect(problemsOf({ ...minimal, portal: { keepAliveSeconds: 1.5 } })[0]).toMatch(/^portal\.keepAliveSeconds: /);
+    expect(parseConfig({ ...minimal, portal: { keepAliveSeconds: 620 } }, { source: 'x', env: {} }).portal.keepAliveSeconds).toBe(620);
+  });
+
   it('reports an unknown field, so a typo is not silently ignored', () => {
     expect(problemsOf({ ...minimal, gatway: {} })).toEqual(['(top level): unknown field "gatway"']);
     expect(problemsOf({ ...minimal, store: { type: 'local', dri: 'x' } })).toEqual(['store: unknown field "dri"']);

@@ -1,0 +1,58 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { keepIdleConnections } from '@/lib/http/idle-connections';
+import { nextAnswer } from '@/tests/helpers/raw-http';
+
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise((ok) => s.close(ok).closeAllConnections());
+});
+
+async function serverClosingIdleAfter(ms: number): Promise<number> {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  // Node's default is 5 s; a short one here stands for it, so the test waits little. (Node 20.20
+  // closes an idle connection about a second after its keepAliveTimeout.)
+  server.keepAliveTimeout = ms;
+  servers.push(server);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return (server.address() as AddressInfo).port;
+}
+
+describe('idle client connections (portal.keepAliveSeconds)', () => {
+  it('a kept-alive connection idle past the server default is still served, and the answer says how long it is kept', async () => {
+    const port = await serverClosingIdleAfter(100);
+    keepIdleConnections(2);
+    const socket = net.connect(port, '127.0.0.1');
+    try {
+      socket.write('GET /a HTTP/1.1\r\nhost: portal\r\n\r\n');
+      expect((await nextAnswer(socket, 2_000))?.body).toBe('ok');
+      // Idle for longer than the server's own timeout, as a proxy's pooled connection is.
+      await sleep(1_600);
+      expect(socket.readyState, 'the server closed the idle connection').toBe('open');
+      socket.write('GET /b HTTP/1.1\r\nhost: portal\r\n\r\n');
+      const second = await nextAnswer(socket, 2_000);
+      expect(second, 'the server closed the idle connection').not.toBeNull();
+      expect(second?.head).toMatch(/^keep-alive: timeout=2$/im);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('the connection is still closed once idle for the configured time', async () => {
+    const port = await serverClosingIdleAfter(100);
+    keepIdleConnections(2);
+    const socket = net.connect(port, '127.0.0.1');
+    try {
+      socket.write('GET / HTTP/1.1\r\nhost: portal\r\n\r\n');
+      expect((await nextAnswer(socket, 2_000))?.body).toBe('ok');
+      const t = performance.now();
+      expect(await nextAnswer(socket, 5_000)).toBeNull();
+      expect(performance.now() - t).toBeGreaterThan(1_600);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
