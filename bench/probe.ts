@@ -8,7 +8,7 @@
  * CPU and latency per call of a few routes, one client, loop off; `life`: three rounds of 1,000
  * requests to issued and emailed, CPU a request of each process from /proc and the API calls by
  * verb (with BENCH_AUDIT_SETTLE_SECONDS=300, a life without the audit acknowledgement's write); `paced`: PROBE_N requests at PROBE_RATE a second, each from its POST's answer to issued; `idle`: the loop's
- * process at rest on PROBE_NAMESPACE, CPU a second; `seed`: stores PROBE_STORED requests for them, ended, or with PROBE_SEED_STATE=issued live keys), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
+ * process at rest on PROBE_NAMESPACE, CPU a second; `seed`: stores PROBE_STORED requests for them, ended, or with PROBE_SEED_STATE=issued live keys; `wide`: POSTs wider than the bench's 50, and each on a connection of its own, as load generators send them), PROBE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; given to the web server and, with PROBE_WORKER, to the worker too), PROBE_WORKER (1: the loop in
  * its own process, as the chart's worker Deployment runs it).
  */
 import path from 'node:path';
@@ -67,6 +67,19 @@ async function loop(): Promise<void> {
     const issue = await toIssued(portal, kc, namespace, 'issue', 1000);
     say(`1,000 to issued: ${issue.wallSeconds.toFixed(1)} s (posting ${issue.postSeconds.toFixed(1)} s), ${issue.issued} issued, ${issue.secretCallsPerRequest.toFixed(1)} secret calls, ${issue.eventsPerRequest.toFixed(1)} events per request`);
     say(`RSS after: ${mib(rssBytes(portal))}; TLS connections opened after warm-up: ${tlsCount(portal) - tlsAtStart}`);
+  });
+}
+
+/** Wider than the bench's 50 at a time, and without keep-alive: what other load generators send. */
+async function wide(): Promise<void> {
+  await withLoopPortal('wide', 3390, async (portal, kc, namespace) => {
+    await postLoad(portal, 'warm', 20, 10);
+    const loads: Array<[users: number, width: number, close: boolean]> = [[1000, 100, false], [1500, 250, false], [500, 50, true], [500, 50, true]];
+    for (const [i, [users, width, close]] of loads.entries()) {
+      const r = await postLoad(portal, `wide${i}`, users, width, close);
+      say(`${users} POSTs ${width} at a time${close ? ', each on a new connection' : ''}: ${r.perSecond.toFixed(0)} req/s, p50 ${r.latency.p50.toFixed(0)} ms p99 ${r.latency.p99.toFixed(0)} ms (on connections already open ${r.openConnections?.p99.toFixed(0) ?? '-'} ms), answers ${JSON.stringify(r.statuses)}`);
+      await drained(kc, namespace, 180_000);
+    }
   });
 }
 
@@ -258,7 +271,7 @@ async function seedOnly(): Promise<void> {
   process.stdout.write(`${namespace}\n`);
 }
 
-(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'idle' ? idle() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : mode === 'paced' ? paced() : loop()).catch((err: unknown) => {
+(mode === 'rss' ? rss() : mode === 'seed' ? seedOnly() : mode === 'idle' ? idle() : mode === 'apiserver' ? apiserver() : mode === 'floor' ? floor() : mode === 'life' ? life() : mode === 'paced' ? paced() : mode === 'wide' ? wide() : loop()).catch((err: unknown) => {
   process.stderr.write(`probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -28,15 +28,18 @@ export interface Timed {
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 2000 });
 
-/** One call, timed to the last byte; gzip asked for and undone, as a browser does. */
-export function call(p: Portal, method: 'GET' | 'POST', path: string, cookie: string, body?: unknown): Promise<Timed> {
+/**
+ * One call, timed to the last byte; gzip asked for and undone, as a browser does. `close`: on a
+ * connection of its own, closed after the answer, as a load generator without keep-alive sends.
+ */
+export function call(p: Portal, method: 'GET' | 'POST', path: string, cookie: string, body?: unknown, close = false): Promise<Timed> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: http.OutgoingHttpHeaders = { cookie, origin: p.url, 'accept-encoding': 'gzip' };
+  const headers: http.OutgoingHttpHeaders = { cookie, origin: p.url, 'accept-encoding': 'gzip', ...(close ? { connection: 'close' } : {}) };
   if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
   const t = performance.now();
   let newConnection = false;
   return new Promise((resolve, reject) => {
-    const req = http.request(`${p.url}${path}`, { method, agent, headers }, (res) => {
+    const req = http.request(`${p.url}${path}`, { method, agent: close ? false : agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);

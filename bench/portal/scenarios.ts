@@ -33,17 +33,27 @@ export interface PostFigures {
   failures: number;
 }
 
-/** POST /api/requests for `users` distinct people, `width` at a time, as fast as they come back. */
-export async function postLoad(p: Portal, tag: string, users: number, width: number): Promise<PostFigures & { ids: string[]; startedAt: number; endedAt: number }> {
+/**
+ * POST /api/requests for `users` distinct people, `width` at a time, as fast as they come back;
+ * `close`: each on a connection of its own (a load generator without keep-alive).
+ */
+export async function postLoad(p: Portal, tag: string, users: number, width: number, close = false): Promise<PostFigures & { ids: string[]; startedAt: number; endedAt: number; statuses: Record<string, number> }> {
   const cookies = await Promise.all(Array.from({ length: users }, (_, i) => sessionCookie(p, `u${i}-${tag}@bench.example.com`)));
   // From here on: the cookies above are the users' sign-ins, made before they start posting.
   const t0 = performance.now();
-  const results = await pool(cookies.map((cookie, i) => ({ cookie, model: MODELS[i % 2] })), width, (u) => call(p, 'POST', '/api/requests', u.cookie, { model: u.model }));
+  const results = await pool(cookies.map((cookie, i) => ({ cookie, model: MODELS[i % 2] })), width, (u) =>
+    call(p, 'POST', '/api/requests', u.cookie, { model: u.model }, close).catch((err: Error) => ({ status: 0, error: err.message, ms: 0, bytes: 0, body: '', newConnection: true })),
+  );
   const wall = (performance.now() - t0) / 1000;
   const ok = results.filter((r) => r.status === 201);
   const ids = ok.map((r) => (JSON.parse(r.body) as { request: { id: string } }).request.id);
   const open = ok.filter((r) => !r.newConnection);
-  return { latency: summarize(ok.map((r) => r.ms)), ...(open.length ? { openConnections: summarize(open.map((r) => r.ms)) } : {}), perSecond: ok.length / wall, failures: results.length - ok.length, ids, startedAt: t0, endedAt: t0 + wall * 1000 };
+  const statuses: Record<string, number> = {};
+  for (const r of results) {
+    const what = 'error' in r ? r.error : String(r.status);
+    statuses[what] = (statuses[what] ?? 0) + 1;
+  }
+  return { latency: summarize(ok.map((r) => r.ms)), ...(open.length ? { openConnections: summarize(open.map((r) => r.ms)) } : {}), perSecond: ok.length / wall, failures: results.length - ok.length, statuses, ids, startedAt: t0, endedAt: t0 + wall * 1000 };
 }
 
 /**
