@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -101,7 +101,11 @@ export class TestSmtp {
             this.messages.push(received);
             this.options.onMessage?.(received);
             if (this.options.dumpDir) {
-              writeFileSync(path.join(this.options.dumpDir, `${Date.now()}-${this.messages.length}.json`), JSON.stringify(received));
+              // Whole or not at all: another process reads the folder while messages arrive, and
+              // a file it opens between create and write is empty.
+              const file = path.join(this.options.dumpDir, `${Date.now()}-${this.messages.length}.json`);
+              writeFileSync(`${file}.part`, JSON.stringify(received));
+              renameSync(`${file}.part`, file);
             }
             cb();
           })

@@ -47,6 +47,7 @@ export interface Mail {
 export function mailTo(to: string): Mail[] {
   const dir = env().mailDir;
   return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as Mail)
     .filter((m) => m.to.includes(to));
