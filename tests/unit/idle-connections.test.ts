@@ -7,52 +7,44 @@ import { keepIdleConnections } from '@/lib/http/idle-connections';
 import { nextAnswer } from '@/tests/helpers/raw-http';
 
 const servers: http.Server[] = [];
+const sockets: net.Socket[] = [];
 afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
   for (const s of servers.splice(0)) await new Promise((ok) => s.close(ok).closeAllConnections());
 });
 
-async function serverClosingIdleAfter(ms: number): Promise<number> {
+/** A raw connection, its first request answered, to a server that closes idle ones itself after 100 ms; the portal's setting then says 2 s. */
+async function connectionAfterOneAnswer(): Promise<net.Socket> {
   const server = http.createServer((_req, res) => res.end('ok'));
   // Node's default is 5 s; a short one here stands for it, so the test waits little. (Node 20.20
   // closes an idle connection about a second after its keepAliveTimeout.)
-  server.keepAliveTimeout = ms;
+  server.keepAliveTimeout = 100;
   servers.push(server);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return (server.address() as AddressInfo).port;
+  keepIdleConnections(2);
+  const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+  sockets.push(socket);
+  socket.write('GET /a HTTP/1.1\r\nhost: portal\r\n\r\n');
+  expect((await nextAnswer(socket, 2_000))?.body).toBe('ok');
+  return socket;
 }
 
 describe('idle client connections (portal.keepAliveSeconds)', () => {
   it('a kept-alive connection idle past the server default is still served, and the answer says how long it is kept', async () => {
-    const port = await serverClosingIdleAfter(100);
-    keepIdleConnections(2);
-    const socket = net.connect(port, '127.0.0.1');
-    try {
-      socket.write('GET /a HTTP/1.1\r\nhost: portal\r\n\r\n');
-      expect((await nextAnswer(socket, 2_000))?.body).toBe('ok');
-      // Idle for longer than the server's own timeout, as a proxy's pooled connection is.
-      await sleep(1_600);
-      expect(socket.readyState, 'the server closed the idle connection').toBe('open');
-      socket.write('GET /b HTTP/1.1\r\nhost: portal\r\n\r\n');
-      const second = await nextAnswer(socket, 2_000);
-      expect(second, 'the server closed the idle connection').not.toBeNull();
-      expect(second?.head).toMatch(/^keep-alive: timeout=2$/im);
-    } finally {
-      socket.destroy();
-    }
+    const socket = await connectionAfterOneAnswer();
+    // Idle for longer than the server's own timeout, as a proxy's pooled connection is.
+    await sleep(1_600);
+    expect(socket.readyState, 'the server closed the idle connection').toBe('open');
+    socket.write('GET /b HTTP/1.1\r\nhost: portal\r\n\r\n');
+    const second = await nextAnswer(socket, 2_000);
+    expect(second, 'the server closed the idle connection').not.toBeNull();
+    expect(second?.head).toMatch(/^keep-alive: timeout=2$/im);
   });
 
   it('the connection is still closed once idle for the configured time', async () => {
-    const port = await serverClosingIdleAfter(100);
-    keepIdleConnections(2);
-    const socket = net.connect(port, '127.0.0.1');
-    try {
-      socket.write('GET / HTTP/1.1\r\nhost: portal\r\n\r\n');
-      expect((await nextAnswer(socket, 2_000))?.body).toBe('ok');
-      const t = performance.now();
-      expect(await nextAnswer(socket, 5_000)).toBeNull();
-      expect(performance.now() - t).toBeGreaterThan(1_600);
-    } finally {
-      socket.destroy();
-    }
+    const socket = await connectionAfterOneAnswer();
+    const t = performance.now();
+    expect(await nextAnswer(socket, 5_000)).toBeNull();
+    expect(performance.now() - t).toBeGreaterThan(1_600);
   });
 });
