@@ -161,7 +161,7 @@ async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, un
     if (!(err instanceof ChatRefusedError)) throw err;
     d.tell(r, { type: 'Warning', reason: 'ChatFailed', message: `${what} given up: ${err.message}`.slice(0, 500) });
     log('warn', 'chat: a message was given up', { request: r.id, what, code: err.code });
-    return record(d, r, (c) => ({ ...without(without(c, 'claim'), 'retry'), skipped: [...new Set([...(c.skipped ?? []), what])] }));
+    return record(d, r, (c) => mergeDone(c, { skipped: [what] }));
   }
   const previous = r.chat?.retry?.what === what ? r.chat.retry : undefined;
   const attempt = (previous?.attempt ?? 0) + 1;
@@ -169,7 +169,7 @@ async function failed(d: ChatDeps, r: KeyRequest, what: string, err: unknown, un
   const message = (err as Error).message;
   if (now.getTime() - Date.parse(since) >= d.retry.giveUpAfterSeconds * 1000) {
     d.tell(r, { type: 'Warning', reason: 'ChatFailed', message: `${what} given up after failing since ${since}: ${message}`.slice(0, 500) });
-    return record(d, r, (c) => ({ ...without(without(c, 'claim'), 'retry'), skipped: [...new Set([...(c.skipped ?? []), what])] }));
+    return record(d, r, (c) => mergeDone(c, { skipped: [what] }));
   }
   if (err instanceof ChatRefusedError) log('error', 'chat: Slack refused the bot token; messages wait until it is fixed', { code: err.code });
   const told = err instanceof ChatUnavailableError ? err.retryAfterMs : undefined;
