@@ -8,6 +8,15 @@ type ApiClass<T> = new (config: ReturnType<typeof createConfiguration>) => T;
 const PATCHED = Symbol.for('keyportal.keepAlive');
 /** Connections to the API server one KubeConfig holds (per set of TLS settings). */
 const MAX_CONNECTIONS = 64;
+/**
+ * How long an idle connection is kept before the portal closes it itself. kube-apiserver closes
+ * an HTTP/1.1 connection idle for 90 s (`IdleTimeout`, k8s.io/apiserver secure_serving.go) and
+ * sends no Keep-Alive hint; a call sent on such a connection at the moment it is closed dies
+ * with it ("socket hang up"), and a POST cannot be safely sent again. Closing first, with a
+ * margin, leaves the race to nobody. Cloud balancers in front of an API server hold longer
+ * (Azure 4 min, AWS NLB 350 s), so the same limit covers them.
+ */
+export const IDLE_CONNECTION_MS = 60_000;
 
 /** What makes two agents interchangeable: the TLS material and verification settings. */
 function fingerprint(cluster: unknown, options: Record<string, unknown>): string {
@@ -33,7 +42,7 @@ function fingerprint(cluster: unknown, options: Record<string, unknown>): string
  * instance, so no other KubeConfig is touched. Idempotent. The API clients it makes also skip
  * client-node's node-fetch, which misreads kept-alive responses (http-library.ts).
  */
-export function withKeepAlive(kc: KubeConfig): KubeConfig {
+export function withKeepAlive(kc: KubeConfig, idleMs: number = IDLE_CONNECTION_MS): KubeConfig {
   const target = kc as unknown as { createAgent: CreateAgent; [PATCHED]?: true };
   if (target[PATCHED]) return kc;
   const original = target.createAgent.bind(kc);
@@ -49,7 +58,9 @@ export function withKeepAlive(kc: KubeConfig): KubeConfig {
       // cost in the portal's profile (writev doing the handshake's crypto, new SecureContexts) and
       // as much again in the API server. A call past the cap waits for a free connection instead:
       // the API server, not the connection count, is what limits a burst.
-      agent = original(cluster, { ...options, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: MAX_CONNECTIONS, maxFreeSockets: MAX_CONNECTIONS, scheduling: 'lifo' });
+      // `timeout` is Node's idle limit for a connection in the pool (Agent#keepSocketAlive); on a
+      // connection in use it only raises 'timeout', which no call here takes as an error.
+      agent = original(cluster, { ...options, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: MAX_CONNECTIONS, maxFreeSockets: MAX_CONNECTIONS, scheduling: 'lifo', timeout: idleMs });
       agents.set(key, agent);
     }
     return agent;
