@@ -1,9 +1,10 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Watch } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
 import { rawCall } from '@/lib/kube/raw';
+import { type CountingServer, countingServer } from '../helpers/counting-server';
 import { fakeKubeConfig } from '../helpers/fake-api';
 
 /** The portal's idle limit, scaled down; the server below closes at 2.5× it, as 90 s is to 60 s (with margin). */
@@ -11,11 +12,10 @@ const IDLE_MS = 150;
 const SERVER_IDLE_MS = 250;
 
 const lastAnswer = new WeakMap<Socket, number>();
-let server: Server | undefined;
+let server: CountingServer | undefined;
 
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await server?.close();
   server = undefined;
 });
 
@@ -24,9 +24,8 @@ afterEach(async () => {
  * call arrives on it: the call is read and the connection dropped unanswered, which is what a
  * client sees when kube-apiserver's 90 s IdleTimeout and its call cross.
  */
-async function apiServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
-  let connections = 0;
-  server = createServer((req, res) => {
+async function apiServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<CountingServer> {
+  server = await countingServer((req, res) => {
     const last = lastAnswer.get(req.socket);
     if (last !== undefined && Date.now() - last >= SERVER_IDLE_MS) {
       req.socket.destroy();
@@ -35,10 +34,8 @@ async function apiServer(handle: (req: IncomingMessage, res: ServerResponse) => 
     res.on('finish', () => lastAnswer.set(req.socket, Date.now()));
     handle(req, res);
   });
-  server.keepAliveTimeout = 60_000;
-  server.on('connection', () => connections++);
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, connections: () => connections };
+  server.server.keepAliveTimeout = 60_000;
+  return server;
 }
 
 const status = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Status"}');

@@ -1,23 +1,20 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiteLLMGateway } from '@/lib/gateway/litellm';
 import { GatewayUnavailableError } from '@/lib/gateway/types';
+import { type CountingServer, countingServer } from '../helpers/counting-server';
 
 const MASTER = 'sk-master-transport-1234';
-let server: Server | undefined;
+let server: CountingServer | undefined;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await server?.close();
   server = undefined;
 });
 
-/** A server answering every call with `answer`, counting the connections it was opened. */
-async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
-  let connections = 0;
-  server = createServer((req, res) => req.resume().on('end', () => answer(req, res)));
-  server.on('connection', () => connections++);
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, connections: () => connections };
+/** A server answering every call with `answer` once its body is read. */
+async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<CountingServer> {
+  server = await countingServer((req, res) => req.resume().on('end', () => answer(req, res)));
+  return server;
 }
 
 const alive = (res: ServerResponse) => {
