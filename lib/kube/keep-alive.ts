@@ -39,8 +39,9 @@ function fingerprint(cluster: unknown, options: Record<string, unknown>): string
  * client certificates give a new fingerprint and so a new agent.
  *
  * `createAgent` is private in the typings but a plain method at run time; the patch is on the
- * instance, so no other KubeConfig is touched. Idempotent. The API clients it makes also skip
- * client-node's node-fetch, which misreads kept-alive responses (http-library.ts).
+ * instance, so no other KubeConfig is touched. Idempotent (a second call's `idleMs` is not
+ * applied). The API clients it makes also skip client-node's node-fetch, which misreads kept-alive
+ * responses (http-library.ts). `idleMs` is for tests; the portal keeps IDLE_CONNECTION_MS.
  */
 export function withKeepAlive(kc: KubeConfig, idleMs: number = IDLE_CONNECTION_MS): KubeConfig {
   const target = kc as unknown as { createAgent: CreateAgent; [PATCHED]?: true };
