@@ -28,6 +28,22 @@ export class BrokenOffError extends Error {
   }
 }
 
+/** How many times a read is sent again after the kept-alive connection it went out on was found closed. */
+const STALE_RETRIES = 2;
+const IDEMPOTENT = new Set(['GET', 'HEAD']);
+
+/**
+ * A read that went out on a kept-alive connection the server was closing (a restart, an idle
+ * limit of its own) and got no answer: it goes again, on another connection. Node documents the
+ * check (`request.reusedSocket`). Only reads go again: a write might have been applied before
+ * the connection died, and its caller decides what a retry means.
+ */
+class StaleConnectionError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
+}
+
 /**
  * The one way Keyportal talks HTTP to the servers it depends on (the API server, the gateway):
  * node:http(s) over a kept-alive agent, gzip asked for, the body read to its 'end' and buffered
@@ -37,15 +53,28 @@ export class BrokenOffError extends Error {
  * wasm parser; measured in docs/BENCHMARKS.md, issue 23's tenth sitting). And reading to 'end'
  * matters: node-fetch 2, which client-node ships, decides a chunked response ended early when its
  * kept-alive socket already carries the next request, and threw bodies that had arrived whole
- * away as "Premature close" (see lib/kube/http-library.ts).
+ * away as "Premature close" (see lib/kube/http-library.ts). A read that meets a kept-alive
+ * connection as the server closes it is sent again (StaleConnectionError).
  */
-export function sendBuffered(url: URL, options: SendOptions, body?: string | Buffer): Promise<BufferedResponse> {
+export async function sendBuffered(url: URL, options: SendOptions, body?: string | Buffer): Promise<BufferedResponse> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendOnce(url, options, body);
+    } catch (err) {
+      if (!(err instanceof StaleConnectionError) || attempt >= STALE_RETRIES + 1) throw err instanceof StaleConnectionError ? err.cause : err;
+    }
+  }
+}
+
+function sendOnce(url: URL, options: SendOptions, body?: string | Buffer): Promise<BufferedResponse> {
   const headers: Record<string, string | number> = { ...(options.headers as Record<string, string | number> | undefined), 'accept-encoding': 'gzip' };
   if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const what = `${options.method ?? 'GET'} ${url.pathname}`;
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = send(url, { ...options.tls, method: options.method, headers, agent: options.agent ?? options.tls?.agent, signal: options.signal }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       // An abort the caller asked for stays what it was.
       const brokeOff = (err: unknown) => reject(options.signal?.aborted ? err : new BrokenOffError(what, { cause: err }));
@@ -64,7 +93,10 @@ export function sendBuffered(url: URL, options: SendOptions, body?: string | Buf
         }
       });
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const stale = req.reusedSocket && !answered && !options.signal?.aborted && IDEMPOTENT.has(options.method ?? 'GET') && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      reject(stale ? new StaleConnectionError(err) : err);
+    });
     const idle = options.idleTimeoutMs;
     if (idle !== undefined) req.setTimeout(idle, () => req.destroy(new Error(`${what}: no answer from ${options.peer ?? 'the server'} within ${idle / 1000} s`)));
     req.end(body);
