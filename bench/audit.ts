@@ -27,9 +27,8 @@ import type { RequestChange } from '@/lib/store/types';
 import { AUDIT_SECRET, AuditCollector } from '@/tests/helpers/audit-collector';
 import { MASTER_KEY, testConfig } from '@/tests/helpers/portal';
 import { rsyslogAvailable, startRsyslog } from '@/tests/helpers/rsyslog';
-import { TestSmtp } from '@/trial/smtp';
-import { TestGateway } from '@/trial/litellm';
 import { apiRequestCounts, callsBetween, clusterUp, freshNamespace } from './cluster';
+import { startStandIns } from './stand-ins';
 
 const N = Number(process.env.BENCH_AUDIT_N ?? 1000);
 const say = (s: string) => process.stderr.write(`bench:audit: ${s}\n`);
@@ -181,10 +180,7 @@ async function main(): Promise<void> {
   // 3. The backlog while the sink is down, with N requests flowing through a real loop.
   {
     const namespace = await freshNamespace(kc, 'bench-audit-down');
-    const gateway = new TestGateway(MASTER_KEY);
-    await gateway.start();
-    const smtp = new TestSmtp({ parse: false });
-    await smtp.start();
+    const { gateway, smtp, stop: stopStandIns } = await startStandIns();
     const collector = new AuditCollector();
     await collector.start();
     collector.mode = 'error';
@@ -227,8 +223,7 @@ async function main(): Promise<void> {
     await parts.loop.stop();
     store.close();
     await collector.stop();
-    await smtp.stop();
-    await gateway.stop();
+    await stopStandIns();
     say('sink-down backlog measured');
   }
 

@@ -2,11 +2,9 @@ import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { type Browser, chromium } from '@playwright/test';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
-import { MASTER_KEY } from '@/tests/helpers/portal';
 import { checkoutsToCompare } from './checkouts';
 import { clusterUp, freshNamespace } from './cluster';
+import { startStandIns } from './stand-ins';
 import { type Portal, startPortal, stopPortal } from './portal/server';
 
 export interface BrowserRound {
@@ -26,10 +24,7 @@ export async function browserRounds(baseVar: string, port: number, measure: (r: 
   const { kubeconfig, kc } = clusterUp();
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-browser-'));
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' });
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp({ parse: false });
-  await smtp.start();
+  const { gateway, smtp, stop: stopStandIns } = await startStandIns();
   try {
     const checkouts = checkoutsToCompare(baseVar);
     for (let round = 1; round <= 2; round++) {
@@ -45,7 +40,6 @@ export async function browserRounds(baseVar: string, port: number, measure: (r: 
     }
   } finally {
     await browser.close();
-    await gateway.stop();
-    await smtp.stop();
+    await stopStandIns();
   }
 }

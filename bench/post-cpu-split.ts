@@ -13,10 +13,8 @@
 import { mkdtempSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
-import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
+import { startStandIns } from './stand-ins';
 import { drained, postLoad } from './portal/scenarios';
 import { startPortal, stopPortal } from './portal/server';
 import { clusterPids, cpuPerRequest, readCpu } from './proc-cpu';
@@ -28,10 +26,7 @@ const cluster = clusterUp();
 const work = mkdtempSync(path.join(tmpdir(), 'keyportal-split-'));
 try {
   for (const [i, v] of variants.entries()) {
-    const gateway = new TestGateway(MASTER_KEY);
-    await gateway.start();
-    const smtp = new TestSmtp({ parse: false });
-    await smtp.start();
+    const { gateway, smtp, stop: stopStandIns } = await startStandIns();
     const namespace = await freshNamespace(cluster.kc, `split-${v}`);
     const portal = await startPortal({ checkout, name: `split-${i}`, port: 3400 + i, namespace, kubeconfig: cluster.kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: v !== 'off', worker: v.startsWith('worker') });
     if (portal.worker?.pid && v === 'worker-nice') setPriority(portal.worker.pid, 3);
@@ -51,8 +46,7 @@ try {
       console.log(`loop ${v}: ${post.perSecond.toFixed(0)} POSTs/s, p50 ${post.latency.p50.toFixed(0)} ms, p99 on open connections ${post.openConnections?.p99.toFixed(0) ?? '-'} ms; CPU ms a POST during the burst ${JSON.stringify(during)}${after}`);
     } finally {
       await stopPortal(portal);
-      await gateway.stop();
-      await smtp.stop();
+      await stopStandIns();
     }
   }
 } finally {

@@ -15,10 +15,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
-import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
+import { startStandIns } from './stand-ins';
 import { drained, fewClients, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
 import { type Portal, rssBytes, startPortal, stopPortal, tlsCount } from './portal/server';
 import { call, pool, sessionCookie } from './portal/clients';
@@ -39,18 +37,14 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 async function withLoopPortal(name: string, port: number, run: (portal: Portal, kc: KubeConfig, namespace: string) => Promise<void>, stored?: string): Promise<void> {
   const { kubeconfig, kc } = clusterUp();
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-probe-'));
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp({ parse: false });
-  await smtp.start();
+  const { gateway, smtp, stop: stopStandIns } = await startStandIns();
   const namespace = stored ?? (await freshNamespace(kc, name));
   const portal = await startPortal({ checkout, name, port, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, worker: process.env.PROBE_WORKER === '1', nodeArgs });
   try {
     await run(portal, kc, namespace);
   } finally {
     await stopPortal(portal);
-    await gateway.stop();
-    await smtp.stop();
+    await stopStandIns();
   }
 }
 

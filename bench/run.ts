@@ -16,10 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import path from 'node:path';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
-import { MASTER_KEY } from '@/tests/helpers/portal';
 import { clusterUp, freshNamespace } from './cluster';
+import { startStandIns } from './stand-ins';
 import { firstLoadJs } from './first-load-js';
 import { type Portal, buildOnce, startPortal, stopPortal } from './portal/server';
 import { drained, fewClients, malformedNoise, pacedToIssued, postLoad, queueFirstPage, queueHolds, seed, toIssued } from './portal/scenarios';
@@ -48,14 +46,6 @@ function baselineCheckout(): string {
   return dir;
 }
 
-async function servers() {
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp({ parse: false });
-  await smtp.start();
-  return { gateway, smtp, stop: async () => (await gateway.stop(), await smtp.stop()) };
-}
-
 interface Variant {
   name: 'baseline' | 'current' | 'current-worker';
   dir: string;
@@ -69,7 +59,7 @@ interface Variant {
  * every variant alike (bench/probe.ts measures the load on a seeded cluster).
  */
 async function load(v: Variant, port: number, kc: Parameters<typeof freshNamespace>[0], kubeconfig: string, work: string): Promise<Pick<Run, 'post' | 'postFew' | 'issue' | 'paced' | 'ceiling' | 'cpuPost' | 'cpuLife'>> {
-  const env = await servers();
+  const env = await startStandIns();
   const namespace = await freshNamespace(kc, `bench-${v.name}`);
   let portal: Portal | undefined;
   const paced: Run['paced'] = {};
@@ -147,7 +137,7 @@ async function main(): Promise<void> {
       }
       say(`${v.name}: 2,000 Secrets that do not parse, 30 s`);
       const noisy = await freshNamespace(kc, `bench-noise-${v.name}`);
-      const quiet = await servers();
+      const quiet = await startStandIns();
       const watcher = await startPortal({ checkout: v.dir, name: `${v.name}-noise`, port: port + 2, namespace: noisy, kubeconfig, gatewayUrl: quiet.gateway.url, smtp: quiet.smtp.address, workDir: work, loop: true, resyncSeconds: 5 });
       const warnLines = () => readFileSync(watcher.log, 'utf8').split('\n').filter((l) => l.includes('"level":"warn"') && /malformed/i.test(l)).length;
       try {

@@ -13,10 +13,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
-import { MASTER_KEY } from '@/tests/helpers/portal';
-import { TestGateway } from '@/trial/litellm';
-import { TestSmtp } from '@/trial/smtp';
 import { clusterUp, freshNamespace } from './cluster';
+import { startStandIns } from './stand-ins';
 import { pacedToIssued } from './portal/scenarios';
 import { rssBytes, startPortal, stopPortal } from './portal/server';
 import { heapCounts } from './heap-counts';
@@ -48,10 +46,7 @@ async function main(): Promise<void> {
   const { kubeconfig, kc } = clusterUp();
   const api = withKeepAlive(kc).makeApiClient(CoreV1Api);
   const work = mkdtempSync(path.join(tmpdir(), 'keyportal-soak-'));
-  const gateway = new TestGateway(MASTER_KEY);
-  await gateway.start();
-  const smtp = new TestSmtp({ parse: false });
-  await smtp.start();
+  const { gateway, smtp, stop: stopStandIns } = await startStandIns();
   const namespace = await freshNamespace(kc, 'soak');
   const portal = await startPortal({ checkout, name: 'soak', port: 3398, namespace, kubeconfig, gatewayUrl: gateway.url, smtp: smtp.address, workDir: work, loop: true, nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${work}`] });
   const pid = portal.child.pid as number;
@@ -73,8 +68,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopPortal(portal);
-    await gateway.stop();
-    await smtp.stop();
+    await stopStandIns();
   }
   const [a, b] = shots.map((f) => heapCounts(f));
   // A snapshot holds every string the process held, keys included, and is ~100 MB: not left behind.
