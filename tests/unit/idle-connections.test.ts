@@ -1,32 +1,29 @@
-import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keepIdleConnections } from '@/lib/http/idle-connections';
+import { type CountingServer, countingServer } from '@/tests/helpers/counting-server';
 import { nextAnswer } from '@/tests/helpers/raw-http';
 
-const servers: http.Server[] = [];
-const sockets: net.Socket[] = [];
+let server: CountingServer | undefined;
+let client: net.Socket | undefined;
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) await new Promise((ok) => s.close(ok).closeAllConnections());
+  client?.destroy();
+  await server?.close();
+  server = undefined;
 });
 
 /** A raw connection, its first request answered, to a server that closes idle ones itself after 100 ms; the portal's setting then says 2 s. */
 async function connectionAfterOneAnswer(): Promise<net.Socket> {
-  const server = http.createServer((_req, res) => res.end('ok'));
+  server = await countingServer((_req, res) => res.end('ok'));
   // Node's default is 5 s; a short one here stands for it, so the test waits little. (Node 20.20
   // closes an idle connection about a second after its keepAliveTimeout.)
-  server.keepAliveTimeout = 100;
-  servers.push(server);
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  server.server.keepAliveTimeout = 100;
   keepIdleConnections(2);
-  const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
-  sockets.push(socket);
-  socket.write('GET /a HTTP/1.1\r\nhost: portal\r\n\r\n');
-  expect((await nextAnswer(socket, 2_000))?.body).toBe('ok');
-  return socket;
+  client = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+  client.write('GET /a HTTP/1.1\r\nhost: portal\r\n\r\n');
+  expect((await nextAnswer(client, 2_000))?.body).toBe('ok');
+  return client;
 }
 
 describe('idle client connections (portal.keepAliveSeconds)', () => {

@@ -1,5 +1,4 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -7,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TLS_REUSE_MS, connectionOptions } from '@/lib/kube/connection-options';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
 import { rawCall } from '@/lib/kube/raw';
+import { type CountingServer, countingServer } from '../helpers/counting-server';
 import { fakeKubeConfig } from '../helpers/fake-api';
 
 /** A KubeConfig whose CA is a file on disk, as in a pod; the user carries a bearer token. */
@@ -60,20 +60,19 @@ describe('the options an API call is sent with', () => {
 });
 
 describe('rawCall', () => {
-  let server: Server | undefined;
+  let server: CountingServer | undefined;
   afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    await server?.close();
+    server = undefined;
   });
 
   it('sends each call with the token of its moment', async () => {
     const seen: (string | undefined)[] = [];
-    server = createServer((req, res) => {
+    server = await countingServer((req, res) => {
       seen.push(req.headers.authorization);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Status"}');
     });
-    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', () => r()));
-    const kc = withKeepAlive(fakeKubeConfig(`http://127.0.0.1:${(server.address() as { port: number }).port}`));
+    const kc = withKeepAlive(fakeKubeConfig(server.url));
     await rawCall(kc, { method: 'GET', path: '/api/v1/namespaces/a/secrets' });
     setToken(kc, 'rotated');
     await rawCall(kc, { method: 'GET', path: '/api/v1/namespaces/a/secrets' });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Watch } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withKeepAlive } from '@/lib/kube/keep-alive';
@@ -39,7 +40,6 @@ async function apiServer(handle: (req: IncomingMessage, res: ServerResponse) => 
 }
 
 const status = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Status"}');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the API server's connections", () => {
   it('are closed by the portal once idle past its limit, before the server drops them under a call', async () => {
